@@ -1,0 +1,1 @@
+"""Benchmarks: toy multi-objective problems and side-by-side runs against peers."""

@@ -1,0 +1,1 @@
+"""The paper: figures and tables regenerated from committed result files."""
