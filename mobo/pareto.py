@@ -59,7 +59,7 @@ def _nd_sweep_2d(Y: np.ndarray, order: np.ndarray) -> np.ndarray:  # pragma: no 
         i = order[k]
         # lexicographic order: every earlier point has a smaller-or-equal first objective,
         # so i survives iff its second objective beats all earlier ones strictly.
-        if Y[i, 1] < best:
+        if k == 0 or Y[i, 1] < best:
             keep[i] = True
             best = Y[i, 1]
     return keep
