@@ -1,0 +1,863 @@
+"""Study: the ask / tell / optimize loop of multi-objective Bayesian optimisation.
+
+A :class:`Study` owns the bookkeeping between the user's black box and the
+surrogate-based :class:`mobo.acquisition.Proposer`:
+
+- the initial design, ``2(d + 1)`` scrambled Sobol points (Owen, 1998) seeded by the
+  study seed;
+- the sign convention: values are given and returned in the user's terms, and every
+  maximised objective is negated exactly once, here, so that everything below works
+  in minimisation (DESIGN.md section 3);
+- the reference point: thresholds are the reference point; objectives without one get
+  "nadir + 10% of the range" of the completed observations, inferred once when the
+  model-based phase starts and recorded in the journal (it never moves afterwards);
+- the three outcomes of a trial: completed (values learned from), failed (the
+  parameters caused it; fed to the feasibility model) and abandoned (infrastructure;
+  the same parameters are proposed again before anything new);
+- determinism: the proposal for trial ``k`` depends only on the data, the pending and
+  failed points, ``np.random.default_rng([seed, k])`` and the previous fit's
+  hyper-parameters, all of which the journal holds, so a resumed study proposes what an
+  uninterrupted one would;
+- crash safety: with ``storage``, every state change is an event appended to a
+  :class:`mobo.journal.Journal` before the call returns, and loading is a replay of
+  those events through the very code that applied them live.
+
+Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
+(Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mobo import __version__
+from mobo.space import Space
+
+__all__ = ["Objective", "Trial", "Study", "TrialStatus"]
+
+TrialStatus = str  # "running" | "completed" | "failed" | "abandoned"
+_STATUSES = ("running", "completed", "failed", "abandoned")
+
+# Share of the observed range added beyond the nadir when a reference point is inferred.
+_REF_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One metric to optimise.
+
+    Args:
+        name: the key under which the evaluated function reports the metric.
+        maximize: True when larger is better (negated once, inside the study).
+        threshold: the worst value still worth having, in the user's terms; it becomes
+            this objective's coordinate of the hypervolume reference point. ``None``: the
+            study infers one from the initial design.
+    """
+
+    name: str
+    maximize: bool = False
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Objective.name: must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.maximize, bool | np.bool_):
+            raise ValueError(f"Objective({self.name!r}).maximize: expected a bool, "
+                             f"got {self.maximize!r}")
+        object.__setattr__(self, "maximize", bool(self.maximize))
+        if self.threshold is not None:
+            t = self.threshold
+            if isinstance(t, np.generic):
+                t = t.item()
+            if isinstance(t, bool) or not isinstance(t, int | float):
+                raise ValueError(f"Objective({self.name!r}).threshold: expected a number or "
+                                 f"None, got {self.threshold!r}")
+            if not math.isfinite(t):
+                raise ValueError(f"Objective({self.name!r}).threshold: must be finite, "
+                                 f"got {self.threshold!r}")
+            object.__setattr__(self, "threshold", float(t))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "maximize": self.maximize, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Objective:
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise ValueError(f"objective: expected a mapping with a 'name', got {d!r}")
+        return cls(d["name"], bool(d.get("maximize", False)), d.get("threshold"))
+
+    def sign(self) -> float:
+        """+1 for minimised objectives, -1 for maximised ones (user value * sign = internal)."""
+        return -1.0 if self.maximize else 1.0
+
+
+@dataclass
+class Trial:
+    """One evaluation of the black box.
+
+    Attributes:
+        number: 0-based, unique within the study, in the order trials were asked.
+        params: parameter name -> value (Python types, as decoded from the space).
+        status: "running", "completed", "failed" or "abandoned".
+        values: every metric reported (objectives and extra ones), user's terms; for a
+            failed trial the finite metrics it did report, if any. A non-finite extra
+            metric is kept as ``None``.
+        error: why a trial failed or was abandoned.
+        started, finished: wall-clock timestamps (``time.time()``).
+        duration: seconds the evaluation took (the executor's measure when known).
+        seed: the study seed; version: the mobo version that asked the trial.
+        source: "sobol" (initial design), "model" (a proposal) or "requeue" (the
+            parameters of an abandoned trial, asked again).
+        acq_value: acquisition value of a model proposal.
+        timings: seconds spent asking: {"ask", and for proposals "fit", "acquisition"}.
+        model_state: the fitted surrogate's hyper-parameters behind a model proposal.
+    """
+
+    number: int
+    params: dict[str, Any]
+    status: TrialStatus = "running"
+    values: dict[str, float | None] | None = None
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    duration: float | None = None
+    seed: int | None = None
+    version: str = __version__
+    source: str = "sobol"
+    acq_value: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    model_state: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        """True once the trial is completed or failed (abandoned trials are not results)."""
+        return self.status in ("completed", "failed")
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy scalars/arrays (possibly nested in dicts/lists) -> plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= 2000 else text[:1997] + "..."
+
+
+def _as_number(value: Any) -> float | None:
+    """A real number as float, or None when ``value`` is not one (bools excluded)."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or isinstance(value, str | bytes):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_storage_path(storage: str | os.PathLike[str]) -> Path:
+    """Validate a journal path without touching the file system beyond reading it."""
+    if not isinstance(storage, str | os.PathLike) or not os.fspath(storage):
+        raise ValueError(f"storage: expected a file path, got {storage!r}")
+    path = Path(storage).expanduser()
+    if path.is_dir():
+        raise ValueError(f"storage: {path} is a directory, expected a journal file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.exists():
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"storage: {path} is not readable")
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"storage: {path} is not writable")
+    else:
+        if not parent.is_dir():
+            raise ValueError(f"storage: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"storage: directory {parent} is not writable")
+    return path
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, np.integer):
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
+    return seed
+
+
+def _check_objectives(objectives: Any) -> list[Objective]:
+    if isinstance(objectives, Objective | str):
+        objectives = [objectives]
+    if not isinstance(objectives, Sequence) or not objectives:
+        raise ValueError(f"objectives: expected a non-empty list of Objective, got {objectives!r}")
+    out: list[Objective] = []
+    for i, o in enumerate(objectives):
+        if isinstance(o, str):
+            o = Objective(o)
+        if not isinstance(o, Objective):
+            raise ValueError(f"objectives[{i}]: expected an Objective, got {o!r}")
+        if any(o.name == p.name for p in out):
+            raise ValueError(f"objectives[{i}]: duplicate objective name {o.name!r}")
+        out.append(o)
+    return out
+
+
+class Study:
+    """A multi-objective optimisation study over ``space``.
+
+    Args:
+        space: the search space.
+        objectives: the metrics to optimise (``Objective`` or plain names, minimised).
+        storage: path of a journal file. A new path is created at the first event; an
+            existing journal is resumed, provided it describes the same space, objectives
+            and settings (otherwise ValueError).
+        seed: makes the study reproducible; ``None`` draws one (recorded in the journal).
+        noisy: the metrics are noisy (the proposer averages over the in-sample front).
+        n_initial: size of the Sobol initial design; default ``2 * (space.dim + 1)``.
+        proposer_options: keyword arguments for ``mobo.acquisition.Proposer``.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        objectives: Sequence[Objective | str],
+        *,
+        storage: str | os.PathLike[str] | None = None,
+        seed: int | None = None,
+        noisy: bool = False,
+        n_initial: int | None = None,
+        proposer_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(space, Space):
+            raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
+        objectives = _check_objectives(objectives)
+        seed = _check_seed(seed)
+        if not isinstance(noisy, bool | np.bool_):
+            raise ValueError(f"noisy: expected a bool, got {noisy!r}")
+        if n_initial is not None:
+            if isinstance(n_initial, bool) or not isinstance(n_initial, int | np.integer) \
+                    or n_initial < 1:
+                raise ValueError(f"n_initial: expected a positive integer, got {n_initial!r}")
+            n_initial = int(n_initial)
+        if proposer_options is not None and not isinstance(proposer_options, Mapping):
+            raise ValueError(f"proposer_options: expected a mapping, got {proposer_options!r}")
+        path = _check_storage_path(storage) if storage is not None else None
+
+        journal = None
+        events: list[dict[str, Any]] = []
+        if path is not None:
+            from mobo.journal import Journal
+
+            journal = Journal(path)
+            if journal.exists():
+                events = journal.read()
+        if events:
+            header = self._check_header(events[0], path)
+            stored = _Header.from_event(header)
+            mine = _Header(space, objectives, seed, bool(noisy), n_initial)
+            stored.check_compatible(mine, path)
+            assert journal is not None
+            journal.lock()  # fail now, before any work, if another writer holds it
+            self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
+                        stored.n_initial, proposer_options, journal)
+            self._replay(events[1:])
+            self._abandon_orphans()
+        else:
+            if seed is None:
+                seed = secrets.randbits(32)
+            self._setup(space, objectives, seed, bool(noisy),
+                        n_initial if n_initial is not None else 2 * (space.dim + 1),
+                        proposer_options, journal)
+
+    # ------------------------------------------------------------------ construction
+    def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
+               n_initial: int, proposer_options: Mapping[str, Any] | None,
+               journal: Any) -> None:
+        self.space: Space = space
+        self.objectives: list[Objective] = list(objectives)
+        self.seed: int = seed
+        self.noisy: bool = noisy
+        self.n_initial: int = n_initial
+        self._proposer_options = dict(proposer_options or {})
+        self._proposer: Any = None
+        self._journal = journal
+        # the header is written lazily, so a study that never asks leaves no file behind
+        self._header_written = False
+        self._signs = np.array([o.sign() for o in self.objectives])
+        self._trials: list[Trial] = []
+        self._x: list[np.ndarray] = []  # encoded params, by trial number
+        self._design_index: dict[int, int] = {}  # trial number -> Sobol row it evaluates
+        self._n_sobol = 0  # Sobol rows handed out so far
+        self._design_cache: np.ndarray = np.zeros((0, space.dim))
+        self._requeue: deque[int] = deque()  # abandoned trial numbers to ask again, in order
+        self._last_model_state: dict[str, Any] | None = None
+        thresholds = [o.threshold for o in self.objectives]
+        self._ref: np.ndarray | None = None
+        if all(t is not None for t in thresholds):
+            self._ref = np.array(thresholds, dtype=float) * self._signs
+
+    @property
+    def storage(self) -> Path | None:
+        """Path of the journal, or None for an in-memory study."""
+        return None if self._journal is None else Path(self._journal.path)
+
+    def close(self) -> None:
+        """Release the journal (its writer's lock); a later event reopens it."""
+        if self._journal is not None:
+            self._journal.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _check_header(event: Any, path: Path | None) -> dict[str, Any]:
+        if not isinstance(event, Mapping) or event.get("event") != "study":
+            raise ValueError(f"storage: {path} does not start with a study event; "
+                             "not a mobo study journal")
+        return dict(event)
+
+    @classmethod
+    def load(cls, storage: str | os.PathLike[str],
+             proposer_options: Mapping[str, Any] | None = None) -> Study:
+        """Resume the study recorded in the journal at ``storage``.
+
+        Trials that were running when the previous process stopped are marked abandoned
+        (an event is written) and their parameters are asked again first.
+        """
+        path = _check_storage_path(storage)
+        from mobo.journal import Journal
+
+        journal = Journal(path)
+        events = journal.read() if journal.exists() else []
+        if not events:
+            raise ValueError(f"storage: no study journal at {path}")
+        header = _Header.from_event(cls._check_header(events[0], path))
+        journal.lock()  # fail now, before any work, if another writer holds it
+        study = cls.__new__(cls)
+        study._setup(header.space, header.objectives, header.seed, header.noisy,
+                     header.n_initial, proposer_options, journal)
+        study._replay(events[1:])
+        study._abandon_orphans()
+        return study
+
+    # ------------------------------------------------------------------ events
+    def _header_event(self) -> dict[str, Any]:
+        return {
+            "event": "study",
+            "version": __version__,
+            "space": self.space.to_dict(),
+            "objectives": [o.to_dict() for o in self.objectives],
+            "seed": self.seed,
+            "noisy": self.noisy,
+            "n_initial": self.n_initial,
+            "time": time.time(),
+        }
+
+    def _record(self, event: dict[str, Any]) -> None:
+        """Write ``event`` to the journal (if any), then apply it to the in-memory state."""
+        if self._journal is not None:
+            if not self._header_written:
+                self._journal.append(_jsonable(self._header_event()))
+                self._header_written = True
+            self._journal.append(_jsonable(event))
+        self._apply(event)
+
+    def _replay(self, events: Iterable[Mapping[str, Any]]) -> None:
+        self._header_written = True
+        for i, event in enumerate(events, start=2):
+            try:
+                self._apply(event)
+            except (KeyError, TypeError, IndexError, ValueError) as e:
+                raise ValueError(f"storage: {self.storage}: event on line {i} cannot be "
+                                 f"replayed: {type(e).__name__}: {e}") from None
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "ask":
+            number = int(event["number"])
+            if number != len(self._trials):
+                raise ValueError(f"trial numbers out of order: got {number}, "
+                                 f"expected {len(self._trials)}")
+            x = np.asarray(event["x"], dtype=float)
+            if x.shape != (self.space.dim,):
+                raise ValueError(f"trial {number}: x has shape {x.shape}")
+            source = str(event["source"])
+            if source == "sobol":
+                self._design_index[number] = int(event["design_index"])
+                self._n_sobol = max(self._n_sobol, int(event["design_index"]) + 1)
+            elif source == "requeue":
+                old = int(event["requeued_from"])
+                if old in self._requeue:
+                    self._requeue.remove(old)
+                if old in self._design_index:
+                    self._design_index[number] = self._design_index[old]
+            model_state = event.get("model_state")
+            if model_state is not None:
+                self._last_model_state = model_state
+            self._trials.append(Trial(
+                number=number,
+                params=dict(event["params"]),
+                status="running",
+                started=event.get("time"),
+                seed=self.seed,
+                version=str(event.get("version", __version__)),
+                source=source,
+                acq_value=event.get("acq_value"),
+                timings=dict(event.get("timings") or {}),
+                model_state=model_state,
+            ))
+            self._x.append(x)
+        elif kind in ("tell", "fail", "abandon"):
+            trial = self._trials[int(event["number"])]
+            if trial.status != "running":
+                raise ValueError(f"trial {trial.number} is already {trial.status}")
+            trial.finished = event.get("time")
+            trial.duration = event.get("duration")
+            if kind == "tell":
+                trial.status = "completed"
+                trial.values = dict(event["values"])
+            elif kind == "fail":
+                trial.status = "failed"
+                trial.values = dict(event["values"]) if event.get("values") else None
+                trial.error = event.get("error")
+            else:
+                trial.status = "abandoned"
+                trial.error = event.get("error")
+                self._requeue.append(trial.number)
+        elif kind == "ref":
+            ref = np.asarray(event["ref"], dtype=float)
+            if ref.shape != (len(self.objectives),):
+                raise ValueError(f"ref has shape {ref.shape}")
+            self._ref = ref
+        else:
+            raise ValueError(f"unknown event {kind!r}")
+
+    def _abandon_orphans(self) -> None:
+        """Trials still running in a journal just opened belong to a process that is gone."""
+        for trial in self._trials:
+            if trial.status == "running":
+                self.abandon(trial, error="process stopped while the trial was running")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def trials(self) -> list[Trial]:
+        """All trials, by number (the objects are live: they change as trials finish)."""
+        return list(self._trials)
+
+    def _count(self, status: str) -> int:
+        return sum(t.status == status for t in self._trials)
+
+    @property
+    def n_completed(self) -> int:
+        return self._count("completed")
+
+    @property
+    def n_failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def n_finished(self) -> int:
+        """Completed plus failed trials: what counts against a budget."""
+        return sum(t.done for t in self._trials)
+
+    @property
+    def ref_point(self) -> dict[str, float] | None:
+        """The reference point in the user's terms (None until it is known)."""
+        if self._ref is None:
+            return None
+        return {o.name: float(r * o.sign()) for o, r in zip(self.objectives, self._ref,
+                                                            strict=True)}
+
+    def _completed_arrays(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
+        done = [t for t in self._trials if t.status == "completed"]
+        m = len(self.objectives)
+        if not done:
+            return done, np.zeros((0, self.space.dim)), np.zeros((0, m))
+        X = np.array([self._x[t.number] for t in done])
+        Y = np.array([[t.values[o.name] for o in self.objectives] for t in done],
+                     dtype=float) * self._signs
+        return done, X, Y
+
+    def pareto_front(self) -> list[Trial]:
+        """Completed trials that no other completed trial dominates, by trial number.
+
+        Trials with identical objective values are all kept.
+        """
+        from mobo.pareto import nondominated_sort
+
+        done, _, Y = self._completed_arrays()
+        if not done:
+            return []
+        mask = np.asarray(nondominated_sort(Y)) == 0
+        return [t for t, keep in zip(done, mask, strict=True) if keep]
+
+    def hypervolume(self, ref: Mapping[str, float] | Sequence[float] | None = None) -> float:
+        """Hypervolume of the completed trials with respect to the reference point.
+
+        ``ref`` (user's terms, by name or in objective order) overrides the study's
+        reference; without either (no thresholds and no reference inferred yet) the
+        result is ``nan``. Only points strictly better than the reference count.
+        """
+        from mobo.hypervolume import hypervolume
+
+        if ref is None:
+            if self._ref is None:
+                return float("nan")
+            r = self._ref
+        else:
+            if isinstance(ref, Mapping):
+                missing = [o.name for o in self.objectives if o.name not in ref]
+                if missing:
+                    raise ValueError(f"ref: missing objective(s) {missing}")
+                vals = [ref[o.name] for o in self.objectives]
+            else:
+                vals = list(ref)
+            r = np.asarray(vals, dtype=float)
+            if r.shape != (len(self.objectives),) or not np.all(np.isfinite(r)):
+                raise ValueError(f"ref: expected {len(self.objectives)} finite numbers, "
+                                 f"got {ref!r}")
+            r = r * self._signs
+        _, _, Y = self._completed_arrays()
+        if len(Y) == 0:
+            return 0.0
+        return float(hypervolume(Y, r))
+
+    # ------------------------------------------------------------------ ask
+    def _sobol_row(self, i: int) -> np.ndarray:
+        if i >= len(self._design_cache):
+            # scrambled Sobol with a fixed seed is a prefix of any longer draw, so
+            # growing the cache never changes rows already handed out
+            n = max(self.n_initial, 1 << int(math.ceil(math.log2(i + 1))))
+            self._design_cache = self.space.sobol(max(n, i + 1), self.seed)
+        return self._design_cache[i]
+
+    def _initial_design_done(self) -> bool:
+        """Every one of the ``n_initial`` Sobol rows has a finished (completed/failed) trial."""
+        finished = {self._design_index[t.number] for t in self._trials
+                    if t.done and t.number in self._design_index}
+        return all(i in finished for i in range(self.n_initial))
+
+    def _model_phase(self) -> bool:
+        if self._n_sobol < self.n_initial or self.n_completed == 0:
+            return False
+        # a reference point to be inferred waits for the whole initial design
+        return self._ref is not None or self._initial_design_done()
+
+    def _infer_ref(self) -> None:
+        _, _, Y = self._completed_arrays()
+        nadir = Y.max(axis=0)
+        span = nadir - Y.min(axis=0)
+        margin = np.where(span > 0, _REF_MARGIN * span,
+                          _REF_MARGIN * np.maximum(np.abs(nadir), 1.0))
+        inferred = nadir + margin
+        ref = np.array([
+            inferred[j] if o.threshold is None else o.threshold * o.sign()
+            for j, o in enumerate(self.objectives)
+        ])
+        self._record({
+            "event": "ref",
+            "ref": ref.tolist(),
+            "user": {o.name: float(r * o.sign())
+                     for o, r in zip(self.objectives, ref, strict=True)},
+            "inferred": [o.name for o in self.objectives if o.threshold is None],
+            "time": time.time(),
+        })
+
+    def _get_proposer(self) -> Any:
+        if self._proposer is None:
+            from mobo.acquisition import Proposer
+
+            self._proposer = Proposer(self.space, noisy=self.noisy, **self._proposer_options)
+        return self._proposer
+
+    def ask(self) -> Trial:
+        """Start a new trial and return it (``trial.number``, ``trial.params``).
+
+        Order of preference: parameters of abandoned trials (re-proposed first), the
+        Sobol initial design, then model proposals conditioned on the completed, failed
+        and still-running trials.
+        """
+        t0 = time.perf_counter()
+        number = len(self._trials)
+        event: dict[str, Any] = {"event": "ask", "number": number, "version": __version__}
+        if self._requeue:
+            old = self._requeue[0]
+            x = self._x[old]
+            event.update(source="requeue", requeued_from=old)
+        elif not self._model_phase():
+            i = self._n_sobol
+            x = self._sobol_row(i)
+            event.update(source="sobol", design_index=i)
+        else:
+            if self._ref is None:
+                self._infer_ref()
+            assert self._ref is not None
+            _, X, Y = self._completed_arrays()
+            failed = [self._x[t.number] for t in self._trials if t.status == "failed"]
+            pending = [self._x[t.number] for t in self._trials if t.status == "running"]
+            proposal = self._get_proposer().propose(
+                X, Y, self._ref.copy(),
+                rng=np.random.default_rng([self.seed, number]),
+                X_failed=np.array(failed) if failed else None,
+                X_pending=np.array(pending) if pending else None,
+                warm_start=self._last_model_state,
+            )
+            x = np.asarray(proposal.x, dtype=float).reshape(-1)
+            if x.shape != (self.space.dim,) or not np.all(np.isfinite(x)):
+                raise RuntimeError(f"proposer returned an invalid point of shape {x.shape}")
+            x = self.space.round(x)
+            event.update(source="model", acq_value=_as_number(proposal.acq_value),
+                         model_state=proposal.model_state,
+                         timings={k: float(v) for k, v in dict(proposal.timings).items()})
+        params = self.space.decode(x)
+        event["params"] = params
+        event["x"] = [float(v) for v in x]
+        timings = dict(event.get("timings") or {})
+        timings["ask"] = time.perf_counter() - t0
+        event["timings"] = timings
+        event["time"] = time.time()
+        self._record(event)
+        return self._trials[number]
+
+    # ------------------------------------------------------------------ tell / abandon
+    def _resolve(self, trial: Trial | int) -> Trial:
+        if isinstance(trial, Trial):
+            number = trial.number
+        elif isinstance(trial, int | np.integer) and not isinstance(trial, bool):
+            number = int(trial)
+        else:
+            raise ValueError(f"trial: expected a Trial or a trial number, got {trial!r}")
+        if not 0 <= number < len(self._trials):
+            raise ValueError(f"trial: unknown trial number {number}")
+        found = self._trials[number]
+        if isinstance(trial, Trial) and trial is not found and trial.params != found.params:
+            raise ValueError(f"trial: trial {number} does not belong to this study")
+        return found
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: Mapping[str, Any] | None = None,
+        *,
+        failed: bool = False,
+        error: str | None = None,
+        duration: float | None = None,
+    ) -> Trial:
+        """Report the outcome of a running trial.
+
+        ``values`` maps every objective name (and optionally extra metrics) to a number,
+        in the user's terms. A missing objective or a non-finite/non-numeric objective
+        value records the trial as failed with that error, as does ``failed=True``.
+        Raises ValueError only for misuse: an unknown trial, one that is not running, or
+        no values without ``failed=True``.
+        """
+        t = self._resolve(trial)
+        if t.status != "running":
+            raise ValueError(f"trial {t.number}: already {t.status}, cannot tell it again")
+        if values is not None and not isinstance(values, Mapping):
+            raise ValueError(f"values: expected a mapping of metric name -> number, "
+                             f"got {type(values).__name__}")
+        if values is None and not failed:
+            raise ValueError("values: required unless failed=True")
+        now = time.time()
+        if duration is None and t.started is not None:
+            duration = max(now - t.started, 0.0)
+        clean: dict[str, float | None] = {}
+        problems: list[str] = []
+        for key, raw in (values or {}).items():
+            v = _as_number(raw)
+            clean[str(key)] = v if v is not None and math.isfinite(v) else None
+        for o in self.objectives:
+            if values is None:
+                break
+            if o.name not in values:
+                problems.append(f"missing objective {o.name!r}")
+                continue
+            v = _as_number(values[o.name])
+            if v is None:
+                problems.append(f"objective {o.name!r} is not a number: {values[o.name]!r}")
+            elif not math.isfinite(v):
+                problems.append(f"objective {o.name!r} is {v}")
+        if failed or problems:
+            msg = error if error is not None else ("; ".join(problems) or "failed")
+            kept = {k: v for k, v in clean.items() if v is not None}
+            self._record({"event": "fail", "number": t.number, "error": _one_line(msg),
+                          "values": kept or None, "time": now, "duration": duration})
+        else:
+            self._record({"event": "tell", "number": t.number, "values": clean, "time": now,
+                          "duration": duration})
+        return t
+
+    def abandon(self, trial: Trial | int, error: str | None = None) -> Trial:
+        """Give up a running trial for reasons unrelated to its parameters.
+
+        Its parameters are not learned from; they are asked again before anything new.
+        """
+        t = self._resolve(trial)
+        if t.status != "running":
+            raise ValueError(f"trial {t.number}: already {t.status}, cannot abandon it")
+        now = time.time()
+        duration = None if t.started is None else max(now - t.started, 0.0)
+        self._record({"event": "abandon", "number": t.number,
+                      "error": _one_line(error) if error else "abandoned",
+                      "time": now, "duration": duration})
+        return t
+
+    # ------------------------------------------------------------------ optimize
+    def optimize(
+        self,
+        fn: Callable[[dict[str, Any]], Mapping[str, float]],
+        budget: int,
+        *,
+        workers: int = 1,
+        backend: str = "inline",
+        trial_timeout: float | None = None,
+        gpus_per_trial: float = 0.0,
+        address: str | None = None,
+        callbacks: Sequence[Callable[[Study, Trial], None]] | None = None,
+        max_abandoned: int | None = None,
+    ) -> None:
+        """Evaluate ``fn`` until ``budget`` trials are completed or failed.
+
+        ``budget`` counts the trials already in the study (a resumed study continues up
+        to it). Up to ``workers`` trials run at once; a free slot gets a new ``ask()``
+        straight away, conditioned on the trials still running. ``callbacks`` are called
+        as ``cb(study, trial)`` after each trial finishes (or is abandoned).
+
+        Evaluations that raise, time out or return bad values become failed trials;
+        evaluations lost to the infrastructure become abandoned and are asked again. More
+        than ``max_abandoned`` (default ``2 * workers + 5``) abandoned trials in a row stop
+        the loop with RuntimeError. On KeyboardInterrupt (or any other exception) the
+        running trials are cancelled and recorded abandoned, then the exception goes on.
+        """
+        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
+            raise ValueError(f"budget: expected a non-negative integer, got {budget!r}")
+        if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+            raise ValueError(f"workers: expected a positive integer, got {workers!r}")
+        if not callable(fn):
+            raise ValueError(f"fn: expected a callable, got {fn!r}")
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not callable(cb):
+                raise ValueError(f"callbacks: {cb!r} is not callable")
+        if max_abandoned is None:
+            max_abandoned = 2 * int(workers) + 5
+        budget = int(budget)
+        if self.n_finished >= budget:
+            return
+
+        from mobo.executors import make_executor
+
+        executor = make_executor(backend, int(workers), trial_timeout=trial_timeout,
+                                 gpus_per_trial=gpus_per_trial, address=address)
+        in_flight: dict[int, Trial] = {}
+        abandoned_in_a_row = 0
+        clean_exit = False
+        try:
+            while True:
+                while (len(in_flight) < executor.capacity
+                       and self.n_finished + len(in_flight) < budget):
+                    trial = self.ask()
+                    in_flight[trial.number] = trial
+                    executor.submit(trial.number, fn, dict(trial.params))
+                if not in_flight:
+                    break
+                for outcome in executor.wait():
+                    trial = in_flight.pop(outcome.number, None)
+                    if trial is None or trial.status != "running":
+                        continue
+                    if outcome.status == "completed":
+                        self.tell(trial, outcome.values if outcome.values is not None else {},
+                                  duration=outcome.duration)
+                        abandoned_in_a_row = 0
+                    elif outcome.status == "failed":
+                        self.tell(trial, failed=True, error=outcome.error or "failed",
+                                  duration=outcome.duration)
+                        abandoned_in_a_row = 0
+                    else:
+                        self.abandon(trial, error=outcome.error or "abandoned")
+                        abandoned_in_a_row += 1
+                    for cb in callbacks:
+                        cb(self, trial)
+                if abandoned_in_a_row > max_abandoned:
+                    raise RuntimeError(
+                        f"{abandoned_in_a_row} trials in a row were abandoned (last error: "
+                        f"{trial.error}); the evaluation backend seems broken")
+            clean_exit = True
+        finally:
+            executor.shutdown(cancel=not clean_exit)
+            if not clean_exit:
+                for trial in in_flight.values():
+                    if trial.status == "running":
+                        self.abandon(trial, error="cancelled: optimisation interrupted")
+
+    def __repr__(self) -> str:
+        return (f"Study(objectives={[o.name for o in self.objectives]}, "
+                f"trials={len(self._trials)}, completed={self.n_completed}, "
+                f"seed={self.seed}, storage={self.storage})")
+
+
+@dataclass
+class _Header:
+    """The definition a journal was created with (its first event)."""
+
+    space: Space
+    objectives: list[Objective]
+    seed: int | None
+    noisy: bool
+    n_initial: int | None
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> _Header:
+        try:
+            space = Space.from_dict(event["space"])
+            objectives = [Objective.from_dict(o) for o in event["objectives"]]
+            seed = _check_seed(event["seed"])
+            n_initial = int(event["n_initial"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
+                from None
+        return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial)
+
+    def check_compatible(self, other: _Header, path: Path | None) -> None:
+        """Refuse to resume a journal under a different definition (ValueError)."""
+        where = f"storage: {path} holds a different study"
+        if other.space != self.space:
+            raise ValueError(f"{where}: its space is {self.space.to_dict()['params']}")
+        if [o.to_dict() for o in other.objectives] != [o.to_dict() for o in self.objectives]:
+            raise ValueError(f"{where}: its objectives are "
+                             f"{[o.to_dict() for o in self.objectives]}")
+        if other.seed is not None and other.seed != self.seed:
+            raise ValueError(f"{where}: its seed is {self.seed}, not {other.seed}")
+        if other.noisy != self.noisy:
+            raise ValueError(f"{where}: it was created with noisy={self.noisy}")
+        if other.n_initial is not None and other.n_initial != self.n_initial:
+            raise ValueError(f"{where}: its n_initial is {self.n_initial}, "
+                             f"not {other.n_initial}")

@@ -1,0 +1,142 @@
+"""Tests of the command line ``python -m mobo.run``."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mobo.run import build_parser, main
+
+requires_proposer = pytest.mark.skipif(
+    importlib.util.find_spec("mobo.acquisition") is None, reason="needs mobo.acquisition")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "mobo.run", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, env=env, timeout=300)
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--budget", "-1"], "--budget"),
+        (["--budget", "ten"], "--budget"),
+        (["--problem", "nonsense"], "--problem"),
+        (["--workers", "0"], "--workers"),
+        (["--seed", "-3"], "--seed"),
+        (["--backend", "slurm"], "--backend"),
+        (["--trial-timeout", "0"], "--trial-timeout"),
+        (["--trial-timeout", "nan"], "--trial-timeout"),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial"),
+        (["--problem", "zdt1", "--gpus-per-trial", "1"], "--gpus-per-trial"),
+        (["--problem", "zdt1", "--workers", "2", "--backend", "inline"], "--workers"),
+        (["--problem", "zdt1", "--address", "10.0.0.1:6379"], "--address"),
+        (["--problem", "zdt1", "--data", "synthetic"], "--data"),
+        (["--data", "/no/such/folder"], "--data"),
+        (["--train-file", "/no/such/train-v2.0.json"], "--train-file"),
+        (["--unknown-flag"], "unrecognized"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], needle: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.jsonl"
+    code = main([*args, "--storage", str(journal)], out=io.StringIO())
+    assert code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert needle in line
+    assert not journal.exists()
+
+
+def test_bad_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--problem", "zdt1", "--storage", str(tmp_path)]) == 2
+    assert "is a directory" in _one_error_line(capsys.readouterr().err)
+    missing = tmp_path / "missing" / "j.jsonl"
+    assert main(["--problem", "zdt1", "--storage", str(missing)]) == 2
+    assert "does not exist" in _one_error_line(capsys.readouterr().err)
+    assert not missing.parent.exists()
+    if os.geteuid() != 0:  # root ignores permissions
+        locked = tmp_path / "ro"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            assert main(["--problem", "zdt1", "--storage", str(locked / "j.jsonl")]) == 2
+            assert "not writable" in _one_error_line(capsys.readouterr().err)
+        finally:
+            locked.chmod(0o700)
+    corrupt = tmp_path / "corrupt.jsonl"
+    corrupt.write_text('{"event": "study"}\nnot json\n{"event": "ask"}\n')
+    before = corrupt.read_bytes()
+    assert main(["--problem", "zdt1", "--storage", str(corrupt)]) == 2
+    assert "line 2" in _one_error_line(capsys.readouterr().err)
+    assert corrupt.read_bytes() == before
+
+
+@requires_proposer
+def test_tiny_run_prints_pareto_table_and_resumes(tmp_path: Path) -> None:
+    journal = tmp_path / "bc.jsonl"
+    run = _cli("--problem", "BraninCurrin", "--budget", "8", "--seed", "1",
+               "--storage", str(journal))
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "[8/8]" in out and "eta" in out and "hv" in out
+    assert "Pareto front:" in out
+    table = out.split("Pareto front:", 1)[1].strip().splitlines()
+    assert table[0].split() == ["trial", "x0", "x1", "f0", "(min)", "f1", "(min)"]
+    assert set(table[1]) <= {"-", " "}
+    rows = [line for line in table[2:] if line.split()[0].isdigit()]
+    assert rows and all(len(r.split()) == 5 for r in rows)
+    assert str(journal) in out.splitlines()[-1]
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert events[0]["event"] == "study" and events[0]["seed"] == 1
+    assert sum(e["event"] == "tell" for e in events) == 8
+
+    # resuming with another problem is refused and changes nothing
+    before = journal.read_bytes()
+    refused = _cli("--problem", "zdt1", "--budget", "9", "--storage", str(journal))
+    assert refused.returncode == 2
+    assert "different study" in _one_error_line(refused.stderr)
+    assert journal.read_bytes() == before
+
+    # the same command with a larger budget continues (the seed comes from the journal)
+    more = _cli("--problem", "branincurrin", "--budget", "10", "--storage", str(journal))
+    assert more.returncode == 0, more.stderr
+    assert "resumed with 8 finished trials" in more.stdout and "seed 1" in more.stdout
+    assert "[10/10]" in more.stdout and "[8/10]" not in more.stdout
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert sum(e["event"] == "tell" for e in events) == 10
+    assert [e["number"] for e in events if e["event"] == "ask"] == list(range(10))
+
+
+def test_failures_are_reported_and_counted(tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = main(["--problem", "c2dtlz2", "--budget", "6", "--seed", "0"], out=out)
+    assert code == 0
+    text = out.getvalue()
+    assert "[6/6]" in text and "no journal" in text
+    # C2-DTLZ2's feasible region is small: the Sobol design hits infeasible points
+    assert "failed (InfeasibleError" in text
+
+
+def test_help_mentions_default_and_toy_problems(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "distill" in text and "branincurrin" in text and "--storage" in text
