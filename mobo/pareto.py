@@ -7,7 +7,10 @@ Algorithms:
 
 - ``is_nondominated`` for two objectives: sort lexicographically, then one sweep keeping
   the running minimum of the second objective (Kung, Luccio & Preparata 1975), O(n log n).
-- ``is_nondominated`` for three or more objectives and ``nondominated_sort``: the
+- ``is_nondominated`` for three objectives: the same sweep with the running minimum
+  replaced by the two-dimensional staircase of the last two objectives, kept as a sorted
+  array (Kung et al. 1975): O(n log n) comparisons plus array moves.
+- ``is_nondominated`` for four or more objectives and ``nondominated_sort``: the
   efficient non-dominated sort with sequential search (ENS-SS, Zhang, Tian, Cheng & Jin
   2015). Points are visited in lexicographic order, so a point can only be dominated by
   points visited before it; each point is compared with the members of the current fronts
@@ -62,6 +65,55 @@ def _nd_sweep_2d(Y: np.ndarray, order: np.ndarray) -> np.ndarray:  # pragma: no 
         if k == 0 or Y[i, 1] < best:
             keep[i] = True
             best = Y[i, 1]
+    return keep
+
+
+@njit(cache=True)
+def _nd_staircase_3d(Y: np.ndarray, order: np.ndarray) -> np.ndarray:  # pragma: no cover
+    n = order.shape[0]
+    keep = np.zeros(n, dtype=np.bool_)
+    # non-dominated staircase of the (second, third) objectives of the points kept so far:
+    # sa strictly ascending, sb strictly descending
+    sa = np.empty(n, dtype=np.float64)
+    sb = np.empty(n, dtype=np.float64)
+    s = 0
+    for k in range(n):
+        i = order[k]
+        b = Y[i, 1]
+        c = Y[i, 2]
+        # every earlier point has a smaller-or-equal first objective, so i is weakly
+        # dominated iff some step has sa <= b and sb <= c; the last step with sa <= b has
+        # the smallest sb among them
+        lo = 0
+        hi = s
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if sa[mid] <= b:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > 0 and sb[lo - 1] <= c:
+            continue
+        keep[i] = True
+        # first step with sa >= b; the steps from there with sb >= c are now dominated
+        q0 = lo
+        while q0 > 0 and sa[q0 - 1] >= b:
+            q0 -= 1
+        q = q0
+        while q < s and sb[q] >= c:
+            q += 1
+        removed = q - q0
+        if removed == 0:
+            for j in range(s - 1, q0 - 1, -1):
+                sa[j + 1] = sa[j]
+                sb[j + 1] = sb[j]
+        elif removed > 1:
+            for j in range(q, s):
+                sa[j - removed + 1] = sa[j]
+                sb[j - removed + 1] = sb[j]
+        s = s - removed + 1
+        sa[q0] = b
+        sb[q0] = c
     return keep
 
 
@@ -157,6 +209,8 @@ def is_nondominated(Y: np.ndarray) -> np.ndarray:
         return keep
     if m == 2:
         return _nd_sweep_2d(Y, order)
+    if m == 3:
+        return _nd_staircase_3d(Y, order)
     return _nd_first_front(Y, order)
 
 

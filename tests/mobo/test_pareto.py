@@ -119,3 +119,14 @@ def test_validation() -> None:
         nondominated_sort(np.array([[np.nan]]))
     with pytest.raises(ValueError, match="at least one"):
         nondominated_sort(np.ones((3, 0)))
+
+
+def test_3d_staircase_on_larger_tied_sets() -> None:
+    rng = np.random.default_rng(5)
+    for Y in [np.round(rng.random((400, 3)) * 6) / 6, rng.random((400, 3))]:
+        le = (Y[:, None, :] <= Y[None, :, :]).all(-1)  # le[j, i]: j weakly dominates i
+        lt = (Y[:, None, :] < Y[None, :, :]).any(-1)
+        eq = (Y[:, None, :] == Y[None, :, :]).all(-1)
+        earlier = np.tril(np.ones((400, 400), dtype=bool), -1).T  # earlier[j, i]: j < i
+        dropped = (le & lt).any(0) | (eq & earlier).any(0)
+        np.testing.assert_array_equal(is_nondominated(Y), ~dropped)
