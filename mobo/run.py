@@ -193,6 +193,8 @@ def _fmt_seconds(s: float) -> str:
     if not math.isfinite(s):
         return "-"
     s = max(s, 0.0)
+    if s < 10:
+        return f"{s:.2f}s"
     if s < 60:
         return f"{s:.1f}s"
     if s < 3600:
