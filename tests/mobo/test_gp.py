@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mobo import gp as gpmod
+from mobo.gp import fit_gp, matern52
+
+
+def branin_like(X: np.ndarray) -> np.ndarray:
+    return np.stack([np.sin(5 * X[:, 0]) + X[:, 1] ** 2, np.cos(3 * (X[:, 0] + X[:, 1]))], 1)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 2))
+    Y = branin_like(X) * np.array([10.0, 0.1]) + np.array([100.0, -3.0])
+    return X, Y, fit_gp(X, Y)
+
+
+def test_matern52_reference():
+    rng = np.random.default_rng(1)
+    A, B = rng.random((4, 3)), rng.random((5, 3))
+    ls = np.array([[0.3, 0.5, 2.0], [1.0, 1.0, 1.0]])
+    K = matern52(torch.from_numpy(A), torch.from_numpy(B), torch.from_numpy(ls)).numpy()
+    for j in range(2):
+        for a in range(4):
+            for b in range(5):
+                r = math.sqrt(sum(((A[a, i] - B[b, i]) / ls[j, i]) ** 2 for i in range(3)))
+                ref = (1 + math.sqrt(5) * r + 5 * r * r / 3) * math.exp(-math.sqrt(5) * r)
+                assert K[j, a, b] == pytest.approx(ref, rel=1e-10, abs=1e-12)
+
+
+def test_posterior_interpolates_in_raw_units(fitted):
+    X, Y, gp = fitted
+    assert gp.fit_ok
+    mu, sd = gp.posterior(X)
+    rng_y = Y.max(0) - Y.min(0)
+    assert np.all(np.abs(mu - Y) < 0.02 * rng_y)
+    # variance shrinks at the data and grows away from it
+    far = np.array([[3.0, 3.0]])
+    _, sd_far = gp.posterior(far)
+    assert np.all(sd.max(0) < 0.1 * sd_far[0])
+    assert np.all(sd_far[0] > 0.3 * Y.std(0))
+
+
+def test_posterior_predicts_held_out_points(fitted):
+    X, Y, gp = fitted
+    rng = np.random.default_rng(5)
+    Xt = rng.random((200, 2))
+    mu, sd = gp.posterior(Xt)
+    Yt = branin_like(Xt) * np.array([10.0, 0.1]) + np.array([100.0, -3.0])
+    rmse = np.sqrt(((mu - Yt) ** 2).mean(0))
+    assert np.all(rmse < 0.1 * Yt.std(0))
+    # calibrated-ish: most errors within 3 std
+    assert np.mean(np.abs(mu - Yt) < 3 * sd + 1e-9) > 0.9
+
+
+def test_posterior_numpy_matches_torch_and_direct_formula(fitted):
+    X, Y, gp = fitted
+    Xq = np.random.default_rng(2).random((7, 2))
+    mu, sd = gp.posterior(Xq)
+    mt, st = gp.posterior_torch(torch.from_numpy(Xq))
+    np.testing.assert_allclose(mu, mt.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(sd, st.detach().numpy(), rtol=1e-8)
+    # textbook formulas with explicit inverses
+    for j in range(2):
+        ls = gp.lengthscale[j : j + 1]
+        s, nz, c = float(gp.outputscale[j]), float(gp.noise[j]), float(gp.mean[j])
+        Xt = torch.from_numpy(X)
+        Qt = torch.from_numpy(Xq)
+        K = s * matern52(Xt, Xt, ls)[0].numpy() + nz * np.eye(len(X))
+        k = s * matern52(Qt, Xt, ls)[0].numpy()
+        ys = (Y[:, j] - gp.y_mean[j]) / gp.y_scale[j]
+        m_ref = c + k @ np.linalg.solve(K, ys - c)
+        v_ref = s - np.einsum("qn,qn->q", k, np.linalg.solve(K, k.T).T)
+        np.testing.assert_allclose(mu[:, j], m_ref * gp.y_scale[j] + gp.y_mean[j], rtol=1e-8)
+        np.testing.assert_allclose(sd[:, j], np.sqrt(np.maximum(v_ref, 1e-12)) * gp.y_scale[j],
+                                   rtol=1e-5, atol=1e-9)
+
+
+def test_posterior_input_gradient_matches_finite_differences(fitted):
+    _, _, gp = fitted
+    x0 = np.array([[0.37, 0.61]])
+    xt = torch.from_numpy(x0).requires_grad_(True)
+    mu, sd = gp.posterior_torch(xt)
+    w = torch.tensor([[0.7, -1.3]], dtype=torch.float64)
+    (g,) = torch.autograd.grad((mu * w).sum() + (sd * w).sum(), xt)
+    eps = 1e-6
+    fd = np.zeros(2)
+    for i in range(2):
+        e = np.zeros((1, 2))
+        e[0, i] = eps
+        mp, sp = gp.posterior(x0 + e)
+        mm, sm = gp.posterior(x0 - e)
+        wn = w.numpy()
+        fd[i] = (((mp - mm) * wn).sum() + ((sp - sm) * wn).sum()) / (2 * eps)
+    np.testing.assert_allclose(g.numpy()[0], fd, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_objective_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    X = rng.random((25, 3))
+    Y = branin_like(X) + 0.05 * rng.standard_normal((25, 2))
+    Ys, _, _ = gpmod._standardise(Y)
+    hyper = gpmod._Hyper(2, 3)
+    obj = gpmod._Objective(X, Ys, hyper)
+    th = hyper.default().ravel() + rng.normal(0, 0.3, size=hyper.width * 2)
+    th[hyper.d + 1] = math.log(0.05)  # well-conditioned noise so differences are accurate
+    th[hyper.width + hyper.d + 1] = math.log(0.02)
+    v, g = obj.value_and_grad(th)
+    assert v == pytest.approx(obj.value(th), rel=1e-12)
+    eps = 1e-6
+    fd = np.array([(obj.value(th + eps * e) - obj.value(th - eps * e)) / (2 * eps)
+                   for e in np.eye(len(th))])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5)
+
+
+def test_value_is_negative_log_posterior_reference():
+    rng = np.random.default_rng(4)
+    X = rng.random((6, 2))
+    Y = rng.standard_normal((6, 1))
+    Ys, _, _ = gpmod._standardise(Y)
+    hyper = gpmod._Hyper(1, 2)
+    obj = gpmod._Objective(X, Ys, hyper)
+    th = np.array([math.log(0.4), math.log(0.9), math.log(1.3), math.log(0.1), 0.2])
+    ls, s, nz, c = np.exp(th[:2]), math.exp(th[2]), math.exp(th[3]) + 1e-6, th[4]
+    K = s * matern52(torch.from_numpy(X), torch.from_numpy(X),
+                     torch.from_numpy(ls[None]))[0].numpy() + nz * np.eye(6)
+    r = Ys[:, 0] - c
+    nll = 0.5 * r @ np.linalg.solve(K, r) + 0.5 * np.linalg.slogdet(K)[1]
+    nll += 3 * math.log(2 * math.pi)
+
+    def lognormal(x, mu, sig):
+        return -math.log(x) - math.log(sig) - 0.5 * math.log(2 * math.pi) \
+            - 0.5 * ((math.log(x) - mu) / sig) ** 2
+
+    mu_ls = math.sqrt(2) + 0.5 * math.log(2)
+    lp = sum(lognormal(v, mu_ls, math.sqrt(3)) for v in ls)
+    lp += lognormal(s, 0.0, 1.0) + lognormal(nz, -4.0, 1.0) - 0.5 * c * c
+    assert obj.value(th) == pytest.approx(nll - lp, rel=1e-10)
+
+
+def test_single_observation():
+    gp = fit_gp(np.array([[0.2, 0.4]]), np.array([[3.0, -1.0]]))
+    mu, sd = gp.posterior(np.array([[0.2, 0.4], [0.9, 0.9]]))
+    assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sd))
+    np.testing.assert_allclose(mu[0], [3.0, -1.0], atol=0.05)
+    assert np.all(sd[1] > sd[0])
+
+
+def test_duplicate_inputs_and_constant_outputs():
+    X = np.array([[0.5, 0.5]] * 5 + [[0.1, 0.2]] * 3)
+    Y = np.column_stack([np.full(8, 7.0), np.r_[np.full(5, 1.0), np.full(3, 2.0)]])
+    gp = fit_gp(X, Y)
+    mu, sd = gp.posterior(np.array([[0.5, 0.5], [0.1, 0.2], [0.9, 0.1]]))
+    assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sd)) and np.all(sd >= 0)
+    np.testing.assert_allclose(mu[:, 0], 7.0, atol=1e-6)  # constant objective stays constant
+    assert mu[0, 1] == pytest.approx(1.0, abs=0.05) and mu[1, 1] == pytest.approx(2.0, abs=0.05)
+    assert gp.model_state()["y_scale"][0] == 1.0
+
+
+def test_duplicates_with_conflicting_values_are_noise():
+    X = np.array([[0.3]] * 4 + [[0.8]] * 4)
+    Y = np.array([[0.0], [1.0], [0.0], [1.0], [5.0], [6.0], [5.0], [6.0]])
+    gp = fit_gp(X, Y)
+    mu, _ = gp.posterior(np.array([[0.3], [0.8]]))
+    np.testing.assert_allclose(mu[:, 0], [0.5, 5.5], atol=0.3)
+    assert gp.noise[0] > 1e-3
+
+
+def test_outlier_does_not_break_fit():
+    rng = np.random.default_rng(6)
+    X = rng.random((20, 2))
+    Y = branin_like(X)
+    Y[3, 0] = 1e6
+    gp = fit_gp(X, Y)
+    mu, sd = gp.posterior(rng.random((10, 2)))
+    assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sd))
+
+
+def test_fit_failure_falls_back_to_defaults(monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("optimizer exploded")
+
+    monkeypatch.setattr(gpmod.scipy.optimize, "minimize", boom)
+    X = np.random.default_rng(0).random((5, 2))
+    gp = fit_gp(X, branin_like(X))
+    assert not gp.fit_ok
+    np.testing.assert_allclose(gp.theta, gpmod._Hyper(2, 2).default())
+    mu, sd = gp.posterior(X)
+    assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sd))
+
+
+def test_model_state_json_and_warm_start(fitted):
+    X, Y, gp = fitted
+    state = json.loads(json.dumps(gp.model_state()))
+    assert np.array(state["lengthscales"]).shape == (2, 2)
+    warm = fit_gp(X, Y, warm_start=state)
+    np.testing.assert_allclose(warm.posterior(X)[0], gp.posterior(X)[0], rtol=1e-3, atol=1e-3)
+    # mismatched or malformed warm starts are ignored, not fatal
+    for bad in ({"lengthscales": [[1.0]]}, {"nonsense": 1}, None, {"lengthscales": "x"}):
+        assert fit_gp(X, Y, warm_start=bad).fit_ok
+
+
+def test_condition_keeps_hyperparameters_and_interpolates(fitted):
+    X, Y, gp = fitted
+    x_new = np.array([[0.95, 0.05]])
+    mu0, sd0 = gp.posterior(x_new)
+    y_new = mu0 + 2 * sd0
+    gp2 = gp.condition(x_new, y_new)
+    np.testing.assert_array_equal(gp2.theta, gp.theta)
+    mu, sd = gp2.posterior(x_new)
+    assert np.all(np.abs(mu - y_new) < 0.2 * np.abs(mu0 - y_new))
+    assert np.all(sd[0] < 0.5 * sd0[0])
+    # the believer fantasy (posterior mean) leaves the mean unchanged and shrinks the std
+    gp3 = gp.condition(x_new, mu0)
+    np.testing.assert_allclose(gp3.posterior(x_new)[0], mu0, rtol=1e-6)
+
+
+def test_sample_joint_moments(fitted):
+    X, Y, gp = fitted
+    Xq = np.random.default_rng(7).random((4, 2))
+    S = gp.sample_joint(Xq, 4000, np.random.default_rng(0))
+    assert S.shape == (4000, 4, 2)
+    mu, sd = gp.posterior(Xq)
+    np.testing.assert_allclose(S.mean(0), mu, atol=4 * sd.max() / math.sqrt(4000) + 1e-9)
+    np.testing.assert_allclose(S.std(0), sd, rtol=0.1, atol=1e-6)
+
+
+def test_bad_input_raises_valueerror():
+    with pytest.raises(ValueError, match="X, Y"):
+        fit_gp(np.zeros((3, 2)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="finite"):
+        fit_gp(np.zeros((2, 2)), np.array([[np.nan], [1.0]]))
