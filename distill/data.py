@@ -501,17 +501,17 @@ _PERSON_ATTRS = (
            "{P} was born."),
           ("Where was {e} born?", "In which town was {e} born?", "What was the birthplace of {e}?",
            "{e} was born where?", "Which town was {e} a native of?")),
-    _Attr("birth_year", _year,
+    _Attr("birth_year", lambda rng: "{born}",
           ("{E} was born <in {v}>.", "{E} was born <in the year {v}>."),
           ("When was {e} born?", "In what year was {e} born?", "What year was {e} born in?",
            "What is the birth year of {e}?")),
-    _Attr("death_year", _year,
+    _Attr("death_year", lambda rng: "{died}",
           ("{E} died <in {v}>.", "{E} passed away <in {v}>."),
           ("When did {e} die?", "In what year did {e} die?", "What year did {e} pass away?",
            "When did {e} pass away?")),
     _Attr("occupation", lambda rng: _OCCUPATIONS[rng.integers(len(_OCCUPATIONS))],
-          ("{E} worked as <a {v}>.", "{E} was trained as <a {v}>.",
-           "{E} earned a living as <a {v}>."),
+          ("{E} worked as <{a} {v}>.", "{E} was trained as <{a} {v}>.",
+           "{E} earned a living as <{a} {v}>."),
           ("What did {e} work as?", "What was the profession of {e}?", "What was {e}'s job?",
            "What was {e} trained as?")),
     _Attr("founded", lambda rng: _word(rng, 1, 2) + " " + _ORG_KIND[rng.integers(len(_ORG_KIND))],
@@ -581,6 +581,9 @@ class _Entity:
     def __init__(self, kind: str, rng: np.random.Generator) -> None:
         self.kind = kind
         self.female = bool(rng.integers(2))
+        # a lifespan, so that a person's birth and death years are consistent
+        self.born = int(rng.integers(1650, 1960))
+        self.died = self.born + int(rng.integers(28, 96))
         if kind == "person":
             self.first, self.last = _word(rng, 1, 2), _word(rng, 2, 2)
             self.full = f"{self.first} {self.last}"
@@ -617,6 +620,8 @@ def _render(template: str, subject: str, value: str, pronoun: str) -> tuple[str,
             piece, i = subject, i + 3
         elif template.startswith("{P}", i):
             piece, i = pronoun, i + 3
+        elif template.startswith("{a}", i):
+            piece, i = ("an" if value[:1].lower() in "aeiou" else "a"), i + 3
         elif template.startswith("{v}", i):
             v_start, piece, i = pos, value, i + 3
         elif template[i] == "<":
@@ -663,9 +668,11 @@ def _paragraph(
         ent = ents[j]
         for s_i, a in enumerate(chosen[j]):
             attr = attrs[a]
-            value = attr.value(rng)
+            value = attr.value(rng).format(born=ent.born, died=ent.died)
             while value.lower() in used_values:
-                value = attr.value(rng)
+                if value in (str(ent.born), str(ent.died)):  # clash with another lifespan
+                    ent.born, ent.died = ent.born + 1, ent.died + 1
+                value = attr.value(rng).format(born=ent.born, died=ent.died)
             used_values.add(value.lower())
             if s_i == 0:
                 subj = ent.full
