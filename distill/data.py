@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
 
 __all__ = [
     "Features",
+    "TokenOffsets",
     "build_features",
     "collate",
     "length_grouped_batches",
@@ -252,12 +253,60 @@ def load_squad(
 # --------------------------------------------------------------------------- features
 
 
+class TokenOffsets(Sequence):
+    """Character spans of one feature's tokens, stored compactly.
+
+    Behaves like a list whose item ``t`` is ``(start, end)`` for a context token and ``None``
+    for question and special tokens; ``array`` is the (L, 2) int32 array behind it, with -1
+    rows for ``None``.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, spans: Sequence[tuple[int, int] | None] | np.ndarray) -> None:
+        if isinstance(spans, np.ndarray):
+            arr = np.asarray(spans, dtype=np.int32).reshape(-1, 2)
+        else:
+            arr = np.full((len(spans), 2), -1, dtype=np.int32)
+            for t, o in enumerate(spans):
+                if o is not None:
+                    arr[t] = o
+        self.array = arr
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, t):  # type: ignore[override]
+        if isinstance(t, slice):
+            return [self[k] for k in range(*t.indices(len(self)))]
+        a, b = self.array[t]
+        return None if a < 0 else (int(a), int(b))
+
+    @property
+    def context_mask(self) -> np.ndarray:
+        """(L,) bool: which tokens belong to the context."""
+        return self.array[:, 0] >= 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TokenOffsets):
+            return np.array_equal(self.array, other.array)
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TokenOffsets({list(self)!r})"
+
+
 @dataclass
 class Features:
     """Tokenised windows, one entry per feature, unpadded (padding happens per batch).
 
     ``offsets[i][t]`` is the ``(start, end)`` character span in the example's context of token
-    ``t`` of feature ``i``, or ``None`` for question and special tokens.
+    ``t`` of feature ``i``, or ``None`` for question and special tokens. :func:`build_features`
+    stores each feature's offsets as a compact :class:`TokenOffsets`; plain lists work too.
     """
 
     input_ids: list[list[int]] = field(default_factory=list)
@@ -265,7 +314,7 @@ class Features:
     start_positions: list[int] = field(default_factory=list)
     end_positions: list[int] = field(default_factory=list)
     example_index: list[int] = field(default_factory=list)
-    offsets: list[list[tuple[int, int] | None]] = field(default_factory=list)
+    offsets: list[Sequence[tuple[int, int] | None]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -338,23 +387,23 @@ def build_features(
     )
     for i, ex_i in enumerate(enc["overflow_to_sample_mapping"]):
         ids = list(enc["input_ids"][i])
-        seq = enc.sequence_ids(i)
-        offs: list[tuple[int, int] | None] = [
-            (int(o[0]), int(o[1])) if s == 1 else None
-            for o, s in zip(enc["offset_mapping"][i], seq, strict=True)
-        ]
+        arr = np.array(enc["offset_mapping"][i], dtype=np.int32).reshape(-1, 2)
+        is_ctx = np.array([s == 1 for s in enc.sequence_ids(i)], dtype=bool)
+        arr[~is_ctx] = -1
+        offs = TokenOffsets(arr)
         start_tok = end_tok = 0
         ans = examples[ex_i]["answers"]
-        if ans["text"]:
+        ctx = np.flatnonzero(is_ctx)
+        if ans["text"] and len(ctx):
             a0 = int(ans["answer_start"][0])
             a1 = a0 + len(ans["text"][0])
-            ctx = [t for t, o in enumerate(offs) if o is not None]
-            if ctx and offs[ctx[0]][0] <= a0 and offs[ctx[-1]][1] >= a1:  # type: ignore[index]
+            if arr[ctx[0], 0] <= a0 and arr[ctx[-1], 1] >= a1:
                 # first token ending after the answer start; last token starting before its end
-                start_tok = next(t for t in ctx if offs[t][1] > a0)  # type: ignore[index]
-                end_tok = next(t for t in reversed(ctx) if offs[t][0] < a1)  # type: ignore[index]
-                if end_tok < start_tok:  # an empty or whitespace-only answer text
-                    start_tok = end_tok = 0
+                after = ctx[arr[ctx, 1] > a0]
+                before = ctx[arr[ctx, 0] < a1]
+                if len(after) and len(before) and before[-1] >= after[0]:
+                    start_tok, end_tok = int(after[0]), int(before[-1])
+                # else an empty or whitespace-only answer text: no span, CLS
         feats.input_ids.append(ids)
         feats.token_type_ids.append(list(enc["token_type_ids"][i]))
         feats.start_positions.append(start_tok)

@@ -74,7 +74,9 @@ def postprocess(
                 raise ValueError(f"logits of feature {i} are shorter than its {n} tokens")
             null_score = min(null_score, s_log[0] + e_log[0])
             offs = features.offsets[i]
-            in_ctx = np.array([o is not None for o in offs], dtype=bool)
+            mask = getattr(offs, "context_mask", None)
+            in_ctx = (np.asarray(mask, dtype=bool) if mask is not None
+                      else np.array([o is not None for o in offs], dtype=bool))
             k = min(n_best, n)
             # stable order: ties resolve to the earlier position, reproducibly
             top_s = np.argsort(-s_log, kind="stable")[:k]

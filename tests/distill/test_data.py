@@ -13,6 +13,7 @@ import torch
 
 from distill.data import (
     Features,
+    TokenOffsets,
     build_features,
     collate,
     length_grouped_batches,
@@ -387,3 +388,15 @@ def test_collate_pads_dynamically():
     assert b["input_ids"].shape == (2, 5) and b["input_ids"][1, 3:].tolist() == [5, 5]
     with pytest.raises(ValueError, match="empty"):
         collate(f, [], pad_id=0)
+
+
+def test_token_offsets_behave_like_a_list():
+    spans = [None, (0, 3), (4, 7), None]
+    offs = TokenOffsets(spans)
+    assert len(offs) == 4 and list(offs) == spans and offs == spans
+    assert offs[1] == (0, 3) and offs[-1] is None and offs[1:3] == [(0, 3), (4, 7)]
+    assert offs.context_mask.tolist() == [False, True, True, False]
+    assert offs.array.dtype == np.int32 and offs.array.shape == (4, 2)
+    assert TokenOffsets(offs.array.copy()) == offs
+    assert offs != [None, (0, 3), (4, 8), None]
+    assert all(isinstance(v, int) for v in offs[2])
