@@ -197,6 +197,12 @@ def _load_hf_cache(name: str = "squad_v2") -> tuple[list[dict], list[dict]]:
             f"data='{name}' needs the 'datasets' package (pip install 'mobo[data]') and a cached "
             f"copy of {name}; or pass a directory holding {TRAIN_FILE} and {DEV_FILE}"
         ) from exc
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        # in case the library was imported before the switch was set
+        cfg = getattr(datasets, "config", None)
+        for flag in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+            if cfg is not None and hasattr(cfg, flag):
+                setattr(cfg, flag, True)
     try:
         ds = datasets.load_dataset(name, download_mode="reuse_dataset_if_exists")
     except Exception as exc:  # the library raises many types for "not cached"
@@ -222,7 +228,8 @@ def load_squad(
     """Train and dev rows (squad_v2 layout) of a data source.
 
     ``data`` is ``"synthetic"`` (the embedded task, :func:`synthetic_squad`; extra keyword
-    arguments go to it), ``"squad_v2"`` (a ``datasets`` cache, read offline) or a directory
+    arguments go to it), ``"squad_v2"`` (a ``datasets`` cache, read offline: the network is
+    only used when the environment sets ``HF_DATASETS_OFFLINE=0``) or a directory
     holding ``train-v2.0.json`` and ``dev-v2.0.json`` in the official nested format.
     ``train_file``/``dev_file`` name official-format files directly (they override the
     directory's; both are needed when ``data`` is not a directory).

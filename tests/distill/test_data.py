@@ -164,9 +164,12 @@ def test_squad_v2_from_datasets_cache_is_offline(monkeypatch):
 
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    cfg = types.SimpleNamespace(HF_DATASETS_OFFLINE=False, HF_HUB_OFFLINE=False)
+    fake = types.SimpleNamespace(load_dataset=load_dataset, config=cfg)
+    monkeypatch.setitem(sys.modules, "datasets", fake)
     train, dev = load_squad("squad_v2")
     assert calls == {"offline": "1", "args": ("squad_v2", "reuse_dataset_if_exists")}
+    assert cfg.HF_DATASETS_OFFLINE is True and cfg.HF_HUB_OFFLINE is True
     assert train[0]["answers"] == {"text": ["cd"], "answer_start": [3]}
     assert [r["id"] for r in dev] == ["x", "y"]
 
