@@ -1,0 +1,444 @@
+"""The distillation black box: parameters in, ``exact, f1, num_parameters, inference_time`` out.
+
+:class:`DistillationTask` reproduces the multimetric Bayesian-optimisation study of BERT
+distillation for SQuAD 2.0 (SigOpt, 2020): a student is built from the trial's
+:class:`~distill.config.DistillConfig`, distilled from a fixed teacher on the training
+set, and scored on the dev set with the official SQuAD 2.0 metrics. Objectives: ``exact``
+(maximised, threshold = the exact match of always answering "no answer", computed from
+the dev set) and ``num_parameters`` (minimised); ``f1`` and ``inference_time`` are stored.
+
+Heavy state (tokenised data, the teacher, the general encoder, the teacher's cached
+logits) is built lazily once per process, so the task pickles cheaply into worker
+processes. What takes minutes -- fine-tuning the embedded teacher, running it over the
+training set -- happens once per machine and is cached on disk under ``cache_dir``
+(default ``$MOBO_CACHE`` or ``~/.cache/mobo``), keyed by a hash of the data, the recipe,
+the source weights and the code version. Each trial's configuration is printed and saved
+as JSON beside its metrics in its own folder under ``cache_dir/trials``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from distill.config import SEARCHED, DistillConfig, embedded_space, seed_space
+
+__all__ = ["CACHE_VERSION", "DistillationTask", "default_cache_dir", "no_answer_exact"]
+
+# Bump when anything that changes the cached teacher or its logits changes.
+CACHE_VERSION = "1"
+
+# The embedded default's fixed per-trial budget: a student sees this many training
+# questions once (~30 s for 3 layers on 2 CPU cores).
+EMBEDDED_TRAIN_EXAMPLES = 1000
+
+# Teacher fine-tuning recipe for the embedded task (MiniLM-L6 from its general weights).
+TEACHER_RECIPE: dict[str, Any] = {
+    "learning_rate": 1e-4,
+    "train_batch_size": 32,
+    "epochs": 2,
+    "warm_up_steps": 20,
+    "alpha_ce": 0.0,
+    "weight_decay": 0.01,
+    "dropout": 0.1,
+    "attention_dropout": 0.1,
+    "qa_dropout": 0.1,
+    "init": "pretrained",
+    "n_layers": 6,
+    "n_heads": 12,
+}
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("MOBO_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "mobo"
+
+
+def no_answer_exact(examples: list[dict]) -> float:
+    """EM (percent) of predicting "no answer" for every question: the share unanswerable."""
+    if not examples:
+        raise ValueError("examples: empty dev set")
+    unanswerable = sum(1 for ex in examples if not ex["answers"]["text"])
+    return 100.0 * unanswerable / len(examples)
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _file_identity(folder: Path) -> list[Any]:
+    """Cheap identity of a checkpoint folder: names, sizes and mtimes of its weight files."""
+    out = []
+    for f in sorted(folder.glob("*")):
+        if f.suffix in (".safetensors", ".json", ".bin"):
+            st = f.stat()
+            out.append([f.name, st.st_size, int(st.st_mtime)])
+    return out
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock so parallel workers prepare the cache once, not once each."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclasses.dataclass
+class _State:
+    train_examples: list[dict]
+    dev_examples: list[dict]
+    tokenizer: Any
+    train_features: Any
+    dev_features: Any
+    trial_features: Any
+    trial_logits: Any
+    teacher: Any
+    encoder: Any
+    base_config: Any
+    no_answer_em: float
+    teacher_metrics: dict[str, float]
+
+
+class DistillationTask:
+    """Distil a student per trial; see the module docstring.
+
+    Args:
+        data: ``"synthetic"`` (embedded default), ``"squad_v2"`` (a ``datasets`` cache) or
+            a directory with ``train-v2.0.json`` / ``dev-v2.0.json``.
+        train_file, dev_file: official-format files overriding ``data``'s.
+        teacher: a local BERT QA checkpoint folder; ``None`` fine-tunes MiniLM-L6 on the
+            training set once and caches it (the embedded default).
+        cache_dir: where teachers, logits and trial folders go.
+        device: ``None`` (CUDA if available), ``"cpu"``, ``"cuda"``.
+        seed: seed of the synthetic task and of every trial.
+        encoder: general encoder for ``init="pretrained"`` students (default MiniLM-L6).
+        n_train_examples: training questions per trial (default 1,000 on the synthetic
+            task, all otherwise); ``epochs``: passes over them (1 synthetic, 3 otherwise).
+        fixed: further DistillConfig fields every trial uses (e.g. ``head_choice``).
+        synthetic_size: (train, dev) questions of the synthetic task.
+        verbose: print each trial's configuration and metrics.
+    """
+
+    def __init__(
+        self,
+        data: str = "synthetic",
+        *,
+        train_file: str | os.PathLike | None = None,
+        dev_file: str | os.PathLike | None = None,
+        teacher: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        device: str | None = None,
+        seed: int = 0,
+        encoder: str | os.PathLike | None = None,
+        n_train_examples: int | None = None,
+        epochs: int | None = None,
+        max_seq_length: int = 384,
+        doc_stride: int = 128,
+        fixed: Mapping[str, Any] | None = None,
+        synthetic_size: tuple[int, int] = (3000, 600),
+        verbose: bool = True,
+    ) -> None:
+        self.data = str(data)
+        self.train_file = None if train_file is None else str(train_file)
+        self.dev_file = None if dev_file is None else str(dev_file)
+        self.teacher = None if teacher is None else str(teacher)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.device = device
+        self.seed = int(seed)
+        self.encoder = None if encoder is None else str(encoder)
+        self.synthetic = self.data == "synthetic" and train_file is None and dev_file is None
+        if n_train_examples is None and self.synthetic:
+            n_train_examples = EMBEDDED_TRAIN_EXAMPLES
+        self.verbose = verbose
+        self.synthetic_size = (int(synthetic_size[0]), int(synthetic_size[1]))
+        fixed = dict(fixed or {})
+        for key in fixed:
+            if key in SEARCHED:
+                raise ValueError(f"fixed: {key!r} is a searched parameter")
+        # Validates every fixed field now (a bad value fails at construction, not in a trial).
+        self.base = DistillConfig.from_dict(
+            {
+                "n_train_examples": n_train_examples,
+                "epochs": epochs if epochs is not None else (1 if self.synthetic else 3),
+                "max_seq_length": max_seq_length,
+                "doc_stride": doc_stride,
+                "seed": self.seed,
+                "device": device,
+                "init": "teacher" if self.synthetic else "pretrained",
+                **fixed,
+            }
+        )
+        self.space = embedded_space() if self.synthetic else seed_space()
+        self._state: _State | None = None
+        self._no_answer_em: float | None = None
+
+    # ---- pickling: heavy state stays behind ----------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        d["_state"] = None
+        return d
+
+    # ---- objectives ----------------------------------------------------------------------
+
+    def _load_examples(self) -> tuple[list[dict], list[dict]]:
+        from distill.data import load_squad
+
+        if self.synthetic:
+            n_train, n_dev = self.synthetic_size
+            return load_squad("synthetic", seed=self.seed, n_train=n_train, n_dev=n_dev)
+        return load_squad(self.data, self.train_file, self.dev_file)
+
+    @property
+    def no_answer_em(self) -> float:
+        """Dev-set EM of always answering "no answer" (the ``exact`` threshold)."""
+        if self._no_answer_em is None:
+            if self._state is not None:
+                self._no_answer_em = self._state.no_answer_em
+            else:
+                self._no_answer_em = no_answer_exact(self._load_examples()[1])
+        return self._no_answer_em
+
+    @property
+    def objectives(self) -> list[Any]:
+        from mobo.study import Objective
+
+        return [
+            Objective("exact", maximize=True, threshold=self.no_answer_em),
+            Objective("num_parameters"),
+        ]
+
+    # ---- preparation ---------------------------------------------------------------------
+
+    def config_for(self, params: Mapping[str, Any]) -> DistillConfig:
+        """The trial's configuration: the task's fixed fields updated by ``params``."""
+        unknown = [k for k in params if k not in self.space.names]
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not a parameter of this task's space")
+        return self.base.replace(**dict(params))
+
+    def prepare(self, progress: Callable[[str], None] = print) -> None:
+        """Load data, teacher and teacher logits, fine-tuning/caching what is missing."""
+        if self._state is None:
+            self._state = self._build_state(progress)
+
+    def _build_state(self, progress: Callable[[str], None]) -> _State:
+        from distill.data import build_features, load_tokenizer
+        from distill.models import load_encoder, load_teacher
+        from distill.train import TeacherLogits, compute_logits, evaluate, resolve_device
+
+        base = self.base
+        dev = resolve_device(base.device)
+        train_rows, dev_rows = self._load_examples()
+        # a teacher folder with its own vocabulary brings its tokenizer; else MiniLM's
+        tok_source = None
+        if self.teacher is not None and any(
+            (Path(self.teacher) / f).exists() for f in ("tokenizer.json", "vocab.txt")
+        ):
+            tok_source = self.teacher
+        tokenizer = load_tokenizer(tok_source)
+        pad_id = int(tokenizer.pad_token_id)
+        fkw = {"max_length": base.max_seq_length, "doc_stride": base.doc_stride}
+        train_features = build_features(train_rows, tokenizer, **fkw)
+        dev_features = build_features(dev_rows, tokenizer, **fkw)
+        encoder = load_encoder(self.encoder)
+        data_key = _digest(
+            CACHE_VERSION,
+            [(r["id"], r["question"], r["context"], r["answers"]) for r in train_rows],
+            fkw,
+        )
+        with _file_lock(self.cache_dir / "prepare.lock"):
+            if self.teacher is not None:
+                teacher_key = _digest(CACHE_VERSION, str(Path(self.teacher).resolve()),
+                                      _file_identity(Path(self.teacher)))
+                teacher = load_teacher(self.teacher)
+                progress(f"teacher: {self.teacher}")
+            else:
+                src = Path(self.encoder) if self.encoder else None
+                from distill.data import minilm_dir
+
+                src_id = _file_identity(src or minilm_dir())
+                teacher_key = _digest(data_key, TEACHER_RECIPE, src_id, self.seed)
+                folder = self.cache_dir / "teachers" / teacher_key
+                if (folder / "heads.json").exists():
+                    progress(f"teacher: cached {folder}")
+                    teacher = load_teacher(folder)
+                else:
+                    teacher = self._fine_tune_teacher(
+                        encoder, train_features, pad_id, folder, progress
+                    )
+            cache_key = _digest(data_key, teacher_key)
+            logits_path = self.cache_dir / "logits" / f"{cache_key}.safetensors"
+            if logits_path.exists():
+                logits = TeacherLogits.load(logits_path)
+                progress(f"teacher logits: cached {logits_path}")
+            else:
+                t0 = time.perf_counter()
+                logits = compute_logits(teacher, train_features, batch_size=64, pad_id=pad_id,
+                                        device=dev)
+                logits_path.parent.mkdir(parents=True, exist_ok=True)
+                logits.save(logits_path)
+                progress(f"teacher logits: {len(logits)} features in "
+                         f"{time.perf_counter() - t0:.1f} s -> {logits_path}")
+            metrics_path = self.cache_dir / "logits" / f"{cache_key}.dev.json"
+            if metrics_path.exists():
+                teacher_metrics = json.loads(metrics_path.read_text())
+            else:
+                teacher_metrics = evaluate(teacher, dev_rows, dev_features, batch_size=64,
+                                           pad_id=pad_id, device=dev)
+                metrics_path.write_text(json.dumps(teacher_metrics, indent=2))
+        teacher.to("cpu")
+        progress(f"teacher dev EM {teacher_metrics['exact']:.2f} F1 {teacher_metrics['f1']:.2f}")
+
+        n = base.n_train_examples
+        if n is not None and n < len(train_rows):
+            # the first n questions (the synthetic task is generated in random order)
+            keep = [i for i, e in enumerate(train_features.example_index) if e < n]
+            trial_features = train_features.subset(keep)
+            trial_logits = TeacherLogits(start=[logits.start[i] for i in keep],
+                                         end=[logits.end[i] for i in keep])
+        else:
+            trial_features, trial_logits = train_features, logits
+        no_answer = no_answer_exact(dev_rows)
+        progress(f"data: {len(train_rows)} train / {len(dev_rows)} dev questions, "
+                 f"{len(trial_features)} training features per trial; "
+                 f"always-no-answer EM {no_answer:.2f}")
+        return _State(
+            train_examples=train_rows, dev_examples=dev_rows, tokenizer=tokenizer,
+            train_features=train_features, dev_features=dev_features,
+            trial_features=trial_features, trial_logits=trial_logits, teacher=teacher,
+            encoder=encoder, base_config=teacher.bert.config, no_answer_em=no_answer,
+            teacher_metrics=teacher_metrics,
+        )
+
+    def _fine_tune_teacher(
+        self, encoder: Any, features: Any, pad_id: int, folder: Path,
+        progress: Callable[[str], None],
+    ) -> Any:
+        from distill.models import build_student, save_qa_model
+        from distill.train import train
+
+        cfg = self.base.replace(n_train_examples=None, **TEACHER_RECIPE)
+        progress(f"teacher: fine-tuning the general encoder on {len(features)} features "
+                 f"({cfg.epochs} epochs); cached after this run")
+        model = build_student(cfg, encoder=encoder)
+        t0 = time.perf_counter()
+
+        def report(step: int, total: int, loss: float) -> None:
+            if step % 50 == 0 or step == total:
+                progress(f"  teacher step {step}/{total} loss {loss:.3f} "
+                         f"({time.perf_counter() - t0:.0f} s)")
+
+        train(model, features, cfg, pad_id=pad_id, progress=report)
+        model.to("cpu").eval()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+        save_qa_model(model, tmp)
+        (tmp / "recipe.json").write_text(json.dumps(
+            {**cfg.to_dict(), "seconds": time.perf_counter() - t0}, indent=2))
+        os.replace(tmp, folder)
+        progress(f"teacher: fine-tuned in {time.perf_counter() - t0:.0f} s -> {folder}")
+        return model
+
+    # ---- one trial -----------------------------------------------------------------------
+
+    def num_parameters(self, params: Mapping[str, Any]) -> int:
+        """Exact trainable parameter count of the trial's student (no model is built)."""
+        from distill.models import num_parameters
+
+        self.prepare(progress=self._log)
+        assert self._state is not None
+        return num_parameters(self.config_for(params), self._state.base_config)
+
+    def _log(self, text: str) -> None:
+        if self.verbose:
+            print(text, file=sys.stderr, flush=True)
+
+    def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """Build, distil and score one student; ``TrialFailed`` propagates."""
+        from distill.models import build_student, num_parameters
+        from distill.train import TrialFailed, evaluate, train
+
+        config = self.config_for(params)
+        self.prepare(progress=self._log)
+        st = self._state
+        assert st is not None
+        folder = self._trial_folder(config)
+        config.save(folder / "config.json")
+        if self.verbose:
+            print(f"trial {folder.name}\n{config}", flush=True)
+        t0 = time.perf_counter()
+        size = num_parameters(config, st.base_config)
+        record: dict[str, Any] = {"num_parameters": size}
+        try:
+            student = build_student(config, teacher=st.teacher, encoder=st.encoder)
+            built = sum(p.numel() for p in student.parameters() if p.requires_grad)
+            if built != size:
+                raise RuntimeError(f"num_parameters: counted {size}, built {built}")
+            result = train(student, st.trial_features, config,
+                           pad_id=int(st.tokenizer.pad_token_id),
+                           teacher_logits=st.trial_logits)
+            metrics = evaluate(student, st.dev_examples, st.dev_features,
+                               batch_size=config.eval_batch_size,
+                               pad_id=int(st.tokenizer.pad_token_id), device=config.device)
+        except TrialFailed as exc:
+            record.update(status="failed", error=str(exc),
+                          seconds=time.perf_counter() - t0)
+            (folder / "metrics.json").write_text(json.dumps(record, indent=2))
+            raise
+        values = {
+            "exact": float(metrics["exact"]),
+            "f1": float(metrics["f1"]),
+            "num_parameters": float(size),
+            "inference_time": float(metrics["inference_time"]),
+        }
+        for k, v in values.items():
+            if not math.isfinite(v):
+                raise TrialFailed(f"{k} is {v}")
+        record.update(
+            status="completed", **values,
+            metrics={k: float(v) for k, v in metrics.items()},
+            train_seconds=result.seconds, train_steps=result.steps,
+            train_examples_per_second=result.examples_per_second,
+            seconds=time.perf_counter() - t0,
+        )
+        (folder / "metrics.json").write_text(json.dumps(record, indent=2))
+        if self.verbose:
+            print(f"trial {folder.name}: exact {values['exact']:.2f} f1 {values['f1']:.2f} "
+                  f"num_parameters {size} ({record['seconds']:.1f} s)", flush=True)
+        return values
+
+    def _trial_folder(self, config: DistillConfig) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        key = _digest(config.to_dict())[:8]
+        root = self.cache_dir / "trials"
+        root.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=root, prefix=f"{stamp}-{key}-"))
+        return folder
+
+    @property
+    def teacher_metrics(self) -> dict[str, float]:
+        self.prepare(progress=self._log)
+        assert self._state is not None
+        return dict(self._state.teacher_metrics)

@@ -1,0 +1,125 @@
+import json
+import pickle
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from distill.config import DistillConfig
+from distill.models import QAModel, save_qa_model
+from distill.objective import DistillationTask, no_answer_exact
+from distill.train import TrialFailed
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory):
+    """A tiny random teacher and general encoder (MiniLM's vocabulary, hidden 32)."""
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=4, intermediate_size=64, max_position_embeddings=512)
+    save_qa_model(QAModel(cfg), root / "teacher")
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(root / "encoder")
+    return root
+
+
+@pytest.fixture(scope="module")
+def task(tiny_dirs):
+    t = DistillationTask(teacher=tiny_dirs / "teacher", encoder=tiny_dirs / "encoder",
+                         cache_dir=tiny_dirs / "cache", device="cpu", n_train_examples=48,
+                         synthetic_size=(120, 90), verbose=False)
+    messages = []
+    t.prepare(progress=messages.append)
+    t.messages = messages
+    return t
+
+
+def params(task, **changes):
+    p = task.space.decode(task.space.sobol(1, seed=0)[0])
+    p.update(n_layers=1, n_heads=2, train_batch_size=16, eval_batch_size=32,
+             learning_rate=1e-3, init="teacher", layer_choice="spaced")
+    p.update(changes)
+    return p
+
+
+def test_space_and_objectives(task):
+    assert "init" in task.space.names and "layer_choice" in task.space.names
+    exact, size = task.objectives
+    assert exact.name == "exact" and exact.maximize
+    assert 20.0 <= exact.threshold <= 50.0
+    assert exact.threshold == pytest.approx(no_answer_exact(task._state.dev_examples))
+    assert size.name == "num_parameters" and not size.maximize
+    # the threshold is computed from data alone, without preparing anything
+    fresh = DistillationTask(cache_dir=task.cache_dir, synthetic_size=(120, 90), verbose=False)
+    assert fresh.no_answer_em == pytest.approx(exact.threshold)
+    assert fresh._state is None
+
+
+def test_no_answer_exact():
+    rows = [{"answers": {"text": [], "answer_start": []}},
+            {"answers": {"text": ["x"], "answer_start": [0]}},
+            {"answers": {"text": [], "answer_start": []}},
+            {"answers": {"text": ["y"], "answer_start": [3]}}]
+    assert no_answer_exact(rows) == 50.0
+    with pytest.raises(ValueError):
+        no_answer_exact([])
+
+
+def test_trial_values_and_folder(task):
+    p = params(task)
+    values = task(p)
+    assert set(values) == {"exact", "f1", "num_parameters", "inference_time"}
+    assert values["num_parameters"] == task.num_parameters(p)
+    assert 0.0 <= values["exact"] <= 100.0 and values["inference_time"] > 0
+    folders = sorted((task.cache_dir / "trials").iterdir())
+    assert folders
+    last = folders[-1]
+    config = DistillConfig.load(last / "config.json")
+    assert config == task.config_for(p)
+    assert config.n_train_examples == 48
+    record = json.loads((last / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["exact"] == values["exact"]
+
+
+def test_pickle_leaves_heavy_state_behind(task):
+    blob = pickle.dumps(task)
+    assert len(blob) < 20_000
+    again = pickle.loads(blob)
+    assert again._state is None and again.space == task.space
+    assert again.config_for(params(task)) == task.config_for(params(task))
+
+
+def test_cache_is_reused(task, tiny_dirs):
+    assert not any("cached" in m for m in task.messages)
+    other = DistillationTask(teacher=tiny_dirs / "teacher", encoder=tiny_dirs / "encoder",
+                             cache_dir=tiny_dirs / "cache", device="cpu", n_train_examples=48,
+                             synthetic_size=(120, 90), verbose=False)
+    messages = []
+    other.prepare(progress=messages.append)
+    assert any("teacher logits: cached" in m for m in messages)
+
+
+def test_trial_failed_propagates(task, monkeypatch):
+    import distill.train as train_module
+
+    def nan_loss(*args, **kwargs):
+        return torch.tensor(float("nan"), requires_grad=True)
+
+    monkeypatch.setattr(train_module, "kd_loss", nan_loss)
+    with pytest.raises(TrialFailed, match="nan"):
+        task(params(task, n_layers=2))
+    last = sorted((task.cache_dir / "trials").iterdir())[-1]
+    assert json.loads((last / "metrics.json").read_text())["status"] == "failed"
+
+
+def test_bad_parameters(task):
+    with pytest.raises(ValueError, match="colour"):
+        task({"colour": 1})
+    with pytest.raises(ValueError, match="learning_rate"):
+        task(params(task, learning_rate=-1.0))
+    with pytest.raises(ValueError, match="fixed"):
+        DistillationTask(fixed={"n_layers": 3})
+    with pytest.raises(ValueError, match="head_choice"):
+        DistillationTask(fixed={"head_choice": "best"})
