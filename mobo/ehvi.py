@@ -225,6 +225,93 @@ def _log_psi(
 # kernels (numba, parallel over candidates)
 # ---------------------------------------------------------------------------------------
 
+# |z| beyond which the tail probability and the density are 0 in double precision
+_Z_ZERO = 40.0
+# a side computed in linear space is trusted for log EHVI when H(u) is not in the far
+# lower tail (z_u >= -_Z_TRUST: h loses at most log10(z^2) ~ 1.6 digits to cancellation)
+# and the difference H(u) - H(l) keeps at least _KEEP of H(u) (or of s, below the mean)
+_Z_TRUST = 6.0
+_KEEP = 1e-4
+# box products below this go to the log path rather than risk underflow
+_TINY = 1e-280
+
+
+@njit(cache=True)
+def _tables(
+    mean: np.ndarray,
+    std: np.ndarray,
+    i: int,
+    grid: np.ndarray,
+    counts: np.ndarray,
+    hh: np.ndarray,
+    gg: np.ndarray,
+    cdf: np.ndarray,
+    sf: np.ndarray,
+    pdf: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """Per distinct coordinate c of each axis, for candidate i: H = E[(c - Y)^+],
+    G = E[(Y - c)^+], Phi(z), 1 - Phi(z) and phi(z), z = (c - mu) / s."""
+    for j in range(grid.shape[0]):
+        mu = mean[i, j]
+        s = std[i, j]
+        for t in range(counts[j]):
+            d = grid[j, t] - mu
+            if s > 0.0:
+                z = d / s
+                az = abs(z)
+                if az < _Z_ZERO:
+                    e = 0.5 * math.erfc(az / _SQRT2)  # the smaller tail
+                    p = _phi(z)
+                else:
+                    e = 0.0
+                    p = 0.0
+                if z >= 0.0:
+                    q_, c_ = e, 1.0 - e
+                    g = max(s * p - d * e, 0.0)
+                    h = d + g
+                else:
+                    q_, c_ = 1.0 - e, e
+                    h = max(d * e + s * p, 0.0)
+                    g = h - d
+            else:
+                p = 0.0
+                c_ = 1.0 if d > 0.0 else 0.0
+                q_ = 1.0 - c_
+                h = max(d, 0.0)
+                g = max(-d, 0.0)
+            hh[j, t] = h
+            gg[j, t] = g
+            cdf[j, t] = c_
+            sf[j, t] = q_
+            pdf[j, t] = p
+
+
+@njit(cache=True)
+def _side(
+    j: int,
+    li: int,
+    ui: int,
+    mu: float,
+    grid: np.ndarray,
+    hh: np.ndarray,
+    gg: np.ndarray,
+    cdf: np.ndarray,
+    sf: np.ndarray,
+    pdf: np.ndarray,
+) -> tuple[float, float, float]:  # pragma: no cover - numba
+    """(psi, d psi / d mu, d psi / d s) of box side [grid[j, li], grid[j, ui]] (li < 0: -inf)."""
+    if li < 0:
+        v = hh[j, ui]
+        return v, -cdf[j, ui], pdf[j, ui]
+    if grid[j, li] >= mu:
+        # mean below the box: the width minus a correction of at most half of it
+        v = (grid[j, ui] - grid[j, li]) - (gg[j, li] - gg[j, ui])
+        dm = sf[j, ui] - sf[j, li]
+    else:
+        v = hh[j, ui] - hh[j, li]
+        dm = cdf[j, li] - cdf[j, ui]
+    return max(v, 0.0), dm, pdf[j, ui] - pdf[j, li]
+
 
 @njit(cache=True, parallel=True)
 def _ehvi_kernel(
@@ -244,41 +331,12 @@ def _ehvi_kernel(
     d_mean = np.zeros((ng, m))
     d_std = np.zeros((ng, m))
     for i in prange(n):
-        # per distinct coordinate c of each axis: H = E[(c - Y)^+], G = E[(Y - c)^+],
-        # lower/upper tail probabilities and the density at (c - mu) / s
         hh = np.empty((m, n_grid))
         gg = np.empty((m, n_grid))
         cdf = np.empty((m, n_grid))
         sf = np.empty((m, n_grid))
         pdf = np.empty((m, n_grid))
-        for j in range(m):
-            mu = mean[i, j]
-            s = std[i, j]
-            for t in range(counts[j]):
-                d = grid[j, t] - mu
-                if s > 0.0:
-                    z = d / s
-                    e = 0.5 * math.erfc(abs(z) / _SQRT2)
-                    p = _phi(z)
-                    if z >= 0.0:
-                        q_, c_ = e, 1.0 - e
-                        g = max(s * p - d * e, 0.0)
-                        h = d + g
-                    else:
-                        q_, c_ = 1.0 - e, e
-                        h = max(d * e + s * p, 0.0)
-                        g = h - d
-                else:
-                    p = 0.0
-                    c_ = 1.0 if d > 0.0 else 0.0
-                    q_ = 1.0 - c_
-                    h = max(d, 0.0)
-                    g = max(-d, 0.0)
-                hh[j, t] = h
-                gg[j, t] = g
-                cdf[j, t] = c_
-                sf[j, t] = q_
-                pdf[j, t] = p
+        _tables(mean, std, i, grid, counts, hh, gg, cdf, sf, pdf)
         psi = np.empty(m)
         dm = np.empty(m)
         ds = np.empty(m)
@@ -286,23 +344,9 @@ def _ehvi_kernel(
         for k in range(n_boxes):
             prod = 1.0
             for j in range(m):
-                ui = up_idx[k, j]
-                li = lo_idx[k, j]
-                if li < 0:
-                    v = hh[j, ui]
-                    dm[j] = -cdf[j, ui]
-                    ds[j] = pdf[j, ui]
-                else:
-                    if grid[j, li] >= mean[i, j]:
-                        # mean below the box: width minus a small correction
-                        v = (grid[j, ui] - grid[j, li]) - (gg[j, li] - gg[j, ui])
-                        dm[j] = sf[j, ui] - sf[j, li]
-                    else:
-                        v = hh[j, ui] - hh[j, li]
-                        dm[j] = cdf[j, li] - cdf[j, ui]
-                    ds[j] = pdf[j, ui] - pdf[j, li]
-                if v < 0.0:
-                    v = 0.0
+                v, dm[j], ds[j] = _side(
+                    j, lo_idx[k, j], up_idx[k, j], mean[i, j], grid, hh, gg, cdf, sf, pdf
+                )
                 psi[j] = v
                 prod *= v
                 if prod == 0.0 and not grad:
@@ -324,32 +368,89 @@ def _ehvi_kernel(
 def _log_ehvi_kernel(
     mean: np.ndarray,
     std: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
+    grid: np.ndarray,
+    counts: np.ndarray,
+    lo_idx: np.ndarray,
+    up_idx: np.ndarray,
     grad: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
     n, m = mean.shape
-    n_boxes = lower.shape[0]
+    n_boxes = lo_idx.shape[0]
+    n_grid = grid.shape[1]
     value = np.empty(n)
     ng = n if grad else 0
     d_mean = np.zeros((ng, m))
     d_std = np.zeros((ng, m))
     for i in prange(n):
-        gm = np.zeros(m)
-        gs = np.zeros(m)
-        bm = np.empty(m)
+        hh = np.empty((m, n_grid))
+        gg = np.empty((m, n_grid))
+        cdf = np.empty((m, n_grid))
+        sf = np.empty((m, n_grid))
+        pdf = np.empty((m, n_grid))
+        _tables(mean, std, i, grid, counts, hh, gg, cdf, sf, pdf)
+        psi = np.empty(m)
+        bm = np.empty(m)  # d log psi / d mu of each side
         bs = np.empty(m)
-        top = -np.inf  # running maximum of the box log-terms
-        acc = 0.0  # sum of exp(term - top)
+        trusted = np.empty(m, dtype=np.bool_)
+        # boxes whose product is safely representable are summed in linear space ...
+        lin = 0.0
+        lin_m = np.zeros(m)
+        lin_s = np.zeros(m)
+        # ... the rest with an online log-sum-exp: terms exp(term - top) summed in acc
+        top = -np.inf
+        acc = 0.0
+        log_m = np.zeros(m)
+        log_s = np.zeros(m)
         for k in range(n_boxes):
+            prod = 1.0
+            all_trusted = True
+            dead = False
+            for j in range(m):
+                li = lo_idx[k, j]
+                ui = up_idx[k, j]
+                mu = mean[i, j]
+                s = std[i, j]
+                v, dmj, dsj = _side(j, li, ui, mu, grid, hh, gg, cdf, sf, pdf)
+                u = grid[j, ui]
+                if s == 0.0:
+                    ok = True
+                elif li < 0:
+                    ok = u - mu >= -_Z_TRUST * s
+                elif grid[j, li] >= mu:
+                    ok = u - grid[j, li] >= _KEEP * s
+                else:
+                    ok = u - mu >= -_Z_TRUST * s and v >= _KEEP * hh[j, ui]
+                trusted[j] = ok
+                if ok:
+                    if v <= 0.0:  # only with s = 0: this box contributes exactly nothing
+                        dead = True
+                        break
+                    psi[j] = v
+                    bm[j] = dmj / v
+                    bs[j] = dsj / v
+                    prod *= v
+                else:
+                    all_trusted = False
+            if dead:
+                continue
+            if all_trusted and prod > _TINY:
+                lin += prod
+                if grad:
+                    for j in range(m):
+                        lin_m[j] += prod * bm[j]
+                        lin_s[j] += prod * bs[j]
+                continue
             term = 0.0
             for j in range(m):
-                lp, g1, g2 = _log_psi(lower[k, j], upper[k, j], mean[i, j], std[i, j])
-                term += lp
-                bm[j] = g1
-                bs[j] = g2
-                if term == -np.inf:
-                    break
+                if trusted[j]:
+                    term += math.log(psi[j])
+                else:
+                    li = lo_idx[k, j]
+                    lo = grid[j, li] if li >= 0 else -np.inf
+                    lp, bm[j], bs[j] = _log_psi(lo, grid[j, up_idx[k, j]], mean[i, j], std[i, j])
+                    term += lp
+                    if term == -np.inf:
+                        break
             if term == -np.inf:
                 continue
             if term > top:
@@ -357,24 +458,42 @@ def _log_ehvi_kernel(
                 acc = acc * scale + 1.0
                 if grad:
                     for j in range(m):
-                        gm[j] = gm[j] * scale + bm[j]
-                        gs[j] = gs[j] * scale + bs[j]
+                        log_m[j] = log_m[j] * scale + bm[j]
+                        log_s[j] = log_s[j] * scale + bs[j]
                 top = term
             else:
                 wgt = math.exp(term - top)
                 acc += wgt
                 if grad:
                     for j in range(m):
-                        gm[j] += wgt * bm[j]
-                        gs[j] += wgt * bs[j]
-        if acc == 0.0:
-            value[i] = -np.inf
-        else:
+                        log_m[j] += wgt * bm[j]
+                        log_s[j] += wgt * bs[j]
+        # combine the two partial sums
+        if lin > 0.0 and acc > 0.0:
+            l1 = math.log(lin)
+            l2 = top + math.log(acc)
+            big = max(l1, l2)
+            w1 = math.exp(l1 - big)
+            w2 = math.exp(l2 - big)
+            value[i] = big + math.log(w1 + w2)
+            if grad:
+                for j in range(m):
+                    d_mean[i, j] = (w1 * lin_m[j] / lin + w2 * log_m[j] / acc) / (w1 + w2)
+                    d_std[i, j] = (w1 * lin_s[j] / lin + w2 * log_s[j] / acc) / (w1 + w2)
+        elif lin > 0.0:
+            value[i] = math.log(lin)
+            if grad:
+                for j in range(m):
+                    d_mean[i, j] = lin_m[j] / lin
+                    d_std[i, j] = lin_s[j] / lin
+        elif acc > 0.0:
             value[i] = top + math.log(acc)
             if grad:
                 for j in range(m):
-                    d_mean[i, j] = gm[j] / acc
-                    d_std[i, j] = gs[j] / acc
+                    d_mean[i, j] = log_m[j] / acc
+                    d_std[i, j] = log_s[j] / acc
+        else:
+            value[i] = -np.inf
     return value, d_mean, d_std
 
 
@@ -561,7 +680,9 @@ def _linear(mean, std, boxes: Boxes, grad: bool):
 
 def _log(mean, std, boxes: Boxes, grad: bool):
     mean, std = _check_predictions(mean, std, boxes.m)
-    return _log_ehvi_kernel(mean, std, boxes.lower, boxes.upper, grad)
+    return _log_ehvi_kernel(
+        mean, std, boxes.grid, boxes.counts, boxes.lower_index, boxes.upper_index, grad
+    )
 
 
 def ehvi_boxes(mean: np.ndarray, std: np.ndarray, boxes: Boxes) -> np.ndarray:

@@ -97,7 +97,7 @@ def degenerate_fronts(rng: np.random.Generator, m: int) -> dict[str, np.ndarray]
     on_ref = base.copy()
     on_ref[0, 0] = ref[0]  # equal to ref in one coordinate: not counted
     outside = np.vstack([base[:2], base[2:] + 0.8])  # beyond ref in some coordinates
-    dominated = np.vstack([base, base + 0.05, base[:1] + 0.01])
+    dominated = np.vstack([base, base[:2] + 0.05, base[:1] + 0.01])
     return {
         "random": random_front(rng, 6, m),
         "empty": np.empty((0, m)),
@@ -381,9 +381,43 @@ def test_log_ehvi_far_away_finite_monotone_precise(m: int) -> None:
     assert (lin[-10:] == 0.0).all()  # linear EHVI underflowed, the log did not
     ok = lin > 1e-200
     np.testing.assert_allclose(lg[ok], np.log(lin[ok]), atol=1e-9)
-    for t in (20, 40, 60, 80):
+    for t in (2, 5, 10, 20, 40, 60, 80):
         want = mp_log_ehvi(mean[t], std[0], boxes.lower, boxes.upper)
         assert lg[t] == pytest.approx(want, rel=1e-10), t
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_log_ehvi_random_against_mpmath(m: int) -> None:
+    # candidates from inside the front to ~100 std away, so that boxes mix sides computed
+    # in linear space with sides computed by the log path
+    rng = np.random.default_rng(600 + m)
+    front = random_front(rng, 4, m)
+    ref = np.ones(m)
+    boxes = decompose(front, ref)
+    n = 24
+    std = 10 ** rng.uniform(-2.5, 0.5, size=(n, m))
+    mean = rng.uniform(0.0, 1.0, size=(n, m)) + std * rng.uniform(-3, 100, size=(n, m))
+    lg, ldm, lds = log_ehvi_boxes_and_grad(mean, std, boxes)
+    assert np.isfinite(lg).all()
+    for i in range(n):
+        want = mp_log_ehvi(mean[i], std[i], boxes.lower, boxes.upper)
+        assert lg[i] == pytest.approx(want, rel=1e-10, abs=1e-10), i
+    h = 1e-7 * std
+    # central differences of a value of size |lg| carry a rounding error of ~eps |lg| / h
+    noise = 1e-14 * np.abs(lg)
+    for j in range(m):
+        e = np.zeros((n, m))
+        e[:, j] = h[:, j]
+        fd = (log_ehvi_boxes(mean + e, std, boxes) - log_ehvi_boxes(mean - e, std, boxes)) / (
+            2 * h[:, j]
+        )
+        tol = 1e-5 * np.abs(fd) + 1e-6 / std[:, j] + noise / h[:, j]
+        assert (np.abs(ldm[:, j] - fd) <= tol).all()
+        fd = (log_ehvi_boxes(mean, std + e, boxes) - log_ehvi_boxes(mean, std - e, boxes)) / (
+            2 * h[:, j]
+        )
+        tol = 1e-5 * np.abs(fd) + 1e-6 / std[:, j] + noise / h[:, j]
+        assert (np.abs(lds[:, j] - fd) <= tol).all()
 
 
 def test_log_ehvi_huge_and_tiny_std() -> None:
