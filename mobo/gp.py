@@ -58,7 +58,8 @@ _SQRT5 = math.sqrt(5.0)
 
 # bounds of the unconstrained parameters (logs), chosen wide enough never to bind in
 # sensible fits but to keep L-BFGS-B away from overflow
-_LOG_LS_BOUNDS = (math.log(5e-3), math.log(2e2))
+_MIN_LENGTHSCALE = 5e-3
+_LOG_LS_BOUNDS = (math.log(_MIN_LENGTHSCALE), math.log(2e2))
 _LOG_OS_BOUNDS = (math.log(1e-4), math.log(1e2))
 _LOG_NOISE_BOUNDS = (math.log(1e-9), math.log(10.0))
 _MEAN_BOUNDS = (-10.0, 10.0)
@@ -106,8 +107,9 @@ def _lognormal_logpdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
 class _Hyper:
     """Unconstrained parameter layout: per objective [log l (d), log s, log noise', mean]."""
 
-    def __init__(self, m: int, d: int) -> None:
+    def __init__(self, m: int, d: int, min_lengthscale: float = _MIN_LENGTHSCALE) -> None:
         self.m, self.d = m, d
+        self.ls_bounds = (math.log(min_lengthscale), _LOG_LS_BOUNDS[1])
         self.ls_mu = math.sqrt(2.0) + 0.5 * math.log(d)
         self.ls_sigma = math.sqrt(3.0)
 
@@ -126,7 +128,7 @@ class _Hyper:
         return th
 
     def bounds(self) -> list[tuple[float, float]]:
-        one = [_LOG_LS_BOUNDS] * self.d + [_LOG_OS_BOUNDS, _LOG_NOISE_BOUNDS, _MEAN_BOUNDS]
+        one = [self.ls_bounds] * self.d + [_LOG_OS_BOUNDS, _LOG_NOISE_BOUNDS, _MEAN_BOUNDS]
         return one * self.m
 
     def clip(self, th: np.ndarray) -> np.ndarray:
@@ -376,6 +378,7 @@ def fit_gp(
     warm_start: Mapping[str, Any] | None = None,
     *,
     max_iter: int = 100,
+    min_lengthscale: float = _MIN_LENGTHSCALE,
 ) -> GP:
     """Fit one GP per objective column of ``Y`` (n, m) on inputs ``X`` (n, d) by MAP.
 
@@ -392,19 +395,22 @@ def fit_gp(
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
         raise ValueError("X, Y: must be finite")
     with single_threaded():
-        return _fit(X, Y, warm_start, max_iter)
+        return _fit(X, Y, warm_start, max_iter, min_lengthscale)
 
 
 def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
-         max_iter: int) -> GP:
+         max_iter: int, min_lengthscale: float) -> GP:
     n, d = X.shape
     m = Y.shape[1]
     Ys, y_mean, y_scale = _standardise(Y)
-    hyper = _Hyper(m, d)
-    default = hyper.default()
+    if not 0.0 < min_lengthscale < math.exp(_LOG_LS_BOUNDS[1]):
+        raise ValueError(f"min_lengthscale: must be in (0, {math.exp(_LOG_LS_BOUNDS[1])})")
+    hyper = _Hyper(m, d, min_lengthscale)
+    default = hyper.clip(hyper.default())
     obj = _Objective(X, Ys, hyper)
 
-    starts = [default, hyper.default(math.log(0.15)), hyper.default(math.log(2.0))]
+    starts = [hyper.clip(th) for th in
+              (default, hyper.default(math.log(0.15)), hyper.default(math.log(2.0)))]
     warm = _theta_from_state(warm_start, m, d)
     if warm is not None:
         starts.insert(0, hyper.clip(warm))

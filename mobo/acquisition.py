@@ -1,0 +1,408 @@
+"""Proposals: fit the surrogate, maximise exact (log) EHVI, handle pending and failed trials.
+
+One call of :meth:`Proposer.propose` (all objectives minimised):
+
+1. Fit one GP per objective on the completed trials (:func:`mobo.gp.fit_gp`, MAP,
+   warm-started from the previous proposal's hyper-parameters).
+2. Pending trials: Kriging believer (Ginsbourger, Le Riche & Carraro 2010) -- the GP is
+   conditioned on the pending inputs with its own posterior mean as fantasy outputs (same
+   hyper-parameters), and the fantasies join the front, so k asks without a tell see the
+   variance collapse and the improvement claimed at every pending point and spread out.
+3. Front: the non-dominated observed outputs. In noisy mode the front itself is uncertain;
+   the acquisition is the exact EHVI averaged over joint posterior samples of the latent
+   values at the observed inputs, i.e. the noisy EHVI of Daulton, Balandat & Bakshy 2021
+   ("Parallel Bayesian optimization of multiple noisy objectives with expected
+   hypervolume improvement") with the inner integral done exactly instead of by Monte Carlo.
+4. Acquisition: log EHVI (exact, :mod:`mobo.ehvi`; Emmerich et al. 2016, Yang et al. 2019)
+   of the GP posterior mean and standard deviation, which keeps ranking where EHVI itself
+   underflows (Ament et al. 2023), plus the log probability of success from a feasibility
+   model when some trials failed.
+5. Optimisation: score a scrambled Sobol set and Gaussian perturbations of the current
+   Pareto-set inputs in bulk; refine the best few with one batched L-BFGS-B run on the
+   continuous relaxation, gradients by the chain rule -- the EHVI kernel's analytic partials
+   in (mean, std) pulled back through the GP posterior with torch autograd; round integers
+   and categoricals (:meth:`mobo.space.Space.round`) and hill-climb over discrete neighbours.
+6. Never propose a point that was already evaluated, failed or is pending: the best
+   non-duplicate candidate wins, else a random feasible point.
+
+Feasibility model: a GP regression on labels +1 (completed) / -1 (failed) over all
+evaluated inputs, with lengthscales of at least 0.1 (failure regions are taken to be wide,
+not speckled), squashed by a probit, ``p(x) = Phi(mu(x) / sqrt(sigma(x)^2 + 1/10))``. It is
+a cheap stand-in for the GP classifier that Gelbart, Snoek & Adams 2014 ("Bayesian
+optimization with unknown constraints") use in the same role.
+
+A proposal depends only on its arguments (and the rng state), never on hidden state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from mobo.ehvi import Boxes, decompose, log_ehvi_boxes, log_ehvi_boxes_and_grad
+from mobo.gp import GP, fit_gp, single_threaded
+from mobo.pareto import is_nondominated
+from mobo.space import Space
+
+__all__ = ["Proposal", "Proposer"]
+
+# a value the L-BFGS objective uses in place of log 0 (its gradient there is 0 anyway)
+_LOG_FLOOR = -1e4
+# label noise of the probit squashing of the feasibility GP (in label units)
+_FEAS_TAU2 = 0.1
+# failure regions (out-of-memory, divergence) are assumed wide, not speckled: a floor on
+# the feasibility GP's lengthscales stops it from fitting a step between a success and a
+# failure and reverting to its prior mean right behind the failures
+_FEAS_MIN_LENGTHSCALE = 0.1
+_DUP_TOL = 1e-9
+
+
+@dataclass
+class Proposal:
+    """The next point to evaluate.
+
+    Attributes:
+        x: (d,) encoded, feasible point.
+        acq_value: EHVI times the probability of success at ``x`` (0.0 when it underflows).
+        model_state: JSON-serialisable GP hyper-parameters (warm start for the next call).
+        timings: seconds spent in ``"fit"`` and ``"acquisition"``.
+        log_acq_value: natural log of ``acq_value``, finite where ``acq_value`` underflows.
+    """
+
+    x: np.ndarray
+    acq_value: float
+    model_state: dict[str, Any]
+    timings: dict[str, float]
+    log_acq_value: float = field(default=-math.inf)
+
+
+class _Acquisition:
+    """log(EHVI averaged over front samples) + log p(success), batched over candidates."""
+
+    def __init__(self, gp: GP, boxes: list[Boxes], feas: GP | None) -> None:
+        self.gp = gp
+        self.boxes = boxes
+        self.feas = feas
+        self.log_s = math.log(len(boxes))
+
+    def _combine(self, values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """log mean exp over samples and the softmax weights of each sample, (S, q)."""
+        V = np.stack(values)  # (S, q)
+        top = V.max(0)
+        finite = np.isfinite(top)
+        safe_top = np.where(finite, top, 0.0)
+        W = np.exp(V - safe_top)
+        tot = W.sum(0)
+        out = np.where(finite, safe_top + np.log(np.where(finite, tot, 1.0)) - self.log_s,
+                       -np.inf)
+        W = np.where(finite, W / np.where(finite, tot, 1.0), 0.0)
+        return out, W
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """(q,) log acquisition at encoded points ``X`` (q, d); -inf where EHVI is 0."""
+        X = np.atleast_2d(X)
+        mean, std = self.gp.posterior(X)
+        out, _ = self._combine([log_ehvi_boxes(mean, std, b) for b in self.boxes])
+        if self.feas is not None:
+            out = out + self._log_feas_np(X)
+        return out
+
+    def _log_feas_np(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self._log_feas_torch(torch.from_numpy(X)).numpy()
+
+    def _log_feas_torch(self, Xt: torch.Tensor) -> torch.Tensor:
+        assert self.feas is not None
+        mu, sd = self.feas.posterior_torch(Xt)
+        return torch.special.log_ndtr(mu[:, 0] / torch.sqrt(sd[:, 0] ** 2 + _FEAS_TAU2))
+
+    def score_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(q,) log acquisition and its (q, d) gradient with respect to ``X``."""
+        Xt = torch.from_numpy(np.ascontiguousarray(X)).requires_grad_(True)
+        mean, std = self.gp.posterior_torch(Xt)
+        m_np = mean.detach().numpy()
+        s_np = std.detach().numpy()
+        vals, dms, dss = [], [], []
+        for b in self.boxes:
+            v, dm, ds = log_ehvi_boxes_and_grad(m_np, s_np, b)
+            vals.append(v)
+            dms.append(dm)
+            dss.append(ds)
+        out, W = self._combine(vals)
+        dmean = np.einsum("sq,sqm->qm", W, np.stack(dms))
+        dstd = np.einsum("sq,sqm->qm", W, np.stack(dss))
+        total = (mean * torch.from_numpy(dmean)).sum() + (std * torch.from_numpy(dstd)).sum()
+        if self.feas is not None:
+            lf = self._log_feas_torch(Xt)
+            total = total + lf.sum()
+            out = out + lf.detach().numpy()
+        (g,) = torch.autograd.grad(total, Xt)
+        return out, g.numpy()
+
+
+class Proposer:
+    """Proposes the next point of a multi-objective Bayesian optimisation.
+
+    Args:
+        space: the search space (its encoded dimension fixes ``d``).
+        noisy: average EHVI over posterior samples of the front (noisy observations).
+        n_candidates: Sobol candidates scored in bulk.
+        n_local: Gaussian perturbations per Pareto-set input (at most 16 inputs are used).
+        n_starts: best candidates refined by L-BFGS-B.
+        max_iter: L-BFGS-B iterations of the refinement.
+        n_front_samples: posterior samples of the front in noisy mode.
+        neighbourhood_steps: hill-climbing steps over discrete neighbours.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        noisy: bool = False,
+        n_candidates: int = 2000,
+        n_local: int = 32,
+        n_starts: int = 5,
+        max_iter: int = 50,
+        n_front_samples: int = 8,
+        neighbourhood_steps: int = 5,
+    ) -> None:
+        if not isinstance(space, Space):
+            raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
+        for name, value, low in (
+            ("n_candidates", n_candidates, 1), ("n_local", n_local, 0),
+            ("n_starts", n_starts, 0), ("max_iter", max_iter, 0),
+            ("n_front_samples", n_front_samples, 1),
+            ("neighbourhood_steps", neighbourhood_steps, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        self.space = space
+        self.noisy = bool(noisy)
+        self.n_candidates = n_candidates
+        self.n_local = n_local
+        self.n_starts = n_starts
+        self.max_iter = max_iter
+        self.n_front_samples = n_front_samples
+        self.neighbourhood_steps = neighbourhood_steps
+        self._discrete = bool(space.is_discrete().any())
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, name: str, A: np.ndarray | None, cols: int, allow_empty: bool) -> np.ndarray:
+        if A is None:
+            return np.zeros((0, cols))
+        A = np.asarray(A, dtype=np.float64)
+        if A.ndim == 1 and A.size == 0:
+            A = A.reshape(0, cols)
+        if A.ndim != 2 or A.shape[1] != cols:
+            raise ValueError(f"{name}: expected shape (n, {cols}), got {A.shape}")
+        if not allow_empty and len(A) == 0:
+            raise ValueError(f"{name}: needs at least one row")
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"{name}: must be finite")
+        return A
+
+    # ------------------------------------------------------------------ main entry
+    def propose(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        ref: np.ndarray,
+        *,
+        rng: np.random.Generator,
+        X_failed: np.ndarray | None = None,
+        X_pending: np.ndarray | None = None,
+        warm_start: dict | None = None,
+    ) -> Proposal:
+        """The next point to evaluate (see the module docstring for the algorithm).
+
+        Args:
+            X: (n, d) encoded inputs of completed trials, n >= 1.
+            Y: (n, m) their objective values, minimised, raw scale.
+            ref: (m,) reference point.
+            rng: source of all randomness.
+            X_failed: (f, d) encoded inputs of failed trials.
+            X_pending: (k, d) encoded inputs of running trials.
+            warm_start: a previous ``Proposal.model_state``.
+        """
+        d = self.space.dim
+        X = self._check("X", X, d, allow_empty=False)
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.ndim != 2 or len(Y) != len(X) or Y.shape[1] < 1:
+            raise ValueError(f"Y: expected shape ({len(X)}, m), got {Y.shape}")
+        if not np.all(np.isfinite(Y)):
+            raise ValueError("Y: must be finite")
+        m = Y.shape[1]
+        ref = np.asarray(ref, dtype=np.float64)
+        if ref.shape != (m,) or not np.all(np.isfinite(ref)):
+            raise ValueError(f"ref: expected {m} finite values, got {ref!r}")
+        X_failed = self._check("X_failed", X_failed, d, allow_empty=True)
+        X_pending = self._check("X_pending", X_pending, d, allow_empty=True)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng: expected a numpy Generator, got {type(rng).__name__}")
+        with single_threaded():
+            return self._propose(X, Y, ref, rng, X_failed, X_pending, warm_start)
+
+    def _propose(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        ref: np.ndarray,
+        rng: np.random.Generator,
+        X_failed: np.ndarray,
+        X_pending: np.ndarray,
+        warm_start: dict | None,
+    ) -> Proposal:
+        t0 = time.perf_counter()
+        gp = fit_gp(X, Y, warm_start)
+        feas = None
+        if len(X_failed):
+            labels = np.r_[np.ones(len(X)), -np.ones(len(X_failed))][:, None]
+            feas_warm = warm_start.get("feasibility") if isinstance(warm_start, dict) else None
+            feas = fit_gp(np.vstack([X, X_failed]), labels, feas_warm,
+                          min_lengthscale=_FEAS_MIN_LENGTHSCALE)
+        t_fit = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        model = gp
+        front_extra = np.zeros((0, Y.shape[1]))
+        if len(X_pending):
+            fantasy, _ = gp.posterior(X_pending)
+            model = gp.condition(X_pending, fantasy)
+            front_extra = fantasy
+        if self.noisy:
+            samples = gp.sample_joint(X, self.n_front_samples, rng)
+            boxes = [decompose(np.vstack([s, front_extra]), ref) for s in samples]
+        else:
+            boxes = [decompose(np.vstack([Y, front_extra]), ref)]
+        acq = _Acquisition(model, boxes, feas)
+
+        taken = np.vstack([X, X_failed, X_pending])
+        cands = self._candidates(X, Y, rng)
+        scores = acq.score(cands)
+        order = np.argsort(-scores, kind="stable")
+        pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
+        pool_s = [scores[order[: max(self.n_starts, 1) * 4]]]
+
+        starts = self._distinct(cands[order], self.n_starts)
+        if len(starts) and self.max_iter > 0:
+            refined = self.space.round(self._refine(acq, starts))
+            pool_x.append(refined)
+            pool_s.append(acq.score(refined))
+        PX = np.vstack(pool_x)
+        PS = np.concatenate(pool_s)
+        x, s = self._best_new(PX, PS, taken)
+        if x is None:
+            x, s = self._best_new(cands[order], scores[order], taken)
+        if x is not None and self._discrete and self.neighbourhood_steps:
+            x, s = self._neighbourhood(acq, x, s, taken)
+        if x is None:
+            x, s = self._random_new(acq, taken, rng)
+        t_acq = time.perf_counter() - t1
+
+        state = gp.model_state()
+        if feas is not None:
+            state["feasibility"] = feas.model_state()
+        s = float(s)
+        return Proposal(
+            x=np.asarray(x, dtype=np.float64).copy(),
+            acq_value=math.exp(s) if s > -745.0 else 0.0,
+            model_state=state,
+            timings={"fit": t_fit, "acquisition": t_acq},
+            log_acq_value=s,
+        )
+
+    # ------------------------------------------------------------------ pieces
+    def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        seed = int(rng.integers(2**63 - 1))
+        sob = self.space.sobol(self.n_candidates, seed=seed)
+        parts = [sob]
+        if self.n_local:
+            P = X[is_nondominated(Y)]
+            if len(P) > 16:
+                P = P[rng.choice(len(P), 16, replace=False)]
+            # two perturbation scales: one to polish, one to jump to a nearby basin
+            scale = np.where(rng.random((len(P), self.n_local, 1)) < 0.5, 0.02, 0.1)
+            local = P[:, None, :] + scale * rng.standard_normal((len(P), self.n_local, X.shape[1]))
+            parts.append(self.space.round(local.reshape(-1, X.shape[1])))
+        return np.vstack(parts)
+
+    @staticmethod
+    def _distinct(C: np.ndarray, k: int) -> np.ndarray:
+        """The first ``k`` rows of ``C`` that differ from each other."""
+        out: list[np.ndarray] = []
+        for c in C:
+            if len(out) >= k:
+                break
+            if all(np.max(np.abs(c - o)) > 1e-6 for o in out):
+                out.append(c)
+        return np.array(out).reshape(len(out), C.shape[1])
+
+    def _refine(self, acq: _Acquisition, starts: np.ndarray) -> np.ndarray:
+        """Batched L-BFGS-B on the sum of the starts' log acquisitions (separable)."""
+        import scipy.optimize
+
+        k, d = starts.shape
+
+        def f(z: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = acq.score_and_grad(z.reshape(k, d))
+            low = ~(v > _LOG_FLOOR)
+            v = np.where(low, _LOG_FLOOR, v)
+            g = np.where(low[:, None], 0.0, g)
+            return -float(v.sum()), -g.ravel()
+
+        try:
+            res = scipy.optimize.minimize(
+                f, starts.ravel(), jac=True, method="L-BFGS-B",
+                bounds=[(0.0, 1.0)] * (k * d), options={"maxiter": self.max_iter},
+            )
+            Z = res.x.reshape(k, d)
+        except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
+            return starts
+        return np.where(np.isfinite(Z), Z, starts)
+
+    @staticmethod
+    def _is_taken(x: np.ndarray, taken: np.ndarray) -> bool:
+        if len(taken) == 0:
+            return False
+        return bool((np.max(np.abs(taken - x), axis=1) <= _DUP_TOL).any())
+
+    def _best_new(
+        self, PX: np.ndarray, PS: np.ndarray, taken: np.ndarray
+    ) -> tuple[np.ndarray | None, float]:
+        for i in np.argsort(-PS, kind="stable"):
+            if not self._is_taken(PX[i], taken):
+                return PX[i], float(PS[i])
+        return None, -math.inf
+
+    def _neighbourhood(
+        self, acq: _Acquisition, x: np.ndarray, s: float, taken: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        for _ in range(self.neighbourhood_steps):
+            N = self.space.neighbours(x)
+            if len(N) == 0:
+                break
+            keep = np.array([not self._is_taken(n, taken) for n in N])
+            if not keep.any():
+                break
+            N = N[keep]
+            ns = acq.score(N)
+            j = int(np.argmax(ns))
+            if not ns[j] > s:
+                break
+            x, s = N[j], float(ns[j])
+        return x, s
+
+    def _random_new(
+        self, acq: _Acquisition, taken: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, float]:
+        R = self.space.random(256, rng)
+        for r in R:
+            if not self._is_taken(r, taken):
+                return r, float(acq.score(r[None])[0])
+        # every sampled point is taken (a tiny, exhausted discrete space): repeat the first
+        return R[0], float(acq.score(R[:1])[0])

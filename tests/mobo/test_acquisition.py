@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mobo.acquisition import Proposal, Proposer, _Acquisition
+from mobo.ehvi import decompose
+from mobo.gp import fit_gp
+from mobo.hypervolume import hypervolume
+from mobo.space import Categorical, Float, Int, Space
+
+SPACE2 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0)])
+REF2 = np.array([1.1, 1.1])
+
+
+def toy(X: np.ndarray) -> np.ndarray:
+    """Two conflicting objectives on [0,1]^2 with a convex front along b = 0.2."""
+    a, b = X[:, 0], X[:, 1]
+    g = 1.0 + 4.0 * (b - 0.2) ** 2
+    return np.stack([a * g, (1.0 - np.sqrt(a)) * g], axis=1) / 1.0
+
+
+def initial(n: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    X = SPACE2.sobol(n, seed=seed)
+    return X, toy(X)
+
+
+def test_proposal_fields_and_json_state():
+    X, Y = initial()
+    p = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    assert isinstance(p, Proposal)
+    assert p.x.shape == (2,) and np.all((p.x >= 0) & (p.x <= 1))
+    assert p.acq_value > 0 and np.isclose(np.log(p.acq_value), p.log_acq_value)
+    assert set(p.timings) == {"fit", "acquisition"} and all(v >= 0 for v in p.timings.values())
+    state = json.loads(json.dumps(p.model_state))
+    assert np.array(state["lengthscales"]).shape == (2, 2)
+    # the EHVI of the proposal beats every Sobol candidate's EHVI
+    gp = fit_gp(X, Y, p.model_state)
+    acq = _Acquisition(gp, [decompose(Y, REF2)], None)
+    assert p.log_acq_value >= acq.score(SPACE2.sobol(512, seed=9)).max() - 1e-9
+
+
+def test_determinism():
+    X, Y = initial()
+    pend = np.array([[0.3, 0.3]])
+    fail = np.array([[0.9, 0.9]])
+    a = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng([7, 3]),
+                                 X_pending=pend, X_failed=fail)
+    b = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng([7, 3]),
+                                 X_pending=pend, X_failed=fail)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.log_acq_value == b.log_acq_value
+    assert a.model_state == b.model_state
+
+
+def _fd_check(acq: _Acquisition, X: np.ndarray) -> None:
+    v, g = acq.score_and_grad(X)
+    np.testing.assert_allclose(v, acq.score(X), rtol=1e-10)
+    eps = 1e-6
+    fd = np.zeros_like(X)
+    for j in range(X.shape[1]):
+        e = np.zeros(X.shape[1])
+        e[j] = eps
+        fd[:, j] = (acq.score(X + e) - acq.score(X - e)) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-5)
+
+
+def test_acquisition_gradient_matches_finite_differences():
+    X, Y = initial(12)
+    gp = fit_gp(X, Y)
+    Xq = np.random.default_rng(1).uniform(0.1, 0.9, size=(6, 2))
+    _fd_check(_Acquisition(gp, [decompose(Y, REF2)], None), Xq)
+    # with a feasibility model and several front samples (noisy mode)
+    feas = fit_gp(np.vstack([X, [[0.1, 0.9], [0.2, 0.8]]]), np.r_[np.ones(12), -1, -1][:, None])
+    samples = gp.sample_joint(X, 3, np.random.default_rng(2))
+    _fd_check(_Acquisition(gp, [decompose(s, REF2) for s in samples], feas), Xq)
+
+
+def test_acquisition_gradient_three_objectives():
+    rng = np.random.default_rng(3)
+    X = rng.random((15, 3))
+    Y = np.stack([X[:, 0], X[:, 1], 2 - X[:, 0] - X[:, 1] + X[:, 2] ** 2], 1)
+    gp = fit_gp(X, Y)
+    acq = _Acquisition(gp, [decompose(Y, Y.max(0) + 0.2)], None)
+    _fd_check(acq, rng.uniform(0.1, 0.9, size=(4, 3)))
+
+
+def test_pending_points_give_distinct_spread_proposals():
+    X, Y = initial()
+    prop = Proposer(SPACE2)
+    pending = np.zeros((0, 2))
+    for i in range(5):
+        p = prop.propose(X, Y, REF2, rng=np.random.default_rng(i), X_pending=pending)
+        pending = np.vstack([pending, p.x])
+    D = np.max(np.abs(pending[:, None] - pending[None]), axis=-1) + np.eye(5)
+    assert D.min() > 0.02, pending
+    assert np.min(np.max(np.abs(pending[:, None] - X[None]), axis=-1)) > 1e-6
+
+
+def test_failed_region_is_avoided():
+    # observed points only in a >= 0.4; the gap a < 0.4 of the front is where EHVI is large
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(0.4, 1.0, 12), rng.uniform(0.0, 1.0, 12)])
+    Y = toy(X)
+    # the failed region a <= 0.24, marked by a grid of failed trials
+    X_failed = np.array([[a, b] for a in (0.0, 0.08, 0.16, 0.24) for b in np.linspace(0, 1, 5)])
+    prop = Proposer(SPACE2)
+
+    def run(failed):
+        pending = np.zeros((0, 2))
+        for i in range(4):
+            p = prop.propose(X, Y, REF2, rng=np.random.default_rng(i), X_pending=pending,
+                             X_failed=failed)
+            pending = np.vstack([pending, p.x])
+        return pending
+
+    without = run(None)
+    assert (without[:, 0] < 0.24).any()  # the test has teeth: the gap attracts proposals
+    with_failed = run(X_failed)
+    assert (with_failed[:, 0] > 0.26).all(), with_failed
+    p = prop.propose(X, Y, REF2, rng=np.random.default_rng(0), X_failed=X_failed)
+    assert "feasibility" in p.model_state
+
+
+def test_never_repeats_in_a_small_discrete_space():
+    space = Space([Int("k", 0, 2), Categorical("c", ["x", "y"])])
+    allp = [{"k": k, "c": c} for k in range(3) for c in ("x", "y")]
+    done = allp[:4]
+    X = space.encode_many(done)
+    Y = np.array([[k + (c == "y"), 3 - k] for k, c in ((d["k"], d["c"]) for d in done)], float)
+    prop = Proposer(space)
+    p = prop.propose(X, Y, np.array([5.0, 5.0]), rng=np.random.default_rng(0),
+                     X_pending=space.encode_many([allp[4]]))
+    assert space.decode(p.x) == allp[5]
+    # everything taken: still returns a feasible point instead of failing
+    q = prop.propose(space.encode_many(allp), np.ones((6, 2)), np.array([5.0, 5.0]),
+                     rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(space.round(q.x), q.x)
+
+
+def test_mixed_space_proposals_are_feasible_and_new():
+    space = Space([Float("lr", 1e-4, 1e-1, log=True), Int("layers", 1, 8),
+                   Categorical("act", ["relu", "gelu", "tanh"])])
+    rng = np.random.default_rng(0)
+    X = space.sobol(8, seed=1)
+    P = [space.decode(x) for x in X]
+    act = {"relu": 0.0, "gelu": -0.3, "tanh": 0.2}
+
+    def f(p):
+        lr = np.log10(p["lr"])
+        return [(lr + 2.5) ** 2 + act[p["act"]] + 0.1 * p["layers"], 1.0 / p["layers"]]
+
+    Y = np.array([f(p) for p in P])
+    prop = Proposer(space)
+    for i in range(4):
+        p = prop.propose(X, Y, np.array([5.0, 1.5]), rng=np.random.default_rng(i))
+        np.testing.assert_array_equal(space.round(p.x), p.x)
+        assert np.min(np.max(np.abs(X - p.x), axis=1)) > 0
+        X = np.vstack([X, p.x])
+        Y = np.vstack([Y, f(space.decode(p.x))])
+    assert rng is not None
+
+
+def test_noisy_mode_and_three_objectives_run():
+    rng = np.random.default_rng(4)
+    X = rng.random((12, 3))
+    Y = np.stack([X[:, 0], X[:, 1], 2 - X[:, 0] - X[:, 1]], 1) + 0.05 * rng.standard_normal((12, 3))
+    space = Space([Float(f"x{i}", 0, 1) for i in range(3)])
+    p = Proposer(space, noisy=True, n_front_samples=4).propose(
+        X, Y, np.array([1.5, 1.5, 2.5]), rng=np.random.default_rng(0))
+    assert p.x.shape == (3,) and np.isfinite(p.log_acq_value)
+
+
+def test_single_observation_and_empty_front():
+    X = np.array([[0.5, 0.5]])
+    Y = np.array([[2.0, 2.0]])  # worse than the reference point: the front is empty
+    p = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    assert p.x.shape == (2,) and np.isfinite(p.log_acq_value)
+    assert not np.allclose(p.x, X[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"X": np.zeros((0, 2))}, "X: needs at least one row"),
+        ({"X": np.zeros((3, 3))}, "X: expected shape"),
+        ({"Y": np.zeros((4, 2))}, "Y: expected shape"),
+        ({"Y": np.full((3, 2), np.nan)}, "Y: must be finite"),
+        ({"ref": np.zeros(3)}, "ref: expected 2 finite values"),
+        ({"X_pending": np.zeros((1, 5))}, "X_pending: expected shape"),
+        ({"X_failed": np.full((1, 2), np.inf)}, "X_failed: must be finite"),
+        ({"rng": 3}, "rng: expected a numpy Generator"),
+    ],
+)
+def test_input_validation(kwargs, match):
+    args = {"X": np.random.default_rng(0).random((3, 2)), "Y": np.ones((3, 2)),
+            "ref": REF2, "rng": np.random.default_rng(0)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        Proposer(SPACE2).propose(args.pop("X"), args.pop("Y"), args.pop("ref"), **args)
+
+
+def test_tuning_validation():
+    with pytest.raises(ValueError, match="n_candidates"):
+        Proposer(SPACE2, n_candidates=0)
+    with pytest.raises(ValueError, match="space"):
+        Proposer("not a space")  # type: ignore[arg-type]
+
+
+def test_short_loop_beats_sobol():
+    budget, n0 = 25, 10
+    bo_hv, sobol_hv = [], []
+    for seed in range(2):
+        X, Y = initial(n0, seed=seed)
+        prop = Proposer(SPACE2, n_candidates=512)
+        state = None
+        for i in range(budget - n0):
+            p = prop.propose(X, Y, REF2, rng=np.random.default_rng([seed, i]), warm_start=state)
+            state = p.model_state
+            X = np.vstack([X, p.x])
+            Y = np.vstack([Y, toy(p.x[None])])
+        bo_hv.append(hypervolume(Y, REF2))
+        Xs = SPACE2.sobol(budget, seed=100 + seed)
+        sobol_hv.append(hypervolume(toy(Xs), REF2))
+    assert min(bo_hv) > max(sobol_hv), (bo_hv, sobol_hv)
