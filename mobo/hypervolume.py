@@ -349,25 +349,35 @@ def _boxes3d(
     return lo, hi, K
 
 
-def _boxes2d(P: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    P = P[is_nondominated(P)]
-    P = P[np.argsort(P[:, 0], kind="stable")]
-    p = P.shape[0]
-    lower = np.full((p + 1, 2), -np.inf)
-    upper = np.empty((p + 1, 2))
-    lower[1:, 0] = P[:, 0]
-    upper[:p, 0] = P[:, 0]
-    upper[p, 0] = ref[0]
-    upper[0, 1] = ref[1]
-    upper[1:, 1] = P[:, 1]
-    return lower, upper
+@njit(cache=True)
+def _boxes2d(
+    P: np.ndarray, order: np.ndarray, r0: float, r1: float
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
+    """Strips of the 2-D non-dominated region; order sorts P lexicographically."""
+    p = order.shape[0]
+    lo = np.full((p + 1, 2), -np.inf)
+    hi = np.empty((p + 1, 2), dtype=np.float64)
+    hi[0, 1] = r1
+    K = 0
+    best = r1
+    for k in range(p):
+        i = order[k]
+        # lexicographic order: a point is non-dominated iff it beats the running minimum
+        if P[i, 1] < best:
+            hi[K, 0] = P[i, 0]
+            K += 1
+            lo[K, 0] = P[i, 0]
+            hi[K, 1] = P[i, 1]
+            best = P[i, 1]
+    hi[K, 0] = r0
+    return lo[: K + 1], hi[: K + 1]
 
 
 def _boxes(P: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decomposition for counted points P (p, m), m >= 2."""
     m = P.shape[1]
     if m == 2:
-        return _boxes2d(P, ref)
+        return _boxes2d(P, np.lexsort((P[:, 1], P[:, 0])), ref[0], ref[1])
     if m == 3:
         lo, hi, K = _boxes3d(np.ascontiguousarray(P), ref[0], ref[1], ref[2])
         return lo[:K].copy(), hi[:K].copy()
