@@ -172,6 +172,10 @@ def _distill_job(args: argparse.Namespace, seed: int) -> _Job:
     for flag, given in (("--train-file", args.train_file), ("--dev-file", args.dev_file)):
         if given is not None:
             _readable_file(flag, given)
+    if data in ("synthetic", "squad_v2") and (args.train_file is None) != (args.dev_file is None):
+        raise UsageError("--train-file/--dev-file: give both (or --data DIR holding the other)")
+    if args.teacher is not None and not Path(args.teacher).expanduser().is_dir():
+        raise UsageError(f"--teacher: {args.teacher} is not a checkpoint directory")
     try:
         from distill.objective import DistillationTask
     except ImportError as e:
@@ -180,13 +184,16 @@ def _distill_job(args: argparse.Namespace, seed: int) -> _Job:
     try:
         task = DistillationTask(data, train_file=args.train_file, dev_file=args.dev_file,
                                 teacher=args.teacher, device=args.device, seed=seed)
-    except (ValueError, FileNotFoundError, NotADirectoryError) as e:
-        raise UsageError(str(e)) from None
+        # reading the objectives loads the dev set (its no-answer EM is the threshold), so
+        # unusable data files are reported here, before any journal is touched
+        objectives = list(task.objectives)
+    except (ValueError, KeyError, OSError, ImportError) as e:
+        raise UsageError(f"distillation data: {type(e).__name__}: {e}") from None
 
     def prepare() -> None:
         task.prepare(progress=lambda msg: print(msg, flush=True))
 
-    return _Job("distill", task.space, list(task.objectives), task, prepare)
+    return _Job("distill", task.space, objectives, task, prepare)
 
 
 def _fmt_seconds(s: float) -> str:

@@ -89,6 +89,41 @@ def test_bad_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 @requires_proposer
+def test_distill_inputs_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.jsonl"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("train-v2.0.json", "dev-v2.0.json"):
+        (broken / name).write_text('{"data": [')
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "train-v2.0.json").write_text('{"data": []}')
+    cases = [
+        (["--data", str(broken)], "not valid JSON"),
+        (["--data", str(half)], "dev-v2.0.json"),
+        (["--train-file", str(half / "train-v2.0.json")], "give both"),
+        (["--dev-file", str(half / "missing.json"), "--data", str(half)], "--dev-file"),
+        (["--teacher", str(tmp_path / "no-teacher")], "--teacher"),
+    ]
+    for args, needle in cases:
+        assert main([*args, "--storage", str(journal)], out=io.StringIO()) == 2, args
+        assert needle in _one_error_line(capsys.readouterr().err), args
+        assert not journal.exists()
+
+
+def test_default_problem_is_the_distillation_task() -> None:
+    from mobo.run import _resolve_job
+
+    args = build_parser().parse_args([])
+    assert args.problem == "distill" and args.budget == 200
+    job = _resolve_job(args, seed=0)
+    exact, size = job.objectives
+    assert (exact.name, exact.maximize, size.name, size.maximize) == (
+        "exact", True, "num_parameters", False)
+    assert 0 < exact.threshold < 100  # the always-no-answer EM of the dev set
+    assert "n_layers" in job.space.names and job.prepare is not None
+
+
 def test_tiny_run_prints_pareto_table_and_resumes(tmp_path: Path) -> None:
     journal = tmp_path / "bc.jsonl"
     run = _cli("--problem", "BraninCurrin", "--budget", "8", "--seed", "1",

@@ -303,7 +303,8 @@ def test_model_phase_determinism_and_distinct_pending() -> None:
     assert first == second
     pending = first[-3:]
     assert all(p != q for p, q in itertools.combinations(pending, 2))
-    assert run(12)[:5] != first[:5]
+    other = Study(_space2(), ["f", "g"], seed=12, n_initial=5)
+    assert [other.ask().params for _ in range(5)] != first[:5]
 
 
 @requires_proposer
@@ -342,7 +343,7 @@ def test_failed_and_pending_reach_the_proposer(monkeypatch: pytest.MonkeyPatch) 
 
 @requires_proposer
 def test_short_branin_currin_run_beats_sobol() -> None:
-    budget = 24
+    budget = 14  # 6 Sobol points, then 8 proposals
     study = Study(_space2(), [Objective("f0", threshold=18.0), Objective("f1", threshold=6.0)],
                   seed=0)
     study.optimize(_branin_currin, budget)
@@ -351,7 +352,8 @@ def test_short_branin_currin_run_beats_sobol() -> None:
                   seed=0, n_initial=budget)
     _tell_all(sobol, _branin_currin, budget)
     assert all(t.source == "sobol" for t in sobol.trials)
-    assert study.hypervolume() > sobol.hypervolume() * 1.05
+    max_hv = 59.36011874867746  # BraninCurrin's maximum w.r.t. (18, 6)
+    assert study.hypervolume() > max(2.0 * sobol.hypervolume(), 0.65 * max_hv)
 
 
 # ---------------------------------------------------------------------------- journal
