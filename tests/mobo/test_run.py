@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -13,9 +12,6 @@ from pathlib import Path
 import pytest
 
 from mobo.run import build_parser, main
-
-requires_proposer = pytest.mark.skipif(
-    importlib.util.find_spec("mobo.acquisition") is None, reason="needs mobo.acquisition")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +84,6 @@ def test_bad_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert corrupt.read_bytes() == before
 
 
-@requires_proposer
 def test_distill_inputs_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     journal = tmp_path / "j.jsonl"
     broken = tmp_path / "broken"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
@@ -15,9 +14,6 @@ from mobo import __version__
 from mobo.hypervolume import hypervolume
 from mobo.space import Categorical, Float, Int, Space
 from mobo.study import Objective, Study, Trial
-
-requires_proposer = pytest.mark.skipif(
-    importlib.util.find_spec("mobo.acquisition") is None, reason="needs mobo.acquisition")
 
 # ---------------------------------------------------------------------------- toy functions
 
@@ -246,7 +242,6 @@ def test_abandoned_params_are_asked_again_first() -> None:
     assert study.n_finished == 0
 
 
-@requires_proposer
 def test_reference_inferred_once_after_initial_design(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     study = Study(_space2(), ["f", Objective("g", threshold=3.0)], seed=2, n_initial=4,
@@ -276,7 +271,6 @@ def test_reference_inferred_once_after_initial_design(tmp_path: Path) -> None:
     assert Study.load(path).ref_point == before
 
 
-@requires_proposer
 def test_maximised_reference_inference() -> None:
     study = Study(_space2(), [Objective("acc", maximize=True), "size"], seed=0, n_initial=3)
     for acc, size in [(60.0, 3.0), (70.0, 5.0), (80.0, 9.0)]:
@@ -289,7 +283,6 @@ def test_maximised_reference_inference() -> None:
 # ---------------------------------------------------------------------------- model phase
 
 
-@requires_proposer
 def test_model_phase_determinism_and_distinct_pending() -> None:
     def run(seed: int) -> list[dict]:
         study = Study(_space2(), ["f", "g"], seed=seed, n_initial=5)
@@ -307,7 +300,6 @@ def test_model_phase_determinism_and_distinct_pending() -> None:
     assert [other.ask().params for _ in range(5)] != first[:5]
 
 
-@requires_proposer
 def test_failed_and_pending_reach_the_proposer(monkeypatch: pytest.MonkeyPatch) -> None:
     from mobo import acquisition
 
@@ -341,7 +333,6 @@ def test_failed_and_pending_reach_the_proposer(monkeypatch: pytest.MonkeyPatch) 
     assert seen["warm_start"] == t.model_state  # the previous fit warm-starts the next
 
 
-@requires_proposer
 def test_short_branin_currin_run_beats_sobol() -> None:
     budget = 14  # 6 Sobol points, then 8 proposals
     study = Study(_space2(), [Objective("f0", threshold=18.0), Objective("f1", threshold=6.0)],
@@ -402,7 +393,6 @@ def test_resume_restores_state_and_continues(tmp_path: Path) -> None:
     again.close()
 
 
-@requires_proposer
 def test_resume_proposes_what_an_uninterrupted_study_would(tmp_path: Path) -> None:
     n = 9
     straight = Study(_space2(), ["f", "g"], seed=3, n_initial=4)
@@ -456,7 +446,6 @@ def test_not_a_study_journal(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- optimize
 
 
-@requires_proposer
 def test_optimize_budget_failures_and_callbacks(tmp_path: Path) -> None:
     calls: list[int] = []
 
@@ -511,7 +500,6 @@ def test_keyboard_interrupt_abandons_and_reraises(tmp_path: Path) -> None:
     resumed.close()
 
 
-@requires_proposer
 def test_process_pool_keeps_workers_busy_with_distinct_points() -> None:
     from benchmarks.problems import get_problem
 
