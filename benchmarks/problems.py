@@ -324,9 +324,7 @@ def _vehicle_safety(X: np.ndarray) -> np.ndarray:
 
 def _car_side_impact(X: np.ndarray) -> np.ndarray:
     x1, x2, x3, x4, x5, x6, x7 = X.T
-    weight = (
-        1.98 + 4.9 * x1 + 6.67 * x2 + 6.98 * x3 + 4.01 * x4 + 1.78 * x5 + 1e-5 * x6 + 2.73 * x7
-    )
+    weight = 1.98 + 4.9 * x1 + 6.67 * x2 + 6.98 * x3 + 4.01 * x4 + 1.78 * x5 + 1e-5 * x6 + 2.73 * x7
     force = 4.72 - 0.5 * x4 - 0.19 * x2 * x3
     v_mbp = 10.58 - 0.674 * x1 * x2 - 0.67275 * x2
     v_fd = 16.45 - 0.489 * x3 * x7 - 0.843 * x5 * x6
@@ -335,10 +333,20 @@ def _car_side_impact(X: np.ndarray) -> np.ndarray:
     slack = np.stack(
         [
             -0.16 + 0.3717 * x2 * x4 + 0.0092928 * x3,
-            0.059 + 0.0159 * x1 * x2 + 0.06486 * x1 + 0.019 * x2 * x7 - 0.0144 * x3 * x5
+            0.059
+            + 0.0159 * x1 * x2
+            + 0.06486 * x1
+            + 0.019 * x2 * x7
+            - 0.0144 * x3 * x5
             - 0.0154464 * x6,
-            0.106 - 0.00817 * x5 + 0.0587118 * x1 - 0.03099 * x2 * x6 + 0.018 * x2 * x7
-            - 0.030408 * x3 + 0.00364 * x5 * x6 + 0.018 * x2**2,
+            0.106
+            - 0.00817 * x5
+            + 0.0587118 * x1
+            - 0.03099 * x2 * x6
+            + 0.018 * x2 * x7
+            - 0.030408 * x3
+            + 0.00364 * x5 * x6
+            + 0.018 * x2**2,
             -0.42 + 0.61 * x2 + 0.031296 * x3 + 0.031872 * x7 - 0.227 * x2**2,
             3.02 - 3.818 * x3 + 4.2 * x1 * x2 - 1.27296 * x6 + 2.68065 * x7,
             -3.31728 - 2.95 * x3 + 5.057 * x1 * x2 + 3.795 * x2 + 3.4431 * x7,
@@ -407,8 +415,13 @@ def mixed_max_hv() -> float:
     area = 0.0
     for lo, hi in zip(breaks[:-1], breaks[1:], strict=True):
         s = winner(0.5 * (lo + hi))
-        area += quad(lambda t, s=s: float(_mixed_curves(np.array([t]))[0, s]), lo, hi,
-                     epsabs=1e-14, epsrel=1e-14)[0]
+        area += quad(
+            lambda t, s=s: float(_mixed_curves(np.array([t]))[0, s]),
+            lo,
+            hi,
+            epsabs=1e-14,
+            epsrel=1e-14,
+        )[0]
     return 1.21 - area
 
 
@@ -600,8 +613,15 @@ def vehiclesafety() -> Problem:
 
 def carsideimpact() -> Problem:
     """Car side impact: d = 7, m = 4 (weight, force, velocity, constraint violation)."""
-    bounds = [(0.5, 1.5), (0.45, 1.35), (0.5, 1.5), (0.5, 1.5), (0.875, 2.625),
-              (0.4, 1.2), (0.4, 1.2)]
+    bounds = [
+        (0.5, 1.5),
+        (0.45, 1.35),
+        (0.5, 1.5),
+        (0.5, 1.5),
+        (0.875, 2.625),
+        (0.4, 1.2),
+        (0.4, 1.2),
+    ]
     return Problem(
         name="carsideimpact",
         space=_float_space(bounds),

@@ -98,9 +98,7 @@ def test_c2dtlz2_feasible_arcs() -> None:
     theta = np.array([0.0, 0.05, 0.3, 0.5, 0.7, 0.95, 1.0])
     X = np.column_stack([theta] + [np.full_like(theta, 0.5)] * 3)
     # on the circle: feasible near both axes and near the centre, infeasible between
-    np.testing.assert_array_equal(
-        prob.is_feasible(X), [True, True, False, True, False, True, True]
-    )
+    np.testing.assert_array_equal(prob.is_feasible(X), [True, True, False, True, False, True, True])
     call = prob.from_array(X[2])
     with pytest.raises(InfeasibleError):
         prob(call)
@@ -167,8 +165,15 @@ def test_mixed_max_hv_is_reproduced_and_approached_from_below() -> None:
         t = np.linspace(0.0, 1.0, n)
         rows = []
         for s, shape in enumerate(P.MIXED_SHAPES):
-            params = [{"t": v, "x1": float(P._MIXED_CENTRE[s]), "n": int(P._MIXED_BEST_N[s]),
-                       "shape": shape} for v in t]
+            params = [
+                {
+                    "t": v,
+                    "x1": float(P._MIXED_CENTRE[s]),
+                    "n": int(P._MIXED_BEST_N[s]),
+                    "shape": shape,
+                }
+                for v in t
+            ]
             rows.append(np.array([prob.to_array(p) for p in params]))
         X = np.concatenate(rows)
         Y = prob.evaluate(X)

@@ -1,0 +1,615 @@
+"""Side-by-side quality benchmark: mobo against its peers on the toy problem suite.
+
+Every method gets the same problem, evaluation budget and seed, and (where the peer
+allows it) the same initial design: the first ``2(d + 1)`` points of the scrambled
+Sobol sequence (Owen, 1998) that ``mobo.Study`` itself starts from
+(``space.sobol(n, seed)``, d the encoded dimension). Methods:
+
+- ``mobo``: ``mobo.Study`` with its default settings, ask/tell, one point at a time. The
+  objectives' thresholds are the problem's reference point (the information BoTorch's
+  loop gets too); ``noisy=True`` on the noisy problem.
+- ``botorch``: the standard BoTorch loop (Daulton et al., 2021; Ament et al., 2023): one
+  ``SingleTaskGP`` per objective in a ``ModelListGP`` fit with ``fit_gpytorch_mll``, then
+  ``qLogNoisyExpectedHypervolumeImprovement`` maximised by ``optimize_acqf`` with
+  ``num_restarts=10, raw_samples=512, q=1`` over the encoded unit cube (on the mixed
+  problem the continuous optimum is snapped with ``space.round``).
+- ``tpe``: Optuna's ``TPESampler(multivariate=True)`` (Bergstra et al., 2011;
+  Ozaki et al., 2020), with the Sobol design enqueued as its start-up trials.
+- ``gp``: Optuna's ``GPSampler``, likewise.
+- ``nsga2``: Optuna's ``NSGAIISampler`` (Deb et al., 2002) with a population of 20 (its
+  default of 50 leaves only two generations in 100 evaluations); the Sobol design is
+  enqueued as the start of its first generation.
+- ``sobol``: the scrambled Sobol sequence itself.
+
+Constraints (C2-DTLZ2): mobo sees an infeasible point only as a failed trial
+(``study.tell(trial, failed=True)``), which feeds its feasibility model; it never sees the
+constraint's value. BoTorch models the constraint value as an extra GP output
+(``constraints=[...]`` of qLogNEHVI) and Optuna samplers receive it through
+``constraints_func``: both therefore get more information than mobo. Every method's
+budget counts infeasible evaluations.
+
+Quality is the log10 hypervolume gap ``log10(max_hv - HV)`` of the feasible points
+evaluated so far, on noise-free values (the noisy problem's observations carry noise,
+its score does not), after 25, 50 and 100 evaluations (and at the budget if it is none
+of those). Raw results go to a CSV (one row per problem, method, seed and checkpoint)
+that a re-run resumes from; a markdown table of median and interquartile range is
+written next to it.
+
+Usage::
+
+    python -m benchmarks.compare --problems branincurrin zdt1 --methods mobo botorch sobol \\
+        --seeds 0 1 2 --budget 100 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.problems import PROBLEMS, Problem, get_problem, hv_gap
+
+METHODS: tuple[str, ...] = ("mobo", "botorch", "tpe", "gp", "nsga2", "sobol")
+CHECKPOINTS: tuple[int, ...] = (25, 50, 100)
+DEFAULT_PROBLEMS: tuple[str, ...] = (
+    "branincurrin",
+    "zdt1",
+    "dtlz2",
+    "dtlz2_m3",
+    "vehiclesafety",
+    "c2dtlz2",
+    "branincurrin_noisy",
+)
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+FIELDS: tuple[str, ...] = (
+    "problem",
+    "method",
+    "seed",
+    "n_evals",
+    "hypervolume",
+    "max_hv",
+    "log10_gap",
+    "n_feasible",
+    "wall_s",
+)
+# the packages each method needs beyond mobo's own dependencies
+REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "mobo": (),
+    "botorch": ("botorch",),
+    "tpe": ("optuna",),
+    "gp": ("optuna",),
+    "nsga2": ("optuna",),
+    "sobol": (),
+}
+NSGA2_POPULATION = 20
+
+
+@dataclass
+class RunResult:
+    """What one method did on one problem and seed.
+
+    Attributes:
+        X: (n, p) raw inputs evaluated, in order (categoricals as choice indices).
+        times: (n,) wall-clock seconds since the run started, when each evaluation was made.
+    """
+
+    X: np.ndarray
+    times: np.ndarray
+
+
+def missing_requirements(method: str) -> list[str]:
+    """Packages ``method`` needs that are not importable here."""
+    return [p for p in REQUIREMENTS[method] if importlib.util.find_spec(p) is None]
+
+
+def checkpoints(budget: int) -> list[int]:
+    """Evaluation counts at which a run is scored: 25, 50, 100 up to the budget, and the
+    budget itself."""
+    return sorted({c for c in CHECKPOINTS if c <= budget} | {budget})
+
+
+def initial_design(problem: Problem, seed: int) -> np.ndarray:
+    """(n0, dim) encoded Sobol design that ``mobo.Study`` starts from, n0 = 2(dim + 1)."""
+    n0 = 2 * (problem.space.dim + 1)
+    return problem.space.sobol(n0, seed)
+
+
+def _raw(problem: Problem, u: np.ndarray) -> np.ndarray:
+    """Encoded (dim,) -> raw (p,) row."""
+    return problem.to_array(problem.space.decode(u))
+
+
+def _evaluate(problem: Problem, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Observed objectives (with noise), constraint values and feasibility of one raw row."""
+    xr = x[None, :]
+    return problem.observe(xr)[0], problem.constraints(xr)[0], bool(problem.is_feasible(xr)[0])
+
+
+# ---------------------------------------------------------------------------------------
+# Methods: each returns the raw inputs it evaluated, in order.
+
+
+def run_sobol(problem: Problem, seed: int, budget: int) -> RunResult:
+    t0 = time.perf_counter()
+    U = problem.space.sobol(budget, seed)
+    X = np.array([_raw(problem, u) for u in U])
+    return RunResult(X, np.full(budget, time.perf_counter() - t0))
+
+
+def run_mobo(problem: Problem, seed: int, budget: int) -> RunResult:
+    import mobo
+
+    objectives = [
+        mobo.Objective(name, threshold=float(r))
+        for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
+    ]
+    study = mobo.Study(problem.space, objectives, seed=seed, noisy=problem.noise_std is not None)
+    X, times = [], []
+    t0 = time.perf_counter()
+    for _ in range(budget):
+        trial = study.ask()
+        x = problem.to_array(trial.params)
+        y, _, feasible = _evaluate(problem, x)
+        if feasible:
+            study.tell(trial, dict(zip(problem.objective_names, map(float, y), strict=True)))
+        else:
+            study.tell(trial, failed=True, error="infeasible")
+        X.append(x)
+        times.append(time.perf_counter() - t0)
+    return RunResult(np.array(X), np.array(times))
+
+
+def botorch_propose(
+    U: np.ndarray,
+    Y: np.ndarray,
+    ref: np.ndarray,
+    C: np.ndarray | None = None,
+    *,
+    num_restarts: int = 10,
+    raw_samples: int = 512,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """One proposal of the standard BoTorch qLogNEHVI loop, over the unit cube.
+
+    Args:
+        U: (n, d) inputs in [0, 1]^d.
+        Y: (n, m) objectives, minimisation.
+        ref: (m,) reference point, minimisation.
+        C: (n, c) constraint values (feasible iff <= 0), or None.
+
+    Returns:
+        the (d,) proposal in [0, 1]^d and ``{"fit": s, "acquisition": s}``.
+    """
+    import torch
+    from botorch.acquisition.multi_objective.logei import (
+        qLogNoisyExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import ModelListGP, SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.optim import optimize_acqf
+    from botorch.sampling import SobolQMCNormalSampler
+    from gpytorch.mlls import SumMarginalLogLikelihood
+
+    t0 = time.perf_counter()
+    m = Y.shape[1]
+    tx = torch.as_tensor(U, dtype=torch.double)
+    # BoTorch maximises: negate objectives; constraints stay "feasible iff <= 0"
+    outputs = -np.asarray(Y, dtype=float)
+    if C is not None and C.shape[1]:
+        outputs = np.concatenate([outputs, C], axis=1)
+    ty = torch.as_tensor(outputs, dtype=torch.double)
+    models = [
+        SingleTaskGP(tx, ty[:, i : i + 1], outcome_transform=Standardize(m=1))
+        for i in range(ty.shape[1])
+    ]
+    model = ModelListGP(*models)
+    fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+    t1 = time.perf_counter()
+    constraints = None
+    objective = None
+    if ty.shape[1] > m:
+        objective = IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+        constraints = [(lambda Z, j=j: Z[..., j]) for j in range(m, ty.shape[1])]
+    acq = qLogNoisyExpectedHypervolumeImprovement(
+        model=model,
+        ref_point=(-torch.as_tensor(ref, dtype=torch.double)).tolist(),
+        X_baseline=tx,
+        prune_baseline=True,
+        sampler=SobolQMCNormalSampler(sample_shape=torch.Size([128])),
+        objective=objective,
+        constraints=constraints,
+    )
+    d = U.shape[1]
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).double()
+    cand, _ = optimize_acqf(
+        acq,
+        bounds=bounds,
+        q=1,
+        num_restarts=num_restarts,
+        raw_samples=raw_samples,
+        options={"batch_limit": 5, "maxiter": 200},
+    )
+    t2 = time.perf_counter()
+    return cand.detach().numpy()[0], {"fit": t1 - t0, "acquisition": t2 - t1}
+
+
+def run_botorch(problem: Problem, seed: int, budget: int) -> RunResult:
+    import torch
+
+    torch.manual_seed(seed)
+    space = problem.space
+    U = list(initial_design(problem, seed)[:budget])
+    X, Ys, Cs, times = [], [], [], []
+    t0 = time.perf_counter()
+    for i in range(budget):
+        if i >= len(U):
+            u, _ = botorch_propose(
+                np.array(U),
+                np.array(Ys),
+                problem.ref_point,
+                np.array(Cs) if problem.n_constraints else None,
+            )
+            U.append(space.round(u[None, :])[0])
+        x = _raw(problem, U[i])
+        y, c, _ = _evaluate(problem, x)
+        X.append(x)
+        Ys.append(y)
+        Cs.append(c)
+        times.append(time.perf_counter() - t0)
+    return RunResult(np.array(X), np.array(times))
+
+
+def _optuna_sampler(method: str, seed: int, n_startup: int, constrained: bool) -> Any:
+    import optuna
+
+    cons = (lambda t: t.user_attrs["constraints"]) if constrained else None
+    if method == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, n_startup_trials=n_startup, constraints_func=cons
+        )
+    if method == "gp":
+        return optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=n_startup, constraints_func=cons
+        )
+    if method == "nsga2":
+        return optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=NSGA2_POPULATION, constraints_func=cons
+        )
+    raise ValueError(f"method: not an Optuna method: {method!r}")
+
+
+def _suggest(trial: Any, space: Any) -> dict[str, Any]:
+    from mobo.space import Categorical, Float, Int
+
+    params: dict[str, Any] = {}
+    for p in space.params:
+        if isinstance(p, Float):
+            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, Int):
+            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        elif isinstance(p, Categorical):
+            params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        else:  # pragma: no cover - Space validates its parameter types
+            raise ValueError(f"space: unsupported parameter {p!r}")
+    return params
+
+
+def run_optuna(method: str, problem: Problem, seed: int, budget: int) -> RunResult:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    design = initial_design(problem, seed)[:budget]
+    sampler = _optuna_sampler(method, seed, len(design), problem.n_constraints > 0)
+    study = optuna.create_study(directions=["minimize"] * problem.num_objectives, sampler=sampler)
+    for u in design:
+        study.enqueue_trial(problem.space.decode(u))
+    X, times = [], []
+    t0 = time.perf_counter()
+    for _ in range(budget):
+        trial = study.ask()
+        x = problem.to_array(_suggest(trial, problem.space))
+        y, c, _ = _evaluate(problem, x)
+        if problem.n_constraints:
+            trial.set_user_attr("constraints", [float(v) for v in c])
+        study.tell(trial, [float(v) for v in y])
+        X.append(x)
+        times.append(time.perf_counter() - t0)
+    return RunResult(np.array(X), np.array(times))
+
+
+RUNNERS: dict[str, Callable[[Problem, int, int], RunResult]] = {
+    "mobo": run_mobo,
+    "botorch": run_botorch,
+    "tpe": lambda p, s, b: run_optuna("tpe", p, s, b),
+    "gp": lambda p, s, b: run_optuna("gp", p, s, b),
+    "nsga2": lambda p, s, b: run_optuna("nsga2", p, s, b),
+    "sobol": run_sobol,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Scoring, persistence and the table.
+
+
+def score(problem: Problem, run: RunResult, budget: int) -> list[dict[str, Any]]:
+    """CSV rows (one per checkpoint) for one run: hypervolume of the feasible evaluated
+    points on noise-free values."""
+    from mobo.hypervolume import hypervolume
+
+    if run.X.shape[0] != budget:
+        raise ValueError(f"run: expected {budget} evaluations, got {run.X.shape[0]}")
+    Y = problem.evaluate(run.X)
+    feasible = problem.is_feasible(run.X)
+    rows = []
+    for n in checkpoints(budget):
+        Yf = Y[:n][feasible[:n]]
+        Yf = Yf[np.all(Yf < problem.ref_point, axis=1)]
+        hv = float(hypervolume(Yf, problem.ref_point)) if len(Yf) else 0.0
+        assert problem.max_hv is not None
+        rows.append(
+            {
+                "problem": problem.name,
+                "method": "",
+                "seed": 0,
+                "n_evals": n,
+                "hypervolume": hv,
+                "max_hv": problem.max_hv,
+                "log10_gap": hv_gap(problem.max_hv, hv),
+                "n_feasible": int(feasible[:n].sum()),
+                "wall_s": float(run.times[n - 1]),
+            }
+        )
+    return rows
+
+
+def run_one(
+    problem_name: str, method: str, seed: int, budget: int, threads: int = 1
+) -> list[dict[str, Any]]:
+    """Run one method on one problem and seed and score it (this is a pool job)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    problem = get_problem(problem_name).with_noise_seed(seed)
+    run = RUNNERS[method](problem, seed, budget)
+    rows = score(problem, run, budget)
+    for row in rows:
+        row["method"] = method
+        row["seed"] = seed
+    return rows
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a results CSV (numbers parsed); [] if the file does not exist."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["seed"] = int(row["seed"])
+        row["n_evals"] = int(row["n_evals"])
+        row["n_feasible"] = int(row["n_feasible"])
+        for key in ("hypervolume", "max_hv", "log10_gap", "wall_s"):
+            row[key] = float(row[key])
+    return rows
+
+
+def append_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Append rows to the CSV (header written when the file is new), flushed to disk."""
+    new = not path.exists() or path.stat().st_size == 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row[k] for k in FIELDS})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
+    q25, q50, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(q50), float(q25), float(q75)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], methods: Sequence[str] = METHODS) -> str:
+    """Median and interquartile range of the log10 gap per problem, method and checkpoint,
+    followed by the targets' verdicts (mobo vs BoTorch and the other peers at the largest
+    checkpoint)."""
+    out = [
+        "# Quality: log10 hypervolume gap (lower is better)",
+        "",
+        "Cells: median [25th percentile, 75th percentile] over seeds of "
+        "log10(max HV - HV of the feasible points evaluated so far), noise-free values; "
+        "n = number of seeds. Generated by `python -m benchmarks.compare`.",
+        "",
+    ]
+    verdicts = []
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    for prob in problems:
+        prows = [r for r in rows if r["problem"] == prob]
+        cps = sorted({r["n_evals"] for r in prows})
+        present = [m for m in methods if any(r["method"] == m for r in prows)]
+        present += sorted({r["method"] for r in prows} - set(present))
+        out.append(f"## {prob}")
+        out.append("")
+        out.append("| method | n | " + " | ".join(f"after {c}" for c in cps) + " |")
+        out.append("|---|---|" + "---|" * len(cps))
+        medians: dict[str, float] = {}
+        for m in present:
+            cells = []
+            seeds = {r["seed"] for r in prows if r["method"] == m}
+            for c in cps:
+                vals = [r["log10_gap"] for r in prows if r["method"] == m and r["n_evals"] == c]
+                if not vals:
+                    cells.append("")
+                    continue
+                med, q25, q75 = _quantiles(vals)
+                cells.append(f"{med:.3f} [{q25:.3f}, {q75:.3f}]")
+                if c == cps[-1]:
+                    medians[m] = med
+            out.append(f"| {m} | {len(seeds)} | " + " | ".join(cells) + " |")
+        out.append("")
+        if "mobo" in medians:
+            parts = []
+            if "botorch" in medians:
+                ok = medians["mobo"] <= medians["botorch"]
+                parts.append(
+                    f"vs botorch {medians['mobo']:.3f} vs {medians['botorch']:.3f}: "
+                    + ("met" if ok else "MISSED")
+                )
+            others = [m for m in medians if m not in ("mobo", "botorch")]
+            if others:
+                worse = [m for m in others if medians[m] <= medians["mobo"]]
+                parts.append(
+                    "better than "
+                    + ", ".join(others)
+                    + ": "
+                    + ("met" if not worse else "MISSED (" + ", ".join(worse) + ")")
+                )
+            if parts:
+                verdicts.append(f"- {prob} (after {cps[-1]}): " + "; ".join(parts))
+    if verdicts:
+        out += ["## Targets (median log10 gap of mobo at the last checkpoint)", "", *verdicts, ""]
+    return "\n".join(out)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare",
+        description="Quality benchmark of mobo against BoTorch, Optuna and Sobol.",
+    )
+    ap.add_argument(
+        "--problems",
+        nargs="+",
+        default=list(DEFAULT_PROBLEMS),
+        help=f"problems (default: {' '.join(DEFAULT_PROBLEMS)}; all: {' '.join(PROBLEMS)})",
+    )
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=METHODS,
+        help="methods (default: all)",
+    )
+    ap.add_argument(
+        "--seeds", nargs="+", type=int, default=list(range(10)), help="seeds (default: 0..9)"
+    )
+    ap.add_argument("--budget", type=int, default=100, help="evaluations per run (default 100)")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="runs in parallel, one process each (default 1)"
+    )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    ap.add_argument(
+        "--out",
+        default="compare",
+        help="name of the outputs in benchmarks/results/ (default: compare -> "
+        "compare.csv, compare.md), or a path without suffix",
+    )
+    args = ap.parse_args(argv)
+    if args.budget < 1:
+        ap.error(f"--budget: must be >= 1, got {args.budget}")
+    if args.workers < 1:
+        ap.error(f"--workers: must be >= 1, got {args.workers}")
+    if args.threads < 1:
+        ap.error(f"--threads: must be >= 1, got {args.threads}")
+    for name in args.problems:
+        try:
+            get_problem(name)
+        except ValueError as e:
+            ap.error(f"--problems: {e}")
+    args.problems = [get_problem(n).name for n in args.problems]
+    return args
+
+
+def output_paths(out: str) -> tuple[Path, Path]:
+    """(csv, md) paths for ``--out``: a bare name lands in benchmarks/results/."""
+    p = Path(out)
+    if p.parent == Path("."):
+        p = RESULTS_DIR / p
+    return p.with_suffix(".csv"), p.with_suffix(".md")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    csv_path, md_path = output_paths(args.out)
+    methods = []
+    for m in args.methods:
+        missing = missing_requirements(m)
+        if missing:
+            print(
+                f"skipping {m}: missing {', '.join(missing)} (pip install -e .[peers])",
+                file=sys.stderr,
+            )
+        else:
+            methods.append(m)
+    done = {(r["problem"], r["method"], r["seed"], r["n_evals"]) for r in read_rows(csv_path)}
+    cps = checkpoints(args.budget)
+    jobs = [
+        (p, m, s)
+        for p in args.problems
+        for s in args.seeds
+        for m in methods
+        if not all((p, m, s, c) in done for c in cps)
+    ]
+    n_skipped = len(args.problems) * len(args.seeds) * len(methods) - len(jobs)
+    print(f"{len(jobs)} runs to do, {n_skipped} already in {csv_path}", file=sys.stderr)
+    failures = 0
+
+    def record(job: tuple[str, str, int], rows: list[dict[str, Any]]) -> None:
+        last = rows[-1]
+        append_rows(
+            csv_path,
+            [r for r in rows if (r["problem"], r["method"], r["seed"], r["n_evals"]) not in done],
+        )
+        print(
+            f"{job[0]} {job[1]} seed {job[2]}: log10 gap {last['log10_gap']:.3f} after "
+            f"{last['n_evals']} ({last['wall_s']:.1f} s)",
+            file=sys.stderr,
+        )
+
+    if args.workers == 1:
+        for job in jobs:
+            try:
+                rows = run_one(*job, args.budget, args.threads)
+            except Exception:
+                failures += 1
+                print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
+                continue
+            record(job, rows)
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(run_one, *job, args.budget, args.threads): job for job in jobs}
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    rows = fut.result()
+                except Exception:
+                    failures += 1
+                    print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
+                    continue
+                record(job, rows)
+    rows = read_rows(csv_path)
+    md_path.write_text(markdown_table(rows) + "\n")
+    print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
+    if failures:
+        print(f"{failures} runs failed (see above); re-run to retry them", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Proposal speed: wall time of one proposal (model fit + acquisition optimisation) for
+mobo and BoTorch's qLogNEHVI on the same data, same machine, same run.
+
+Problems: DTLZ2 with d = 6 and 2 objectives, VehicleSafety (d = 5, 3 objectives). For
+each number of observations n (50, 100, 200) the data are the first n points of the
+problem's scrambled Sobol sequence (Owen, 1998) and their objective values.
+
+- mobo: a ``mobo.Study`` whose initial design is those n points (``n_initial=n``, same
+  seed), told all n values; the time is the next ``study.ask()``, which fits the GPs and
+  maximises EHVI (``trial.timings``: "ask" total, with "fit" and "acquisition").
+- BoTorch: :func:`benchmarks.compare.botorch_propose` on the same n points, the standard
+  loop (``SingleTaskGP`` per objective in a ``ModelListGP``, ``fit_gpytorch_mll``,
+  ``qLogNoisyExpectedHypervolumeImprovement``, ``optimize_acqf`` with 10 restarts, 512 raw
+  samples, q = 1).
+
+Before timing, each method makes one untimed proposal on a small problem so that numba
+compilation and import costs are excluded (reported separately as ``warmup_s``). Each
+(problem, n, method) is repeated ``--repeats`` times with different seeds; the table
+shows medians and the ratio BoTorch / mobo (the target: >= 10 at 200 observations).
+
+Usage::
+
+    python -m benchmarks.speed --sizes 50 100 200 --repeats 3 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.compare import RESULTS_DIR, botorch_propose, missing_requirements
+from benchmarks.problems import Problem, get_problem
+
+SPEED_PROBLEMS: tuple[tuple[str, dict[str, int]], ...] = (
+    ("dtlz2", {"d": 6, "m": 2}),
+    ("vehiclesafety", {}),
+)
+FIELDS = ("problem", "d", "m", "n_obs", "method", "seed", "fit_s", "acquisition_s", "total_s")
+
+
+def sobol_data(problem: Problem, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, dim) encoded Sobol points and (n, m) their noise-free objectives."""
+    U = problem.space.sobol(n, seed)
+    X = np.array([problem.to_array(problem.space.decode(u)) for u in U])
+    return U, problem.evaluate(X)
+
+
+def time_mobo(problem: Problem, n: int, seed: int) -> dict[str, float]:
+    """Seconds for one ``ask()`` of a Study that has been told the n Sobol points."""
+    import mobo
+
+    study = mobo.Study(
+        problem.space,
+        [
+            mobo.Objective(name, threshold=float(r))
+            for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
+        ],
+        seed=seed,
+        n_initial=n,
+    )
+    for _ in range(n):
+        trial = study.ask()
+        y = problem.evaluate(problem.to_array(trial.params)[None, :])[0]
+        study.tell(trial, dict(zip(problem.objective_names, map(float, y), strict=True)))
+    t0 = time.perf_counter()
+    trial = study.ask()
+    total = time.perf_counter() - t0
+    if trial.source != "model":
+        raise RuntimeError(f"expected a model proposal after {n} points, got {trial.source}")
+    return {
+        "fit_s": float(trial.timings.get("fit", float("nan"))),
+        "acquisition_s": float(trial.timings.get("acquisition", float("nan"))),
+        "total_s": total,
+    }
+
+
+def time_botorch(problem: Problem, n: int, seed: int) -> dict[str, float]:
+    """Seconds for one BoTorch qLogNEHVI proposal on the n Sobol points."""
+    import torch
+
+    torch.manual_seed(seed)
+    U, Y = sobol_data(problem, n, seed)
+    t0 = time.perf_counter()
+    _, timings = botorch_propose(U, Y, problem.ref_point)
+    total = time.perf_counter() - t0
+    return {"fit_s": timings["fit"], "acquisition_s": timings["acquisition"], "total_s": total}
+
+
+TIMERS = {"mobo": time_mobo, "botorch": time_botorch}
+
+
+def warm_up(method: str) -> float:
+    """One untimed proposal on a small problem (compilation, imports); returns seconds."""
+    t0 = time.perf_counter()
+    TIMERS[method](get_problem("branincurrin"), 8, 0)
+    return time.perf_counter() - t0
+
+
+def markdown(rows: Sequence[dict[str, Any]], warmups: dict[str, float], header: str) -> str:
+    """Median seconds per proposal and the BoTorch / mobo ratio per problem and size."""
+    out = [
+        "# Speed: wall time of one proposal (fit + acquisition), seconds",
+        "",
+        header,
+        "",
+        "| problem | d | m | n obs | mobo fit | mobo acq | mobo total | botorch fit | "
+        "botorch acq | botorch total | botorch / mobo |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    keys = list(dict.fromkeys((r["problem"], r["d"], r["m"], r["n_obs"]) for r in rows))
+    for prob, d, m, n in keys:
+        med: dict[str, dict[str, float]] = {}
+        for method in ("mobo", "botorch"):
+            sel = [r for r in rows if (r["problem"], r["n_obs"], r["method"]) == (prob, n, method)]
+            if sel:
+                med[method] = {
+                    k: float(np.median([r[k] for r in sel]))
+                    for k in ("fit_s", "acquisition_s", "total_s")
+                }
+
+        def cell(method: str, key: str, med: dict = med) -> str:
+            return f"{med[method][key]:.3f}" if method in med else ""
+
+        ratio = ""
+        if "mobo" in med and "botorch" in med:
+            r = med["botorch"]["total_s"] / med["mobo"]["total_s"]
+            ratio = f"{r:.1f}x"
+            if n == max(k[3] for k in keys if k[0] == prob):
+                verdicts.append(
+                    f"- {prob} at {n} observations: mobo {med['mobo']['total_s']:.3f} s, "
+                    f"BoTorch {med['botorch']['total_s']:.3f} s, ratio {r:.1f}: "
+                    + ("met (>= 10)" if r >= 10 else "MISSED (< 10)")
+                )
+        out.append(
+            f"| {prob} | {d} | {m} | {n} | {cell('mobo', 'fit_s')} | "
+            f"{cell('mobo', 'acquisition_s')} | {cell('mobo', 'total_s')} | "
+            f"{cell('botorch', 'fit_s')} | {cell('botorch', 'acquisition_s')} | "
+            f"{cell('botorch', 'total_s')} | {ratio} |"
+        )
+    out += ["", "Target: BoTorch / mobo >= 10 at the largest size.", "", *verdicts, ""]
+    if warmups:
+        out.append(
+            "Untimed warm-up (first proposal: imports, numba compilation): "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in warmups.items())
+            + "."
+        )
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0]
+    )
+    ap.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=[50, 100, 200],
+        help="numbers of observations (default 50 100 200)",
+    )
+    ap.add_argument("--repeats", type=int, default=3, help="seeds per size (default 3)")
+    ap.add_argument("--methods", nargs="+", default=["mobo", "botorch"], choices=list(TIMERS))
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument(
+        "--out",
+        default="speed",
+        help="name of the outputs in benchmarks/results/ (default: speed -> "
+        "speed.csv, speed.md), or a path without suffix",
+    )
+    args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error(f"--repeats: must be >= 1, got {args.repeats}")
+    if any(n < 2 for n in args.sizes):
+        ap.error(f"--sizes: every size must be >= 2, got {args.sizes}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    methods = []
+    for m in args.methods:
+        missing = missing_requirements(m)
+        if missing:
+            print(f"skipping {m}: missing {', '.join(missing)}", file=sys.stderr)
+        else:
+            methods.append(m)
+    out = Path(args.out)
+    if out.parent == Path("."):
+        out = RESULTS_DIR / out
+    csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
+
+    warmups = {m: warm_up(m) for m in methods}
+    rows: list[dict[str, Any]] = []
+    for name, kwargs in SPEED_PROBLEMS:
+        problem = get_problem(name, **kwargs)
+        for n in args.sizes:
+            for seed in range(args.repeats):
+                for method in methods:
+                    t = TIMERS[method](problem, n, seed)
+                    row = {
+                        "problem": problem.name,
+                        "d": problem.dim,
+                        "m": problem.num_objectives,
+                        "n_obs": n,
+                        "method": method,
+                        "seed": seed,
+                        **t,
+                    }
+                    rows.append(row)
+                    print(
+                        f"{problem.name} n={n} seed={seed} {method}: "
+                        f"{t['total_s']:.3f} s (fit {t['fit_s']:.3f}, "
+                        f"acq {t['acquisition_s']:.3f})",
+                        file=sys.stderr,
+                    )
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row[k] for k in FIELDS})
+    import platform
+
+    header = (
+        f"Machine: {platform.processor() or platform.machine()}, torch threads "
+        f"{args.threads}, {args.repeats} seeds per cell; medians. "
+        "Generated by `python -m benchmarks.speed`."
+    )
+    text = markdown(rows, warmups, header)
+    md_path.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
