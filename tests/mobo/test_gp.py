@@ -238,3 +238,15 @@ def test_bad_input_raises_valueerror():
         fit_gp(np.zeros((3, 2)), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="finite"):
         fit_gp(np.zeros((2, 2)), np.array([[np.nan], [1.0]]))
+
+
+def test_single_threaded_restores_settings_and_nests():
+    import numba
+
+    before = (torch.get_num_threads(), numba.get_num_threads())
+    with gpmod.single_threaded():
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+        with gpmod.single_threaded():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+    assert (torch.get_num_threads(), numba.get_num_threads()) == before
