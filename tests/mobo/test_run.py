@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mobo.run import build_parser, main
 
@@ -170,3 +173,26 @@ def test_help_mentions_default_and_toy_problems(capsys: pytest.CaptureFixture[st
     assert info.value.code == 0
     text = capsys.readouterr().out
     assert "distill" in text and "branincurrin" in text and "--storage" in text
+
+
+_FLAGS = ["--budget", "--seed", "--workers", "--backend", "--trial-timeout", "--gpus-per-trial",
+          "--address", "--problem", "--data", "--train-file", "--dev-file", "--teacher",
+          "--device"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(
+    keys=st.sampled_from(_FLAGS),
+    values=st.one_of(st.text(max_size=12), st.integers(-3, 3).map(str),
+                     st.floats(allow_nan=True).map(str), st.sampled_from(_FLAGS)),
+    max_size=4,
+))
+def test_fuzzed_arguments_never_crash(flags: dict[str, str]) -> None:
+    # budget 0 keeps valid combinations from evaluating anything
+    argv = ["--problem", "zdt1", *(x for kv in flags.items() for x in kv), "--budget", "0"]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv, out=io.StringIO())
+    assert code in (0, 2)
+    if code == 2:
+        _one_error_line(err.getvalue())
