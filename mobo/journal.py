@@ -68,7 +68,7 @@ def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
     if not isinstance(obj, dict):
         return None, f"expected a JSON object, got {type(obj).__name__}"
     if "event" not in obj:
@@ -134,7 +134,7 @@ class Journal:
             else:
                 warnings.warn(
                     f"{self.path}: line {len(lines) + 1}: ignoring a torn last line "
-                    f"({len(tail)} bytes, {problem}); an append was interrupted",
+                    f"({len(tail)} bytes; {problem}): an append was interrupted",
                     JournalWarning,
                     stacklevel=2,
                 )
@@ -282,7 +282,7 @@ class Journal:
             return
         warnings.warn(
             f"{self.path}: line {number}: cutting off a torn last line "
-            f"({len(tail)} bytes, {problem}) before appending",
+            f"({len(tail)} bytes; {problem}) before appending",
             JournalWarning,
             stacklevel=4,
         )
