@@ -511,3 +511,23 @@ def test_process_pool_keeps_workers_busy_with_distinct_points() -> None:
     assert study.n_completed == 8
     params = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(params)) == len(params)
+
+
+def test_every_event_is_on_disk_before_the_call_returns(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    study = Study(_space2(), ["f", "g"], storage=path, seed=0)
+    t = study.ask()
+    header, ask = _events(path)
+    assert header["event"] == "study" and ask["event"] == "ask"
+    assert ask["number"] == 0 and ask["params"] == t.params and ask["source"] == "sobol"
+    study.tell(t, {"f": 1.0, "g": 2.0, "f1": 3.0})
+    tell = _events(path)[-1]
+    assert tell["event"] == "tell" and tell["values"] == {"f": 1.0, "g": 2.0, "f1": 3.0}
+    t2 = study.ask()
+    study.tell(t2, failed=True, error="boom")
+    assert _events(path)[-1]["event"] == "fail" and _events(path)[-1]["error"] == "boom"
+    # a second writer is refused while this study holds the journal
+    with pytest.raises(ValueError, match="in use"):
+        Study(_space2(), ["f", "g"], storage=path, seed=0)
+    study.close()
+    assert len(Study.load(path).trials) == 2
