@@ -32,6 +32,7 @@ import math
 import os
 import secrets
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -597,12 +598,30 @@ class Study:
             self._proposer = Proposer(self.space, noisy=self.noisy, **self._proposer_options)
         return self._proposer
 
+    def _propose(self, number: int) -> tuple[Any, np.ndarray]:
+        assert self._ref is not None
+        _, X, Y = self._completed_arrays()
+        failed = [self._x[t.number] for t in self._trials if t.status == "failed"]
+        pending = [self._x[t.number] for t in self._trials if t.status == "running"]
+        proposal = self._get_proposer().propose(
+            X, Y, self._ref.copy(),
+            rng=np.random.default_rng([self.seed, number]),
+            X_failed=np.array(failed) if failed else None,
+            X_pending=np.array(pending) if pending else None,
+            warm_start=self._last_model_state,
+        )
+        x = np.asarray(proposal.x, dtype=float).reshape(-1)
+        if x.shape != (self.space.dim,) or not np.all(np.isfinite(x)):
+            raise ValueError(f"the proposer returned an invalid point of shape {x.shape}")
+        return proposal, self.space.round(x)
+
     def ask(self) -> Trial:
         """Start a new trial and return it (``trial.number``, ``trial.params``).
 
         Order of preference: parameters of abandoned trials (re-proposed first), the
         Sobol initial design, then model proposals conditioned on the completed, failed
-        and still-running trials.
+        and still-running trials. Should a proposal raise, the next Sobol point is asked
+        instead, with a RuntimeWarning (the error is kept in the journal).
         """
         t0 = time.perf_counter()
         number = len(self._trials)
@@ -618,24 +637,21 @@ class Study:
         else:
             if self._ref is None:
                 self._infer_ref()
-            assert self._ref is not None
-            _, X, Y = self._completed_arrays()
-            failed = [self._x[t.number] for t in self._trials if t.status == "failed"]
-            pending = [self._x[t.number] for t in self._trials if t.status == "running"]
-            proposal = self._get_proposer().propose(
-                X, Y, self._ref.copy(),
-                rng=np.random.default_rng([self.seed, number]),
-                X_failed=np.array(failed) if failed else None,
-                X_pending=np.array(pending) if pending else None,
-                warm_start=self._last_model_state,
-            )
-            x = np.asarray(proposal.x, dtype=float).reshape(-1)
-            if x.shape != (self.space.dim,) or not np.all(np.isfinite(x)):
-                raise RuntimeError(f"proposer returned an invalid point of shape {x.shape}")
-            x = self.space.round(x)
-            event.update(source="model", acq_value=_as_number(proposal.acq_value),
-                         model_state=proposal.model_state,
-                         timings={k: float(v) for k, v in dict(proposal.timings).items()})
+            try:
+                proposal, x = self._propose(number)
+            except Exception as e:
+                # A long run must not die (and, being deterministic, die again on resume)
+                # because one surrogate fit went wrong: take the next space-filling point.
+                reason = _one_line(f"{type(e).__name__}: {e}")
+                warnings.warn(f"trial {number}: the proposal failed ({reason}); evaluating "
+                              "the next Sobol point instead", RuntimeWarning, stacklevel=2)
+                i = self._n_sobol
+                x = self._sobol_row(i)
+                event.update(source="sobol", design_index=i, proposal_error=reason)
+            else:
+                event.update(source="model", acq_value=_as_number(proposal.acq_value),
+                             model_state=proposal.model_state,
+                             timings={k: float(v) for k, v in dict(proposal.timings).items()})
         params = self.space.decode(x)
         event["params"] = params
         event["x"] = [float(v) for v in x]

@@ -531,3 +531,23 @@ def test_every_event_is_on_disk_before_the_call_returns(tmp_path: Path) -> None:
         Study(_space2(), ["f", "g"], storage=path, seed=0)
     study.close()
     assert len(Study.load(path).trials) == 2
+
+
+def test_a_failing_proposal_falls_back_to_sobol(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobo import acquisition
+
+    def broken(self, *args, **kwargs):
+        raise np.linalg.LinAlgError("not positive definite")
+
+    monkeypatch.setattr(acquisition.Proposer, "propose", broken)
+    path = tmp_path / "j.jsonl"
+    study = Study(_space2(), [Objective("f", threshold=2.0), Objective("g", threshold=2.0)],
+                  storage=path, seed=0, n_initial=3)
+    _tell_all(study, _two_objectives, 3)
+    with pytest.warns(RuntimeWarning, match="LinAlgError: not positive definite"):
+        t = study.ask()
+    assert t.source == "sobol" and t.params == study.space.decode(study.space.sobol(4, 0)[3])
+    assert _events(path)[-1]["proposal_error"] == "LinAlgError: not positive definite"
+    study.close()
+    assert Study.load(path).trials[3].params == t.params
