@@ -283,6 +283,7 @@ class Study:
             stored.check_compatible(mine, path)
             assert journal is not None
             journal.lock()  # fail now, before any work, if another writer holds it
+            events = journal.read()  # what a writer that just let go may have added
             self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
                         stored.n_initial, proposer_options, journal)
             self._replay(events[1:])
@@ -361,6 +362,7 @@ class Study:
             raise ValueError(f"storage: no study journal at {path}")
         header = _Header.from_event(cls._check_header(events[0], path))
         journal.lock()  # fail now, before any work, if another writer holds it
+        events = journal.read()  # what a writer that just let go may have added
         study = cls.__new__(cls)
         study._setup(header.space, header.objectives, header.seed, header.noisy,
                      header.n_initial, proposer_options, journal)
