@@ -122,6 +122,41 @@ def test_default_problem_is_the_distillation_task() -> None:
     assert "n_layers" in job.space.names and job.prepare is not None
 
 
+def test_distill_run_prepares_once_then_evaluates(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from distill import objective
+
+    prepared: list[bool] = []
+
+    def prepare(self, progress=print) -> None:
+        prepared.append(True)
+        progress("teacher ready")
+
+    def evaluate(self, params: dict) -> dict[str, float]:
+        assert prepared, "trials ran before the task was prepared"
+        layers = params["n_layers"]
+        return {"exact": 40.0 + layers, "f1": 45.0 + layers,
+                "num_parameters": 1e6 * layers, "inference_time": 0.01}
+
+    # the real preparation fine-tunes a teacher for minutes; the wiring is what is tested
+    monkeypatch.setattr(objective.DistillationTask, "prepare", prepare)
+    monkeypatch.setattr(objective.DistillationTask, "__call__", evaluate)
+    out = io.StringIO()
+    journal = tmp_path / "distill.jsonl"
+    assert main(["--budget", "3", "--storage", str(journal)], out=out) == 0
+    text = out.getvalue()
+    assert prepared == [True] and "problem distill" in text and "[3/3]" in text
+    header = text.split("Pareto front:", 1)[1].strip().splitlines()[0]
+    assert "n_layers" in header and "exact (max)" in header and "num_parameters (min)" in header
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    tells = [e for e in events if e["event"] == "tell"]
+    assert len(tells) == 3 and all(set(e["values"]) == {"exact", "f1", "num_parameters",
+                                                        "inference_time"} for e in tells)
+    # resuming at the budget prints the table without preparing again
+    assert main(["--budget", "3", "--storage", str(journal)], out=io.StringIO()) == 0
+    assert prepared == [True]
+
+
 def test_tiny_run_prints_pareto_table_and_resumes(tmp_path: Path) -> None:
     journal = tmp_path / "bc.jsonl"
     run = _cli("--problem", "BraninCurrin", "--budget", "8", "--seed", "1",
