@@ -65,6 +65,7 @@ _LOG_LS_BOUNDS = (math.log(_MIN_LENGTHSCALE), math.log(2e2))
 _LOG_OS_BOUNDS = (math.log(1e-4), math.log(1e2))
 _LOG_NOISE_BOUNDS = (math.log(1e-9), math.log(10.0))
 _MEAN_BOUNDS = (-10.0, 10.0)
+_FTOL = 1e-6
 
 
 _single_depth = threading.local()
@@ -455,7 +456,7 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
             warnings.simplefilter("ignore")
             res = scipy.optimize.minimize(
                 obj.value_and_grad, best.ravel(), jac=True, method="L-BFGS-B",
-                bounds=hyper.bounds(), options={"maxiter": max_iter, "ftol": 1e-7},
+                bounds=hyper.bounds(), options={"maxiter": max_iter, "ftol": _FTOL},
             )
         theta = res.x.reshape(m, hyper.width)
         ok = bool(np.all(np.isfinite(theta))) and math.isfinite(float(res.fun)) \
