@@ -305,22 +305,42 @@ def machine() -> list[str]:
     except ImportError:
         pass
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
     return [
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Machine: {platform.machine()} {platform.processor() or ''}, {cpus} usable CPU "
-        f"cores, {platform.system()} {platform.release()}",
+        f"- Machine: {model}, {cpus} usable CPU cores, {platform.system()} {platform.release()}",
         f"- numba threads: {numba.get_num_threads()}; torch threads: 2",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "- The machine is shared: other processes may have been running during the "
-        "measurements, which inflates some medians.",
+        "measurements, which inflates some medians (see the load averages below).",
     ]
 
 
+def load_average() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "n/a"
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def report(repeats: int, n_candidates: int) -> str:
+    load_before = load_average()
     compile_s, load_s = first_call_latency()
+    hv = bench_hypervolume(repeats)
+    boxes = bench_boxes(repeats)
     ehvi_speed, ehvi_values = bench_ehvi(repeats, n_candidates)
     out = ["# Kernel speed: hypervolume, box decomposition, EHVI", ""]
     out += machine()
+    out.append(
+        f"- Load average (1 / 5 / 15 min) at the start: {load_before}; at the end: "
+        f"{load_average()} (2 would mean both cores busy)."
+    )
     out += [
         "",
         "Steady-state times are medians over repeated calls after a warm-up call. Points are "
@@ -329,11 +349,11 @@ def report(repeats: int, n_candidates: int) -> str:
         "",
         "## Hypervolume vs moocore (target: within 2x)",
         "",
-        *bench_hypervolume(repeats),
+        *hv,
         "",
         "## nondominated_boxes",
         "",
-        *bench_boxes(repeats),
+        *boxes,
         "",
         "## EHVI vs BoTorch analytic ExpectedHypervolumeImprovement (target: 100x)",
         "",
