@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address of an existing Ray cluster (ray backend; default: start a "
                    "local instance)")
     p.add_argument("--noisy", action="store_true",
-                   help="the metrics are noisy (the proposer averages over the in-sample front)")
+                   help="the metrics are noisy (the proposer averages over the in-sample "
+                   "front); implied by the noisy toy problems")
     d = p.add_argument_group("distillation task (--problem distill)")
     d.add_argument("--data", default=None,
                    help="'synthetic' (default: generated offline from the seed), 'squad_v2' "
@@ -127,6 +128,7 @@ class _Job:
     objectives: list[Any]
     fn: Callable[[dict[str, Any]], Mapping[str, float]]
     prepare: Callable[[], None] | None = None
+    noisy: bool = False
 
 
 def _resolve_job(args: argparse.Namespace, seed: int) -> _Job:
@@ -147,7 +149,8 @@ def _resolve_job(args: argparse.Namespace, seed: int) -> _Job:
                          f"{str(e).split('valid: ', 1)[-1]})") from None
     objectives = [Objective(o, threshold=float(r))
                   for o, r in zip(problem.objective_names, problem.ref_point, strict=True)]
-    return _Job(problem.name, problem.space, objectives, problem)
+    return _Job(problem.name, problem.space, objectives, problem,
+                noisy=problem.noise_std is not None)
 
 
 def _readable_file(flag: str, path: str) -> None:
@@ -312,7 +315,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     job = _resolve_job(args, seed)
     try:
         study = Study(job.space, job.objectives, storage=storage,
-                      seed=args.seed if resuming else seed, noisy=args.noisy)
+                      seed=args.seed if resuming else seed, noisy=args.noisy or job.noisy)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
