@@ -285,3 +285,11 @@ def test_validation_errors() -> None:
         nondominated_boxes(np.ones((2, 3)), np.ones(2))
     # +inf rows are simply outside the reference box
     assert hypervolume(np.array([[np.inf, 0.0], [0.5, 0.5]]), np.ones(2)) == pytest.approx(0.25)
+
+
+def test_package_level_call_survives_submodule_import() -> None:
+    import mobo
+    import mobo.hypervolume as module  # binds mobo.hypervolume to the submodule
+
+    assert module.nondominated_boxes is nondominated_boxes
+    assert mobo.hypervolume(np.array([[0.5, 0.5]]), np.ones(2)) == pytest.approx(0.25)
