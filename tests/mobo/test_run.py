@@ -177,16 +177,19 @@ def test_tiny_run_prints_pareto_table_and_resumes(tmp_path: Path) -> None:
 
     # resuming with another problem is refused and changes nothing
     before = journal.read_bytes()
-    refused = _cli("--problem", "zdt1", "--budget", "9", "--storage", str(journal))
-    assert refused.returncode == 2
-    assert "different study" in _one_error_line(refused.stderr)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["--problem", "zdt1", "--budget", "9", "--storage", str(journal)])
+    assert code == 2
+    assert "different study" in _one_error_line(err.getvalue())
     assert journal.read_bytes() == before
 
     # the same command with a larger budget continues (the seed comes from the journal)
-    more = _cli("--problem", "branincurrin", "--budget", "10", "--storage", str(journal))
-    assert more.returncode == 0, more.stderr
-    assert "resumed with 8 finished trials" in more.stdout and "seed 1" in more.stdout
-    assert "[10/10]" in more.stdout and "[8/10]" not in more.stdout
+    more = io.StringIO()
+    assert main(["--problem", "branincurrin", "--budget", "10", "--storage", str(journal)],
+                out=more) == 0
+    assert "resumed with 8 finished trials" in more.getvalue() and "seed 1" in more.getvalue()
+    assert "[10/10]" in more.getvalue() and "[8/10]" not in more.getvalue()
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     assert sum(e["event"] == "tell" for e in events) == 10
     assert [e["number"] for e in events if e["event"] == "ask"] == list(range(10))
