@@ -250,3 +250,38 @@ def test_single_threaded_restores_settings_and_nests():
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
     assert (torch.get_num_threads(), numba.get_num_threads()) == before
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_fused_fit_kernel_matches_reference(duplicates):
+    rng = np.random.default_rng(8)
+    X = rng.random((9, 3))
+    if duplicates:
+        X[4] = X[1]
+        X[7] = X[1]
+    ls = rng.uniform(0.1, 2.0, size=(2, 3))
+    os, noise = np.array([0.7, 1.9]), np.array([1e-3, 0.2])
+    K = np.empty((2, 9, 9))
+    R = np.empty((2, 9, 9))
+    gpmod._fit_kernel(X, ls, os, noise, K, R)
+    ref = os[:, None, None] * matern52(torch.from_numpy(X), torch.from_numpy(X),
+                                       torch.from_numpy(ls)).numpy()
+    ref += noise[:, None, None] * np.eye(9)
+    np.testing.assert_allclose(K, ref, rtol=1e-12, atol=1e-14)
+    # gradient contraction against the dense formula sum(G * dK/dtheta)
+    G = rng.standard_normal((2, 9, 9))
+    G = G + G.transpose(0, 2, 1)
+    g_ls, g_os = np.empty((2, 3)), np.empty(2)
+    gpmod._fit_kernel_grad(X, ls, os, R, G, g_ls, g_os)
+    eps = 1e-6
+    for j in range(2):
+        for t in range(3):
+            lp, lm = ls.copy(), ls.copy()
+            lp[j, t] *= np.exp(eps)
+            lm[j, t] *= np.exp(-eps)
+            Kp, Km = np.empty_like(K), np.empty_like(K)
+            gpmod._fit_kernel(X, lp, os, noise, Kp, np.empty_like(R))
+            gpmod._fit_kernel(X, lm, os, noise, Km, np.empty_like(R))
+            fd = (G[j] * (Kp[j] - Km[j])).sum() / (2 * eps)
+            assert g_ls[j, t] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+        assert g_os[j] == pytest.approx((G[j] * (K[j] - noise[j] * np.eye(9))).sum(), rel=1e-10)
