@@ -344,6 +344,7 @@ class DistillationTask:
                  f"({cfg.epochs} epochs); cached after this run")
         model = build_student(cfg, encoder=encoder)
         t0 = time.perf_counter()
+        c0 = time.process_time()  # CPU seconds: wall time on a shared machine misleads
 
         def report(step: int, total: int, loss: float) -> None:
             if step % 50 == 0 or step == total:
@@ -356,9 +357,11 @@ class DistillationTask:
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
         save_qa_model(model, tmp)
         (tmp / "recipe.json").write_text(json.dumps(
-            {**cfg.to_dict(), "seconds": time.perf_counter() - t0}, indent=2))
+            {**cfg.to_dict(), "seconds": time.perf_counter() - t0,
+             "cpu_seconds": time.process_time() - c0}, indent=2))
         os.replace(tmp, folder)
-        progress(f"teacher: fine-tuned in {time.perf_counter() - t0:.0f} s -> {folder}")
+        progress(f"teacher: fine-tuned in {time.perf_counter() - t0:.0f} s "
+                 f"({time.process_time() - c0:.0f} CPU s) -> {folder}")
         return model
 
     # ---- one trial -----------------------------------------------------------------------
@@ -389,6 +392,7 @@ class DistillationTask:
         if self.verbose:
             print(f"trial {folder.name}\n{config}", flush=True)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         size = num_parameters(config, st.base_config)
         record: dict[str, Any] = {"num_parameters": size}
         try:
@@ -422,6 +426,7 @@ class DistillationTask:
             train_seconds=result.seconds, train_steps=result.steps,
             train_examples_per_second=result.examples_per_second,
             seconds=time.perf_counter() - t0,
+            cpu_seconds=time.process_time() - c0,
         )
         (folder / "metrics.json").write_text(json.dumps(record, indent=2))
         if self.verbose:

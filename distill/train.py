@@ -9,11 +9,11 @@ network"; the start/end form of DistilBERT, Sanh et al. 2019)::
 with ``p_T = softmax(logits / T)`` over the *real* tokens of each feature (padding is
 masked out of both the softmax and the KL sum), averaged over the batch's features.
 
-Optimisation: AdamW (Loshchilov & Hutter 2019) with the configuration's betas, epsilon
-and weight decay (none on biases and LayerNorm weights), linear warm-up then linear
-decay to zero, gradient clipping at norm 1.0. On CUDA: bf16 autocast (fp16 with a
-GradScaler where bf16 is unsupported), TF32 matmuls, fused AdamW. On CPU the same code
-runs in float32.
+Optimisation: AdamW (Loshchilov & Hutter 2019, fused kernel) with the configuration's betas,
+epsilon and weight decay (none on biases and LayerNorm weights), linear warm-up then
+linear decay to zero, gradient clipping at norm 1.0. On CUDA: bf16 autocast (fp16 with
+a GradScaler where bf16 is unsupported), TF32 matmuls. On CPU the same code runs in
+float32.
 
 Teacher logits are computed once per data set (:func:`compute_logits`) and kept as
 :class:`TeacherLogits` (saved with safetensors), so a trial never runs the teacher.
@@ -253,7 +253,9 @@ def make_optimizer(
         lr=config.learning_rate,
         betas=(config.beta_1, config.beta_2),
         eps=config.adam_epsilon,
-        fused=device.type == "cuda",
+        # the fused kernel is one pass over memory; on CPU it is ~10x faster than the
+        # per-tensor loop, which otherwise dominates steps of small students
+        fused=device.type in ("cuda", "cpu"),
     )
 
 
