@@ -387,6 +387,10 @@ class Study:
         """Write ``event`` to the journal (if any), then apply it to the in-memory state."""
         if self._journal is not None:
             if not self._header_written:
+                self._journal.lock()
+                if self._journal.read():
+                    raise ValueError(f"storage: {self.storage} was written by another study "
+                                     "after this one was created; open it again to resume it")
                 self._journal.append(_jsonable(self._header_event()))
                 self._header_written = True
             self._journal.append(_jsonable(event))

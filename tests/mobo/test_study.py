@@ -551,3 +551,16 @@ def test_a_failing_proposal_falls_back_to_sobol(tmp_path: Path,
     assert _events(path)[-1]["proposal_error"] == "LinAlgError: not positive definite"
     study.close()
     assert Study.load(path).trials[3].params == t.params
+
+
+def test_two_new_studies_on_one_path_do_not_mix(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    first = Study(_space2(), ["f", "g"], storage=path, seed=0)
+    second = Study(_space2(), ["f", "g"], storage=path, seed=1)  # nothing on disk yet
+    first.tell(first.ask(), {"f": 1.0, "g": 1.0})
+    first.close()
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="written by another study"):
+        second.ask()
+    assert path.read_bytes() == before and second.trials == []
+    second.close()
