@@ -281,7 +281,7 @@ def _journal_seed(storage: Path, default: int) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from mobo.study import Study, _check_storage_path
+    from mobo.study import BackendError, Study, _check_storage_path
 
     storage = None
     resuming = False
@@ -329,10 +329,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
               f"seed {study.seed}, budget {args.budget}, {args.workers} worker(s) on {backend}; "
               f"{where}" + (f" (resumed with {before} finished trials)" if resuming else ""),
               file=out, flush=True)
-        if job.prepare is not None and before < args.budget:
-            job.prepare()
-        progress = _Progress(args.budget, before, out)
         try:
+            if job.prepare is not None and before < args.budget:
+                job.prepare()
+            progress = _Progress(args.budget, before, out)
             study.optimize(job.fn, args.budget, workers=args.workers, backend=backend,
                            trial_timeout=args.trial_timeout,
                            gpus_per_trial=args.gpus_per_trial, address=args.address,
@@ -341,11 +341,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             print(f"interrupted: running trials recorded as abandoned; resume with the same "
                   f"command. {where}", file=sys.stderr, flush=True)
             return 130
+        except BackendError as e:
+            print(f"error: {e}. {where}", file=sys.stderr, flush=True)
+            return 1
         print(file=out)
+        if study.ref_point is None:
+            hv_text = ("no hypervolume yet (the reference point is inferred after the "
+                       "initial design)")
+        else:
+            hv_text = (f"hypervolume {study.hypervolume():.6g} w.r.t. the reference point "
+                       f"{ {k: float(f'{v:.6g}') for k, v in study.ref_point.items()} }")
         print(f"{study.n_completed} completed, {study.n_failed} failed, "
-              f"{sum(t.status == 'abandoned' for t in study.trials)} abandoned; "
-              f"hypervolume {study.hypervolume():.6g} w.r.t. reference "
-              f"{study.ref_point}", file=out)
+              f"{sum(t.status == 'abandoned' for t in study.trials)} abandoned; {hv_text}",
+              file=out)
         print("Pareto front:", file=out)
         print(format_pareto_table(study), file=out)
         print(where, file=out, flush=True)

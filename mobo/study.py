@@ -44,13 +44,17 @@ import numpy as np
 from mobo import __version__
 from mobo.space import Space
 
-__all__ = ["Objective", "Trial", "Study", "TrialStatus"]
+__all__ = ["BackendError", "Objective", "Trial", "Study", "TrialStatus"]
 
 TrialStatus = str  # "running" | "completed" | "failed" | "abandoned"
 _STATUSES = ("running", "completed", "failed", "abandoned")
 
 # Share of the observed range added beyond the nadir when a reference point is inferred.
 _REF_MARGIN = 0.1
+
+
+class BackendError(RuntimeError):
+    """The evaluation backend keeps losing trials (too many abandoned in a row)."""
 
 
 @dataclass(frozen=True)
@@ -776,8 +780,10 @@ class Study:
         Evaluations that raise, time out or return bad values become failed trials;
         evaluations lost to the infrastructure become abandoned and are asked again. More
         than ``max_abandoned`` (default ``2 * workers + 5``) abandoned trials in a row stop
-        the loop with RuntimeError. On KeyboardInterrupt (or any other exception) the
-        running trials are cancelled and recorded abandoned, then the exception goes on.
+        the loop with :class:`BackendError`. Trials asked outside this call and still
+        running stay pending (proposals avoid them) and do not count towards ``budget``.
+        On KeyboardInterrupt (or any other exception) the running trials are cancelled and
+        recorded abandoned, then the exception goes on.
         """
         if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
             raise ValueError(f"budget: expected a non-negative integer, got {budget!r}")
@@ -829,7 +835,7 @@ class Study:
                     for cb in callbacks:
                         cb(self, trial)
                 if abandoned_in_a_row > max_abandoned:
-                    raise RuntimeError(
+                    raise BackendError(
                         f"{abandoned_in_a_row} trials in a row were abandoned (last error: "
                         f"{trial.error}); the evaluation backend seems broken")
             clean_exit = True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 from mobo import __version__
 from mobo.hypervolume import hypervolume
 from mobo.space import Categorical, Float, Int, Space
-from mobo.study import Objective, Study, Trial
+from mobo.study import BackendError, Objective, Study, Trial
 
 # ---------------------------------------------------------------------------- toy functions
 
@@ -564,3 +566,19 @@ def test_two_new_studies_on_one_path_do_not_mix(tmp_path: Path) -> None:
         second.ask()
     assert path.read_bytes() == before and second.trials == []
     second.close()
+
+
+def _kill_own_worker(p: dict) -> dict[str, float]:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}  # never reached
+
+
+def test_a_backend_that_keeps_losing_trials_stops_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    study = Study(_space2(), ["f", "g"], storage=path, seed=0)
+    with pytest.raises(BackendError, match="2 trials in a row were abandoned"):
+        study.optimize(_kill_own_worker, 5, backend="process", max_abandoned=1)
+    assert [t.status for t in study.trials] == ["abandoned", "abandoned"]
+    assert study.trials[1].params == study.trials[0].params  # asked again, not learned from
+    study.close()
+    assert _snapshot(Study.load(path)) == _snapshot(study)
