@@ -4,6 +4,7 @@ and high-precision (mpmath) references, on random and degenerate inputs."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import mpmath as mp
 import numpy as np
@@ -267,6 +268,47 @@ def test_single_side_against_mpmath() -> None:
         # linear space: absolute accuracy relative to the natural scale of the term
         natural = s + (u - l if l > -np.inf else abs(u - mu))
         assert abs(lin - float(exact)) <= 1e-12 * natural + 1e-300, (label, lin, float(exact))
+
+
+def test_log_psi_every_branch_against_mpmath() -> None:
+    # the kernels send only the sides they cannot trust in linear space to _log_psi, so
+    # its branches are checked here one by one as well as on the random cases
+    from mobo.ehvi import _log_psi
+
+    branch_cases = [
+        (-np.inf, 1.0, 0.5, 0.3),  # l = -inf, mean below u
+        (-np.inf, 1.0, 5.0, 0.3),  # l = -inf, mean 13 std above u
+        (-np.inf, 1.0, 1e3, 1.0),  # ... 1000 std above u
+        (0.0, 1e-6, 3.0, 1.0),  # thin box, centre in the lower tail
+        (0.0, 1e-6, -0.5, 1.0),  # thin box, centre above the mean
+        (0.0, 1e-6, -100.0, 1.0),  # thin box far above the mean
+        (0.0, 1.0, -0.5, 0.3),  # mean below the box
+        (0.0, 1.0, -30.0, 0.3),  # far below
+        (0.0, 1.0, 2.0, 0.3),  # mean above the box
+        (0.0, 1.0, 60.0, 0.3),  # far above
+        (0.0, 1.0, 0.5, 0.3),  # mean inside the box
+        (0.0, 1.0, 0.999, 0.3),
+        (0.0, 1.0, 1e-3, 1e-4),
+    ]
+    rng = np.random.default_rng(9)
+    for l, u, mu, s in branch_cases + psi_cases(rng):
+        lp, d_mu, d_s = _log_psi(l, u, mu, s)
+        exact = mp_psi(l, u, mu, s)
+        if exact == 0:
+            continue
+        label = f"l={l} u={u} mu={mu} s={s}"
+        want = float(mp.log(exact))
+        assert abs(lp - want) <= 1e-9 * max(1.0, abs(want)), (label, lp, want)
+        if s < 1e-200 or abs(u - mu) / s > 1e5:
+            continue  # mpmath's derivative of a 1e-200-wide kink is not informative
+        want_mu = float(mp.diff(lambda x, a=(l, u, s): mp.log(mp_psi(a[0], a[1], x, a[2])), mu))
+        want_s = float(mp.diff(lambda x, a=(l, u, mu): mp.log(mp_psi(*a, x)), s))
+        assert d_mu == pytest.approx(want_mu, rel=1e-8, abs=1e-12 / s), (label, d_mu, want_mu)
+        assert d_s == pytest.approx(want_s, rel=1e-8, abs=1e-12 / s), (label, d_s, want_s)
+    # the deterministic limit
+    assert _log_psi(0.0, 1.0, 0.5, 0.0) == (math.log(0.5), -2.0, 0.0)
+    assert _log_psi(0.0, 1.0, -1.0, 0.0) == (0.0, 0.0, 0.0)
+    assert _log_psi(-np.inf, 1.0, 2.0, 0.0)[0] == -np.inf
 
 
 def test_box_terms_against_quadrature_m3() -> None:
