@@ -63,6 +63,15 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], needle: str, tmp_pa
     assert not journal.exists()
 
 
+@pytest.mark.parametrize("args", [["--budget", "-1"], ["--problem", "nonsense"],
+                                  ["--problem", "zdt1", "--storage", "/"]])
+def test_bad_arguments_through_python_m(args: list[str], tmp_path: Path) -> None:
+    run = _cli(*args, cwd=tmp_path)
+    assert run.returncode == 2 and run.stdout == ""
+    _one_error_line(run.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--problem", "zdt1", "--storage", str(tmp_path)]) == 2
     assert "is a directory" in _one_error_line(capsys.readouterr().err)
