@@ -2,24 +2,29 @@
 
 Usage::
 
-    python -m benchmarks.killtest                      # long form: >= 20 kills
-    python -m benchmarks.killtest --out benchmarks/results/killtest.md
-    python -m benchmarks.killtest --budget 8 --kills 5 # short form (as in the test suite)
+    python -m benchmarks.killtest --out benchmarks/results/killtest.md   # long form
+    python -m benchmarks.killtest --budget 8 --kills 3 --random-kills 3  # short form
 
 What it does:
 
 1. Runs ``python -m mobo.run --problem P --budget B --seed S --storage ref.jsonl`` once,
    uninterrupted: the reference.
-2. Runs the same command with a second journal again and again, killing each run with
-   SIGKILL at a random moment, until one run finishes by itself. Moments are drawn
-   around journal events (wait for ``g`` new journal lines, ``g`` random from 0, then a
-   random fraction of the reference's mean time between events), so kills land during
-   start-up, while a proposal is computed, while a trial runs and between trials.
-   After a share of the kills it also simulates a power loss during the last append:
-   the journal's last line is cut at a random byte (down to nothing), the only damage
-   an interrupted ``write`` + ``fsync`` can leave. This also produces trials whose
-   evaluation was lost, which the study must abandon and ask again.
-3. Checks the finished journal (see :func:`check`), prints a markdown report and exits
+2. In each phase, runs the same command with a fresh journal again and again, killing each
+   run with SIGKILL, until one run finishes by itself. Kill moments are drawn around
+   journal events: wait for ``g`` new lines (``g`` random from 0, paced so the kills spread
+   over the whole study), then a random delay.
+
+   * Phase 1 aims its kills *between trials*: just after a trial's outcome is written
+     (while the next proposal is computed) or during start-up. Kills that still land
+     while a trial runs are reported as such.
+   * Phase 2 kills at *random moments*: during start-up and journal replay, during
+     proposals, mid-way through the burst of initial-design trials, while a trial runs.
+     After a share of its kills it also simulates a power loss during the run's last
+     append: that line is cut at a random byte (down to nothing), the only damage an
+     interrupted ``write`` + ``fsync`` can leave (earlier lines were fsynced before the
+     run went on). This also loses trial outcomes, which the study must abandon and ask
+     again.
+3. Checks each finished journal (see :func:`check`), prints a markdown report and exits
    with status 1 if any check failed.
 
 What "the same results as an uninterrupted run" can honestly mean
@@ -48,9 +53,11 @@ the reference is reported, not required.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,20 +163,103 @@ def _command(problem: str, budget: int, seed: int, storage: Path) -> list[str]:
     ]
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     # one thread: the machine is shared, and reference and killed runs must compute alike
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[var] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def _line_count(path: Path) -> int:
+def _snapshot(dst: Path) -> Path:
+    """Copy the packages (with their numba caches; mtimes kept, so the caches stay valid)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for package in ("mobo", "benchmarks", "distill"):
+        if (ROOT / package).is_dir():
+            shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("results"))
+    return dst
+
+
+_EVALUATE = (
+    "import json, sys\n"
+    "from benchmarks.problems import get_problem\n"
+    "problem = get_problem(sys.argv[1])\n"
+    "print(json.dumps([problem(p) for p in json.load(sys.stdin)]))\n"
+)
+
+
+def _evaluate(problem: str, params: list[dict[str, Any]], root: Path) -> list[dict[str, float]]:
+    """Fresh evaluations of the problem, with the code the runs used."""
+    if root == ROOT:
+        from benchmarks.problems import get_problem
+
+        fn = get_problem(problem)
+        return [fn(p) for p in params]
+    out = subprocess.run(
+        [sys.executable, "-c", _EVALUATE, problem],
+        input=json.dumps(params),
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=_env(root),
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def _problem_dim(problem: str, root: Path) -> int:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from benchmarks.problems import get_problem; "
+            "print(get_problem(sys.argv[1]).space.dim)",
+            problem,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=_env(root),
+        check=True,
+    )
+    return int(out.stdout.strip())
+
+
+def _code_version() -> str:
+    """The commit the packages come from, and which of their files differ from it."""
     try:
-        return path.read_bytes().count(b"\n")
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "mobo", "benchmarks", "distill"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
+    except OSError:
+        return "unknown (no git)"
+    changed = sorted(line[3:] for line in dirty if line.strip() and line[3:].endswith(".py"))
+    if not head:
+        return "unknown (not a git checkout)"
+    if not changed:
+        return f"commit {head}"
+    return f"commit {head} with uncommitted changes in {', '.join(changed)}"
+
+
+def _line_count(path: Path, outcomes_only: bool = False) -> int:
+    """Journal lines written so far (only trial outcomes: tell/fail/abandon, if asked)."""
+    try:
+        data = path.read_bytes()
     except FileNotFoundError:
         return 0
+    if not outcomes_only:
+        return data.count(b"\n")
+    # the journal writes compact JSON with sorted keys, so the event name reads exactly so
+    return sum(data.count(b'"event":"%s"' % kind) for kind in (b"tell", b"fail", b"abandon"))
 
 
 @dataclass
@@ -187,14 +277,16 @@ class Launch:
     warned_torn: bool = False  # the run reported a torn last line
 
 
-def _run_to_end(cmd: list[str], log: Path, timeout: float) -> tuple[int, float, list[float]]:
+def _run_to_end(
+    cmd: list[str], root: Path, log: Path, timeout: float
+) -> tuple[int, float, list[float]]:
     """Run uninterrupted; return code, wall time and the times journal lines appeared."""
     storage = Path(cmd[-1])
     start = time.monotonic()
     stamps: list[float] = []
     seen = 0
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=root, env=_env(root), stdout=out, stderr=subprocess.STDOUT)
         try:
             while proc.poll() is None:
                 if time.monotonic() - start > timeout:
@@ -250,11 +342,21 @@ class Check:
 
 @dataclass
 class Phase:
-    """One killed-and-resumed study: how often to kill, and how often to tear the journal."""
+    """One killed-and-resumed study.
+
+    Attributes:
+        name: shown in the report.
+        min_kills: the phase fails if the study ends after fewer kills.
+        power_loss: share of kills after which the journal's last line is cut.
+        aim: ``"between"`` kills just after a trial's outcome is written (so, nearly always,
+            while the next proposal is computed) or during start-up; ``"random"`` kills at
+            any moment, including while a trial runs.
+    """
 
     name: str
     min_kills: int
-    power_loss: float
+    power_loss: float = 0.0
+    aim: str = "random"
 
 
 @dataclass
@@ -291,6 +393,7 @@ class KillTest:
     reference_seconds: float
     reference_events: int
     phases: list[KillTestResult]
+    code: str = ""
 
     @property
     def passed(self) -> bool:
@@ -298,8 +401,8 @@ class KillTest:
 
 
 DEFAULT_PHASES = (
-    Phase("SIGKILL only", 20, 0.0),
-    Phase("SIGKILL, then a power loss during the last append", 10, 0.35),
+    Phase("SIGKILL between trials", 20, 0.0, "between"),
+    Phase("SIGKILL at random moments, a third followed by a power loss", 20, 0.35, "random"),
 )
 
 
@@ -312,6 +415,8 @@ def run_killtest(
     kill_seed: int = 1,
     workdir: str | os.PathLike[str] | None = None,
     timeout: float = 600.0,
+    snapshot: bool = True,
+    warm_up: bool = True,
     progress: Any = None,
 ) -> KillTest:
     """Run the reference study once, then each phase's killed-and-resumed study.
@@ -324,6 +429,10 @@ def run_killtest(
         kill_seed: seeds the kill moments and cuts.
         workdir: where journals and logs go (a temporary directory by default).
         timeout: seconds allowed for each run of the command.
+        snapshot: run a copy of the packages taken at the start, so that edits to the
+            working tree while the test runs cannot make the runs differ.
+        warm_up: run a short study first, so numba's compiled-kernel cache is warm and the
+            reference run's timing (which paces the kills) is that of a normal resume.
         progress: called with a line of text after each run (e.g. ``print``).
     """
     say = progress or (lambda text: None)
@@ -337,8 +446,18 @@ def run_killtest(
     try:
         ref_path = work / "reference.jsonl"
         ref_path.unlink(missing_ok=True)
+        root = _snapshot(work / "code") if snapshot else ROOT
+        if warm_up:
+            # compile and cache the numba kernels (in the snapshot) before anything is timed
+            space_dim = _problem_dim(problem, root)
+            _run_to_end(
+                _command(problem, 2 * (space_dim + 1) + 1, seed, work / "warm-up.jsonl"),
+                root,
+                work / "warm-up.log",
+                timeout,
+            )
         code, ref_seconds, stamps = _run_to_end(
-            _command(problem, budget, seed, ref_path), work / "reference.log", timeout
+            _command(problem, budget, seed, ref_path), root, work / "reference.log", timeout
         )
         if code != 0:
             raise RuntimeError(
@@ -346,9 +465,15 @@ def run_killtest(
                 + (work / "reference.log").read_text(errors="replace")[-3000:]
             )
         say(f"reference: {len(stamps)} events in {ref_seconds:.1f} s")
-        # mean time between journal events once the study runs (start-up excluded)
-        gap = (stamps[-1] - stamps[0]) / max(len(stamps) - 1, 1) if stamps else 0.5
-        gap = max(gap, 0.01)
+        # timing profile: start-up until the first event, the longest pause between events
+        # (the first model proposal, which also loads the surrogate's libraries) and a
+        # typical pause (about one proposal once everything is loaded)
+        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b - a > 0]
+        timing = {
+            "startup": stamps[0] if stamps else 1.0,
+            "longest": max(gaps, default=0.5),
+            "typical": 2 * float(np.median(gaps)) if gaps else 0.1,
+        }
         results = []
         for number, phase in enumerate(phases):
             say(f"phase {number}: {phase.name}")
@@ -359,16 +484,15 @@ def run_killtest(
                     budget,
                     seed,
                     ref_path,
+                    root,
                     work / f"phase{number}",
                     rng,
-                    len(stamps),
-                    stamps[0] if stamps else 1.0,
-                    gap,
+                    timing,
                     timeout,
                     say,
                 )
             )
-        return KillTest(problem, budget, seed, ref_seconds, len(stamps), results)
+        return KillTest(problem, budget, seed, ref_seconds, len(stamps), results, _code_version())
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -380,17 +504,17 @@ def _killed_study(
     budget: int,
     seed: int,
     ref_path: Path,
+    root: Path,
     work: Path,
     rng: np.random.Generator,
-    n_events: int,
-    startup: float,
-    gap: float,
+    timing: dict[str, float],
     timeout: float,
     say: Any,
 ) -> KillTestResult:
     work.mkdir(parents=True, exist_ok=True)
     kill_path = work / "killed.jsonl"
     kill_path.unlink(missing_ok=True)
+    outcomes_only = phase.aim == "between"
     launches: list[Launch] = []
     snapshots: dict[int, dict[str, Any]] = {}  # completed results seen after each kill
     start_all = time.monotonic()
@@ -400,29 +524,39 @@ def _killed_study(
         if index > 10 * phase.min_kills + 10:
             raise RuntimeError(f"study did not finish after {index} runs")
         kills = sum(x.killed for x in launches)
-        kill = kills < 3 * phase.min_kills
-        # journal lines to wait for before the kill: spread the kills still to come over
-        # the events still to come (on average), so they cover the whole study
-        remaining = max(n_events - _line_count(kill_path), 1)
-        per_kill = max(1, round(2 * remaining / max(1.25 * (phase.min_kills - kills), 1.25)))
+        trials, _ = replay(_read_events(kill_path)[0])
+        to_go = budget - sum(t.status in ("completed", "failed") for t in trials)
+        # a finished study's last run must be allowed to end by itself
+        kill = to_go > 0 and kills < 3 * phase.min_kills
+        # lines to wait for: spread the kills still wanted over the trials still to run
+        lines_to_go = to_go if outcomes_only else 2 * to_go
+        per_kill = max(1, round(2 * lines_to_go / max(1.25 * (phase.min_kills - kills), 1.25)))
         wait_lines = int(rng.integers(0, per_kill + 1))
-        if kills < phase.min_kills:  # leave work to kill: the reference count is a lower bound
-            wait_lines = min(wait_lines, max(remaining - 2, 0))
-        if wait_lines == 0:  # somewhere in start-up, journal replay or the first proposal
-            delay = float(rng.uniform(0.0, startup + gap))
+        if kills < phase.min_kills:  # leave work for the kills still wanted
+            wait_lines = min(wait_lines, max(lines_to_go - 1, 0))
+        if wait_lines == 0:  # start-up, journal replay or the first proposal
+            if outcomes_only:
+                delay = float(rng.uniform(0.0, timing["startup"]))
+            else:
+                delay = float(rng.uniform(0.0, timing["startup"] + timing["longest"]))
+        elif outcomes_only:  # just after an outcome, while the next proposal is computed
+            delay = float(rng.uniform(0.0, 0.1 * timing["typical"]))
         elif rng.random() < 0.4:  # right after an event (mid-burst in the initial design)
             delay = 0.0
         else:  # somewhere in the time a proposal takes
-            delay = float(rng.uniform(0.0, 1.5 * gap))
+            delay = float(rng.uniform(0.0, 1.5 * timing["typical"]))
         before = _line_count(kill_path)
+        awaited = _line_count(kill_path, outcomes_only) + wait_lines
         events_before = len(_read_events(kill_path)[0])
         log = work / f"run-{index:03d}.log"
         t0 = time.monotonic()
         with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, cwd=root, env=_env(root), stdout=out, stderr=subprocess.STDOUT
+            )
             try:
                 if kill:
-                    while proc.poll() is None and _line_count(kill_path) < before + wait_lines:
+                    while proc.poll() is None and _line_count(kill_path, outcomes_only) < awaited:
                         if time.monotonic() - t0 > timeout:
                             break
                         time.sleep(0.002)
@@ -475,15 +609,31 @@ def _killed_study(
             + (f"; power loss: {launch.torn}" if launch.torn else "")
         )
     result = check(
-        problem, budget, ref_path, kill_path, launches, snapshots, min_kills=phase.min_kills
+        problem,
+        budget,
+        ref_path,
+        kill_path,
+        launches,
+        snapshots,
+        min_kills=phase.min_kills,
+        root=root,
     )
     result.phase = phase
     result.seconds = time.monotonic() - start_all
+    unit = "trial outcomes" if outcomes_only else "journal lines"
+    if outcomes_only:
+        delays = (
+            f"0..{timing['startup']:.2f} s if none is awaited, else "
+            f"0..{0.1 * timing['typical'] * 1000:.0f} ms"
+        )
+    else:
+        delays = (
+            f"0..{timing['startup'] + timing['longest']:.2f} s if none is awaited, else 0 "
+            f"(40%) or 0..{1.5 * timing['typical']:.2f} s"
+        )
     result.settings = {
-        "journal lines awaited before a kill": "0..2r/(1.25k) for r events and k kills to go",
-        "then a delay": f"0..{startup + gap:.2f} s if no line is awaited, else 0 (40%) or "
-        f"0..{1.5 * gap:.2f} s",
-        "kill seed": "shared",
+        f"{unit} awaited before a kill": "0..2r/(1.25k) for r to go and k kills to go",
+        "then a delay": delays,
     }
     return result
 
@@ -497,11 +647,9 @@ def check(
     snapshots: dict[int, dict[str, Any]],
     *,
     min_kills: int,
+    root: Path = ROOT,
 ) -> KillTestResult:
     """Compare the finished killed journal with the reference and with the problem."""
-    from benchmarks.problems import get_problem
-
-    fn = get_problem(problem)
     ref_events, _ = _read_events(ref_path)
     events, torn_at_end = _read_events(kill_path)
     ref_trials, ref_problems = replay(ref_events)
@@ -540,9 +688,9 @@ def check(
         not lost and not changed,
         f"{len(snapshots)} results seen after kills; lost {lost[:10]}, changed {changed[:10]}",
     )
+    fresh = _evaluate(problem, [t.params for t in completed.values()], root)
     wrong = []
-    for t in completed.values():
-        expected = fn(t.params)
+    for t, expected in zip(completed.values(), fresh, strict=True):
         if any(t.values is None or t.values.get(k) != v for k, v in expected.items()):
             wrong.append(t.number)
     add(
@@ -704,7 +852,8 @@ def report(test: KillTest, command: str) -> str:
         f"--seed {test.seed} --storage J`, killed with SIGKILL and started again on the same "
         "journal until a run finishes by itself. Machine: "
         f"{platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Code: {test.code} "
+        "(every run used one copy of it, taken at the start).",
         "",
         f"**Result: {'PASS' if test.passed else 'FAIL'}** -- {kills} kills in "
         f"{len(test.phases)} phases. The uninterrupted reference run wrote "
@@ -738,32 +887,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--kills", type=int, default=20, help="minimum kills of the SIGKILL-only phase"
+        "--kills", type=int, default=20, help="minimum kills of the between-trials phase"
     )
     parser.add_argument(
-        "--power-loss-kills",
+        "--random-kills",
         type=int,
-        default=10,
-        help="minimum kills of the phase that also tears the journal (0: skip it)",
+        default=20,
+        help="minimum kills of the random-moment phase (0: skip it)",
     )
     parser.add_argument(
-        "--power-loss", type=float, default=0.35, help="share of those kills that tear it"
+        "--power-loss",
+        type=float,
+        default=0.35,
+        help="share of the random-moment kills followed by a cut last line",
     )
     parser.add_argument("--kill-seed", type=int, default=1)
     parser.add_argument("--workdir", default=None, help="keep journals and logs here")
     parser.add_argument("--out", default=None, help="also write the markdown report here")
     args = parser.parse_args(argv)
-    if args.budget < 1 or args.kills < 1 or args.power_loss_kills < 0:
-        parser.error("--budget and --kills must be >= 1, --power-loss-kills >= 0")
+    if args.budget < 1 or args.kills < 1 or args.random_kills < 0:
+        parser.error("--budget and --kills must be >= 1, --random-kills >= 0")
     if not 0 <= args.power_loss <= 1:
         parser.error("--power-loss must be in [0, 1]")
-    phases = [Phase("SIGKILL only", args.kills, 0.0)]
-    if args.power_loss_kills:
+    phases = [Phase("SIGKILL between trials", args.kills, 0.0, "between")]
+    if args.random_kills:
         phases.append(
             Phase(
-                "SIGKILL, then a power loss during the last append",
-                args.power_loss_kills,
+                f"SIGKILL at random moments, {args.power_loss:.0%} of them followed by a "
+                "power loss",
+                args.random_kills,
                 args.power_loss,
+                "random",
             )
         )
     test = run_killtest(
@@ -777,7 +931,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command = (
         f"python -m benchmarks.killtest --problem {args.problem} --budget {args.budget} "
-        f"--seed {args.seed} --kills {args.kills} --power-loss-kills {args.power_loss_kills} "
+        f"--seed {args.seed} --kills {args.kills} --random-kills {args.random_kills} "
         f"--power-loss {args.power_loss} --kill-seed {args.kill_seed}"
     )
     text = report(test, command)

@@ -121,7 +121,11 @@ def _one_line(text: str) -> str:
 def describe_exception(exc: BaseException) -> str:
     """``"ExcType: message"`` on one line (just ``"ExcType"`` when the message is empty)."""
     name = type(exc).__name__
-    message = _one_line(f"{name}: {exc}")
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the failure itself
+        text = "<exception message could not be rendered>"
+    message = _one_line(f"{name}: {text}")
     return message if message != f"{name}:" else name
 
 

@@ -153,7 +153,7 @@ def test_short_kill_test_passes(tmp_path: Path) -> None:
         "branincurrin",
         8,
         0,
-        phases=[Phase("SIGKILL only", 3, 0.0), Phase("power loss", 2, 0.6)],
+        phases=[Phase("between trials", 3, 0.0, "between"), Phase("random", 2, 0.6, "random")],
         kill_seed=3,
         workdir=tmp_path,
     )

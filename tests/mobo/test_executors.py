@@ -217,6 +217,14 @@ def test_describe_exception_is_one_line() -> None:
     assert describe_exception(ValueError("a\n  b\tc")) == "ValueError: a b c"
     assert len(describe_exception(ValueError("x" * 10_000))) <= 2000
 
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert describe_exception(Unprintable()) == (
+        "Unprintable: <exception message could not be rendered>"
+    )
+
 
 def test_make_executor_picks_the_backend() -> None:
     assert isinstance(make_executor(), InlineExecutor)
