@@ -308,11 +308,7 @@ def _tables(
     counts: np.ndarray,
     mills: np.ndarray,
     grad: bool,
-    hh: np.ndarray,
-    gg: np.ndarray,
-    cdf: np.ndarray,
-    sf: np.ndarray,
-    pdf: np.ndarray,
+    tab: np.ndarray,
 ) -> None:  # pragma: no cover - numba
     """Per distinct coordinate c of each axis, for candidate i: H = E[(c - Y)^+],
     G = E[(Y - c)^+], phi(z) and, with ``grad``, Phi(z) and 1 - Phi(z); z = (c - mu) / s."""
@@ -354,11 +350,11 @@ def _tables(
                 q_ = 1.0 - c_
                 h = max(d, 0.0)
                 g = max(-d, 0.0)
-            hh[j, t] = h
-            gg[j, t] = g
-            cdf[j, t] = c_
-            sf[j, t] = q_
-            pdf[j, t] = p
+            tab[0, j, t] = h
+            tab[1, j, t] = g
+            tab[2, j, t] = c_
+            tab[3, j, t] = q_
+            tab[4, j, t] = p
 
 
 @njit(cache=True, inline="always")
@@ -368,24 +364,20 @@ def _side(
     ui: int,
     mu: float,
     grid: np.ndarray,
-    hh: np.ndarray,
-    gg: np.ndarray,
-    cdf: np.ndarray,
-    sf: np.ndarray,
-    pdf: np.ndarray,
+    tab: np.ndarray,
 ) -> tuple[float, float, float]:  # pragma: no cover - numba
     """(psi, d psi / d mu, d psi / d s) of box side [grid[j, li], grid[j, ui]] (li < 0: -inf)."""
     if li < 0:
-        v = hh[j, ui]
-        return v, -cdf[j, ui], pdf[j, ui]
+        v = tab[0, j, ui]
+        return v, -tab[2, j, ui], tab[4, j, ui]
     if grid[j, li] >= mu:
         # mean below the box: the width minus a correction of at most half of it
-        v = (grid[j, ui] - grid[j, li]) - (gg[j, li] - gg[j, ui])
-        dm = sf[j, ui] - sf[j, li]
+        v = (grid[j, ui] - grid[j, li]) - (tab[1, j, li] - tab[1, j, ui])
+        dm = tab[3, j, ui] - tab[3, j, li]
     else:
-        v = hh[j, ui] - hh[j, li]
-        dm = cdf[j, li] - cdf[j, ui]
-    return max(v, 0.0), dm, pdf[j, ui] - pdf[j, li]
+        v = tab[0, j, ui] - tab[0, j, li]
+        dm = tab[2, j, li] - tab[2, j, ui]
+    return max(v, 0.0), dm, tab[4, j, ui] - tab[4, j, li]
 
 
 @njit(cache=True, parallel=True)
@@ -407,12 +399,8 @@ def _ehvi_kernel(
     d_mean = np.zeros((ng, m))
     d_std = np.zeros((ng, m))
     for i in prange(n):
-        hh = np.empty((m, n_grid))
-        gg = np.empty((m, n_grid))
-        cdf = np.empty((m, n_grid))
-        sf = np.empty((m, n_grid))
-        pdf = np.empty((m, n_grid))
-        _tables(mean, std, i, grid, counts, mills, grad, hh, gg, cdf, sf, pdf)
+        tab = np.empty((5, m, n_grid))
+        _tables(mean, std, i, grid, counts, mills, grad, tab)
         psi = np.empty(m)
         dm = np.empty(m)
         ds = np.empty(m)
@@ -420,9 +408,7 @@ def _ehvi_kernel(
         for k in range(n_boxes):
             prod = 1.0
             for j in range(m):
-                v, dm[j], ds[j] = _side(
-                    j, lo_idx[k, j], up_idx[k, j], mean[i, j], grid, hh, gg, cdf, sf, pdf
-                )
+                v, dm[j], ds[j] = _side(j, lo_idx[k, j], up_idx[k, j], mean[i, j], grid, tab)
                 psi[j] = v
                 prod *= v
                 if prod == 0.0 and not grad:
@@ -448,15 +434,11 @@ def _side_checked(
     mu: float,
     s: float,
     grid: np.ndarray,
-    hh: np.ndarray,
-    gg: np.ndarray,
-    cdf: np.ndarray,
-    sf: np.ndarray,
-    pdf: np.ndarray,
+    tab: np.ndarray,
 ) -> tuple[float, float, float, bool, float]:  # pragma: no cover - numba
     """:func:`_side` plus whether its value is accurate to ~1e-12 relative (trusted for the
     log) and, if not, an upper bound on psi."""
-    v, dm, ds = _side(j, li, ui, mu, grid, hh, gg, cdf, sf, pdf)
+    v, dm, ds = _side(j, li, ui, mu, grid, tab)
     u = grid[j, ui]
     if s == 0.0:
         return v, dm, ds, True, v
@@ -465,11 +447,11 @@ def _side_checked(
     elif grid[j, li] >= mu:
         ok = u - grid[j, li] >= _KEEP * s
     else:
-        ok = v > _TINY and v >= _KEEP * hh[j, ui]
+        ok = v > _TINY and v >= _KEEP * tab[0, j, ui]
     if ok:
         return v, dm, ds, True, v
     # psi <= H(u) <= s phi(z_u) when u <= mu (h(z) <= phi(z) for z <= 0), and psi <= u - l
-    bound = s * pdf[j, ui] if u <= mu else hh[j, ui] * (1.0 + 1e-12)
+    bound = s * tab[4, j, ui] if u <= mu else tab[0, j, ui] * (1.0 + 1e-12)
     if li >= 0:
         bound = min(bound, u - grid[j, li])
     return v, dm, ds, False, bound
@@ -494,12 +476,8 @@ def _log_ehvi_kernel(
     d_mean = np.zeros((ng, m))
     d_std = np.zeros((ng, m))
     for i in prange(n):
-        hh = np.empty((m, n_grid))
-        gg = np.empty((m, n_grid))
-        cdf = np.empty((m, n_grid))
-        sf = np.empty((m, n_grid))
-        pdf = np.empty((m, n_grid))
-        _tables(mean, std, i, grid, counts, mills, grad, hh, gg, cdf, sf, pdf)
+        tab = np.empty((5, m, n_grid))
+        _tables(mean, std, i, grid, counts, mills, grad, tab)
         psi = np.empty(m)
         bm = np.empty(m)  # d log psi / d mu of each side
         bs = np.empty(m)
@@ -518,7 +496,7 @@ def _log_ehvi_kernel(
             all_trusted = True
             for j in range(m):
                 v, dmj, dsj, ok, bnd = _side_checked(
-                    j, lo_idx[k, j], up_idx[k, j], mean[i, j], std[i, j], grid, hh, gg, cdf, sf, pdf
+                    j, lo_idx[k, j], up_idx[k, j], mean[i, j], std[i, j], grid, tab
                 )
                 bound *= bnd
                 if ok:
@@ -560,9 +538,7 @@ def _log_ehvi_kernel(
             for j in range(m):
                 li = lo_idx[k, j]
                 ui = up_idx[k, j]
-                v, dmj, dsj, ok, bnd = _side_checked(
-                    j, li, ui, mean[i, j], std[i, j], grid, hh, gg, cdf, sf, pdf
-                )
+                v, dmj, dsj, ok, bnd = _side_checked(j, li, ui, mean[i, j], std[i, j], grid, tab)
                 if ok:
                     term += math.log(v)
                     bm[j] = dmj / v
