@@ -270,6 +270,18 @@ def test_single_side_against_mpmath() -> None:
         assert abs(lin - float(exact)) <= 1e-12 * natural + 1e-300, (label, lin, float(exact))
 
 
+def test_mills_polynomials_against_mpmath() -> None:
+    from mobo.ehvi import _MILLS_TABLE, _Z_ZERO, _mills_fast
+
+    rng = np.random.default_rng(11)
+    xs = np.concatenate([rng.uniform(0, _Z_ZERO, 300), rng.uniform(0, 2, 100), [0.0, 0.5]])
+    for x in xs:
+        r = mp.ncdf(-mp.mpf(x)) / mp.npdf(mp.mpf(x))
+        for row, want in ((0, r), (1, 1 - x * r)):
+            got = _mills_fast(float(x), _MILLS_TABLE, row)
+            assert abs(got - want) <= 5e-15 * want, (x, row, got, float(want))
+
+
 def test_log_psi_every_branch_against_mpmath() -> None:
     # the kernels send only the sides they cannot trust in linear space to _log_psi, so
     # its branches are checked here one by one as well as on the random cases
