@@ -456,7 +456,7 @@ def _side_checked(
     if li < 0:
         ok = v > _TINY
     elif grid[j, li] >= mu:
-        ok = u - grid[j, li] >= _KEEP * s
+        ok = v > _TINY and u - grid[j, li] >= _KEEP * s
     else:
         ok = v > _TINY and v >= _KEEP * tab[0, j, ui]
     if ok:
