@@ -3,7 +3,8 @@
 One call of :meth:`Proposer.propose` (all objectives minimised):
 
 1. Fit one GP per objective on the completed trials (:func:`mobo.gp.fit_gp`, MAP,
-   warm-started from the previous proposal's hyper-parameters).
+   warm-started from the previous proposal's hyper-parameters; a wider noise prior when
+   the objectives are declared noisy).
 2. Pending trials: Kriging believer (Ginsbourger, Le Riche & Carraro 2010) -- the GP is
    conditioned on the pending inputs with its own posterior mean as fantasy outputs (same
    hyper-parameters), and the fantasies join the front, so k asks without a tell see the
@@ -45,7 +46,7 @@ import numpy as np
 import torch
 
 from mobo.ehvi import Boxes, decompose, log_ehvi_boxes, log_ehvi_boxes_and_grad
-from mobo.gp import GP, fit_gp, single_threaded
+from mobo.gp import GP, NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp, single_threaded
 from mobo.pareto import is_nondominated
 from mobo.space import Space
 
@@ -258,7 +259,8 @@ class Proposer:
         warm_start: dict | None,
     ) -> Proposal:
         t0 = time.perf_counter()
-        gp = fit_gp(X, Y, warm_start)
+        gp = fit_gp(X, Y, warm_start,
+                    noise_prior=NOISY_NOISE_PRIOR if self.noisy else NOISE_PRIOR)
         feas = None
         if len(X_failed):
             labels = np.r_[np.ones(len(X)), -np.ones(len(X_failed))][:, None]

@@ -285,3 +285,14 @@ def test_fused_fit_kernel_matches_reference(duplicates):
             fd = (G[j] * (Kp[j] - Km[j])).sum() / (2 * eps)
             assert g_ls[j, t] == pytest.approx(fd, rel=1e-5, abs=1e-8)
         assert g_os[j] == pytest.approx((G[j] * (K[j] - noise[j] * np.eye(9))).sum(), rel=1e-10)
+
+
+def test_noise_prior_option():
+    rng = np.random.default_rng(9)
+    X = rng.random((25, 2))
+    Y = branin_like(X)[:, :1] + 0.3 * rng.standard_normal((25, 1))
+    tight = fit_gp(X, Y)
+    wide = fit_gp(X, Y, noise_prior=gpmod.NOISY_NOISE_PRIOR)
+    assert wide.noise[0] > tight.noise[0]
+    with pytest.raises(ValueError, match="noise_prior"):
+        fit_gp(X, Y, noise_prior=(0.0, -1.0))
