@@ -780,7 +780,18 @@ def _check_predictions(mean: np.ndarray, std: np.ndarray, m: int) -> tuple[np.nd
     return np.ascontiguousarray(mean), np.ascontiguousarray(std)
 
 
-def _linear(mean, std, boxes: Boxes, grad: bool):
+def _check_boxes(boxes: Boxes) -> Boxes:
+    if not isinstance(boxes, Boxes):
+        raise TypeError(
+            f"boxes must be a Boxes from decompose() or boxes_from_bounds(), got {type(boxes)}"
+        )
+    return boxes
+
+
+def _linear(
+    mean: np.ndarray, std: np.ndarray, boxes: Boxes, grad: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    boxes = _check_boxes(boxes)
     mean, std = _check_predictions(mean, std, boxes.m)
     return _ehvi_kernel(
         mean,
@@ -794,7 +805,10 @@ def _linear(mean, std, boxes: Boxes, grad: bool):
     )
 
 
-def _log(mean, std, boxes: Boxes, grad: bool):
+def _log(
+    mean: np.ndarray, std: np.ndarray, boxes: Boxes, grad: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    boxes = _check_boxes(boxes)
     mean, std = _check_predictions(mean, std, boxes.m)
     return _log_ehvi_kernel(
         mean,

@@ -524,6 +524,10 @@ def test_validation_errors() -> None:
         boxes_from_bounds(np.zeros((1, 2)), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="lower"):
         boxes_from_bounds(np.full((1, 2), np.nan), np.ones((1, 2)))
+    with pytest.raises(TypeError, match="boxes"):
+        ehvi_boxes(good, good, (np.zeros((1, 2)), np.ones((1, 2))))
+    with pytest.raises(ValueError, match="mean"):
+        ehvi_boxes(np.zeros((1, 3)), np.zeros((1, 3)), decompose(front, ref))
 
 
 def test_empty_candidates_and_package_export() -> None:
