@@ -543,3 +543,32 @@ def test_empty_candidates_and_package_export() -> None:
     np.testing.assert_allclose(
         v, ehvi(np.zeros((2, 2)), np.ones((2, 2)), np.empty((0, 2)), np.ones(2))
     )
+
+
+def test_random_scales_invariants() -> None:
+    # fronts, means and deviations over 16 orders of magnitude, duplicates and std = 0:
+    # EHVI finite and >= 0, gradients finite, log EHVI = log EHVI where the latter is
+    # comfortably representable, and -inf only where some deviation is 0
+    rng = np.random.default_rng(123)
+    for _ in range(150):
+        m = int(rng.integers(1, 5))
+        p = int(rng.integers(0, 8))
+        scale = 10 ** rng.uniform(-8, 8)
+        shift = rng.uniform(-1e3, 1e3) * scale
+        front = rng.random((p, m)) * scale + shift
+        if p > 1 and rng.random() < 0.3:
+            front[1] = front[0]
+        ref = np.full(m, shift + scale * rng.uniform(0.5, 1.2))
+        mean = shift + scale * rng.uniform(-2, 4, (40, m))
+        std = scale * 10 ** rng.uniform(-10, 3, (40, m))
+        std[rng.random((40, m)) < 0.1] = 0.0
+        boxes = decompose(front, ref)
+        v, dm, ds = ehvi_boxes_and_grad(mean, std, boxes)
+        lv, ldm, lds = log_ehvi_boxes_and_grad(mean, std, boxes)
+        assert np.isfinite(v).all() and (v >= 0).all()
+        assert np.isfinite(dm).all() and np.isfinite(ds).all()
+        assert np.isfinite(ldm).all() and np.isfinite(lds).all()
+        assert not np.isnan(lv).any() and not np.isposinf(lv).any()
+        big = v > 1e-250 * scale**m
+        np.testing.assert_allclose(lv[big], np.log(v[big]), atol=1e-8, rtol=0)
+        assert not (np.isneginf(lv) & (std > 0).all(axis=1)).any()
