@@ -188,6 +188,30 @@ def _fit_kernel_grad(X: np.ndarray, ls: np.ndarray, os: np.ndarray, R: np.ndarra
         g_os[j] = os[j] * acc_os
 
 
+@numba.njit(cache=True)
+def _cross_kernel(Xq: np.ndarray, X: np.ndarray, ls: np.ndarray, os: np.ndarray,
+                  out: np.ndarray) -> None:  # pragma: no cover - numba
+    """Fill out (m, q, n) = os k_52 between ``Xq`` (q, d) and ``X`` (n, d), fused per pair."""
+    m, q, n, d = ls.shape[0], Xq.shape[0], X.shape[0], X.shape[1]
+    Zq = np.empty((q, d))
+    Z = np.empty((n, d))
+    for j in range(m):
+        for t in range(d):
+            inv = 1.0 / ls[j, t]
+            for a in range(q):
+                Zq[a, t] = Xq[a, t] * inv
+            for b in range(n):
+                Z[b, t] = X[b, t] * inv
+        for a in range(q):
+            for b in range(n):
+                d2 = 0.0
+                for t in range(d):
+                    z = Zq[a, t] - Z[b, t]
+                    d2 += z * z
+                r = math.sqrt(5.0 * d2)
+                out[j, a, b] = os[j] * (1.0 + r + r * r / 3.0) * math.exp(-r)
+
+
 def _lognormal_logpdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
     lx = torch.log(x)
     return -lx - math.log(sigma) - 0.5 * math.log(2 * math.pi) - 0.5 * ((lx - mu) / sigma) ** 2
@@ -324,12 +348,23 @@ class GP:
     def posterior(self, Xq: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of the latent f at ``Xq`` (q, d) -> (q, m) each, raw units."""
         Xq = np.atleast_2d(np.asarray(Xq, dtype=np.float64))
+        if Xq.ndim != 2 or Xq.shape[1] != self.d:
+            raise ValueError(f"Xq: expected shape (q, {self.d}), got {Xq.shape}")
         means, stds = [], []
+        ls = self.lengthscale.numpy()
+        os = self.outputscale.numpy()
         with torch.no_grad(), single_threaded():
             for i in range(0, len(Xq), chunk):
-                mu, sd = self.posterior_torch(torch.from_numpy(Xq[i : i + chunk]))
-                means.append(mu.numpy())
-                stds.append(sd.numpy())
+                part = np.ascontiguousarray(Xq[i : i + chunk])
+                # same formulas as posterior_torch, with the kernel in one fused pass
+                Kq_np = np.empty((self.m, len(part), self.n))
+                _cross_kernel(part, self.X_np, ls, os, Kq_np)
+                Kq = torch.from_numpy(Kq_np)
+                mean_s = self.mean[:, None] + (Kq @ self.alpha.unsqueeze(-1)).squeeze(-1)
+                V = Kq @ self.Linv_T
+                var_s = (self.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
+                means.append((mean_s.T * self._scale_t + self._mean_t).numpy())
+                stds.append((torch.sqrt(var_s).T * self._scale_t).numpy())
         if not means:
             return np.zeros((0, self.m)), np.zeros((0, self.m))
         return np.concatenate(means), np.concatenate(stds)
