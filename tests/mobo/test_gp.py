@@ -296,3 +296,10 @@ def test_noise_prior_option():
     assert wide.noise[0] > tight.noise[0]
     with pytest.raises(ValueError, match="noise_prior"):
         fit_gp(X, Y, noise_prior=(0.0, -1.0))
+
+
+def test_posterior_rejects_wrong_width(fitted):
+    _, _, gp = fitted
+    with pytest.raises(ValueError, match="Xq"):
+        gp.posterior(np.zeros((3, 5)))
+    assert gp.posterior(np.zeros((0, 2)))[0].shape == (0, 2)
