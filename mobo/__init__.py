@@ -4,8 +4,9 @@ Convention: every low-level array function (``is_nondominated``, ``hypervolume``
 ``ehvi``) treats all objectives as minimised; ``Objective(maximize=True)`` is
 negated once, at the :class:`Study` boundary.
 
-Public names are imported lazily, so ``import mobo`` stays cheap and compiling
-numba kernels or importing torch only happens when a name that needs them is used.
+The array kernels are bound eagerly: their modules share the functions' names
+(``mobo.ehvi`` is the function, not the module). Names that pull in torch or
+gpytorch are imported lazily, so ``import mobo`` stays cheap.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from mobo.ehvi import ehvi, log_ehvi  # noqa: E402
+from mobo.hypervolume import hypervolume  # noqa: E402
+from mobo.pareto import is_nondominated, nondominated_sort  # noqa: E402
+
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "is_nondominated": "mobo.pareto",
-    "nondominated_sort": "mobo.pareto",
-    "hypervolume": "mobo.hypervolume",
-    "ehvi": "mobo.ehvi",
-    "log_ehvi": "mobo.ehvi",
     "Space": "mobo.space",
     "Float": "mobo.space",
     "Int": "mobo.space",
@@ -29,9 +29,18 @@ _EXPORTS: dict[str, str] = {
     "Objective": "mobo.study",
     "Study": "mobo.study",
     "Trial": "mobo.study",
+    "BackendError": "mobo.study",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "ehvi",
+    "hypervolume",
+    "is_nondominated",
+    "log_ehvi",
+    "nondominated_sort",
+    *_EXPORTS,
+]
 
 
 def __getattr__(name: str) -> Any:
