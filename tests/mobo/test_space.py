@@ -290,3 +290,27 @@ def test_round_trip_property(lo, ratio, log, ilo, iwidth, u, w):
     y = s.encode(p)
     assert abs(y[0] - u) < 1e-9
     assert s.decode(y) == pytest.approx(p)
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False),
+              st.sampled_from(["a", "float", "int", "categorical", "params", "name"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.sampled_from(
+                                ["type", "name", "low", "high", "log", "choices", "params"]),
+                                inner, max_size=5)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_json, st.fixed_dictionaries({"params": st.lists(
+    st.fixed_dictionaries({"type": st.sampled_from(["float", "int", "categorical", "x"])},
+                          optional={"name": _json, "low": _json, "high": _json,
+                                    "log": _json, "choices": _json}), max_size=3)})))
+def test_from_dict_raises_only_valueerror(d):
+    try:
+        s = Space.from_dict(d)
+    except ValueError:
+        return
+    assert Space.from_dict(s.to_dict()) == s
