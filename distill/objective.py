@@ -288,19 +288,29 @@ class DistillationTask:
                     teacher = self._fine_tune_teacher(
                         encoder, train_features, pad_id, folder, progress
                     )
+            # Trials only ever train on the first n questions (the synthetic task is
+            # generated in random order), so only their features need teacher logits.
+            n = base.n_train_examples
+            if n is not None and n < len(train_rows):
+                keep = [i for i, e in enumerate(train_features.example_index) if e < n]
+                trial_features = train_features.subset(keep)
+            else:
+                trial_features = train_features
             cache_key = _digest(data_key, teacher_key)
-            logits_path = self.cache_dir / "logits" / f"{cache_key}.safetensors"
+            logits_path = self.cache_dir / "logits" / f"{cache_key}-{n}.safetensors"
             if logits_path.exists():
-                logits = TeacherLogits.load(logits_path)
+                trial_logits = TeacherLogits.load(logits_path)
                 progress(f"teacher logits: cached {logits_path}")
             else:
                 t0 = time.perf_counter()
-                logits = compute_logits(teacher, train_features, batch_size=64, pad_id=pad_id,
-                                        device=dev)
+                trial_logits = compute_logits(teacher, trial_features, batch_size=64,
+                                              pad_id=pad_id, device=dev)
                 logits_path.parent.mkdir(parents=True, exist_ok=True)
-                logits.save(logits_path)
-                progress(f"teacher logits: {len(logits)} features in "
+                trial_logits.save(logits_path)
+                progress(f"teacher logits: {len(trial_logits)} features in "
                          f"{time.perf_counter() - t0:.1f} s -> {logits_path}")
+            if len(trial_logits) != len(trial_features):
+                raise ValueError(f"cache: {logits_path} does not match the training features")
             metrics_path = self.cache_dir / "logits" / f"{cache_key}.dev.json"
             if metrics_path.exists():
                 teacher_metrics = json.loads(metrics_path.read_text())
@@ -311,15 +321,6 @@ class DistillationTask:
         teacher.to("cpu")
         progress(f"teacher dev EM {teacher_metrics['exact']:.2f} F1 {teacher_metrics['f1']:.2f}")
 
-        n = base.n_train_examples
-        if n is not None and n < len(train_rows):
-            # the first n questions (the synthetic task is generated in random order)
-            keep = [i for i, e in enumerate(train_features.example_index) if e < n]
-            trial_features = train_features.subset(keep)
-            trial_logits = TeacherLogits(start=[logits.start[i] for i in keep],
-                                         end=[logits.end[i] for i in keep])
-        else:
-            trial_features, trial_logits = train_features, logits
         no_answer = no_answer_exact(dev_rows)
         progress(f"data: {len(train_rows)} train / {len(dev_rows)} dev questions, "
                  f"{len(trial_features)} training features per trial; "
