@@ -14,10 +14,12 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
 - the three outcomes of a trial: completed (values learned from), failed (the
   parameters caused it; fed to the feasibility model) and abandoned (infrastructure;
   the same parameters are proposed again before anything new);
-- determinism: the proposal for trial ``k`` depends only on the data, the pending and
+- determinism: the ``k``-th model proposal depends only on the data, the pending and
   failed points, ``np.random.default_rng([seed, k])`` and the previous fit's
   hyper-parameters, all of which the journal holds, so a resumed study proposes what an
-  uninterrupted one would;
+  uninterrupted one would. ``k`` counts model proposals, not trial numbers, so that an
+  abandoned trial (asked again under a new number with the same parameters) does not
+  shift the random stream of every later proposal;
 - crash safety: with ``storage``, every state change is an event appended to a
   :class:`mobo.journal.Journal` before the call returns, and loading is a replay of
   those events through the very code that applied them live.
@@ -608,14 +610,15 @@ class Study:
             self._proposer = Proposer(self.space, noisy=self.noisy, **self._proposer_options)
         return self._proposer
 
-    def _propose(self, number: int) -> tuple[Any, np.ndarray]:
+    def _propose(self) -> tuple[Any, np.ndarray]:
         assert self._ref is not None
         _, X, Y = self._completed_arrays()
         failed = [self._x[t.number] for t in self._trials if t.status == "failed"]
         pending = [self._x[t.number] for t in self._trials if t.status == "running"]
+        k = sum(1 for t in self._trials if t.source == "model")
         proposal = self._get_proposer().propose(
             X, Y, self._ref.copy(),
-            rng=np.random.default_rng([self.seed, number]),
+            rng=np.random.default_rng([self.seed, k]),
             X_failed=np.array(failed) if failed else None,
             X_pending=np.array(pending) if pending else None,
             warm_start=self._last_model_state,
@@ -648,7 +651,7 @@ class Study:
             if self._ref is None:
                 self._infer_ref()
             try:
-                proposal, x = self._propose(number)
+                proposal, x = self._propose()
             except Exception as e:
                 # A long run must not die (and, being deterministic, die again on resume)
                 # because one surrogate fit went wrong: take the next space-filling point.
