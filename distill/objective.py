@@ -44,10 +44,10 @@ EMBEDDED_TRAIN_EXAMPLES = 1000
 
 # Teacher fine-tuning recipe for the embedded task (MiniLM-L6 from its general weights).
 TEACHER_RECIPE: dict[str, Any] = {
-    "learning_rate": 1e-4,
+    "learning_rate": 3e-4,
     "train_batch_size": 32,
-    "epochs": 2,
-    "warm_up_steps": 20,
+    "epochs": 3,
+    "warm_up_steps": 28,
     "alpha_ce": 0.0,
     "weight_decay": 0.01,
     "dropout": 0.1,
