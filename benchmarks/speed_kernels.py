@@ -360,7 +360,8 @@ def report(repeats: int, n_candidates: int) -> str:
     )
     out += [
         "",
-        "Steady-state times are medians over repeated calls after a warm-up call. Points are "
+        "Steady-state times are medians over repeated calls after 0.3 s of warm-up calls. "
+        "Points are "
         "mutually non-dominated: uniform directions on the unit sphere's positive orthant, "
         "reference point 1.1 in every objective.",
         "",
