@@ -39,9 +39,6 @@ Baeck 2019).
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 from numba import njit
 
@@ -442,19 +439,3 @@ def nondominated_boxes(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, 
     if m == 1:
         return np.full((1, 1), -np.inf), np.array([[P[:, 0].min()]])
     return _boxes(P, ref)
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`hypervolume`.
-
-    The package exposes ``mobo.hypervolume(Y, ref)`` lazily, but importing this submodule
-    (``from mobo.hypervolume import ...``) rebinds the package attribute
-    ``mobo.hypervolume`` to the module itself; making the module callable keeps the public
-    call working whichever happens first.
-    """
-
-    def __call__(self, Y: np.ndarray, ref: np.ndarray) -> float:
-        return hypervolume(Y, ref)
-
-
-sys.modules[__name__].__class__ = _CallableModule
