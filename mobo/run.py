@@ -249,10 +249,12 @@ class _Progress:
 
 
 def format_pareto_table(study: Any) -> str:
-    """The Pareto-optimal completed trials as a text table (parameters, then objectives)."""
+    """The Pareto-optimal completed trials that meet the thresholds, as a text table
+    (parameters, then objectives)."""
     front = study.pareto_front()
     if not front:
-        return "no completed trials: the Pareto front is empty"
+        return ("no completed trial meets every threshold yet: the Pareto front is empty"
+                if study.n_completed else "no completed trials: the Pareto front is empty")
     first = study.objectives[0]
     front.sort(key=lambda t: t.values[first.name], reverse=first.maximize)
     names = list(study.space.names)

@@ -518,14 +518,24 @@ class Study:
                      dtype=float) * self._signs
         return done, X, Y
 
-    def pareto_front(self) -> list[Trial]:
+    def pareto_front(self, *, within_thresholds: bool = True) -> list[Trial]:
         """Completed trials that no other completed trial dominates, by trial number.
 
-        Trials with identical objective values are all kept.
+        With ``within_thresholds`` (default) only trials strictly better than every
+        objective's threshold are considered: a student below the always-no-answer exact
+        match is no trade-off worth showing, and such a point never dominates one that
+        meets the threshold. Objectives without a threshold filter nothing. Trials with
+        identical objective values are all kept.
         """
         from mobo.pareto import nondominated_sort
 
         done, _, Y = self._completed_arrays()
+        if within_thresholds and done:
+            limits = np.array([np.inf if o.threshold is None else o.threshold * o.sign()
+                               for o in self.objectives])
+            ok = np.all(Y < limits, axis=1)
+            done = [t for t, keep in zip(done, ok, strict=True) if keep]
+            Y = Y[ok]
         if not done:
             return []
         mask = np.asarray(nondominated_sort(Y)) == 0

@@ -168,40 +168,41 @@ def test_distill_run_prepares_once_then_evaluates(tmp_path: Path,
 
 def test_tiny_run_prints_pareto_table_and_resumes(tmp_path: Path) -> None:
     journal = tmp_path / "bc.jsonl"
-    run = _cli("--problem", "BraninCurrin", "--budget", "8", "--seed", "1",
+    # ZDT1 (d = 4): every point lies inside the reference box, so the table is not empty
+    run = _cli("--problem", "ZDT1", "--budget", "12", "--seed", "1",
                "--storage", str(journal))
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "[8/8]" in out and "eta" in out and "hv" in out
+    assert "[12/12]" in out and "eta" in out and "hv" in out
     assert "Pareto front:" in out
     table = out.split("Pareto front:", 1)[1].strip().splitlines()
-    assert table[0].split() == ["trial", "x0", "x1", "f0", "(min)", "f1", "(min)"]
+    assert table[0].split() == ["trial", "x0", "x1", "x2", "x3", "f0", "(min)", "f1", "(min)"]
     assert set(table[1]) <= {"-", " "}
     rows = [line for line in table[2:] if line.split()[0].isdigit()]
-    assert rows and all(len(r.split()) == 5 for r in rows)
+    assert rows and all(len(r.split()) == 7 for r in rows)
     assert str(journal) in out.splitlines()[-1]
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     assert events[0]["event"] == "study" and events[0]["seed"] == 1
-    assert sum(e["event"] == "tell" for e in events) == 8
+    assert sum(e["event"] == "tell" for e in events) == 12
 
     # resuming with another problem is refused and changes nothing
     before = journal.read_bytes()
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = main(["--problem", "zdt1", "--budget", "9", "--storage", str(journal)])
+        code = main(["--problem", "branincurrin", "--budget", "13", "--storage", str(journal)])
     assert code == 2
     assert "different study" in _one_error_line(err.getvalue())
     assert journal.read_bytes() == before
 
     # the same command with a larger budget continues (the seed comes from the journal)
     more = io.StringIO()
-    assert main(["--problem", "branincurrin", "--budget", "10", "--storage", str(journal)],
+    assert main(["--problem", "zdt1", "--budget", "14", "--storage", str(journal)],
                 out=more) == 0
-    assert "resumed with 8 finished trials" in more.getvalue() and "seed 1" in more.getvalue()
-    assert "[10/10]" in more.getvalue() and "[8/10]" not in more.getvalue()
+    assert "resumed with 12 finished trials" in more.getvalue() and "seed 1" in more.getvalue()
+    assert "[14/14]" in more.getvalue() and "[12/14]" not in more.getvalue()
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert sum(e["event"] == "tell" for e in events) == 10
-    assert [e["number"] for e in events if e["event"] == "ask"] == list(range(10))
+    assert sum(e["event"] == "tell" for e in events) == 14
+    assert [e["number"] for e in events if e["event"] == "ask"] == list(range(14))
 
 
 def test_failures_are_reported_and_counted(tmp_path: Path) -> None:
