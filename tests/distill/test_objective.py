@@ -36,6 +36,11 @@ def task(tiny_dirs):
     return t
 
 
+def trial_dirs(task) -> set:
+    root = task.cache_dir / "trials"
+    return set(root.iterdir()) if root.exists() else set()
+
+
 def params(task, **changes):
     p = task.space.decode(task.space.sobol(1, seed=0)[0])
     p.update(n_layers=1, n_heads=2, train_batch_size=16, eval_batch_size=32,
@@ -69,13 +74,12 @@ def test_no_answer_exact():
 
 def test_trial_values_and_folder(task):
     p = params(task)
+    before = trial_dirs(task)
     values = task(p)
     assert set(values) == {"exact", "f1", "num_parameters", "inference_time"}
     assert values["num_parameters"] == task.num_parameters(p)
     assert 0.0 <= values["exact"] <= 100.0 and values["inference_time"] > 0
-    folders = sorted((task.cache_dir / "trials").iterdir())
-    assert folders
-    last = folders[-1]
+    (last,) = trial_dirs(task) - before
     config = DistillConfig.load(last / "config.json")
     assert config == task.config_for(p)
     assert config.n_train_examples == 48
@@ -108,10 +112,12 @@ def test_trial_failed_propagates(task, monkeypatch):
         return torch.tensor(float("nan"), requires_grad=True)
 
     monkeypatch.setattr(train_module, "kd_loss", nan_loss)
+    before = trial_dirs(task)
     with pytest.raises(TrialFailed, match="nan"):
         task(params(task, n_layers=2))
-    last = sorted((task.cache_dir / "trials").iterdir())[-1]
-    assert json.loads((last / "metrics.json").read_text())["status"] == "failed"
+    (new,) = trial_dirs(task) - before
+    record = json.loads((new / "metrics.json").read_text())
+    assert record["status"] == "failed" and "nan" in record["error"]
 
 
 def test_bad_parameters(task):
