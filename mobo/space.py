@@ -59,7 +59,7 @@ def _integer(value: Any, field: str) -> int:
     return int(fv)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Float:
     """A real parameter in ``[low, high]`` (``log=True``: searched on a log scale, ``low > 0``)."""
 
@@ -84,21 +84,12 @@ class Float:
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "log", bool(self.log))
 
-    def _key(self) -> tuple:
-        return ("float", self.name, self.low, self.high, self.log)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Float) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def to_dict(self) -> dict[str, Any]:
         return {"type": "float", "name": self.name, "low": self.low, "high": self.high,
                 "log": self.log}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Int:
     """An integer parameter in ``[low, high]`` (``log=True``: log scale, ``low >= 1``)."""
 
@@ -120,15 +111,6 @@ class Int:
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "log", bool(self.log))
-
-    def _key(self) -> tuple:
-        return ("int", self.name, self.low, self.high, self.log)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Int) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "int", "name": self.name, "low": self.low, "high": self.high,
@@ -474,10 +456,10 @@ class Space:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Space):
             return NotImplemented
-        return [p._key() for p in self.params] == [p._key() for p in other.params]
+        return list(self.params) == list(other.params)
 
     def __hash__(self) -> int:
-        return hash(tuple(p._key() for p in self.params))
+        return hash(tuple(self.params))
 
     def __len__(self) -> int:
         return len(self.params)
