@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_int_arg("--budget", 0), default=200,
                    help="number of completed plus failed trials to reach, counting those "
                    "already in the journal (default 200)")
+    p.add_argument("--n-initial", type=_int_arg("--n-initial", 1), default=None, metavar="N",
+                   help="size of the Sobol initial design (default 2(d+1) for d encoded "
+                   "dimensions, but at most a quarter of the budget and at least d+1, so "
+                   "that a short run still leaves most trials to the model; when resuming, "
+                   "the journal's)")
     p.add_argument("--seed", type=_int_arg("--seed", 0), default=None,
                    help="study seed (default 0; when resuming, the journal's)")
     p.add_argument("--storage", default=None, metavar="PATH",
@@ -270,6 +275,13 @@ def format_pareto_table(study: Any) -> str:
     return "\n".join(lines)
 
 
+def default_n_initial(dim: int, budget: int) -> int:
+    """The CLI's initial design size: the usual 2(d+1) Sobol points (DESIGN.md section 4),
+    but no more than a quarter of the budget (and no fewer than d+1), so that a run of 40
+    trials in a 21-dimensional space is not all initial design."""
+    return max(dim + 1, min(2 * (dim + 1), budget // 4))
+
+
 def _journal_seed(storage: Path, default: int) -> int:
     """The seed recorded in an existing journal (the task's data may depend on it)."""
     from mobo.journal import Journal
@@ -315,9 +327,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if resuming and args.seed is None:
         seed = _journal_seed(storage, seed)
     job = _resolve_job(args, seed)
+    n_initial = args.n_initial
+    if n_initial is None and not resuming:
+        n_initial = default_n_initial(job.space.dim, args.budget)
     try:
         study = Study(job.space, job.objectives, storage=storage,
-                      seed=args.seed if resuming else seed, noisy=args.noisy or job.noisy)
+                      seed=args.seed if resuming else seed, noisy=args.noisy or job.noisy,
+                      n_initial=n_initial)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
