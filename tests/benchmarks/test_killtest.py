@@ -127,6 +127,7 @@ def test_a_bad_retry_is_caught(reference: Path, tmp_path: Path) -> None:
     assert set(failed(run_check(reference, write(tmp_path / "bad", bad)))) == {
         "every abandoned trial is asked again with the same parameters",
         "each initial-design row completed exactly once, with the reference's parameters",
+        "the completed results, abandoned trials left out, equal the reference's",
     }
 
 
