@@ -36,12 +36,11 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import RESULTS_DIR, botorch_propose, missing_requirements
+from benchmarks.compare import botorch_propose, missing_requirements, output_paths
 from benchmarks.problems import Problem, get_problem
 
 SPEED_PROBLEMS: tuple[tuple[str, dict[str, int]], ...] = (
@@ -219,10 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"skipping {m}: missing {', '.join(missing)}", file=sys.stderr)
         else:
             methods.append(m)
-    out = Path(args.out)
-    if out.parent == Path("."):
-        out = RESULTS_DIR / out
-    csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
+    csv_path, md_path = output_paths(args.out)
 
     warmups = {m: warm_up(m) for m in methods}
     rows: list[dict[str, Any]] = []
