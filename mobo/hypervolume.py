@@ -123,6 +123,31 @@ def _stair_find(sa: np.ndarray, s: int, a: float) -> int:  # pragma: no cover - 
 
 
 @njit(cache=True)
+def _stair_replace(
+    sa: np.ndarray, sb: np.ndarray, st: np.ndarray, s: int, pos: int, q: int,
+    a: float, b: float, z: float,
+) -> int:  # pragma: no cover - numba
+    """Replace staircase steps ``pos..q-1`` (the ones the new point dominates; none when
+    ``q == pos``) by the single step (a, b) opened at level z; returns the new length."""
+    removed = q - pos
+    if removed == 0:
+        for j in range(s - 1, pos - 1, -1):
+            sa[j + 1] = sa[j]
+            sb[j + 1] = sb[j]
+            st[j + 1] = st[j]
+    elif removed > 1:
+        shift = removed - 1
+        for j in range(q, s):
+            sa[j - shift] = sa[j]
+            sb[j - shift] = sb[j]
+            st[j - shift] = st[j]
+    sa[pos] = a
+    sb[pos] = b
+    st[pos] = z
+    return s - removed + 1
+
+
+@njit(cache=True)
 def _hv3d(
     P: np.ndarray, order: np.ndarray, r0: float, r1: float, r2: float
 ) -> float:  # pragma: no cover - numba
@@ -158,22 +183,7 @@ def _hv3d(
             right = sa[q + 1] if q + 1 < s else r0
             vol += (right - sa[q]) * (r1 - sb[q]) * (z - st[q])
             q += 1
-        removed = q - pos
-        if removed == 0:
-            for j in range(s - 1, pos - 1, -1):
-                sa[j + 1] = sa[j]
-                sb[j + 1] = sb[j]
-                st[j + 1] = st[j]
-        elif removed > 1:
-            shift = removed - 1
-            for j in range(q, s):
-                sa[j - shift] = sa[j]
-                sb[j - shift] = sb[j]
-                st[j - shift] = st[j]
-        s = s - removed + 1
-        sa[pos] = a
-        sb[pos] = b
-        st[pos] = z
+        s = _stair_replace(sa, sb, st, s, pos, q, a, b, z)
     for j in range(s):
         right = sa[j + 1] if j + 1 < s else r0
         vol += (right - sa[j]) * (r1 - sb[j]) * (r2 - st[j])
@@ -321,22 +331,7 @@ def _boxes3d(
                 hi[K, 2] = z
                 K += 1
             q += 1
-        removed = q - pos
-        if removed == 0:
-            for j in range(s - 1, pos - 1, -1):
-                sa[j + 1] = sa[j]
-                sb[j + 1] = sb[j]
-                st[j + 1] = st[j]
-        elif removed > 1:
-            shift = removed - 1
-            for j in range(q, s):
-                sa[j - shift] = sa[j]
-                sb[j - shift] = sb[j]
-                st[j - shift] = st[j]
-        s = s - removed + 1
-        sa[pos] = a
-        sb[pos] = b
-        st[pos] = z
+        s = _stair_replace(sa, sb, st, s, pos, q, a, b, z)
     for j in range(s):
         if r2 > st[j]:
             lo[K, 0] = sa[j]
