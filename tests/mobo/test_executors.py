@@ -447,16 +447,3 @@ def test_ray_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ImportError, match=r"backend 'ray' needs: pip install 'mobo\[ray\]'"):
         make_executor("ray")
 
-
-def test_a_study_runs_on_ray_with_distinct_pending_points(ray_local: object) -> None:
-    from benchmarks.problems import get_problem
-    from mobo.study import Objective, Study
-
-    problem = get_problem("branincurrin")
-    study = Study(problem.space, [Objective(n, threshold=float(r)) for n, r in
-                                  zip(problem.objective_names, problem.ref_point, strict=True)],
-                  seed=0, n_initial=4)
-    study.optimize(problem, 8, workers=2, backend="ray")
-    assert study.n_completed == 8
-    params = [tuple(sorted(t.params.items())) for t in study.trials]
-    assert len(set(params)) == len(params)

@@ -503,14 +503,17 @@ def test_keyboard_interrupt_abandons_and_reraises(tmp_path: Path) -> None:
     resumed.close()
 
 
-def test_process_pool_keeps_workers_busy_with_distinct_points() -> None:
+@pytest.mark.parametrize("backend", ["process", "ray"])
+def test_parallel_workers_get_distinct_points(backend: str) -> None:
+    if backend == "ray":
+        pytest.importorskip("ray")
     from benchmarks.problems import get_problem
 
     problem = get_problem("branincurrin")
     study = Study(problem.space, [Objective(n, threshold=float(r)) for n, r in
                                   zip(problem.objective_names, problem.ref_point, strict=True)],
                   seed=0, n_initial=4)
-    study.optimize(problem, 8, workers=2, backend="process")
+    study.optimize(problem, 8, workers=2, backend=backend)
     assert study.n_completed == 8
     params = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(params)) == len(params)
