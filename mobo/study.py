@@ -376,6 +376,33 @@ class Study:
         study._abandon_orphans()
         return study
 
+    @classmethod
+    def read(cls, storage: str | os.PathLike[str]) -> Study:
+        """The study recorded in the journal at ``storage``, read-only, for reports and plots.
+
+        Unlike :meth:`load`, this takes no lock and writes nothing: a journal that another
+        process is still appending to can be read (its running trials stay "running"), and
+        a torn last line is skipped with a warning instead of being cut off. The study
+        returned is detached from the file (``storage`` is None): asking or telling on it
+        changes only the copy in memory.
+        """
+        if not isinstance(storage, str | os.PathLike) or not os.fspath(storage):
+            raise ValueError(f"storage: expected a file path, got {storage!r}")
+        path = Path(storage).expanduser()
+        if not path.is_file():
+            raise ValueError(f"storage: no study journal at {path}")
+        from mobo.journal import Journal
+
+        events = Journal(path).read()
+        if not events:
+            raise ValueError(f"storage: {path} holds no events; not a mobo study journal")
+        header = _Header.from_event(cls._check_header(events[0], path))
+        study = cls.__new__(cls)
+        study._setup(header.space, header.objectives, header.seed, header.noisy,
+                     header.n_initial, None, None)
+        study._replay(events[1:], source=path)
+        return study
+
     # ------------------------------------------------------------------ events
     def _header_event(self) -> dict[str, Any]:
         return {
@@ -402,13 +429,14 @@ class Study:
             self._journal.append(_jsonable(event))
         self._apply(event)
 
-    def _replay(self, events: Iterable[Mapping[str, Any]]) -> None:
+    def _replay(self, events: Iterable[Mapping[str, Any]], source: Path | None = None) -> None:
         self._header_written = True
+        where = source if source is not None else self.storage
         for i, event in enumerate(events, start=2):
             try:
                 self._apply(event)
             except (KeyError, TypeError, IndexError, ValueError) as e:
-                raise ValueError(f"storage: {self.storage}: event on line {i} cannot be "
+                raise ValueError(f"storage: {where}: event on line {i} cannot be "
                                  f"replayed: {type(e).__name__}: {e}") from None
 
     def _apply(self, event: Mapping[str, Any]) -> None:

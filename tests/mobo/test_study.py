@@ -437,6 +437,33 @@ def test_mismatched_journal_is_refused_untouched(tmp_path: Path, change: dict,
     assert path.read_bytes() == before
 
 
+def test_read_is_read_only_and_keeps_running_trials(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    writer = Study(_space2(), ["f", "g"], storage=path, seed=5, n_initial=4)
+    _tell_all(writer, _two_objectives, 5)  # past the design: a reference point is inferred
+    running = writer.ask()
+    # the writer still holds the journal's lock: reading must neither need nor take it
+    with open(path, "ab") as f:
+        f.write(b'{"event": "tell", "num')  # a torn last line, as a crash mid-append leaves
+    before = path.read_bytes()
+    with pytest.warns(UserWarning, match="torn last line"):
+        view = Study.read(path)
+    assert path.read_bytes() == before
+    assert view.storage is None
+    assert _snapshot(view) == _snapshot(writer)
+    assert view.trials[running.number].status == "running"
+    assert view.ref_point == writer.ref_point and view.hypervolume() == writer.hypervolume()
+    writer.close()
+    for bad, needle in ((tmp_path / "missing.jsonl", "no study journal"),
+                        (tmp_path, "no study journal")):
+        with pytest.raises(ValueError, match=needle):
+            Study.read(bad)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="holds no events"):
+        Study.read(empty)
+
+
 def test_not_a_study_journal(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     path.write_text('{"event": "ask", "number": 0}\n')
