@@ -21,12 +21,11 @@ Sobol sequence (Owen, 1998) that ``mobo.Study`` itself starts from
   enqueued as the start of its first generation.
 - ``sobol``: the scrambled Sobol sequence itself.
 
-Constraints (C2-DTLZ2): mobo sees an infeasible point only as a failed trial
-(``study.tell(trial, failed=True)``), which feeds its feasibility model; it never sees the
-constraint's value. BoTorch models the constraint value as an extra GP output
-(``constraints=[...]`` of qLogNEHVI) and Optuna samplers receive it through
-``constraints_func``: both therefore get more information than mobo. Every method's
-budget counts infeasible evaluations.
+Constraints (C2-DTLZ2): every model-based method sees the constraint values. mobo
+declares each as an outcome constraint (``mobo.Constraint(name, upper=0)``: one GP per
+constraint, EHVI times the probability that all hold); BoTorch models them as extra GP
+outputs (``constraints=[...]`` of qLogNEHVI) and Optuna samplers receive them through
+``constraints_func``. Every method's budget counts infeasible evaluations.
 
 Quality is the log10 hypervolume gap ``log10(max_hv - HV)`` of the feasible points
 evaluated so far, on noise-free values (the noisy problem's observations carry noise,
@@ -154,17 +153,15 @@ def run_mobo(problem: Problem, seed: int, budget: int) -> RunResult:
         mobo.Objective(name, threshold=float(r))
         for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
     ]
-    study = mobo.Study(problem.space, objectives, seed=seed, noisy=problem.noise_std is not None)
+    constraints = [mobo.Constraint(name, upper=0.0) for name in problem.constraint_names]
+    study = mobo.Study(problem.space, objectives, constraints=constraints, seed=seed,
+                       noisy=problem.noise_std is not None)
     X, times = [], []
     t0 = time.perf_counter()
     for _ in range(budget):
         trial = study.ask()
         x = problem.to_array(trial.params)
-        y, _, feasible = _evaluate(problem, x)
-        if feasible:
-            study.tell(trial, dict(zip(problem.objective_names, map(float, y), strict=True)))
-        else:
-            study.tell(trial, failed=True, error="infeasible")
+        study.tell(trial, problem.metrics(trial.params))
         X.append(x)
         times.append(time.perf_counter() - t0)
     return RunResult(np.array(X), np.array(times))

@@ -171,6 +171,22 @@ class Problem:
                 out[name] = float(row[j])
         return out
 
+    @property
+    def constraint_names(self) -> tuple[str, ...]:
+        """Names under which :meth:`metrics` reports the constraint values."""
+        return tuple(f"constraint_{j}" for j in range(self.n_constraints))
+
+    def metrics(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """Objectives and constraint values of one point by parameter name, infeasible or
+        not (for optimisers that model the constraints; feasible iff every one <= 0)."""
+        x = self.to_array(params)[None, :]
+        out = {name: float(v)
+               for name, v in zip(self.objective_names, self.observe(x)[0], strict=True)}
+        out.update({name: float(v)
+                    for name, v in zip(self.constraint_names, self.constraints(x)[0],
+                                       strict=True)})
+        return out
+
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Evaluate one point by parameter name (with noise if the problem is noisy).
 

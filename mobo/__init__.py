@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "Int": "mobo.space",
     "Categorical": "mobo.space",
     "Objective": "mobo.study",
+    "Constraint": "mobo.study",
     "Study": "mobo.study",
     "Trial": "mobo.study",
     "BackendError": "mobo.study",

@@ -26,6 +26,13 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
 6. Never propose a point that was already evaluated, failed or is pending: the best
    non-duplicate candidate wins, else a random feasible point.
 
+Outcome constraints: metrics that must stay within bounds (``C`` with ``C_bounds``) get
+one GP each on the completed trials; the acquisition adds the log probability that every
+constraint holds, sum_c log P(l_c <= g_c(x) <= u_c) under those independent posteriors (the
+constrained EI of Gardner, Kusner, Xu, Weinberger & Cunningham 2014, "Bayesian
+optimization with inequality constraints", with EHVI in place of EI), and only completed
+points that meet every constraint form the front.
+
 Feasibility model: a GP regression on labels +1 (completed) / -1 (failed) over all
 evaluated inputs, with lengthscales of at least 0.1 (failure regions are taken to be wide,
 not speckled), squashed by a probit, ``p(x) = Phi(mu(x) / sqrt(sigma(x)^2 + 1/10))``. It is
@@ -82,13 +89,43 @@ class Proposal:
     log_acq_value: float = field(default=-math.inf)
 
 
-class _Acquisition:
-    """log(EHVI averaged over front samples) + log p(success), batched over candidates."""
+def _log_prob_within(mu: torch.Tensor, sd: torch.Tensor, lower: torch.Tensor,
+                     upper: torch.Tensor) -> torch.Tensor:
+    """log P(lower <= G <= upper) for G ~ N(mu, sd^2), elementwise (bounds may be +-inf).
 
-    def __init__(self, gp: GP, boxes: list[Boxes], feas: GP | None) -> None:
+    The difference of the two normal CDFs is formed on the side of the mean where it does
+    not cancel: Phi(b) - Phi(a) when the interval lies mostly below the mean, else
+    Phi(-a) - Phi(-b); both as log Phi(big) + log(1 - exp(log Phi(small) - log Phi(big))).
+    """
+    a = (lower - mu) / sd
+    b = (upper - mu) / sd
+    flip = (a + b) > 0  # interval above the mean: use the upper tails
+    big = torch.where(flip, -a, b)
+    small = torch.where(flip, -b, a)
+    # a one-sided bound leaves small = -inf and no correction; a finite stand-in keeps
+    # the unused branch (and so the backward pass) free of inf - inf
+    one_sided = torch.isneginf(small)
+    small = torch.where(one_sided, big - 40.0, small)
+    log_big = torch.special.log_ndtr(big)
+    x = torch.special.log_ndtr(small) - log_big  # <= 0
+    corr = torch.log(-torch.expm1(x.clamp_max(-1e-300)))
+    return log_big + torch.where(one_sided, torch.zeros_like(corr), corr)
+
+
+class _Acquisition:
+    """log(EHVI averaged over front samples) + log p(success) + log p(constraints hold),
+    batched over candidates."""
+
+    def __init__(self, gp: GP, boxes: list[Boxes], feas: GP | None,
+                 cons: GP | None = None, bounds: np.ndarray | None = None) -> None:
         self.gp = gp
         self.boxes = boxes
         self.feas = feas
+        self.cons = cons
+        if cons is not None:
+            assert bounds is not None
+            self._lower = torch.from_numpy(np.ascontiguousarray(bounds[:, 0]))
+            self._upper = torch.from_numpy(np.ascontiguousarray(bounds[:, 1]))
         self.log_s = math.log(len(boxes))
 
     def _combine(self, values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -109,18 +146,22 @@ class _Acquisition:
         X = np.atleast_2d(X)
         mean, std = self.gp.posterior(X)
         out, _ = self._combine([log_ehvi_boxes(mean, std, b) for b in self.boxes])
-        if self.feas is not None:
-            out = out + self._log_feas_np(X)
+        if self.feas is not None or self.cons is not None:
+            with torch.no_grad():
+                out = out + self._log_success_torch(torch.from_numpy(X)).numpy()
         return out
 
-    def _log_feas_np(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return self._log_feas_torch(torch.from_numpy(X)).numpy()
-
-    def _log_feas_torch(self, Xt: torch.Tensor) -> torch.Tensor:
-        assert self.feas is not None
-        mu, sd = self.feas.posterior_torch(Xt)
-        return torch.special.log_ndtr(mu[:, 0] / torch.sqrt(sd[:, 0] ** 2 + _FEAS_TAU2))
+    def _log_success_torch(self, Xt: torch.Tensor) -> torch.Tensor:
+        """(q,) log p(the trial succeeds) + log p(every outcome constraint holds)."""
+        total = torch.zeros(Xt.shape[0], dtype=Xt.dtype)
+        if self.feas is not None:
+            mu, sd = self.feas.posterior_torch(Xt)
+            total = total + torch.special.log_ndtr(mu[:, 0] / torch.sqrt(sd[:, 0] ** 2
+                                                                         + _FEAS_TAU2))
+        if self.cons is not None:
+            mu, sd = self.cons.posterior_torch(Xt)
+            total = total + _log_prob_within(mu, sd, self._lower, self._upper).sum(-1)
+        return total
 
     def score_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(q,) log acquisition and its (q, d) gradient with respect to ``X``."""
@@ -138,8 +179,8 @@ class _Acquisition:
         dmean = np.einsum("sq,sqm->qm", W, np.stack(dms))
         dstd = np.einsum("sq,sqm->qm", W, np.stack(dss))
         total = (mean * torch.from_numpy(dmean)).sum() + (std * torch.from_numpy(dstd)).sum()
-        if self.feas is not None:
-            lf = self._log_feas_torch(Xt)
+        if self.feas is not None or self.cons is not None:
+            lf = self._log_success_torch(Xt)
             total = total + lf.sum()
             out = out + lf.detach().numpy()
         (g,) = torch.autograd.grad(total, Xt)
@@ -218,6 +259,8 @@ class Proposer:
         X_failed: np.ndarray | None = None,
         X_pending: np.ndarray | None = None,
         warm_start: dict | None = None,
+        C: np.ndarray | None = None,
+        C_bounds: np.ndarray | None = None,
     ) -> Proposal:
         """The next point to evaluate (see the module docstring for the algorithm).
 
@@ -229,6 +272,10 @@ class Proposer:
             X_failed: (f, d) encoded inputs of failed trials.
             X_pending: (k, d) encoded inputs of running trials.
             warm_start: a previous ``Proposal.model_state``.
+            C: (n, c) outcome-constraint values of the completed trials (raw scale).
+            C_bounds: (c, 2) the (lower, upper) bound of each constraint; -inf / +inf
+                for a side without one. A completed trial is feasible when every value
+                lies within its bounds.
         """
         d = self.space.dim
         X = self._check("X", X, d, allow_empty=False)
@@ -243,10 +290,22 @@ class Proposer:
             raise ValueError(f"ref: expected {m} finite values, got {ref!r}")
         X_failed = self._check("X_failed", X_failed, d, allow_empty=True)
         X_pending = self._check("X_pending", X_pending, d, allow_empty=True)
+        if (C is None) != (C_bounds is None):
+            raise ValueError("C and C_bounds: give both or neither")
+        if C is not None:
+            C_bounds = np.asarray(C_bounds, dtype=np.float64)
+            if C_bounds.ndim != 2 or C_bounds.shape[1] != 2 or len(C_bounds) < 1:
+                raise ValueError(f"C_bounds: expected shape (c, 2), got {C_bounds.shape}")
+            if np.isnan(C_bounds).any() or not (C_bounds[:, 0] < C_bounds[:, 1]).all():
+                raise ValueError("C_bounds: every lower bound must be below its upper bound")
+            C = self._check("C", C, len(C_bounds), allow_empty=False)
+            if len(C) != len(X):
+                raise ValueError(f"C: expected {len(X)} rows (one per row of X), got {len(C)}")
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng: expected a numpy Generator, got {type(rng).__name__}")
         with single_threaded():
-            return self._propose(X, Y, ref, rng, X_failed, X_pending, warm_start)
+            return self._propose(X, Y, ref, rng, X_failed, X_pending, warm_start, C,
+                                 C_bounds)
 
     def _propose(
         self,
@@ -257,16 +316,24 @@ class Proposer:
         X_failed: np.ndarray,
         X_pending: np.ndarray,
         warm_start: dict | None,
+        C: np.ndarray | None = None,
+        C_bounds: np.ndarray | None = None,
     ) -> Proposal:
         t0 = time.perf_counter()
+        warm = warm_start if isinstance(warm_start, dict) else {}
         gp = fit_gp(X, Y, warm_start,
                     noise_prior=NOISY_NOISE_PRIOR if self.noisy else NOISE_PRIOR)
         feas = None
         if len(X_failed):
             labels = np.r_[np.ones(len(X)), -np.ones(len(X_failed))][:, None]
-            feas_warm = warm_start.get("feasibility") if isinstance(warm_start, dict) else None
-            feas = fit_gp(np.vstack([X, X_failed]), labels, feas_warm,
+            feas = fit_gp(np.vstack([X, X_failed]), labels, warm.get("feasibility"),
                           min_lengthscale=_FEAS_MIN_LENGTHSCALE)
+        cons = None
+        ok = np.ones(len(X), dtype=bool)  # completed trials that meet every constraint
+        if C is not None:
+            assert C_bounds is not None
+            cons = fit_gp(X, C, warm.get("constraints"))
+            ok = np.all((C >= C_bounds[:, 0]) & (C <= C_bounds[:, 1]), axis=1)
         t_fit = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -276,15 +343,24 @@ class Proposer:
             fantasy, _ = gp.posterior(X_pending)
             model = gp.condition(X_pending, fantasy)
             front_extra = fantasy
+            if cons is not None:
+                # a pending point claims its improvement only where it is believed feasible
+                assert C_bounds is not None
+                c_mean, _ = cons.posterior(X_pending)
+                believed = np.all((c_mean >= C_bounds[:, 0]) & (c_mean <= C_bounds[:, 1]),
+                                  axis=1)
+                front_extra = fantasy[believed]
         if self.noisy:
             samples = gp.sample_joint(X, self.n_front_samples, rng)
-            boxes = [decompose(np.vstack([s, front_extra]), ref) for s in samples]
+            boxes = [decompose(np.vstack([s[ok], front_extra]), ref) for s in samples]
         else:
-            boxes = [decompose(np.vstack([Y, front_extra]), ref)]
-        acq = _Acquisition(model, boxes, feas)
+            boxes = [decompose(np.vstack([Y[ok], front_extra]), ref)]
+        acq = _Acquisition(model, boxes, feas, cons, C_bounds)
 
         taken = np.vstack([X, X_failed, X_pending])
-        cands = self._candidates(X, Y, rng)
+        # local search around the feasible Pareto set (around all points while none is)
+        cands = self._candidates(X[ok], Y[ok], rng) if ok.any() else \
+            self._candidates(X, Y, rng)
         scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
         pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
@@ -309,6 +385,8 @@ class Proposer:
         state = gp.model_state()
         if feas is not None:
             state["feasibility"] = feas.model_state()
+        if cons is not None:
+            state["constraints"] = cons.model_state()
         s = float(s)
         return Proposal(
             x=np.asarray(x, dtype=np.float64).copy(),

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -134,10 +134,11 @@ class _Job:
     fn: Callable[[dict[str, Any]], Mapping[str, float]]
     prepare: Callable[[], None] | None = None
     noisy: bool = False
+    constraints: list[Any] = field(default_factory=list)
 
 
 def _resolve_job(args: argparse.Namespace, seed: int) -> _Job:
-    from mobo.study import Objective
+    from mobo.study import Constraint, Objective
 
     name = args.problem.strip()
     if name.lower() == "distill":
@@ -154,6 +155,12 @@ def _resolve_job(args: argparse.Namespace, seed: int) -> _Job:
                          f"{str(e).split('valid: ', 1)[-1]})") from None
     objectives = [Objective(o, threshold=float(r))
                   for o, r in zip(problem.objective_names, problem.ref_point, strict=True)]
+    if problem.n_constraints:
+        # constrained problems report their constraint values (feasible iff <= 0), which
+        # the study models, instead of failing at infeasible points
+        constraints = [Constraint(c, upper=0.0) for c in problem.constraint_names]
+        return _Job(problem.name, problem.space, objectives, problem.metrics,
+                    noisy=problem.noise_std is not None, constraints=constraints)
     return _Job(problem.name, problem.space, objectives, problem,
                 noisy=problem.noise_std is not None)
 
@@ -241,7 +248,7 @@ class _Progress:
         eta = elapsed / ran * (self.budget - done) if ran > 0 else float("nan")
         hv = study.hypervolume()
         hv_text = "-" if math.isnan(hv) else f"{hv:.6g}"
-        status = trial.status
+        status = "infeasible" if trial.feasible is False else trial.status
         if trial.status != "completed" and trial.error:
             err = trial.error if len(trial.error) <= 60 else trial.error[:57] + "..."
             status = f"{status} ({err})"
@@ -251,6 +258,16 @@ class _Progress:
               f"{status}  hv {hv_text}  proposal {_fmt_seconds(ask)}  "
               f"elapsed {_fmt_seconds(elapsed)}  eta {_fmt_seconds(eta)}",
               file=self.out, flush=True)
+
+
+def _describe(constraint: Any) -> str:
+    """``"lo <= name <= hi"`` with the sides that exist."""
+    text = constraint.name
+    if constraint.lower is not None:
+        text = f"{constraint.lower:g} <= {text}"
+    if constraint.upper is not None:
+        text = f"{text} <= {constraint.upper:g}"
+    return text
 
 
 def format_pareto_table(study: Any) -> str:
@@ -331,7 +348,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if n_initial is None and not resuming:
         n_initial = default_n_initial(job.space.dim, args.budget)
     try:
-        study = Study(job.space, job.objectives, storage=storage,
+        study = Study(job.space, job.objectives, constraints=job.constraints, storage=storage,
                       seed=args.seed if resuming else seed, noisy=args.noisy or job.noisy,
                       n_initial=n_initial)
     except ValueError as e:
@@ -342,6 +359,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         where = f"journal {study.storage}" if study.storage else "no journal (use --storage)"
         goals = ", ".join(f"{o.name} ({'max' if o.maximize else 'min'})"
                           for o in study.objectives)
+        if study.constraints:
+            goals += ", subject to " + ", ".join(_describe(c) for c in study.constraints)
         print(f"study: problem {job.name}, {len(study.space.names)} parameters, objectives "
               f"{goals}, "
               f"seed {study.seed}, budget {args.budget}, {args.workers} worker(s) on {backend}; "
@@ -369,7 +388,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         else:
             hv_text = (f"hypervolume {study.hypervolume():.6g} w.r.t. the reference point "
                        f"{ {k: float(f'{v:.6g}') for k, v in study.ref_point.items()} }")
-        print(f"{study.n_completed} completed, {study.n_failed} failed, "
+        infeasible = sum(t.feasible is False for t in study.trials)
+        print(f"{study.n_completed} completed"
+              + (f" ({infeasible} breaking a constraint)" if study.constraints else "")
+              + f", {study.n_failed} failed, "
               f"{sum(t.status == 'abandoned' for t in study.trials)} abandoned; {hv_text}",
               file=out)
         print("Pareto front:", file=out)

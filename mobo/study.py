@@ -11,6 +11,9 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
 - the reference point: thresholds are the reference point; objectives without one get
   "nadir + 10% of the range" of the completed observations, inferred once when the
   model-based phase starts and recorded in the journal (it never moves afterwards);
+- outcome constraints: metrics that must stay within bounds (:class:`Constraint`); a
+  completed trial that breaks one is kept and learned from (its objective values still
+  inform the surrogate) but never joins the Pareto front or the hypervolume;
 - the three outcomes of a trial: completed (values learned from), failed (the
   parameters caused it; fed to the feasibility model) and abandoned (infrastructure;
   the same parameters are proposed again before anything new);
@@ -46,7 +49,7 @@ import numpy as np
 from mobo import __version__
 from mobo.space import Space
 
-__all__ = ["BackendError", "Objective", "Trial", "Study", "TrialStatus"]
+__all__ = ["BackendError", "Constraint", "Objective", "Trial", "Study", "TrialStatus"]
 
 TrialStatus = str  # "running" | "completed" | "failed" | "abandoned"
 _STATUSES = ("running", "completed", "failed", "abandoned")
@@ -108,6 +111,67 @@ class Objective:
         return -1.0 if self.maximize else 1.0
 
 
+def _check_bound(owner: str, field_name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not math.isfinite(value):
+        raise ValueError(f"{owner}.{field_name}: expected a finite number or None, "
+                         f"got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A metric that must stay within bounds; it is modelled, not optimised.
+
+    Args:
+        name: the key under which the evaluated function reports the metric.
+        upper: the largest acceptable value (``None``: no upper bound).
+        lower: the smallest acceptable value (``None``: no lower bound).
+
+    A completed trial is feasible when every constraint metric lies within its bounds
+    (inclusive). Infeasible trials are learned from but never join the Pareto front.
+    """
+
+    name: str
+    upper: float | None = None
+    lower: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Constraint.name: must be a non-empty string, got {self.name!r}")
+        owner = f"Constraint({self.name!r})"
+        upper = _check_bound(owner, "upper", self.upper)
+        lower = _check_bound(owner, "lower", self.lower)
+        if upper is None and lower is None:
+            raise ValueError(f"{owner}: give an upper bound, a lower bound or both")
+        if upper is not None and lower is not None and not lower < upper:
+            raise ValueError(f"{owner}: lower ({lower}) must be below upper ({upper})")
+        object.__setattr__(self, "upper", upper)
+        object.__setattr__(self, "lower", lower)
+
+    def bounds(self) -> tuple[float, float]:
+        """(lower, upper) with -inf / +inf for a side without a bound."""
+        return (-math.inf if self.lower is None else self.lower,
+                math.inf if self.upper is None else self.upper)
+
+    def holds(self, value: float) -> bool:
+        lo, hi = self.bounds()
+        return lo <= value <= hi
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "upper": self.upper, "lower": self.lower}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Constraint:
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise ValueError(f"constraint: expected a mapping with a 'name', got {d!r}")
+        return cls(d["name"], d.get("upper"), d.get("lower"))
+
+
 @dataclass
 class Trial:
     """One evaluation of the black box.
@@ -128,6 +192,8 @@ class Trial:
         acq_value: acquisition value of a model proposal.
         timings: seconds spent asking: {"ask", and for proposals "fit", "acquisition"}.
         model_state: the fitted surrogate's hyper-parameters behind a model proposal.
+        feasible: for a completed trial, whether it meets every outcome constraint
+            (always True without constraints); None otherwise.
     """
 
     number: int
@@ -144,6 +210,7 @@ class Trial:
     acq_value: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     model_state: dict[str, Any] | None = field(default=None, repr=False)
+    feasible: bool | None = None
 
     @property
     def done(self) -> bool:
@@ -233,15 +300,37 @@ def _check_objectives(objectives: Any) -> list[Objective]:
     return out
 
 
+def _check_constraints(constraints: Any, objectives: list[Objective]) -> list[Constraint]:
+    if isinstance(constraints, Constraint):
+        constraints = [constraints]
+    if constraints is None:
+        return []
+    if not isinstance(constraints, Sequence) or isinstance(constraints, str):
+        raise ValueError(f"constraints: expected a list of Constraint, got {constraints!r}")
+    out: list[Constraint] = []
+    names = {o.name for o in objectives}
+    for i, c in enumerate(constraints):
+        if not isinstance(c, Constraint):
+            raise ValueError(f"constraints[{i}]: expected a Constraint, got {c!r}")
+        if c.name in names:
+            raise ValueError(f"constraints[{i}]: {c.name!r} is already an objective or "
+                             "constraint name")
+        names.add(c.name)
+        out.append(c)
+    return out
+
+
 class Study:
     """A multi-objective optimisation study over ``space``.
 
     Args:
         space: the search space.
         objectives: the metrics to optimise (``Objective`` or plain names, minimised).
+        constraints: metrics that must stay within bounds (:class:`Constraint`); the
+            evaluated function reports them beside the objectives.
         storage: path of a journal file. A new path is created at the first event; an
-            existing journal is resumed, provided it describes the same space, objectives
-            and settings (otherwise ValueError).
+            existing journal is resumed, provided it describes the same space, objectives,
+            constraints and settings (otherwise ValueError).
         seed: makes the study reproducible; ``None`` draws one (recorded in the journal).
         noisy: the metrics are noisy (the proposer averages over the in-sample front).
         n_initial: size of the Sobol initial design; default ``2 * (space.dim + 1)``.
@@ -253,6 +342,7 @@ class Study:
         space: Space,
         objectives: Sequence[Objective | str],
         *,
+        constraints: Sequence[Constraint] | None = None,
         storage: str | os.PathLike[str] | None = None,
         seed: int | None = None,
         noisy: bool = False,
@@ -262,6 +352,7 @@ class Study:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
         objectives = _check_objectives(objectives)
+        constraints = _check_constraints(constraints, objectives)
         seed = _check_seed(seed)
         if not isinstance(noisy, bool | np.bool_):
             raise ValueError(f"noisy: expected a bool, got {noisy!r}")
@@ -285,13 +376,13 @@ class Study:
         if events:
             header = self._check_header(events[0], path)
             stored = _Header.from_event(header)
-            mine = _Header(space, objectives, seed, bool(noisy), n_initial)
+            mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints)
             stored.check_compatible(mine, path)
             assert journal is not None
             journal.lock()  # fail now, before any work, if another writer holds it
             events = journal.read()  # what a writer that just let go may have added
             self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
-                        stored.n_initial, proposer_options, journal)
+                        stored.n_initial, proposer_options, journal, stored.constraints)
             self._replay(events[1:])
             self._abandon_orphans()
         else:
@@ -299,14 +390,15 @@ class Study:
                 seed = secrets.randbits(32)
             self._setup(space, objectives, seed, bool(noisy),
                         n_initial if n_initial is not None else 2 * (space.dim + 1),
-                        proposer_options, journal)
+                        proposer_options, journal, constraints)
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
-               journal: Any) -> None:
+               journal: Any, constraints: Sequence[Constraint] = ()) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
+        self.constraints: list[Constraint] = list(constraints)
         self.seed: int = seed
         self.noisy: bool = noisy
         self.n_initial: int = n_initial
@@ -371,7 +463,7 @@ class Study:
         events = journal.read()  # what a writer that just let go may have added
         study = cls.__new__(cls)
         study._setup(header.space, header.objectives, header.seed, header.noisy,
-                     header.n_initial, proposer_options, journal)
+                     header.n_initial, proposer_options, journal, header.constraints)
         study._replay(events[1:])
         study._abandon_orphans()
         return study
@@ -399,13 +491,13 @@ class Study:
         header = _Header.from_event(cls._check_header(events[0], path))
         study = cls.__new__(cls)
         study._setup(header.space, header.objectives, header.seed, header.noisy,
-                     header.n_initial, None, None)
+                     header.n_initial, None, None, header.constraints)
         study._replay(events[1:], source=path)
         return study
 
     # ------------------------------------------------------------------ events
     def _header_event(self) -> dict[str, Any]:
-        return {
+        event = {
             "event": "study",
             "version": __version__,
             "space": self.space.to_dict(),
@@ -415,6 +507,9 @@ class Study:
             "n_initial": self.n_initial,
             "time": time.time(),
         }
+        if self.constraints:  # absent rather than empty keeps older journals comparable
+            event["constraints"] = [c.to_dict() for c in self.constraints]
+        return event
 
     def _record(self, event: dict[str, Any]) -> None:
         """Write ``event`` to the journal (if any), then apply it to the in-memory state."""
@@ -484,6 +579,7 @@ class Study:
             if kind == "tell":
                 trial.status = "completed"
                 trial.values = dict(event["values"])
+                trial.feasible = all(c.holds(trial.values[c.name]) for c in self.constraints)
             elif kind == "fail":
                 trial.status = "failed"
                 trial.values = dict(event["values"]) if event.get("values") else None
@@ -536,8 +632,12 @@ class Study:
         return {o.name: float(r * o.sign()) for o, r in zip(self.objectives, self._ref,
                                                             strict=True)}
 
-    def _completed_arrays(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
-        done = [t for t in self._trials if t.status == "completed"]
+    def _completed_arrays(self, *, feasible_only: bool = False
+                          ) -> tuple[list[Trial], np.ndarray, np.ndarray]:
+        """(trials, X (n, d) encoded, Y (n, m) minimised) of the completed trials; with
+        ``feasible_only``, of those that meet every outcome constraint."""
+        done = [t for t in self._trials if t.status == "completed"
+                and (t.feasible or not feasible_only)]
         m = len(self.objectives)
         if not done:
             return done, np.zeros((0, self.space.dim)), np.zeros((0, m))
@@ -546,18 +646,26 @@ class Study:
                      dtype=float) * self._signs
         return done, X, Y
 
-    def pareto_front(self, *, within_thresholds: bool = True) -> list[Trial]:
-        """Completed trials that no other completed trial dominates, by trial number.
+    def _constraint_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C (n, c) constraint values of the completed trials, bounds (c, 2))."""
+        done = [t for t in self._trials if t.status == "completed"]
+        C = np.array([[t.values[c.name] for c in self.constraints] for t in done],
+                     dtype=float).reshape(len(done), len(self.constraints))
+        return C, np.array([c.bounds() for c in self.constraints], dtype=float)
 
-        With ``within_thresholds`` (default) only trials strictly better than every
-        objective's threshold are considered: a student below the always-no-answer exact
-        match is no trade-off worth showing, and such a point never dominates one that
-        meets the threshold. Objectives without a threshold filter nothing. Trials with
-        identical objective values are all kept.
+    def pareto_front(self, *, within_thresholds: bool = True) -> list[Trial]:
+        """Feasible completed trials that no other one dominates, by trial number.
+
+        Trials that break an outcome constraint never count. With ``within_thresholds``
+        (default) only trials strictly better than every objective's threshold are
+        considered: a student below the always-no-answer exact match is no trade-off worth
+        showing, and such a point never dominates one that meets the threshold. Objectives
+        without a threshold filter nothing. Trials with identical objective values are all
+        kept.
         """
         from mobo.pareto import nondominated_sort
 
-        done, _, Y = self._completed_arrays()
+        done, _, Y = self._completed_arrays(feasible_only=True)
         if within_thresholds and done:
             limits = np.array([np.inf if o.threshold is None else o.threshold * o.sign()
                                for o in self.objectives])
@@ -570,7 +678,7 @@ class Study:
         return [t for t, keep in zip(done, mask, strict=True) if keep]
 
     def hypervolume(self, ref: Mapping[str, float] | Sequence[float] | None = None) -> float:
-        """Hypervolume of the completed trials with respect to the reference point.
+        """Hypervolume of the feasible completed trials with respect to the reference point.
 
         ``ref`` (user's terms, by name or in objective order) overrides the study's
         reference; without either (no thresholds and no reference inferred yet) the
@@ -595,7 +703,7 @@ class Study:
                 raise ValueError(f"ref: expected {len(self.objectives)} finite numbers, "
                                  f"got {ref!r}")
             r = r * self._signs
-        _, _, Y = self._completed_arrays()
+        _, _, Y = self._completed_arrays(feasible_only=True)
         if len(Y) == 0:
             return 0.0
         return float(hypervolume(Y, r))
@@ -622,7 +730,10 @@ class Study:
         return self._ref is not None or self._initial_design_done()
 
     def _infer_ref(self) -> None:
-        _, _, Y = self._completed_arrays()
+        # from the feasible points when there are some: the front lives among them
+        _, _, Y = self._completed_arrays(feasible_only=True)
+        if len(Y) == 0:
+            _, _, Y = self._completed_arrays()
         nadir = Y.max(axis=0)
         span = nadir - Y.min(axis=0)
         margin = np.where(span > 0, _REF_MARGIN * span,
@@ -654,12 +765,15 @@ class Study:
         failed = [self._x[t.number] for t in self._trials if t.status == "failed"]
         pending = [self._x[t.number] for t in self._trials if t.status == "running"]
         k = sum(1 for t in self._trials if t.source == "model")
+        C, C_bounds = self._constraint_arrays() if self.constraints else (None, None)
         proposal = self._get_proposer().propose(
             X, Y, self._ref.copy(),
             rng=np.random.default_rng([self.seed, k]),
             X_failed=np.array(failed) if failed else None,
             X_pending=np.array(pending) if pending else None,
             warm_start=self._last_model_state,
+            C=C,
+            C_bounds=C_bounds,
         )
         x = np.asarray(proposal.x, dtype=float).reshape(-1)
         if x.shape != (self.space.dim,) or not np.all(np.isfinite(x)):
@@ -739,9 +853,10 @@ class Study:
     ) -> Trial:
         """Report the outcome of a running trial.
 
-        ``values`` maps every objective name (and optionally extra metrics) to a number,
-        in the user's terms. A missing objective or a non-finite/non-numeric objective
-        value records the trial as failed with that error, as does ``failed=True``.
+        ``values`` maps every objective and constraint name (and optionally extra
+        metrics) to a number, in the user's terms. A missing objective or constraint, or
+        a non-finite/non-numeric value of one, records the trial as failed with that
+        error, as does ``failed=True``.
         Raises ValueError only for misuse: an unknown trial, one that is not running, or
         no values without ``failed=True``.
         """
@@ -761,17 +876,19 @@ class Study:
         for key, raw in (values or {}).items():
             v = _as_number(raw)
             clean[str(key)] = v if v is not None and math.isfinite(v) else None
-        for o in self.objectives:
+        required = [("objective", o.name) for o in self.objectives] + \
+            [("constraint", c.name) for c in self.constraints]
+        for kind, name in required:
             if values is None:
                 break
-            if o.name not in values:
-                problems.append(f"missing objective {o.name!r}")
+            if name not in values:
+                problems.append(f"missing {kind} {name!r}")
                 continue
-            v = _as_number(values[o.name])
+            v = _as_number(values[name])
             if v is None:
-                problems.append(f"objective {o.name!r} is not a number: {values[o.name]!r}")
+                problems.append(f"{kind} {name!r} is not a number: {values[name]!r}")
             elif not math.isfinite(v):
-                problems.append(f"objective {o.name!r} is {v}")
+                problems.append(f"{kind} {name!r} is {v}")
         if failed or problems:
             msg = error if error is not None else ("; ".join(problems) or "failed")
             kept = {k: v for k, v in clean.items() if v is not None}
@@ -902,6 +1019,7 @@ class _Header:
     seed: int | None
     noisy: bool
     n_initial: int | None
+    constraints: list[Constraint] = field(default_factory=list)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> _Header:
@@ -910,10 +1028,12 @@ class _Header:
             objectives = [Objective.from_dict(o) for o in event["objectives"]]
             seed = _check_seed(event["seed"])
             n_initial = int(event["n_initial"])
+            constraints = [Constraint.from_dict(c) for c in event.get("constraints", [])]
         except (KeyError, TypeError) as e:
             raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
                 from None
-        return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial)
+        return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial,
+                   constraints)
 
     def check_compatible(self, other: _Header, path: Path | None) -> None:
         """Refuse to resume a journal under a different definition (ValueError)."""
@@ -923,6 +1043,9 @@ class _Header:
         if [o.to_dict() for o in other.objectives] != [o.to_dict() for o in self.objectives]:
             raise ValueError(f"{where}: its objectives are "
                              f"{[o.to_dict() for o in self.objectives]}")
+        if [c.to_dict() for c in other.constraints] != [c.to_dict() for c in self.constraints]:
+            raise ValueError(f"{where}: its constraints are "
+                             f"{[c.to_dict() for c in self.constraints]}")
         if other.seed is not None and other.seed != self.seed:
             raise ValueError(f"{where}: its seed is {self.seed}, not {other.seed}")
         if other.noisy != self.noisy:

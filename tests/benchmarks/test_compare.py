@@ -56,14 +56,15 @@ def test_mobo_and_peers_share_the_initial_design() -> None:
     )
 
 
-def test_mobo_sees_infeasible_points_as_failed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mobo_models_the_constraint_values(monkeypatch: pytest.MonkeyPatch) -> None:
     import mobo
 
-    told: list[bool] = []
+    told: list[dict] = []
     original = mobo.Study.tell
 
     def spy(self, trial, values=None, *, failed=False, **kw):  # type: ignore[no-untyped-def]
-        told.append(failed)
+        assert not failed
+        told.append(dict(values))
         return original(self, trial, values, failed=failed, **kw)
 
     monkeypatch.setattr(mobo.Study, "tell", spy)
@@ -72,7 +73,9 @@ def test_mobo_sees_infeasible_points_as_failed_trials(monkeypatch: pytest.Monkey
     run = C.run_mobo(prob, seed=0, budget=n0)
     feas = prob.is_feasible(run.X)
     assert not feas.all()  # the Sobol design hits the infeasible region
-    assert told == list(~feas)
+    # every evaluation reports its constraint value, infeasible ones included
+    np.testing.assert_allclose([v["constraint_0"] for v in told], prob.constraints(run.X)[:, 0])
+    assert [v["constraint_0"] <= 0 for v in told] == list(feas)
 
 
 def test_cli_writes_csv_and_table_and_resumes(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

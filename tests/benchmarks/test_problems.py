@@ -270,3 +270,19 @@ def test_problems_are_picklable() -> None:
         np.testing.assert_array_equal(clone.constraints(X), prob.constraints(X))
         assert clone.space == prob.space
         assert clone.name == prob.name
+
+
+def test_metrics_report_objectives_and_constraints_without_raising() -> None:
+    prob = get_problem("c2dtlz2")
+    X = prob.space.sobol(32, seed=0)
+    rows = [prob.to_array(prob.space.decode(x)) for x in X]
+    raw = np.array(rows)
+    infeasible = ~prob.is_feasible(raw)
+    assert infeasible.any()
+    for row, bad in zip(raw, infeasible, strict=True):
+        params = dict(zip(prob.space.names, row, strict=True))
+        out = prob.metrics(params)
+        assert list(out) == [*prob.objective_names, *prob.constraint_names]
+        np.testing.assert_allclose([out[n] for n in prob.objective_names], prob.evaluate(row)[0])
+        assert (out["constraint_0"] > 0) == bad
+    assert get_problem("zdt1").constraint_names == ()

@@ -225,3 +225,98 @@ def test_short_loop_beats_sobol():
         Xs = SPACE2.sobol(budget, seed=100 + seed)
         sobol_hv.append(hypervolume(toy(Xs), REF2))
     assert min(bo_hv) > max(sobol_hv), (bo_hv, sobol_hv)
+
+
+# ---------------------------------------------------------------------------- constraints
+
+
+def _log_prob_within_reference(mu: float, sd: float, lo: float, hi: float) -> float:
+    """log(Phi(b) - Phi(a)) in 50-digit arithmetic."""
+    import mpmath
+
+    with mpmath.workdps(50):
+        a = (mpmath.mpf(lo) - mu) / sd if np.isfinite(lo) else mpmath.ninf
+        b = (mpmath.mpf(hi) - mu) / sd if np.isfinite(hi) else mpmath.inf
+        # upper tails when the interval lies above the mean: 50 digits would not hold
+        # 1 - 1e-200 otherwise (mpmath's exponent range holds the tails themselves)
+        if a > 0:
+            return float(mpmath.log(mpmath.ncdf(-a) - mpmath.ncdf(-b)))
+        return float(mpmath.log(mpmath.ncdf(b) - mpmath.ncdf(a)))
+
+
+def test_log_prob_within_against_mpmath_random_and_tails():
+    import torch
+
+    from mobo.acquisition import _log_prob_within
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(200):
+        mu, sd = rng.normal(0, 5), float(np.exp(rng.uniform(-3, 2)))
+        lo, hi = np.sort(rng.normal(0, 5, 2))
+        kind = rng.integers(3)
+        cases.append((mu, sd, -np.inf if kind == 1 else lo, np.inf if kind == 2 else hi))
+    # deep tails on either side, a thin interval far from the mean, a huge sd
+    cases += [(0.0, 1.0, -np.inf, -30.0), (0.0, 1.0, 30.0, np.inf), (0.0, 1.0, 20.0, 20.5),
+              (0.0, 1.0, -20.5, -20.0), (5.0, 1e-3, -np.inf, 4.9), (0.0, 1e6, -1.0, 1.0),
+              (0.0, 1.0, -1e-9, 1e-9)]
+    # the last case, an interval a billionth of a standard deviation wide, is formed as a
+    # difference of two logs of about -0.69 and keeps only ~9 digits
+    rtol = np.full(len(cases), 1e-9)
+    rtol[-1] = 1e-6
+    mu = torch.tensor([c[0] for c in cases], dtype=torch.float64)
+    sd = torch.tensor([c[1] for c in cases], dtype=torch.float64)
+    lo = torch.tensor([c[2] for c in cases], dtype=torch.float64)
+    hi = torch.tensor([c[3] for c in cases], dtype=torch.float64)
+    got = _log_prob_within(mu, sd, lo, hi).numpy()
+    want = np.array([_log_prob_within_reference(*c) for c in cases])
+    assert np.all(np.isfinite(got))
+    assert np.all(np.abs(got - want) <= rtol * np.abs(want) + 1e-12), np.max(
+        np.abs(got - want) / (np.abs(want) + 1e-300))
+
+
+def test_log_prob_within_gradients_are_finite_and_match_finite_differences():
+    import torch
+
+    from mobo.acquisition import _log_prob_within
+
+    lo = torch.tensor([-np.inf, 0.5, -1.0, 3.0], dtype=torch.float64)
+    hi = torch.tensor([0.0, np.inf, 1.0, 3.5], dtype=torch.float64)
+    mu = torch.tensor([0.3, -0.2, 4.0, 0.0], dtype=torch.float64, requires_grad=True)
+    sd = torch.tensor([0.5, 2.0, 1.0, 0.7], dtype=torch.float64)
+    (g,) = torch.autograd.grad(_log_prob_within(mu, sd, lo, hi).sum(), mu)
+    assert torch.isfinite(g).all()
+    h = 1e-6
+    with torch.no_grad():
+        fd = (_log_prob_within(mu + h, sd, lo, hi) - _log_prob_within(mu - h, sd, lo, hi)) / (2 * h)
+    np.testing.assert_allclose(g.numpy(), fd.numpy(), rtol=1e-5, atol=1e-8)
+
+
+def test_constraints_shape_the_front_and_the_proposal():
+    """With a constraint a <= 0.4 the front ignores infeasible points, and the proposal
+    lands where the constraint GP believes the constraint holds."""
+    X, Y = initial(16)
+    C = X[:, :1].copy()  # the constraint metric is a itself
+    bounds = np.array([[-np.inf, 0.4]])
+    p = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0), C=C,
+                                 C_bounds=bounds)
+    assert p.x[0] <= 0.45
+    assert "constraints" in p.model_state
+    unconstrained = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    assert "constraints" not in unconstrained.model_state
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"C": np.zeros((16, 1))}, "give both"),
+        ({"C": np.zeros((16, 1)), "C_bounds": np.array([[1.0, 0.0]])}, "below its upper"),
+        ({"C": np.zeros((16, 2)), "C_bounds": np.array([[0.0, 1.0]])}, "shape"),
+        ({"C": np.zeros((3, 1)), "C_bounds": np.array([[0.0, 1.0]])}, "16 rows"),
+        ({"C": np.full((16, 1), np.nan), "C_bounds": np.array([[0.0, 1.0]])}, "finite"),
+    ],
+)
+def test_constraint_arguments_are_checked(kwargs: dict, needle: str):
+    X, Y = initial(16)
+    with pytest.raises(ValueError, match=needle):
+        Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0), **kwargs)

@@ -15,7 +15,7 @@ import pytest
 from mobo import __version__
 from mobo.hypervolume import hypervolume
 from mobo.space import Categorical, Float, Int, Space
-from mobo.study import BackendError, Objective, Study, Trial
+from mobo.study import BackendError, Constraint, Objective, Study, Trial
 
 # ---------------------------------------------------------------------------- toy functions
 
@@ -613,3 +613,102 @@ def test_a_backend_that_keeps_losing_trials_stops_the_loop(tmp_path: Path) -> No
     assert study.trials[1].params == study.trials[0].params  # asked again, not learned from
     study.close()
     assert _snapshot(Study.load(path)) == _snapshot(study)
+
+
+# ---------------------------------------------------------------------------- constraints
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"name": ""}, "name"),
+        ({"name": "c"}, "give an upper bound"),
+        ({"name": "c", "upper": 1.0, "lower": 1.0}, "must be below"),
+        ({"name": "c", "upper": float("nan")}, "upper"),
+        ({"name": "c", "lower": "0"}, "lower"),
+        ({"name": "c", "upper": True}, "upper"),
+    ],
+)
+def test_constraint_validation(kwargs: dict, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        Constraint(**kwargs)
+
+
+def test_constraint_names_must_be_new() -> None:
+    with pytest.raises(ValueError, match="already an objective"):
+        Study(_space2(), ["f", "g"], constraints=[Constraint("g", upper=1.0)])
+    with pytest.raises(ValueError, match="already an objective or constraint"):
+        Study(_space2(), ["f", "g"],
+              constraints=[Constraint("c", upper=1.0), Constraint("c", lower=0.0)])
+    with pytest.raises(ValueError, match="constraints\\[0\\]"):
+        Study(_space2(), ["f", "g"], constraints=["c"])
+
+
+def _constrained(p: dict) -> dict[str, float]:
+    """_two_objectives with a metric "c" = a that must stay <= 0.4."""
+    return {**_two_objectives(p), "c": p["a"]}
+
+
+def test_infeasible_trials_are_kept_but_never_on_the_front() -> None:
+    study = Study(_space2(), ["f", "g"], constraints=[Constraint("c", upper=0.4)], seed=0,
+                  n_initial=8)
+    trials = _tell_all(study, _constrained, 8)
+    feasible = [t for t in trials if t.params["a"] <= 0.4]
+    assert 0 < len(feasible) < len(trials)
+    assert [t.feasible for t in trials] == [t.params["a"] <= 0.4 for t in trials]
+    assert study.n_completed == 8  # infeasible trials are completed, not failed
+    front = study.pareto_front()
+    assert front and all(t.feasible for t in front)
+    # brute force: the non-dominated feasible points
+    Y = np.array([[t.values["f"], t.values["g"]] for t in feasible])
+    want = {t.number for t, y in zip(feasible, Y, strict=True)
+            if not any(np.all(z <= y) and np.any(z < y) for z in Y)}
+    assert {t.number for t in front} == want
+    ref = {"f": 2.0, "g": 2.0}
+    assert study.hypervolume(ref) == pytest.approx(hypervolume(Y, np.array([2.0, 2.0])))
+
+
+def test_missing_or_nan_constraint_fails_the_trial() -> None:
+    study = Study(_space2(), ["f", "g"], constraints=[Constraint("c", lower=0.0)], seed=0)
+    t = study.ask()
+    study.tell(t, {"f": 1.0, "g": 1.0})
+    assert t.status == "failed" and "missing constraint 'c'" in t.error
+    t = study.ask()
+    study.tell(t, {"f": 1.0, "g": 1.0, "c": float("nan")})
+    assert t.status == "failed" and "constraint 'c' is nan" in t.error
+
+
+def test_constrained_study_proposes_feasible_points_and_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    cons = [Constraint("c", upper=0.4)]
+    study = Study(_space2(), ["f", "g"], constraints=cons, seed=1, n_initial=6, storage=path)
+    _tell_all(study, _constrained, 16)
+    model = [t for t in study.trials if t.source == "model"]
+    assert len(model) == 10
+    # the constraint GP steers the proposals into a <= 0.4 (allowing a hair of slack)
+    assert sum(t.params["a"] <= 0.45 for t in model) >= 8
+    assert "constraints" in model[-1].model_state
+    study.close()
+    header = _events(path)[0]
+    assert header["constraints"] == [{"name": "c", "upper": 0.4, "lower": None}]
+    again = Study.load(path)
+    assert again.constraints == cons
+    assert [t.feasible for t in again.trials] == [t.feasible for t in study.trials]
+    assert again.hypervolume() == study.hypervolume()
+    again.close()
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="its constraints are"):
+        Study(_space2(), ["f", "g"], constraints=[Constraint("c", upper=0.5)], seed=1,
+              n_initial=6, storage=path)
+    with pytest.raises(ValueError, match="its constraints are"):
+        Study(_space2(), ["f", "g"], seed=1, n_initial=6, storage=path)
+    assert path.read_bytes() == before
+
+
+def test_unconstrained_header_has_no_constraints_key(tmp_path: Path) -> None:
+    path = tmp_path / "u.jsonl"
+    study = Study(_space2(), ["f", "g"], seed=0, storage=path)
+    _tell_all(study, _two_objectives, 2)
+    study.close()
+    assert "constraints" not in _events(path)[0]
+    assert all(t.feasible for t in Study.read(path).trials)
