@@ -4,13 +4,15 @@
 ``JOURNAL`` (the same functions are importable):
 
 - ``pareto``: every completed trial in objective space. Trials that meet every threshold
-  and that no other such trial dominates (:meth:`mobo.Study.pareto_front`) are coloured and
-  labelled with their trial number, the other trials that meet the thresholds are grey,
-  and trials not strictly better than a threshold are marked with a cross. Thresholds are
-  drawn as dashed lines and an inferred reference point as dotted ones. With three or more
-  objectives every pair gets a panel; dominance is always judged in all objectives.
-- ``hypervolume``: the hypervolume of the completed trials after each finished trial, in
-  the order trials finished, with respect to the study's reference point (Zitzler &
+  and outcome constraint and that no other such trial dominates
+  (:meth:`mobo.Study.pareto_front`) are coloured and labelled with their trial number, the
+  other trials that meet them are grey, trials not strictly better than a threshold are
+  marked with a cross, and trials that break an outcome constraint with a triangle.
+  Thresholds are drawn as dashed lines and an inferred reference point as dotted ones.
+  With three or more objectives every pair gets a panel; dominance is always judged in
+  all objectives.
+- ``hypervolume``: the hypervolume of the feasible completed trials after each finished
+  trial, in the order trials finished, with respect to the study's reference point (Zitzler &
   Thiele, 1998), each step marked by where its trial came from (initial design or model).
 - ``timeline``: one bar per trial from its start to its end, coloured by outcome, preceded
   by the time its proposal took; parallel runs show as overlapping bars.
@@ -79,6 +81,7 @@ FORMATS = ("png", "svg")
 _FRONT = "#1f77b4"
 _DOMINATED = "0.7"
 _BELOW = "#d62728"
+_INFEASIBLE = "#ff7f0e"
 _THRESHOLD = "#d62728"
 _REFERENCE = "0.35"
 _STATUS_COLOURS = {"completed": "#1f77b4", "failed": "#d62728", "abandoned": "#ff7f0e",
@@ -141,7 +144,9 @@ def _reference(study: Study) -> tuple[dict[str, float], list[str]]:
     ref = study.ref_point
     if ref is not None:
         return ref, inferred
-    done = [t for t in study.trials if t.status == "completed"]
+    completed = [t for t in study.trials if t.status == "completed"]
+    # like the study, infer from the feasible trials when there are some
+    done = [t for t in completed if t.feasible is not False] or completed
     out: dict[str, float] = {}
     for o in study.objectives:
         if o.threshold is not None:
@@ -195,9 +200,12 @@ class ParetoView:
     """The trials of a study sorted into the groups the Pareto figure draws.
 
     Attributes:
-        front: completed, meeting every threshold, and dominated by no other such trial.
-        dominated: completed, meeting every threshold, dominated by a trial of ``front``.
-        below_threshold: completed but not strictly better than some threshold.
+        front: completed, feasible, meeting every threshold, and dominated by no other
+            such trial.
+        dominated: completed, feasible, meeting every threshold, dominated by a trial of
+            ``front``.
+        below_threshold: completed and feasible but not strictly better than some threshold.
+        infeasible: completed but breaking an outcome constraint.
         failed: failed trials (no objective values to place).
         unfinished: running or abandoned trials.
     """
@@ -205,28 +213,33 @@ class ParetoView:
     front: list[Trial]
     dominated: list[Trial]
     below_threshold: list[Trial]
+    infeasible: list[Trial]
     failed: list[Trial]
     unfinished: list[Trial]
 
 
 def classify(study: Study) -> ParetoView:
-    """Sort the study's trials into front, dominated, below threshold, failed, unfinished."""
+    """Sort the study's trials into the groups of :class:`ParetoView`."""
     front = study.pareto_front()
     on_front = {t.number for t in front}
     dominated: list[Trial] = []
     below: list[Trial] = []
+    infeasible: list[Trial] = []
     failed: list[Trial] = []
     unfinished: list[Trial] = []
     for t in study.trials:
         if t.status == "completed":
             if t.number in on_front:
                 continue
-            (dominated if _meets_thresholds(study, t) else below).append(t)
+            if t.feasible is False:
+                infeasible.append(t)
+            else:
+                (dominated if _meets_thresholds(study, t) else below).append(t)
         elif t.status == "failed":
             failed.append(t)
         else:
             unfinished.append(t)
-    return ParetoView(front, dominated, below, failed, unfinished)
+    return ParetoView(front, dominated, below, infeasible, failed, unfinished)
 
 
 def _staircase(study: Study, front: Sequence[Trial], i: int, j: int) -> np.ndarray:
@@ -285,10 +298,12 @@ def plot_pareto(
          "dominated"),
         (view.below_threshold, dict(color=_BELOW, marker="x", s=22, linewidths=1.0, zorder=2,
                                     alpha=0.7), "below a threshold"),
+        (view.infeasible, dict(color=_INFEASIBLE, marker="^", s=20, zorder=2, alpha=0.7),
+         "breaks a constraint"),
         (view.front, dict(color=_FRONT, marker="o", s=36, edgecolors="black",
                           linewidths=0.6, zorder=4), "Pareto front"),
     )
-    completed = view.front + view.dominated + view.below_threshold
+    completed = view.front + view.dominated + view.below_threshold + view.infeasible
     for ax, (i, j) in zip(axes, pairs, strict=False):
         if not completed and not references:
             _empty(ax, "no completed trials yet")
@@ -369,12 +384,14 @@ def plot_pareto(
 
 # ---------------------------------------------------------------------------- hypervolume
 def hypervolume_trace(study: Study) -> tuple[np.ndarray, np.ndarray, list[Trial]]:
-    """Hypervolume of the completed trials after each finished trial, in finishing order.
+    """Hypervolume of the feasible completed trials after each finished trial, in order.
 
     Returns ``(n_finished, hypervolume, trials)``: after the k-th finished (completed or
-    failed) trial, ``n_finished[k] = k + 1`` and ``hypervolume[k]`` is the hypervolume of
-    the completed trials among the first k + 1, with respect to the study's reference
-    point (or the one :func:`plot_hypervolume` infers when the study has none yet).
+    failed) trial in the order they finished, ``n_finished[k] = k + 1`` and
+    ``hypervolume[k]`` is the hypervolume of the completed trials among the first k + 1
+    that meet every outcome constraint, as :meth:`Study.hypervolume` counts them, with
+    respect to the study's reference point (or one inferred for the plot by the study's
+    rule when the study has none yet).
     """
     from mobo.hypervolume import hypervolume
 
@@ -388,7 +405,7 @@ def hypervolume_trace(study: Study) -> tuple[np.ndarray, np.ndarray, list[Trial]
     hv = np.zeros(len(finished))
     rows: list[np.ndarray] = []
     for k, t in enumerate(finished):
-        if t.status == "completed":
+        if t.status == "completed" and t.feasible is not False:
             rows.append(_values(t, names) * signs)
         if rows and np.all(np.isfinite(ref)):
             hv[k] = hypervolume(np.array(rows), ref)
@@ -396,7 +413,7 @@ def hypervolume_trace(study: Study) -> tuple[np.ndarray, np.ndarray, list[Trial]
 
 
 def plot_hypervolume(study: Study, *, title: str | None = None) -> Figure:
-    """The hypervolume of the completed trials after each finished trial."""
+    """The hypervolume of the feasible completed trials after each finished trial."""
     fig = Figure(figsize=(6.4, 3.8), layout="constrained")
     ax = fig.subplots()
     n, hv, trials = hypervolume_trace(study)

@@ -22,7 +22,7 @@ from mobo.plot import (
     write_figures,
 )
 from mobo.space import Categorical, Float, Space
-from mobo.study import Objective, Study
+from mobo.study import Constraint, Objective, Study
 
 ROOT = Path(__file__).resolve().parents[2]
 JOURNAL40 = ROOT / "benchmarks" / "results" / "distill_budget40.jsonl"
@@ -67,8 +67,29 @@ def test_classify_marks_front_dominated_and_below_threshold() -> None:
     assert [t.number for t in view.front] == [0, 1, 4]
     assert [t.number for t in view.dominated] == [2]
     assert [t.number for t in view.below_threshold] == [3, 6]
+    assert view.infeasible == []
     assert [t.number for t in view.failed] == [FAILED]
     assert [t.number for t in view.unfinished] == [RUNNING]
+
+
+def test_a_trial_breaking_a_constraint_is_marked_and_counts_for_nothing() -> None:
+    space = Space([Float("x", 0.0, 1.0)])
+    study = Study(space, [Objective("acc", maximize=True, threshold=0.5), "size"],
+                  constraints=[Constraint("load", upper=0.6)], seed=0, n_initial=10)
+    told = [(0.9, 5.0, 0.5), (0.95, 1.0, 0.9), (0.7, 4.0, 0.1), (0.6, 6.0, 0.2)]
+    for acc, size, load in told:
+        study.tell(study.ask(), {"acc": acc, "size": size, "load": load})
+    view = classify(study)
+    # trial 1 would dominate every other one, but it breaks the load constraint
+    assert [t.number for t in view.infeasible] == [1]
+    assert [t.number for t in view.front] == [0, 2]
+    assert [t.number for t in view.dominated] == [3]
+    _, hv, _ = hypervolume_trace(study)
+    ref = 6.0 + 0.1 * (6.0 - 4.0)  # inferred from the feasible trials only
+    assert hv[-1] == pytest.approx(study.hypervolume(ref={"acc": 0.5, "size": ref}))
+    assert hv[1] == hv[0]  # the infeasible trial added nothing
+    labels = plot_pareto(study).axes[0].get_legend_handles_labels()[1]
+    assert "breaks a constraint (1)" in labels
 
 
 def test_hypervolume_trace_matches_the_kernel_on_each_prefix() -> None:
