@@ -1,0 +1,1045 @@
+"""Regenerate every figure and table of the paper, and the paper itself, from result files.
+
+``python -m paper.figures`` reads only committed results (nothing is re-run):
+
+- ``benchmarks/results/compare.csv``: the peer comparison (log10 hypervolume gap of mobo,
+  BoTorch, Optuna's samplers and Sobol on the toy suite);
+- ``benchmarks/results/quality_vs_sobol.csv``: mobo against Sobol on more seeds;
+- ``benchmarks/results/speed.csv``: proposal time of mobo and BoTorch;
+- ``benchmarks/results/speed_kernels.csv`` if present, else the tables of
+  ``speed_kernels.md``: hypervolume time against moocore, EHVI throughput against BoTorch;
+- ``benchmarks/results/speed_trainer.md``: the distillation trainer against the Hugging
+  Face Trainer;
+- a distillation journal, ``benchmarks/results/distill_budget<B>.jsonl``: the one with the
+  most finished trials (ties: the larger budget ``B``), or ``--journal``; it is only read
+  (:meth:`mobo.Study.read`), so a run still writing it can be plotted;
+- ``benchmarks/results/distill.md``: the teacher's and the baseline student's exact match
+  and parameter count, from its table of students.
+
+It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
+placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md``, so that
+every number in the paper comes from a result file (or from the targets declared below).
+Figures are saved without timestamps or software versions: a second run gives the same
+bytes. ``--rerun`` first re-runs the two cheap benchmarks (mobo against Sobol on four
+problems, and proposal speed; about 6 minutes on 2 cores by the timings in
+``benchmarks/README.md``) and overwrites their result files; the peer comparison (hours),
+the kernel benchmark and the distillation search are never re-run here.
+
+Bad input (a missing result file, a table that cannot be found) ends the command with one
+``error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mobo.plot import (
+    Importance,
+    classify,
+    hypervolume_trace,
+    parameter_importance,
+    plot_hypervolume,
+    plot_importance,
+    plot_pareto,
+    save_figure,
+)
+from mobo.study import Study, Trial
+
+__all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables", "render"]
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PAPER_DIR = Path(__file__).resolve().parent
+TEMPLATE = PAPER_DIR / "paper.template.md"
+
+# The targets the results are judged against: DESIGN.md section 6, plus the per-proposal
+# budget that benchmarks/speed.py checks for a running study.
+TARGETS = {
+    "proposal_ratio": 10.0,  # BoTorch / mobo proposal time at 200 observations, at least
+    "proposal_in_study_s": 0.15,  # seconds per proposal in a running study, at most
+    "hv_vs_moocore": 2.0,  # mobo hypervolume time / moocore's, at most
+    "ehvi_vs_botorch": 100.0,  # mobo EHVI throughput / BoTorch's, at least
+    "trainer_vs_hf": 1.3,  # distill.train throughput / the Hugging Face Trainer's, at least
+}
+
+METHOD_NAMES = {
+    "mobo": "mobo (exact EHVI)",
+    "botorch": "BoTorch qLogNEHVI",
+    "gp": "Optuna GPSampler",
+    "tpe": "Optuna TPE",
+    "nsga2": "Optuna NSGA-II",
+    "sobol": "Sobol",
+    "mobo_in_study": "mobo, in a running study",
+}
+METHOD_STYLE: dict[str, dict[str, Any]] = {
+    "mobo": {"color": "#1f77b4", "marker": "o", "ls": "-"},
+    "mobo_in_study": {"color": "#17becf", "marker": "s", "ls": "-"},
+    "botorch": {"color": "#ff7f0e", "marker": "^", "ls": "-"},
+    "gp": {"color": "#2ca02c", "marker": "v", "ls": "-"},
+    "tpe": {"color": "#9467bd", "marker": "D", "ls": "-"},
+    "nsga2": {"color": "#8c564b", "marker": "P", "ls": "-"},
+    "sobol": {"color": "0.45", "marker": "x", "ls": "--"},
+}
+_JOURNAL_NAME = re.compile(r"distill_budget(\d+)\.jsonl$")
+_PLACEHOLDER = re.compile(r"\{\{([a-z0-9_]+)\}\}")
+
+
+class InputError(Exception):
+    """A result file is missing or does not hold what the paper needs."""
+
+
+# ---------------------------------------------------------------------------- markdown
+@dataclass(frozen=True)
+class MdTable:
+    """One markdown table: the heading it sits under, its header cells and its rows."""
+
+    heading: str
+    header: list[str]
+    rows: list[list[str]]
+
+    def find(self, predicate: Callable[[str], bool]) -> list[int]:
+        """Indices of the header cells (lower-cased) for which ``predicate`` holds."""
+        return [k for k, h in enumerate(self.header) if predicate(h.lower())]
+
+
+_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return [c.strip().replace("**", "").replace("`", "").strip() for c in inner.split("|")]
+
+
+def markdown_tables(text: str) -> list[MdTable]:
+    """Every pipe table of a markdown text, with the nearest heading above it."""
+    lines = text.splitlines()
+    tables: list[MdTable] = []
+    heading = ""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif (line.lstrip().startswith("|") and i + 1 < len(lines)
+              and _SEPARATOR.match(lines[i + 1].strip())):
+            header = _cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append(_cells(lines[i]))
+                i += 1
+            tables.append(MdTable(heading, header, rows))
+            continue
+        i += 1
+    return tables
+
+
+def _number(cell: str, where: str) -> float:
+    """A table cell as a number: thousands separators, bold and a trailing x or unit go."""
+    text = cell.replace(",", "").replace("**", "").strip()
+    match = re.match(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?", text)
+    if not match:
+        raise InputError(f"{where}: expected a number, got {cell!r}")
+    return float(match.group(0))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{_rel(path)}: missing") from None
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------- inputs
+def find_distill_journal(results: Path) -> Path:
+    """The distillation journal in ``results`` with the most finished trials.
+
+    Ties go to the larger budget in the name (``distill_budget<B>.jsonl``), so a bigger
+    run takes over as soon as it has finished as many trials as the smaller one.
+    """
+    best: tuple[int, int, Path] | None = None
+    for path in sorted(results.glob("distill_budget*.jsonl")):
+        match = _JOURNAL_NAME.search(path.name)
+        if not match:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a run still writing may leave a torn line
+                finished = sum(t.done for t in Study.read(path).trials)
+        except ValueError:
+            continue  # not a study journal (yet): an empty file just created, say
+        key = (finished, int(match.group(1)), path)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    if best is None:
+        raise InputError(f"{_rel(results)}: no distillation journal distill_budget<B>.jsonl")
+    return best[2]
+
+
+def distill_reference_models(path: Path) -> dict[str, dict[str, float]]:
+    """Teacher and baseline student (exact, f1, num_parameters) from distill.md's table."""
+    for table in markdown_tables(_read(path)):
+        first = table.find(lambda h: h in ("student", "model"))
+        cols = {name: table.find(lambda h, name=name: h == name)
+                for name in ("exact", "f1", "num_parameters")}
+        if not first or not all(cols.values()):
+            continue
+        found: dict[str, dict[str, float]] = {}
+        for row in table.rows:
+            label = row[first[0]].lower()
+            key = "teacher" if label.startswith("teacher (") else \
+                "baseline" if label.startswith("baseline") else None
+            if key is None or key in found:
+                continue
+            where = f"{_rel(path)}: {key} row"
+            found[key] = {name: _number(row[c[0]], where) for name, c in cols.items()}
+            found[key]["description"] = row[first[0]]  # type: ignore[assignment]
+        if {"teacher", "baseline"} <= set(found):
+            return found
+    raise InputError(f"{_rel(path)}: no table of students with a 'teacher (...)' row and a "
+                     "'baseline' row (columns student, exact, f1, num_parameters)")
+
+
+def distill_task_facts(path: Path) -> dict[str, str]:
+    """The task's dev set and per-trial training set sizes from distill.md's Task table."""
+    wanted = {"dev questions": "dev", "training questions per trial": "train_per_trial"}
+    for table in markdown_tables(_read(path)):
+        if [h.lower() for h in table.header[:2]] != ["quantity", "value"]:
+            continue
+        found = {}
+        for row in table.rows:
+            for prefix, key in wanted.items():
+                if row[0].lower().startswith(prefix) and len(row) > 1:
+                    found[key] = row[1]
+        if len(found) == len(wanted):
+            return found
+    raise InputError(f"{_rel(path)}: no Task table (quantity, value) with the rows "
+                     f"{', '.join(repr(k) for k in wanted)}")
+
+
+def _quality_rows(path: Path) -> list[dict[str, Any]]:
+    from benchmarks.compare import read_rows
+
+    if not path.exists():
+        raise InputError(f"{_rel(path)}: missing")
+    rows = read_rows(path)
+    if not rows:
+        raise InputError(f"{_rel(path)}: no rows")
+    return rows
+
+
+def _speed_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise InputError(f"{_rel(path)}: missing")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    need = {"problem", "d", "m", "n_obs", "method", "seed", "total_s"}
+    if not rows or not need <= set(rows[0]):
+        raise InputError(f"{_rel(path)}: expected rows with columns {sorted(need)}")
+    for r in rows:
+        r["n_obs"] = int(r["n_obs"])
+        for k in ("fit_s", "acquisition_s", "total_s"):
+            r[k] = float(r[k])
+    return rows
+
+
+@dataclass(frozen=True)
+class KernelSpeed:
+    """Hypervolume time vs moocore and EHVI throughput vs BoTorch, per number of objectives."""
+
+    hv: list[dict[str, float]]  # objectives, points, mobo_ms, moocore_ms
+    ehvi: list[dict[str, float]]  # objectives, mobo (best per call), mobo_reused, botorch
+    source: str
+
+
+def _kernel_tables(tables: Sequence[MdTable], where: str) -> tuple[list, list]:
+    hv: list[dict[str, float]] = []
+    ehvi: list[dict[str, float]] = []
+    for t in tables:
+        objectives = t.find(lambda h: h in ("objectives", "m"))
+        if not objectives:
+            continue
+        mobo_ms = t.find(lambda h: h.startswith("mobo") and "ms" in h)
+        moocore_ms = t.find(lambda h: h.startswith("moocore") and "ms" in h)
+        points = t.find(lambda h: h == "points")
+        if mobo_ms and moocore_ms and points and not hv:
+            for row in t.rows:
+                hv.append({"objectives": _number(row[objectives[0]], where),
+                           "points": _number(row[points[0]], where),
+                           "mobo_ms": _number(row[mobo_ms[0]], where),
+                           "moocore_ms": _number(row[moocore_ms[0]], where)})
+        per_call = t.find(lambda h: h.startswith("mobo") and "thread" in h
+                          and "reused" not in h)
+        reused = t.find(lambda h: h.startswith("mobo") and "reused" in h)
+        botorch = t.find(lambda h: h.startswith("botorch") and "thread" in h)
+        if per_call and botorch and not ehvi:
+            for row in t.rows:
+                best = max(_number(row[k], where) for k in per_call)
+                ehvi.append({
+                    "objectives": _number(row[objectives[0]], where),
+                    "mobo": best,
+                    "mobo_reused": max([best] + [_number(row[k], where) for k in reused]),
+                    "botorch": max(_number(row[k], where) for k in botorch),
+                })
+    return hv, ehvi
+
+
+def kernel_speed(results: Path) -> KernelSpeed:
+    """Kernel timings from speed_kernels.csv when it holds them, else speed_kernels.md."""
+    csv_path = results / "speed_kernels.csv"
+    md_path = results / "speed_kernels.md"
+    if csv_path.exists():
+        with csv_path.open(newline="") as f:
+            raw = list(csv.reader(f))
+        if raw:
+            table = MdTable("", [h.strip() for h in raw[0]], [list(r) for r in raw[1:] if r])
+            hv, ehvi = _kernel_tables([table], _rel(csv_path))
+            if hv and ehvi:
+                return KernelSpeed(hv, ehvi, _rel(csv_path))
+    hv, ehvi = _kernel_tables(markdown_tables(_read(md_path)), _rel(md_path))
+    if not hv or not ehvi:
+        raise InputError(f"{_rel(md_path)}: no hypervolume table (objectives, points, mobo "
+                         "(ms), moocore (ms)) or no EHVI throughput table (objectives, mobo "
+                         "and BoTorch thread columns)")
+    return KernelSpeed(hv, ehvi, _rel(md_path))
+
+
+def trainer_speedups(path: Path) -> tuple[list[float], bool]:
+    """The measured trainer speed-ups, and whether any was measured on a GPU."""
+    speedups: list[float] = []
+    gpu = False
+    for t in markdown_tables(_read(path)):
+        col = t.find(lambda h: h.startswith("speed-up") or h.startswith("speedup"))
+        if not col:
+            continue
+        values = [_number(r[col[0]], _rel(path)) for r in t.rows if r[col[0]].strip()]
+        speedups += values
+        gpu = gpu or ("gpu" in t.heading.lower() and bool(values))
+    if not speedups:
+        raise InputError(f"{_rel(path)}: no table with a speed-up column")
+    return speedups, gpu
+
+
+# ---------------------------------------------------------------------------- statistics
+def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
+    # numpy's default (linear) percentiles, as benchmarks/compare.py computes them
+    q25, q50, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(q50), float(q25), float(q75)
+
+
+def _gap_summary(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, int],
+                                                            tuple[float, float, float, int]]:
+    """(problem, method, n_evals) -> (median, 25th, 75th percentile, number of seeds)."""
+    groups: dict[tuple[str, str, int], list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["problem"], r["method"], r["n_evals"]), []).append(r["log10_gap"])
+    return {k: (*_quantiles(v), len(v)) for k, v in groups.items()}
+
+
+def _ordered(values: Sequence[str], order: Sequence[str]) -> list[str]:
+    known = [v for v in order if v in values]
+    return known + sorted(v for v in set(values) if v not in order)
+
+
+# ---------------------------------------------------------------------------- formatting
+def _params_m(n: float) -> str:
+    return f"{n / 1e6:.2f}M"
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _thousands(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+              align: Sequence[str] | None = None) -> str:
+    align = align or ["---"] * len(header)
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------- figures
+def _gap_figure(summary: Mapping[tuple[str, str, int], tuple[float, float, float, int]],
+                problems: Sequence[str], methods: Sequence[str], title: str) -> Figure:
+    ncols = len(problems)
+    fig = Figure(figsize=(3.3 * ncols + 0.6, 3.6), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    for ax, prob in zip(axes, problems, strict=True):
+        seeds = set()
+        for method in methods:
+            keys = sorted(k for k in summary if k[0] == prob and k[1] == method)
+            if not keys:
+                continue
+            x = np.array([k[2] for k in keys])
+            med = np.array([summary[k][0] for k in keys])
+            lo = np.array([summary[k][1] for k in keys])
+            hi = np.array([summary[k][2] for k in keys])
+            seeds |= {summary[k][3] for k in keys}
+            style = METHOD_STYLE.get(method, {"color": "black", "marker": ".", "ls": "-"})
+            ax.plot(x, med, label=METHOD_NAMES.get(method, method), lw=1.3, ms=4, **style)
+            ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15, lw=0)
+        n_text = "/".join(str(s) for s in sorted(seeds))
+        ax.set_title(f"{prob} ({n_text} seeds)", fontsize=9)
+        ax.set_xticks(sorted({k[2] for k in summary if k[0] == prob}))
+        ax.set_xlabel("evaluations")
+        ax.grid(True, lw=0.3, alpha=0.5)
+    axes[0].set_ylabel("log10 hypervolume gap (lower is better)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
+    fig.suptitle(title + " (lines: median over seeds; bands: 25th-75th percentile)",
+                 fontsize=9)
+    return fig
+
+
+def _speed_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    fig = Figure(figsize=(3.4 * len(problems) + 1.8, 3.5), layout="constrained")
+    axes = fig.subplots(1, len(problems), squeeze=False)[0]
+    for ax, prob in zip(axes, problems, strict=True):
+        sel = [r for r in rows if r["problem"] == prob]
+        d, m = sel[0]["d"], sel[0]["m"]
+        for method in _ordered([r["method"] for r in sel], ["mobo", "mobo_in_study",
+                                                             "botorch"]):
+            sizes = sorted({r["n_obs"] for r in sel if r["method"] == method})
+            times = [[r["total_s"] for r in sel if r["method"] == method and r["n_obs"] == n]
+                     for n in sizes]
+            med = np.array([np.median(t) for t in times])
+            err = np.array([[med[k] - min(t), max(t) - med[k]] for k, t in enumerate(times)]).T
+            style = METHOD_STYLE.get(method, {"color": "black", "marker": ".", "ls": "-"})
+            ax.errorbar(sizes, med, yerr=err, label=METHOD_NAMES.get(method, method), lw=1.3,
+                        ms=4, capsize=2, **style)
+        ax.set_yscale("log")
+        ax.set_title(f"{prob} (d = {d}, {m} objectives)", fontsize=9)
+        ax.set_xlabel("observations")
+        ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    axes[0].set_ylabel("seconds per proposal (fit + acquisition)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
+    fig.suptitle("Proposal time (median over seeds; bars: min-max)", fontsize=9)
+    return fig
+
+
+def _log_floor(ax: Any, values: Sequence[float]) -> None:
+    # bars on a log axis must start at a round power of ten, or their heights mislead
+    low = 10 ** math.floor(math.log10(min(values)))
+    ax.set_ylim(low, max(values) * 3)
+
+
+def _kernel_figure(ks: KernelSpeed) -> Figure:
+    fig = Figure(figsize=(7.6, 3.4), layout="constrained")
+    ax_hv, ax_ehvi = fig.subplots(1, 2)
+    width = 0.38
+    x = np.arange(len(ks.hv))
+    ax_hv.bar(x - width / 2, [r["mobo_ms"] for r in ks.hv], width, color="#1f77b4",
+              label="mobo")
+    ax_hv.bar(x + width / 2, [r["moocore_ms"] for r in ks.hv], width, color="0.55",
+              label="moocore (C)")
+    ax_hv.set_xticks(x, [f"{int(r['objectives'])} objectives\n{int(r['points']):,} points"
+                         for r in ks.hv], fontsize=8)
+    for k, r in enumerate(ks.hv):
+        ax_hv.annotate(f"{r['mobo_ms'] / r['moocore_ms']:.2f}x", (k - width / 2, r["mobo_ms"]),
+                       ha="center", va="bottom", fontsize=7)
+    ax_hv.set_yscale("log")
+    _log_floor(ax_hv, [r[k] for r in ks.hv for k in ("mobo_ms", "moocore_ms")])
+    ax_hv.set_ylabel("milliseconds per call")
+    ax_hv.set_title("Hypervolume (lower is better)", fontsize=9)
+    ax_hv.legend(fontsize=7)
+    x = np.arange(len(ks.ehvi))
+    ax_ehvi.bar(x - width / 2, [r["mobo_reused"] for r in ks.ehvi], width, color="#1f77b4",
+                label="mobo")
+    ax_ehvi.bar(x + width / 2, [r["botorch"] for r in ks.ehvi], width, color="#ff7f0e",
+                label="BoTorch analytic EHVI")
+    for k, r in enumerate(ks.ehvi):
+        ax_ehvi.annotate(f"{r['mobo_reused'] / r['botorch']:.1f}x",
+                         (k - width / 2, r["mobo_reused"]), ha="center", va="bottom",
+                         fontsize=7)
+    ax_ehvi.set_yscale("log")
+    _log_floor(ax_ehvi, [r[k] for r in ks.ehvi for k in ("mobo_reused", "botorch")])
+    ax_ehvi.set_xticks(x, [f"{int(r['objectives'])} objectives" for r in ks.ehvi], fontsize=8)
+    ax_ehvi.set_ylabel("candidates per second (best thread count)")
+    ax_ehvi.set_title("EHVI throughput, 50-point front (higher is better)", fontsize=9)
+    ax_ehvi.legend(fontsize=7, loc="lower left")
+    for ax in (ax_hv, ax_ehvi):
+        ax.grid(True, axis="y", which="both", lw=0.3, alpha=0.5)
+    fig.suptitle(f"Kernel speed on 2 CPU cores (from {ks.source})", fontsize=9)
+    return fig
+
+
+# ---------------------------------------------------------------------------- sections
+def _quality_section(rows: Sequence[Mapping[str, Any]], prefix: str,
+                     reference_method: str | None,
+                     missed: list[str]) -> tuple[dict[str, str], str, Figure]:
+    """Values, a markdown table (last checkpoint) and the figure of one quality CSV.
+
+    Targets (mobo's median gap at the last checkpoint no worse than ``reference_method``'s
+    and better than every other method's) that are not met are appended to ``missed``.
+    """
+    summary = _gap_summary(rows)
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    methods = _ordered([r["method"] for r in rows], list(METHOD_STYLE))
+    last = max(r["n_evals"] for r in rows)
+    seeds = sorted({summary[k][3] for k in summary})
+    table_rows = []
+    verdicts = []
+    met = n_targets = 0
+    compared = []
+    for prob in problems:
+        cells = {m: summary.get((prob, m, last)) for m in methods}
+        row = [prob]
+        for m in methods:
+            c = cells[m]
+            row.append("" if c is None else f"{c[0]:.3f} [{c[1]:.3f}, {c[2]:.3f}]")
+        table_rows.append(row)
+        ours = cells.get("mobo")
+        others = [m for m in methods if m not in ("mobo", reference_method)
+                  and cells.get(m) is not None]
+        if ours is None or not (others or cells.get(reference_method or "") is not None):
+            verdicts.append(f"- {prob}: no comparison after {last} evaluations yet (only "
+                            f"{_join([METHOD_NAMES.get(m, m) for m in methods if cells[m]])}).")
+            continue
+        compared.append(prob)
+        parts = []
+        if reference_method and cells.get(reference_method) is not None:
+            theirs = cells[reference_method][0]  # type: ignore[index]
+            ok = ours[0] <= theirs
+            parts.append(f"{'no worse than' if ok else 'worse than'} "
+                         f"{METHOD_NAMES[reference_method]} ({ours[0]:.3f} vs {theirs:.3f})")
+            met += ok
+            n_targets += 1
+            if not ok:
+                missed.append(f"{prob}: mobo's median log10 gap after {last} evaluations is "
+                              f"worse than {METHOD_NAMES[reference_method]}'s ({ours[0]:.3f} "
+                              f"vs {theirs:.3f}, {_rel_name(prefix)})")
+        worse_than = [m for m in others if cells[m][0] <= ours[0]]  # type: ignore[index]
+        if others:
+            parts.append("better than " + _join([METHOD_NAMES[m] for m in others])
+                         if not worse_than else
+                         "not better than " + _join([METHOD_NAMES[m] for m in worse_than]))
+            met += not worse_than
+            n_targets += 1
+        if worse_than:
+            missed.append(f"{prob}: mobo's median log10 gap after {last} evaluations is not "
+                          f"better than {_join([METHOD_NAMES[m] for m in worse_than])}'s "
+                          f"({_rel_name(prefix)})")
+        verdicts.append(f"- {prob}: " + "; ".join(parts) + ".")
+    header = ["problem"] + [f"{METHOD_NAMES.get(m, m)}" for m in methods]
+    table = (f"Median [25th, 75th percentile] log10 hypervolume gap after {last} evaluations "
+             f"(lower is better); seeds per cell: {_join([str(s) for s in seeds])}.\n\n"
+             + _md_table(header, table_rows))
+    values = {
+        f"{prefix}_problems": _join(compared),
+        f"{prefix}_n_problems": str(len(compared)),
+        f"{prefix}_seeds": _join([str(s) for s in seeds]),
+        f"{prefix}_methods": _join([METHOD_NAMES.get(m, m) for m in methods]),
+        f"{prefix}_budget": str(last),
+        f"{prefix}_checkpoints": _join([str(c) for c in sorted({r["n_evals"] for r in rows})]),
+        f"{prefix}_verdicts": "\n".join(verdicts),
+        f"{prefix}_targets_met": f"{met} of {n_targets}",
+        f"{prefix}_all_met": "yes" if met == n_targets else "no",
+        f"{prefix}_table": table,
+    }
+    fig = _gap_figure(summary, problems, methods,
+                      f"Log10 hypervolume gap ({_rel_name(prefix)})")
+    return values, table, fig
+
+
+def _rel_name(prefix: str) -> str:
+    return {"peers": "compare.csv", "sobol": "quality_vs_sobol.csv"}.get(prefix, prefix)
+
+
+def _speed_section(rows: Sequence[Mapping[str, Any]],
+                   missed: list[str]) -> tuple[dict[str, str], str]:
+    keys = list(dict.fromkeys((r["problem"], r["d"], r["m"], r["n_obs"]) for r in rows))
+    table_rows = []
+    ratios: list[float] = []
+    values: dict[str, str] = {}
+    verdicts = []
+    for prob, d, m, n in keys:
+        med = {}
+        for method in ("mobo", "mobo_in_study", "botorch"):
+            sel = [r["total_s"] for r in rows if (r["problem"], r["n_obs"], r["method"])
+                   == (prob, n, method)]
+            if sel:
+                med[method] = float(np.median(sel))
+        n_seeds = len([r for r in rows if (r["problem"], r["n_obs"], r["method"])
+                       == (prob, n, "mobo")])
+        ratio = med["botorch"] / med["mobo"] if {"mobo", "botorch"} <= set(med) else math.nan
+        ratio_in = (med["botorch"] / med["mobo_in_study"]
+                    if {"mobo_in_study", "botorch"} <= set(med) else math.nan)
+        table_rows.append([prob, str(d), str(m), str(n),
+                           *(f"{med[k]:.3f}" if k in med else "" for k in
+                             ("mobo", "mobo_in_study", "botorch")),
+                           f"{ratio:.1f}x", f"{ratio_in:.1f}x"])
+        if n == max(k[3] for k in keys if k[0] == prob):
+            values[f"speed_{prob}_n"] = str(n)
+            values[f"speed_{prob}_mobo"] = f"{med['mobo']:.3f}"
+            values[f"speed_{prob}_in_study"] = f"{med['mobo_in_study']:.3f}"
+            values[f"speed_{prob}_botorch"] = f"{med['botorch']:.3f}"
+            values[f"speed_{prob}_ratio"] = f"{ratio:.1f}"
+            values[f"speed_{prob}_ratio_in_study"] = f"{ratio_in:.1f}"
+            ok_ratio = ratio >= TARGETS["proposal_ratio"]
+            ok_time = med["mobo_in_study"] <= TARGETS["proposal_in_study_s"]
+            ratios.append(ratio)
+            if not ok_ratio:
+                missed.append(f"proposal time on {prob} at {n} observations: BoTorch / mobo "
+                              f"{ratio:.1f}, target at least {TARGETS['proposal_ratio']:g}")
+            if not ok_time:
+                missed.append(f"proposal time in a running study on {prob} at {n} "
+                              f"observations: {med['mobo_in_study']:.3f} s, target at most "
+                              f"{TARGETS['proposal_in_study_s']:g} s")
+            verdicts.append(
+                f"- {prob} (d = {d}, {m} objectives) at {n} observations: BoTorch takes "
+                f"{ratio:.1f} times as long as a fresh mobo proposal (target at least "
+                f"{TARGETS['proposal_ratio']:g}: {'met' if ok_ratio else 'missed'}); a "
+                f"proposal in a running study takes {med['mobo_in_study']:.3f} s (target at "
+                f"most {TARGETS['proposal_in_study_s']:g} s: "
+                f"{'met' if ok_time else 'missed'}).")
+        values["speed_seeds"] = str(n_seeds)
+    header = ["problem", "d", "m", "observations", "mobo (s)", "mobo in study (s)",
+              "BoTorch (s)", "BoTorch / mobo", "BoTorch / mobo in study"]
+    table = ("Median wall time of one proposal (GP fit + acquisition optimisation), seconds, "
+             "on 2 CPU cores.\n\n" + _md_table(header, table_rows))
+    values["speed_verdicts"] = "\n".join(verdicts)
+    values["speed_ratio_min"] = f"{min(ratios):.1f}"
+    values["speed_ratio_max"] = f"{max(ratios):.1f}"
+    values["speed_largest_n"] = str(max(k[3] for k in keys))
+    values["speed_table"] = table
+    values["speed_target_ratio"] = f"{TARGETS['proposal_ratio']:g}"
+    values["speed_target_in_study"] = f"{TARGETS['proposal_in_study_s']:g}"
+    return values, table
+
+
+def _kernel_section(ks: KernelSpeed, missed: list[str]) -> tuple[dict[str, str], str]:
+    rows = []
+    values: dict[str, str] = {"kernel_source": ks.source}
+    for r in ks.hv:
+        m = int(r["objectives"])
+        ratio = r["mobo_ms"] / r["moocore_ms"]
+        rows.append([f"hypervolume, {m} objectives, {int(r['points']):,} points",
+                     f"{r['mobo_ms']:.3f} ms", f"{r['moocore_ms']:.3f} ms (moocore)",
+                     f"{ratio:.2f} (target at most {TARGETS['hv_vs_moocore']:g})"])
+        values[f"kernel_hv{m}_ratio"] = f"{ratio:.2f}"
+        values[f"kernel_hv{m}_points"] = f"{int(r['points']):,}"
+    misses = []
+    for r in ks.ehvi:
+        m = int(r["objectives"])
+        ratio = r["mobo_reused"] / r["botorch"]
+        rows.append([f"EHVI, {m} objectives, 50-point front",
+                     f"{_thousands(r['mobo_reused'])} candidates/s",
+                     f"{_thousands(r['botorch'])} candidates/s (BoTorch)",
+                     f"{ratio:.1f} (target at least {TARGETS['ehvi_vs_botorch']:g})"])
+        values[f"kernel_ehvi{m}_ratio"] = f"{ratio:.1f}"
+        values[f"kernel_ehvi{m}_mobo"] = _thousands(r["mobo_reused"])
+        values[f"kernel_ehvi{m}_botorch"] = _thousands(r["botorch"])
+        if ratio < TARGETS["ehvi_vs_botorch"]:
+            misses.append(f"{m} objectives")
+            missed.append(f"EHVI throughput with {m} objectives: {ratio:.1f} times BoTorch's, "
+                          f"target at least {TARGETS['ehvi_vs_botorch']:g}")
+    for r in ks.hv:
+        ratio = r["mobo_ms"] / r["moocore_ms"]
+        if ratio > TARGETS["hv_vs_moocore"]:
+            missed.append(f"hypervolume with {int(r['objectives'])} objectives: "
+                          f"{ratio:.2f} times moocore's time, target at most "
+                          f"{TARGETS['hv_vs_moocore']:g}")
+    hv_ok = all(r["mobo_ms"] / r["moocore_ms"] <= TARGETS["hv_vs_moocore"] for r in ks.hv)
+    values["kernel_hv_verdict"] = "met" if hv_ok else "missed"
+    values["kernel_ehvi_verdict"] = ("met" if not misses else
+                                     f"missed ({_join(misses)})")
+    values["kernel_target_hv"] = f"{TARGETS['hv_vs_moocore']:g}"
+    values["kernel_target_ehvi"] = f"{TARGETS['ehvi_vs_botorch']:g}"
+    table = (f"Steady-state kernel speed on 2 CPU cores (best thread count per side), from "
+             f"{ks.source}.\n\n" + _md_table(["kernel", "mobo", "peer", "ratio"], rows))
+    values["kernel_table"] = table
+    return values, table
+
+
+def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str, Any]],
+                     importance: Importance) -> tuple[dict[str, str], str]:
+    names = [o.name for o in study.objectives]
+    if names != ["exact", "num_parameters"]:
+        raise InputError(f"{_rel(journal)}: expected the objectives exact and num_parameters, "
+                         f"got {names}")
+    exact_obj = study.objectives[0]
+    view = classify(study)
+    front = sorted(view.front, key=lambda t: t.values["num_parameters"])  # type: ignore[index]
+    if not front:
+        raise InputError(f"{_rel(journal)}: no completed trial beats the exact threshold yet")
+    finished = [t for t in study.trials if t.done]
+    completed = [t for t in study.trials if t.status == "completed"]
+    match = _JOURNAL_NAME.search(journal.name)
+    budget = int(match.group(1)) if match else None
+    teacher, baseline = refs["teacher"], refs["baseline"]
+
+    def v(t: Trial, key: str) -> float:
+        return float(t.values[key])  # type: ignore[index, arg-type]
+
+    best = max(front, key=lambda t: v(t, "exact"))
+    smallest = front[0]
+    rows = []
+    for t in front:
+        p = t.params
+        rows.append([str(t.number), t.source, _fmt(v(t, "exact")),
+                     _fmt(v(t, "f1")) if t.values.get("f1") is not None else "",  # type: ignore
+                     _thousands(v(t, "num_parameters")), str(p.get("n_layers", "")),
+                     str(p.get("n_heads", "")), str(p.get("init", "")),
+                     str(p.get("layer_choice", "")),
+                     f"{p['learning_rate']:.2g}" if "learning_rate" in p else ""])
+    table = (f"Pareto front of {_rel(journal)} (synthetic task; exact maximised, "
+             "num_parameters minimised; trials beating the exact threshold only).\n\n"
+             + _md_table(["trial", "source", "exact", "f1", "num_parameters", "n_layers",
+                          "n_heads", "init", "layers kept", "learning rate"], rows,
+                         ["---:", "---", "---:", "---:", "---:", "---:", "---:", "---", "---",
+                          "---:"]))
+    # hypervolume after the initial design and at the end, the study's own reference
+    n, hv, order = hypervolume_trace(study)
+    design = [k for k, t in enumerate(order) if t.source == "sobol"]
+    hv_design = hv[design[-1]] if design else 0.0
+    durations = [t.duration for t in finished if t.duration is not None]
+    stamps = [t.started for t in study.trials if t.started] + \
+        [t.finished for t in study.trials if t.finished]
+    wall_min = (max(stamps) - min(stamps)) / 60.0  # type: ignore[type-var, operator]
+    model_asks = [t.timings["ask"] for t in study.trials
+                  if t.source == "model" and "ask" in t.timings]
+    ref = study.ref_point or {}
+    top = {}
+    for j, obj in enumerate(importance.objectives):
+        order_j = np.argsort(-importance.shares[j], kind="stable")[:3]
+        top[obj] = _join([f"{importance.parameters[k]} ({importance.shares[j, k]:.2f})"
+                          for k in order_j])
+    status = (f"all {budget} trials of the budget finished" if budget is not None
+              and len(finished) >= budget else
+              f"a partial run: {len(finished)} of {budget} trials finished so far"
+              if budget is not None else f"{len(finished)} trials finished")
+    values = {
+        "distill_journal": _rel(journal),
+        "distill_status": status,
+        "distill_finished": str(len(finished)),
+        "distill_completed": str(len(completed)),
+        "distill_failed": str(sum(t.status == "failed" for t in study.trials)),
+        "distill_n_initial": str(study.n_initial),
+        "distill_n_model": str(sum(t.source == "model" for t in finished)),
+        "distill_dim": str(study.space.dim),
+        "distill_n_params": str(len(study.space.params)),
+        "distill_threshold": _fmt(float(exact_obj.threshold or math.nan)),
+        "distill_ref_params": _params_m(ref.get("num_parameters", math.nan)),
+        "distill_above": str(len(view.front) + len(view.dominated)),
+        "distill_front_size": str(len(front)),
+        "distill_front_model": str(sum(t.source == "model" for t in front)),
+        "distill_best_trial": str(best.number),
+        "distill_best_exact": _fmt(v(best, "exact")),
+        "distill_best_params": _params_m(v(best, "num_parameters")),
+        "distill_best_gap_teacher": _fmt(float(teacher["exact"]) - v(best, "exact"), 1),
+        "distill_best_size_pct":
+            f"{100 * v(best, 'num_parameters') / teacher['num_parameters']:.0f}",
+        "distill_small_trial": str(smallest.number),
+        "distill_small_exact": _fmt(v(smallest, "exact")),
+        "distill_small_params": _params_m(v(smallest, "num_parameters")),
+        "distill_small_vs_baseline_pct":
+            f"{100 * (1 - v(smallest, 'num_parameters') / baseline['num_parameters']):.0f}",
+        "teacher_exact": _fmt(float(teacher["exact"])),
+        "teacher_params": _params_m(float(teacher["num_parameters"])),
+        "baseline_exact": _fmt(float(baseline["exact"])),
+        "baseline_params": _params_m(float(baseline["num_parameters"])),
+        "baseline_description": re.sub(r"^baseline\s*:\s*", "",
+                                       str(baseline["description"])),
+        "baseline_phrase": _baseline_phrase(baseline, exact_obj.threshold, smallest),
+        "importance_check": _importance_check(importance),
+        "distill_hv_design": f"{hv_design:.4g}",
+        "distill_hv_final": f"{(hv[-1] if len(hv) else 0.0):.4g}",
+        "distill_median_trial_s": f"{np.median(durations):.1f}" if durations else "n/a",
+        "distill_wall_min": f"{wall_min:.1f}",
+        "distill_model_ask_s": f"{np.median(model_asks):.2f}" if model_asks else "n/a",
+        "distill_importance_n": str(importance.n_trials),
+        "distill_top_exact": top.get("exact", ""),
+        "distill_top_params": top.get("num_parameters", ""),
+        "distill_front_table": table,
+    }
+    return values, table
+
+
+def _coverage(peers: Sequence[Mapping[str, Any]], values: Mapping[str, str]) -> dict[str, str]:
+    """How much of the planned peer comparison the results cover, in words."""
+    from benchmarks.compare import parse_args
+
+    planned = parse_args([])  # the full benchmark: the command's defaults
+    methods: dict[str, set[str]] = {}
+    for r in peers:
+        methods.setdefault(r["problem"], set()).add(r["method"])
+    # a problem counts as compared once mobo and at least one peer have run on it
+    problems = [p for p, ms in methods.items() if "mobo" in ms and len(ms) > 1]
+    missing = [p for p in planned.problems if p not in problems]
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for r in peers:
+        if r["problem"] in problems:
+            seeds.setdefault((r["problem"], r["method"]), set()).add(r["seed"])
+    fewest = min(len(s) for s in seeds.values())
+    parts = [f"{len(problems)} of the {len(planned.problems)} planned problems "
+             f"({_join(problems)})" if missing else
+             f"all {len(problems)} planned problems ({_join(problems)})"]
+    parts.append(f"{fewest} of the {len(planned.seeds)} planned seeds"
+                 if fewest < len(planned.seeds) else f"all {len(planned.seeds)} planned seeds")
+    coverage = " with ".join(parts)
+    if missing:
+        rest = (f"the other problems ({_join(missing)}) have not been compared with the "
+                "peers yet")
+    else:
+        rest = "every planned problem has been compared with the peers"
+    if values["peers_all_met"] == "yes":
+        summary = (f"mobo's median hypervolume gap after {values['peers_budget']} evaluations "
+                   f"is no worse than BoTorch qLogNEHVI's and better than every other peer's "
+                   f"on each of them")
+    else:
+        summary = (f"mobo meets {values['peers_targets_met']} of its quality targets (no worse "
+                   f"than BoTorch qLogNEHVI, better than every other peer, per problem)")
+    return {"peers_coverage": coverage, "peers_rest": rest, "peers_summary": summary,
+            "peers_missing": _join(missing) or "none"}
+
+
+def _baseline_phrase(baseline: Mapping[str, Any], threshold: float | None,
+                     smallest: Trial) -> str:
+    small = float(smallest.values["num_parameters"])  # type: ignore[index, arg-type]
+    pct = 100 * (1 - small / float(baseline["num_parameters"]))
+    # distill.md rounds to 2 decimals: a baseline within rounding of the threshold has
+    # learned nothing beyond answering "no answer", and being smaller than it means little
+    if threshold is not None and float(baseline["exact"]) <= threshold + 0.005:
+        return ('scores no better than always answering "no answer" within this task\'s '
+                "training budget: a general encoder with a fresh question-answering head does "
+                "not learn the task from so few questions. That the smallest front student "
+                f"is {pct:.0f}% smaller than the baseline therefore says little; the teacher "
+                "is the meaningful reference here")
+    return (f"reaches {float(baseline['exact']):.2f} EM; the smallest front student is "
+            f"{pct:.0f}% {'smaller' if pct >= 0 else 'larger'} than it")
+
+
+def _importance_check(importance: Importance) -> str:
+    """Whether the fit ranks n_layers and n_heads first for num_parameters, in words."""
+    if "num_parameters" not in importance.objectives or not {"n_layers", "n_heads"} <= set(
+            importance.parameters):
+        return "the check does not apply to this search space"
+    j = importance.objectives.index("num_parameters")
+    top = {importance.parameters[k]
+           for k in np.argsort(-importance.shares[j], kind="stable")[:2]}
+    if top == {"n_layers", "n_heads"}:
+        return "the fitted model ranks these two first"
+    return ("the fitted model does not rank these two first, a sign that this few trials "
+            "leave the fit close to its prior")
+
+
+# ---------------------------------------------------------------------------- the paper
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill every ``{{name}}`` of ``template``; an unknown name is an error, not a blank."""
+    missing = sorted({m for m in _PLACEHOLDER.findall(template) if m not in values})
+    if missing:
+        raise InputError(f"{_rel(TEMPLATE)}: no value for placeholder(s) {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def build(results: Path, journal: Path | None, out: Path, paper: Path,
+          template: Path = TEMPLATE) -> list[Path]:
+    """Write every figure, table and the paper; returns the paths written."""
+    if journal is None:
+        journal = find_distill_journal(results)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            study = Study.read(journal)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    refs = distill_reference_models(results / "distill.md")
+    task = distill_task_facts(results / "distill.md")
+    peers = _quality_rows(results / "compare.csv")
+    sobol = _quality_rows(results / "quality_vs_sobol.csv")
+    speed = _speed_rows(results / "speed.csv")
+    kernels = kernel_speed(results)
+    speedups, trainer_gpu = trainer_speedups(results / "speed_trainer.md")
+    importance = parameter_importance(study)
+
+    values: dict[str, str] = {}
+    tables: dict[str, str] = {}
+    figures: dict[str, Figure] = {}
+    v, tables["table_distill_front"] = _distill_section(study, journal, refs, importance)
+    values.update(v)
+    for key, text in (("dev", task["dev"]), ("train", task["train_per_trial"])):
+        # "600 (407 answerable, 193 unanswerable)": the count, and the note in parentheses
+        match = re.match(r"^\s*([^()]*?)\s*(?:\((.*)\))?\s*$", text)
+        values[f"distill_{key}_n"] = match.group(1) if match else text
+        values[f"distill_{key}_note"] = (match.group(2) or "") if match else ""
+    references = {f"teacher ({refs['teacher']['exact']:.2f} EM)": refs["teacher"],
+                  f"baseline ({refs['baseline']['exact']:.2f} EM)": refs["baseline"]}
+    figures["distill_pareto"] = plot_pareto(
+        study, references=references,
+        title=f"Distillation on the synthetic task: {values['distill_finished']} trials "
+              f"({_rel(journal)})")
+    figures["distill_hypervolume"] = plot_hypervolume(study)
+    figures["distill_importance"] = plot_importance(importance)
+    missed: list[str] = []
+    v, tables["table_quality_peers"], figures["quality_peers"] = _quality_section(
+        peers, "peers", "botorch", missed)
+    values.update(v)
+    v, tables["table_quality_sobol"], figures["quality_vs_sobol"] = _quality_section(
+        sobol, "sobol", None, missed)
+    values.update(v)
+    v, tables["table_speed"] = _speed_section(speed, missed)
+    values.update(v)
+    figures["speed_proposal"] = _speed_figure(speed)
+    v, tables["table_kernels"] = _kernel_section(kernels, missed)
+    values.update(v)
+    figures["speed_kernels"] = _kernel_figure(kernels)
+    values.update(_coverage(peers, values))
+    values["missed_targets"] = "\n".join(f"  - {m}." for m in missed) or "  - none."
+    values["trainer_speedups"] = _join([f"{s:.2f}x" for s in speedups])
+    values["trainer_target"] = f"{TARGETS['trainer_vs_hf']:g}"
+    values["trainer_gpu"] = ("measured" if trainer_gpu else
+                             "not measured yet (no CUDA device was available)")
+    importance_rows = [[importance.parameters[k]]
+                       + [f"{importance.shares[j, k]:.3f}"
+                          for j in range(len(importance.objectives))]
+                       for k in importance.order()]
+    tables["table_distill_importance"] = (
+        f"Parameter importance for {_rel(journal)}: {importance.method}.\n\n"
+        + _md_table(["parameter", *importance.objectives], importance_rows,
+                    ["---"] + ["---:"] * len(importance.objectives)))
+    values["distill_importance_table"] = tables["table_distill_importance"]
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in figures.items():
+        written.append(save_figure(fig, out / f"{name}.png"))
+    for name, text in tables.items():
+        path = out / f"{name}.md"
+        path.write_text(text + "\n")
+        written.append(path)
+    values["figures"] = Path(os.path.relpath(out, paper.parent)).as_posix()
+    text = render(_read(template), values)
+    paper.parent.mkdir(parents=True, exist_ok=True)
+    paper.write_text(text)
+    written.append(paper)
+    return written
+
+
+# ---------------------------------------------------------------------------- --rerun
+# The cheap benchmarks: (description, command, outputs to move into results/ or None when
+# the command writes them there itself). The quality run resumes from its CSV, so it runs
+# into a fresh folder and replaces the committed files only when it succeeds.
+def _rerun_commands(tmp: Path) -> list[tuple[str, list[str], list[str]]]:
+    py = sys.executable
+    return [
+        ("mobo vs Sobol on 4 problems x 10 seeds (about 3 minutes)",
+         [py, "-m", "benchmarks.compare", "--problems", "branincurrin", "zdt1", "dtlz2",
+          "vehiclesafety", "--methods", "mobo", "sobol", "--workers", "2", "--out",
+          str(tmp / "quality_vs_sobol")],
+         ["quality_vs_sobol.csv", "quality_vs_sobol.md"]),
+        ("proposal speed vs BoTorch (about 3 minutes)",
+         [py, "-m", "benchmarks.speed", "--sizes", "50", "100", "200", "--repeats", "3"],
+         []),
+    ]
+
+
+def rerun(results: Path, run: Callable[[list[str]], int] | None = None) -> None:
+    """Re-run the cheap benchmarks, replacing their result files in ``results``."""
+    if run is None:
+        def run(cmd: list[str]) -> int:
+            return subprocess.run(cmd, cwd=ROOT).returncode
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for description, cmd, outputs in _rerun_commands(tmp):
+            print(f"re-running {description}: {' '.join(cmd[1:])}", file=sys.stderr)
+            code = run(cmd)
+            if code != 0:
+                raise RuntimeError(f"{' '.join(cmd[1:3])} failed with exit status {code}")
+            for name in outputs:
+                shutil.copyfile(tmp / name, results / name)
+
+
+# ---------------------------------------------------------------------------- command line
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m paper.figures``: returns the exit status (0, 1 if a re-run fails, 2)."""
+    p = _Parser(prog="python -m paper.figures",
+                description="Regenerate the paper's figures and tables from the committed "
+                "result files, and fill paper/paper.md from paper/paper.template.md.")
+    p.add_argument("--journal", default=None, metavar="PATH",
+                   help="distillation journal (default: the distill_budget<B>.jsonl in "
+                   "benchmarks/results with the most finished trials)")
+    p.add_argument("--results", default=str(RESULTS), metavar="DIR",
+                   help="folder of result files (default benchmarks/results)")
+    p.add_argument("--out", default=str(PAPER_DIR / "figures"), metavar="DIR",
+                   help="folder for figures and tables (default paper/figures)")
+    p.add_argument("--paper", default=str(PAPER_DIR / "paper.md"), metavar="PATH",
+                   help="the paper to write (default paper/paper.md)")
+    p.add_argument("--rerun", action="store_true",
+                   help="first re-run the cheap benchmarks (mobo vs Sobol, proposal speed; "
+                   "about 6 minutes on 2 cores) and overwrite their result files")
+    try:
+        args = p.parse_args(argv)
+        results = Path(args.results)
+        if not results.is_dir():
+            raise _UsageError(f"--results: {results} is not a folder")
+        journal = Path(args.journal) if args.journal else None
+        if journal is not None and not journal.is_file():
+            raise _UsageError(f"--journal: {journal} is not a file")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise _UsageError(f"--out: {out} exists and is not a folder")
+        if args.rerun:
+            rerun(results)
+        written = build(results, journal, out, Path(args.paper))
+    except (_UsageError, InputError) as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(_rel(path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Tests of paper.figures: the paper is regenerated from the committed results, whole."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import paper.figures as figures
+from mobo.space import Float, Space
+from mobo.study import Study
+
+ROOT = Path(__file__).resolve().parents[2]
+PAPER = ROOT / "paper" / "paper.md"
+TEMPLATE = ROOT / "paper" / "paper.template.md"
+RESULTS = ROOT / "benchmarks" / "results"
+LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _links(text: str) -> list[str]:
+    return LINK.findall(text)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The paper and its figures, generated once by the command line into a scratch folder."""
+    out = tmp_path_factory.mktemp("paper")
+    run = subprocess.run([sys.executable, "-m", "paper.figures", "--out", str(out / "figures"),
+                          "--paper", str(out / "paper.md")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "error" not in run.stderr
+    return out
+
+
+def test_every_figure_the_paper_references_is_written(generated: Path) -> None:
+    text = (generated / "paper.md").read_text()
+    links = _links(text)
+    assert len(links) >= 7
+    for link in links:
+        path = generated / link
+        assert path.is_file(), link
+        assert path.read_bytes().startswith(PNG_MAGIC), link
+    # and no figure is written that the paper does not show
+    pngs = {p.name for p in (generated / "figures").glob("*.png")}
+    assert pngs == {Path(link).name for link in links}
+    assert "{{" not in text and "}}" not in text
+    for name in ("distill_pareto", "distill_importance", "quality_peers", "speed_proposal",
+                 "speed_kernels"):
+        assert f"figures/{name}.png" in links
+
+
+def test_a_second_run_gives_the_same_bytes(generated: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert figures.main(["--out", str(tmp_path / "figures"),
+                         "--paper", str(tmp_path / "paper.md")]) == 0
+    capsys.readouterr()
+    first = sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
+    second = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert first == second
+    for rel in first:
+        assert (generated / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
+
+
+def test_the_committed_paper_references_no_missing_file() -> None:
+    text = PAPER.read_text()
+    links = _links(text)
+    assert links
+    for link in links:
+        assert (PAPER.parent / link).is_file(), link
+    assert "](paper/figures/distill_pareto.png)" in (ROOT / "README.md").read_text()
+    assert "](paper/paper.md)" in (ROOT / "README.md").read_text()
+
+
+def test_the_committed_paper_is_the_template_filled_in() -> None:
+    # every word outside the placeholders is the template's: numbers come only from them
+    template = TEMPLATE.read_text()
+    parts = re.split(r"\{\{[a-z0-9_]+\}\}", template)
+    pattern = "(.*?)".join(re.escape(p) for p in parts)
+    assert re.fullmatch(pattern, PAPER.read_text(), flags=re.S), \
+        "paper/paper.md differs from paper/paper.template.md outside the placeholders: " \
+        "edit the template and run python -m paper.figures"
+
+
+def test_the_generated_paper_reports_the_result_files(generated: Path) -> None:
+    text = (generated / "paper.md").read_text()
+    assert "**synthetic**" in text and "has not been run" in text
+    # the front table's rows are the journal's Pareto trials, read from the journal
+    journal = figures.find_distill_journal(RESULTS)
+    assert f"`{journal.relative_to(ROOT)}`" in text
+    front = Study.read(journal).pareto_front()
+    table = (generated / "figures" / "table_distill_front.md").read_text()
+    rows = [line for line in table.splitlines() if re.match(r"^\| \d", line)]
+    assert sorted(int(r.split("|")[1]) for r in rows) == sorted(t.number for t in front)
+    best = max(front, key=lambda t: t.values["exact"])
+    assert f"{best.values['exact']:.2f} EM at {best.values['num_parameters'] / 1e6:.2f}M" \
+        in text
+    # the teacher's exact match as distill.md states it
+    teacher = figures.distill_reference_models(RESULTS / "distill.md")["teacher"]
+    assert f"teacher at {teacher['exact']:.2f} EM" in text
+
+
+def test_markdown_tables_are_parsed_by_their_headers() -> None:
+    text = """# Title
+
+## Students
+
+| student | exact | num_parameters |
+|---|---:|:--:|
+| **baseline**: six layers | 32.17 | 22,566,146 |
+| teacher (for reference) | **98.17** | 1,000 |
+
+Not a table | just text
+"""
+    (table,) = figures.markdown_tables(text)
+    assert table.heading == "Students"
+    assert table.header == ["student", "exact", "num_parameters"]
+    assert table.rows[0] == ["baseline: six layers", "32.17", "22,566,146"]
+    assert table.find(lambda h: h == "exact") == [1]
+    assert figures._number("22,566,146", "x") == 22566146.0
+    assert figures._number("4.2x", "x") == 4.2
+    with pytest.raises(figures.InputError, match="expected a number"):
+        figures._number("n/a", "here")
+
+
+def _journal(path: Path, finished: int, running: int = 0) -> None:
+    study = Study(Space([Float("a", 0.0, 1.0)]), ["f"], seed=0, n_initial=10, storage=path)
+    for _ in range(finished):
+        t = study.ask()
+        study.tell(t, {"f": t.params["a"]})
+    for _ in range(running):
+        study.ask()
+    study.close()
+
+
+def test_the_journal_with_most_finished_trials_is_chosen(tmp_path: Path) -> None:
+    _journal(tmp_path / "distill_budget40.jsonl", 3)
+    _journal(tmp_path / "distill_budget200.jsonl", 2, running=2)
+    with open(tmp_path / "distill_budget200.jsonl", "ab") as f:
+        f.write(b'{"event": "tell"')  # still being written
+    (tmp_path / "distill_budget500.jsonl").write_bytes(b"")  # just created, no events
+    (tmp_path / "distill_other.jsonl").write_bytes(b"")
+    assert figures.find_distill_journal(tmp_path).name == "distill_budget40.jsonl"
+    (tmp_path / "distill_budget200.jsonl").unlink()
+    _journal(tmp_path / "distill_budget200.jsonl", 3)
+    # as many finished trials: the larger budget wins
+    assert figures.find_distill_journal(tmp_path).name == "distill_budget200.jsonl"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(figures.InputError, match="no distillation journal"):
+        figures.find_distill_journal(tmp_path / "empty")
+
+
+def _copy_results(tmp_path: Path) -> Path:
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in RESULTS.iterdir():
+        if path.suffix in (".csv", ".md"):
+            shutil.copy(path, results / path.name)
+    shutil.copy(figures.find_distill_journal(RESULTS), results / "distill_budget40.jsonl")
+    return results
+
+
+def test_bad_input_exits_2_with_one_error_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    results = _copy_results(tmp_path)
+    (results / "compare.csv").unlink()
+    (results / "speed_kernels.md").write_text("# nothing measured\n")
+    cases = [
+        (["--results", str(results)], "compare.csv: missing"),
+        (["--results", str(tmp_path / "none")], "is not a folder"),
+        (["--journal", str(tmp_path / "none.jsonl")], "--journal"),
+        (["--out", str(results / "speed.csv")], "is not a folder"),
+        (["--bogus"], "unrecognized arguments"),
+    ]
+    for argv, needle in cases:
+        code = figures.main([*argv, "--paper", str(tmp_path / "p.md")])
+        out, err = capsys.readouterr()
+        assert code == 2, (argv, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+    assert not (tmp_path / "p.md").exists()
+    shutil.copy(RESULTS / "compare.csv", results / "compare.csv")
+    code = figures.main(["--results", str(results), "--paper", str(tmp_path / "p.md"),
+                         "--out", str(tmp_path / "f")])
+    err = capsys.readouterr().err
+    assert code == 2 and "speed_kernels.md: no hypervolume table" in err
+
+
+def test_kernel_speed_reads_a_csv_when_it_has_the_columns(tmp_path: Path) -> None:
+    results = _copy_results(tmp_path)
+    assert figures.kernel_speed(results).source.endswith("speed_kernels.md")
+    (results / "speed_kernels.csv").write_text("kernel,seconds\nhv,0.1\n")
+    assert figures.kernel_speed(results).source.endswith("speed_kernels.md")  # falls back
+    (results / "speed_kernels.csv").write_text(
+        "objectives,points,mobo (ms),moocore (ms),mobo 1 thread,BoTorch 1 thread\n"
+        "2,10000,0.5,1.0,600000,100000\n")
+    ks = figures.kernel_speed(results)
+    assert ks.source.endswith("speed_kernels.csv")
+    assert ks.hv == [{"objectives": 2.0, "points": 10000.0, "mobo_ms": 0.5,
+                      "moocore_ms": 1.0}]
+    assert ks.ehvi[0]["mobo"] == 600000.0 and ks.ehvi[0]["botorch"] == 100000.0
+
+
+def test_render_refuses_unknown_placeholders() -> None:
+    assert figures.render("a {{x}} b", {"x": "1", "y": "2"}) == "a 1 b"
+    with pytest.raises(figures.InputError, match="no value for placeholder"):
+        figures.render("a {{x}} {{z}}", {"x": "1"})
+
+
+def test_rerun_replaces_the_cheap_results_only_when_a_run_succeeds(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "quality_vs_sobol.csv").write_text("old\n")
+    seen: list[list[str]] = []
+
+    def fake(cmd: list[str]) -> int:
+        seen.append(cmd)
+        if "--out" in cmd:  # the quality run writes into its scratch folder
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.with_suffix(".csv").write_text("new\n")
+            out.with_suffix(".md").write_text("# new\n")
+        return 0
+
+    figures.rerun(results, run=fake)
+    assert [c[2] for c in seen] == ["benchmarks.compare", "benchmarks.speed"]
+    assert "--methods" in seen[0] and "botorch" not in seen[0]
+    assert (results / "quality_vs_sobol.csv").read_text() == "new\n"
+    (results / "quality_vs_sobol.csv").write_text("old\n")
+    with pytest.raises(RuntimeError, match="failed with exit status 3"):
+        figures.rerun(results, run=lambda cmd: 3)
+    assert (results / "quality_vs_sobol.csv").read_text() == "old\n"
