@@ -959,7 +959,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
 # The cheap benchmarks: (description, command, outputs to move into results/ or None when
 # the command writes them there itself). The quality run resumes from its CSV, so it runs
 # into a fresh folder and replaces the committed files only when it succeeds.
-def _rerun_commands(tmp: Path) -> list[tuple[str, list[str], list[str]]]:
+def _rerun_commands(tmp: Path, results: Path) -> list[tuple[str, list[str], list[str]]]:
     py = sys.executable
     return [
         ("mobo vs Sobol on 4 problems x 10 seeds (about 3 minutes)",
@@ -968,7 +968,8 @@ def _rerun_commands(tmp: Path) -> list[tuple[str, list[str], list[str]]]:
           str(tmp / "quality_vs_sobol")],
          ["quality_vs_sobol.csv", "quality_vs_sobol.md"]),
         ("proposal speed vs BoTorch (about 3 minutes)",
-         [py, "-m", "benchmarks.speed", "--sizes", "50", "100", "200", "--repeats", "3"],
+         [py, "-m", "benchmarks.speed", "--sizes", "50", "100", "200", "--repeats", "3",
+          "--out", str(results / "speed")],
          []),
     ]
 
@@ -980,7 +981,7 @@ def rerun(results: Path, run: Callable[[list[str]], int] | None = None) -> None:
             return subprocess.run(cmd, cwd=ROOT).returncode
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for description, cmd, outputs in _rerun_commands(tmp):
+        for description, cmd, outputs in _rerun_commands(tmp, results):
             print(f"re-running {description}: {' '.join(cmd[1:])}", file=sys.stderr)
             code = run(cmd)
             if code != 0:

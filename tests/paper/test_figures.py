@@ -229,6 +229,7 @@ def test_rerun_replaces_the_cheap_results_only_when_a_run_succeeds(tmp_path: Pat
     figures.rerun(results, run=fake)
     assert [c[2] for c in seen] == ["benchmarks.compare", "benchmarks.speed"]
     assert "--methods" in seen[0] and "botorch" not in seen[0]
+    assert seen[1][seen[1].index("--out") + 1] == str(results / "speed")
     assert (results / "quality_vs_sobol.csv").read_text() == "new\n"
     (results / "quality_vs_sobol.csv").write_text("old\n")
     with pytest.raises(RuntimeError, match="failed with exit status 3"):
