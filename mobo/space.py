@@ -59,6 +59,15 @@ def _integer(value: Any, field: str) -> int:
     return int(fv)
 
 
+# smallest positive normal float64, and the narrowest width (relative to the bounds) a
+# Float range may have: below it the encoding's rounding swamps the range
+_TINY_NORMAL = float(np.finfo(np.float64).tiny)
+_MIN_REL_WIDTH = 1e-12
+# largest integer bounds the float64 encoding keeps apart (see Int)
+_MAX_INT = 2**52 - 1
+_MAX_LOG_INT = 2**40
+
+
 @dataclass(frozen=True)
 class Float:
     """A real parameter in ``[low, high]`` (``log=True``: searched on a log scale, ``low > 0``)."""
@@ -80,6 +89,18 @@ class Float:
             raise ValueError(f"{name}.log: expected a bool, got {self.log!r}")
         if self.log and low <= 0:
             raise ValueError(f"{name}: log scale needs low > 0, got low={low!r}")
+        # the unit-cube encoding is float64 arithmetic on [low, high] (or its logs): the
+        # width must not overflow, and must be resolvable next to the bounds themselves
+        if self.log and low < _TINY_NORMAL:
+            raise ValueError(f"{name}: log scale needs low >= {_TINY_NORMAL:.3g} (a normal "
+                             f"float64), got low={low!r}")
+        a, b = (math.log(low), math.log(high)) if self.log else (low, high)
+        if not math.isfinite(b - a):
+            raise ValueError(f"{name}: high - low overflows float64 "
+                             f"(low={low!r}, high={high!r})")
+        if b - a < max(_MIN_REL_WIDTH * max(abs(a), abs(b)), _TINY_NORMAL):
+            raise ValueError(f"{name}: the range low={low!r}, high={high!r} is too narrow to "
+                             "search in float64")
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "log", bool(self.log))
@@ -102,6 +123,13 @@ class Int:
         name = _check_name(self.name, "Int")
         low = _integer(self.low, f"{name}.low")
         high = _integer(self.high, f"{name}.high")
+        # the encoding works in float64 on [low - 1/2, high + 1/2] (logs of those on a log
+        # scale): beyond these magnitudes neighbouring integers no longer encode apart
+        limit, what = (_MAX_LOG_INT, "2**40 on a log scale") if self.log is True else \
+            (_MAX_INT, "2**52 - 1")
+        for field_name, v in (("low", low), ("high", high)):
+            if abs(v) > limit:
+                raise ValueError(f"{name}.{field_name}: must lie within +-{what}, got {v!r}")
         if low > high:
             raise ValueError(f"{name}: need low <= high, got low={low!r}, high={high!r}")
         if not isinstance(self.log, bool | np.bool_):

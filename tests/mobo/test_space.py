@@ -53,6 +53,18 @@ def test_log_encoding_is_log_linear():
     assert math.isclose(s.decode(np.array([0.25]))["lr"], 1e-3, rel_tol=1e-12)
 
 
+def test_largest_allowed_int_bounds_round_trip():
+    # float64 keeps neighbouring integers apart up to these bounds (and the relaxed
+    # interval [low - 1/2, high + 1/2] non-empty), so every end of the range survives
+    for p in (Int("k", 2**52 - 2, 2**52 - 1), Int("k", -(2**52 - 1), -(2**52 - 1)),
+              Int("k", 2**40 - 1, 2**40, log=True), Int("k", 2**40, 2**40, log=True)):
+        s = Space([p])
+        for k in (p.low, p.high):
+            assert s.decode(s.encode({"k": k}))["k"] == k
+        for x in s.sobol(8, seed=0):
+            assert p.low <= s.decode(x)["k"] <= p.high
+
+
 def test_int_cells_have_equal_mass():
     s = Space([Int("k", 0, 3)])
     # relaxed to [-0.5, 3.5]: each integer owns a quarter of [0, 1]
@@ -152,6 +164,13 @@ def test_to_dict_from_dict_and_equality():
         (lambda: Float("a", 0.0, 1.0, log=True), "a: log scale needs low > 0"),
         (lambda: Float("a", -1.0, 1.0, log=True), "a: log scale needs low > 0"),
         (lambda: Int("a", 0, 10, log=True), "a: log scale needs low > 0"),
+        (lambda: Int("a", 1e16, 1e16), "a.low: must lie within"),
+        (lambda: Float("a", -1e308, 1e308), "a: high - low overflows"),
+        (lambda: Float("a", 1e16, 1e16 + 2), "a: the range .* is too narrow"),
+        (lambda: Float("a", 0.0, 5e-324), "a: the range .* is too narrow"),
+        (lambda: Float("a", 5e-324, 1.0, log=True), "a: log scale needs low >= "),
+        (lambda: Int("a", 0, 2**52), "a.high: must lie within"),
+        (lambda: Int("a", 2**41, 2**41 + 5, log=True), "a.low: must lie within"),
         (lambda: Float("a", "0", 1.0), "a.low: expected a real number"),
         (lambda: Float("a", 0.0, True), "a.high: expected a real number"),
         (lambda: Int("a", 0.5, 3), "a.low: expected an integer"),
