@@ -462,6 +462,16 @@ def _tables(
 
 
 @njit(cache=True, inline="always")
+def _new_tables(m: int, n_grid: int) -> _Tables:  # pragma: no cover - numba
+    """Room for one block's tables: five separate arrays, not one, because stores into one
+    array at several offsets defeat LLVM's alias checks and so the vectorisation of
+    :func:`_tables`."""
+    return (np.empty((m, n_grid, _BLOCK)), np.empty((m, n_grid, _BLOCK)),
+            np.empty((m, n_grid, _BLOCK)), np.empty((m, n_grid, _BLOCK)),
+            np.empty((m, n_grid, _BLOCK)))
+
+
+@njit(cache=True, inline="always")
 def _side(
     j: int,
     li: int,
@@ -516,11 +526,7 @@ def _ehvi_kernel(
     d_std = np.zeros((ng, m))
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
         i0 = blk * _BLOCK
-        # five separate arrays, not one: stores into one array at several offsets defeat
-        # LLVM's alias checks and so the vectorisation of _tables
-        tab = (np.empty((m, n_grid, _BLOCK)), np.empty((m, n_grid, _BLOCK)),
-               np.empty((m, n_grid, _BLOCK)), np.empty((m, n_grid, _BLOCK)),
-               np.empty((m, n_grid, _BLOCK)))
+        tab = _new_tables(m, n_grid)
         _tables(mean, std, i0, grid, counts, gc, qc, grad, tab)
         mu = np.empty((m, _BLOCK))
         for j in range(m):
@@ -639,11 +645,7 @@ def _log_ehvi_kernel(
     d_std = np.zeros((ng, m))
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
         i0 = blk * _BLOCK
-        # five separate arrays, not one: stores into one array at several offsets defeat
-        # LLVM's alias checks and so the vectorisation of _tables
-        tab = (np.empty((m, n_grid, _BLOCK)), np.empty((m, n_grid, _BLOCK)),
-               np.empty((m, n_grid, _BLOCK)), np.empty((m, n_grid, _BLOCK)),
-               np.empty((m, n_grid, _BLOCK)))
+        tab = _new_tables(m, n_grid)
         _tables(mean, std, i0, grid, counts, gc, qc, grad, tab)
         for b in range(min(_BLOCK, n - i0)):
             _log_ehvi_one(i0 + b, b, mean, std, grid, lo_idx, up_idx, tab, grad, value,
