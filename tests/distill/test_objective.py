@@ -7,7 +7,7 @@ from transformers import BertConfig, BertModel
 
 from distill.config import DistillConfig
 from distill.models import QAModel, save_qa_model
-from distill.objective import DistillationTask, no_answer_exact
+from distill.objective import TEACHER_RECIPE, DistillationTask, no_answer_exact
 from distill.train import TrialFailed
 
 torch.set_num_threads(2)
@@ -129,3 +129,20 @@ def test_bad_parameters(task):
         DistillationTask(fixed={"n_layers": 3})
     with pytest.raises(ValueError, match="head_choice"):
         DistillationTask(fixed={"head_choice": "best"})
+
+
+def test_teacher_num_parameters(task):
+    expected = sum(p.numel() for p in task._state.teacher.parameters())
+    assert task.teacher_num_parameters == expected
+    # a teacher-initialised student with all of the teacher's layers and heads is its size
+    n_layers = len(task._state.teacher.bert.encoder.layer)
+    assert task.num_parameters(params(task, n_layers=n_layers, n_heads=4)) == expected
+
+
+def test_teacher_recipe_is_plain_fine_tuning_of_the_whole_encoder():
+    config = DistillConfig().replace(n_train_examples=None, **TEACHER_RECIPE)
+    assert config.alpha_ce == 0.0  # no teacher to distil from yet
+    assert config.init == "pretrained"
+    assert (config.n_layers, config.n_heads) == (6, 12)  # MiniLM-L6, unpruned
+    steps = -(-3000 // config.train_batch_size) * config.epochs  # the embedded task's 3,000
+    assert 0 < config.warm_up_steps <= 0.2 * steps
