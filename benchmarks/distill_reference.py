@@ -14,7 +14,11 @@ Schema (percentages as SQuAD's evaluation prints them, sizes in trainable parame
      "teacher": {"exact", "f1", "HasAns_exact", "NoAns_exact", "num_parameters"},
      "baseline": {"exact", "f1", "num_parameters", "inference_time", "seconds", "params"},
      "teacher_recipe": {... distill.objective.TEACHER_RECIPE ...},
-     "measured_on": {"device", "torch_threads", "cpu", "date"}}
+     "measured_on": {"device", "torch_threads", "cpu", "date", "load_average"}}
+
+``seconds`` (the baseline trial's wall time) and ``inference_time`` depend on what else
+the machine runs: ``load_average`` is ``/proc/loadavg``'s 1/5/15-minute figures when the
+baseline finished (``null`` where unavailable).
 """
 
 from __future__ import annotations
@@ -68,6 +72,13 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
 def reference(task: DistillationTask) -> dict[str, Any]:
     """The headline numbers of ``task`` (prepares it and trains the baseline once)."""
     task.prepare()
@@ -75,6 +86,7 @@ def reference(task: DistillationTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     baseline = task(BASELINE)
     seconds = time.perf_counter() - t0
+    load = _load_average()
     train_q, dev_q = task.synthetic_size
     return {
         "task": {
@@ -103,6 +115,7 @@ def reference(task: DistillationTask) -> dict[str, Any]:
             "torch_threads": torch.get_num_threads(),
             "cpu": _cpu_name(),
             "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "load_average": load,
         },
     }
 

@@ -36,4 +36,5 @@ def test_reference_schema(tmp_path):
     assert base["num_parameters"] == task.num_parameters(BASELINE)
     assert 0.0 <= base["exact"] <= 100.0 and base["seconds"] > 0
     assert out["teacher_recipe"] == TEACHER_RECIPE
-    assert out["measured_on"]["device"] == "cpu"
+    assert set(out["measured_on"]) == {"device", "torch_threads", "cpu", "date", "load_average"}
+    assert out["measured_on"]["device"] == "cpu" and out["measured_on"]["torch_threads"] == 2
