@@ -45,7 +45,7 @@ EMBEDDED_TRAIN_EXAMPLES = 1000
 # Teacher fine-tuning recipe for the embedded task (MiniLM-L6 from its general weights):
 # 3 epochs over the 3,000 training questions, warm-up 10% of the 282 steps. No dropout:
 # on CPU, drawing the dropout masks costs about 40% of a training step. Two epochs would
-# be cheaper still, but students initialised from that teacher's layers lost 5-11 EM
+# be cheaper still, but students initialised from that teacher's layers lost 8-11 EM
 # (benchmarks/results/distill.md).
 TEACHER_RECIPE: dict[str, Any] = {
     "learning_rate": 3e-4,
