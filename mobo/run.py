@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "already in the journal (default 200)")
     p.add_argument("--n-initial", type=_int_arg("--n-initial", 1), default=None, metavar="N",
                    help="size of the Sobol initial design (default 2(d+1) for d encoded "
-                   "dimensions, but at most a quarter of the budget and at least d+1, so "
-                   "that a short run still leaves most trials to the model; when resuming, "
+                   "dimensions, but at most a quarter of the budget and at least d+1 or half "
+                   "the budget, whichever is less, so that a short run still leaves most "
+                   "trials to the model; when resuming, "
                    "the journal's)")
     p.add_argument("--seed", type=_int_arg("--seed", 0), default=None,
                    help="study seed (default 0; when resuming, the journal's)")
@@ -294,9 +295,10 @@ def format_pareto_table(study: Any) -> str:
 
 def default_n_initial(dim: int, budget: int) -> int:
     """The CLI's initial design size: the usual 2(d+1) Sobol points (DESIGN.md section 4),
-    but no more than a quarter of the budget (and no fewer than d+1), so that a run of 40
-    trials in a 21-dimensional space is not all initial design."""
-    return max(dim + 1, min(2 * (dim + 1), budget // 4))
+    but no more than a quarter of the budget, and no fewer than d+1 unless that is more
+    than half the budget: a run of 40 trials in a 21-dimensional space is not all initial
+    design, and one of 20 still gets 10 model proposals (and a hypervolume to show)."""
+    return max(1, min(dim + 1, budget // 2), min(2 * (dim + 1), budget // 4))
 
 
 def _journal_seed(storage: Path, default: int) -> int:

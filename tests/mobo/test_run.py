@@ -255,19 +255,22 @@ def test_initial_design_is_capped_by_the_budget(tmp_path: Path) -> None:
     from mobo.run import default_n_initial
 
     assert default_n_initial(21, 200) == 44  # the usual 2(d+1)
-    assert default_n_initial(21, 40) == 22  # a short run keeps most trials for the model
-    assert default_n_initial(4, 12) == 5  # never below d+1
+    assert default_n_initial(21, 40) == 20  # a short run keeps half its trials for the model
+    assert default_n_initial(21, 20) == 10  # d+1 = 22 would leave the model nothing
+    assert default_n_initial(4, 12) == 5  # never below d+1 while that is at most half
+    assert default_n_initial(4, 100) == 10
+    assert default_n_initial(21, 1) == 1
     journal = tmp_path / "z.jsonl"
     assert main(["--problem", "zdt1", "--budget", "8", "--storage", str(journal)],
                 out=io.StringIO()) == 0
     header = json.loads(journal.read_text().splitlines()[0])
-    assert header["n_initial"] == 5
+    assert header["n_initial"] == 4  # d+1 = 5 would be more than half of the 8 trials
     # resuming with a larger budget keeps the journal's design size
     assert main(["--problem", "zdt1", "--budget", "40", "--storage", str(journal)],
                 out=io.StringIO()) == 0
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     sources = [e["source"] for e in events if e["event"] == "ask"]
-    assert sources[:5] == ["sobol"] * 5 and set(sources[5:]) == {"model"}
+    assert sources[:4] == ["sobol"] * 4 and set(sources[4:]) == {"model"}
     # an explicit size
     other = tmp_path / "o.jsonl"
     assert main(["--problem", "zdt1", "--budget", "6", "--n-initial", "6", "--storage",
