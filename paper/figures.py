@@ -13,8 +13,9 @@
 - a distillation journal, ``benchmarks/results/distill_budget<B>.jsonl``: the one with the
   most finished trials (ties: the larger budget ``B``), or ``--journal``; it is only read
   (:meth:`mobo.Study.read`), so a run still writing it can be plotted;
-- ``benchmarks/results/distill.md``: the teacher's and the baseline student's exact match
-  and parameter count, from its table of students.
+- ``benchmarks/results/distill_reference.json``: the teacher's and the baseline student's
+  exact match and parameter count; ``benchmarks/results/distill.md``: the task's sizes, from
+  its Task table.
 
 It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
 placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md``, so that
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
 import re
@@ -201,28 +203,24 @@ def find_distill_journal(results: Path) -> Path:
     return best[2]
 
 
-def distill_reference_models(path: Path) -> dict[str, dict[str, float]]:
-    """Teacher and baseline student (exact, f1, num_parameters) from distill.md's table."""
-    for table in markdown_tables(_read(path)):
-        first = table.find(lambda h: h in ("student", "model"))
-        cols = {name: table.find(lambda h, name=name: h == name)
-                for name in ("exact", "f1", "num_parameters")}
-        if not first or not all(cols.values()):
-            continue
-        found: dict[str, dict[str, float]] = {}
-        for row in table.rows:
-            label = row[first[0]].lower()
-            key = "teacher" if label.startswith("teacher (") else \
-                "baseline" if label.startswith("baseline") else None
-            if key is None or key in found:
-                continue
-            where = f"{_rel(path)}: {key} row"
-            found[key] = {name: _number(row[c[0]], where) for name, c in cols.items()}
-            found[key]["description"] = row[first[0]]  # type: ignore[assignment]
-        if {"teacher", "baseline"} <= set(found):
-            return found
-    raise InputError(f"{_rel(path)}: no table of students with a 'teacher (...)' row and a "
-                     "'baseline' row (columns student, exact, f1, num_parameters)")
+def distill_reference_models(path: Path) -> dict[str, dict[str, Any]]:
+    """Teacher and baseline student (exact, f1, num_parameters, description) from
+    distill_reference.json (written by ``python -m benchmarks.distill_reference``)."""
+    try:
+        data = json.loads(_read(path))
+        found: dict[str, dict[str, Any]] = {}
+        for key in ("teacher", "baseline"):
+            entry = data[key]
+            found[key] = {name: float(entry[name]) for name in ("exact", "f1", "num_parameters")}
+        p = data["baseline"]["params"]
+        found["baseline"]["description"] = (f"{p['init']} init, {int(p['n_layers'])} layers, "
+                                            f"{int(p['n_heads'])} heads")
+        found["teacher"]["description"] = "teacher"
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{_rel(path)}: expected the teacher's and the baseline's exact, f1 "
+                         f"and num_parameters (and the baseline's params): "
+                         f"{type(e).__name__}: {e}") from None
+    return found
 
 
 def distill_task_facts(path: Path) -> dict[str, str]:
@@ -883,7 +881,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             raise InputError(str(e)) from None
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    refs = distill_reference_models(results / "distill.md")
+    refs = distill_reference_models(results / "distill_reference.json")
     task = distill_task_facts(results / "distill.md")
     peers = _quality_rows(results / "compare.csv")
     sobol = _quality_rows(results / "quality_vs_sobol.csv")
