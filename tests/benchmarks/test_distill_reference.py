@@ -7,10 +7,18 @@ from benchmarks.distill_reference import BASELINE, reference
 from distill.models import QAModel, save_qa_model
 from distill.objective import TEACHER_RECIPE, DistillationTask
 
-torch.set_num_threads(2)
-
 
 def test_reference_schema(tmp_path):
+    # other tests leave torch on one thread; the record must say what this run used
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _check_reference(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_reference(tmp_path):
     torch.manual_seed(0)
     # a tiny teacher and encoder with MiniLM's vocabulary and 12 heads, as the baseline needs
     cfg = BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=2,
