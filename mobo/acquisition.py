@@ -359,8 +359,8 @@ class Proposer:
 
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
-        cands = self._candidates(X[ok], Y[ok], rng) if ok.any() else \
-            self._candidates(X, Y, rng)
+        near = ok if ok.any() else np.ones(len(X), dtype=bool)
+        cands = self._candidates(X[near], Y[near], rng)
         scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
         pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
