@@ -396,6 +396,18 @@ class GP:
             self.y_mean, self.y_scale, fit_ok=self.fit_ok,
         )
 
+    def given_latent(self, X: np.ndarray, F: np.ndarray) -> GP:
+        """The posterior of f given its latent (noise-free) values ``F`` (k, m, raw units) at
+        ``X`` (k, d): same hyper-parameters and standardisation, observation noise down to
+        the numerical floor. With ``F`` a joint posterior sample at the observed inputs,
+        this is the GP's posterior conditioned on that sample (the data add nothing once
+        the latent values there are known)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        F = np.asarray(F, dtype=np.float64).reshape(len(X), self.m)
+        theta = self.theta.copy()
+        theta[:, self.d + 1] = -30.0  # exp(-30) ~ 1e-13: the noise floor alone remains
+        return GP(X, F, theta, self.y_mean, self.y_scale, fit_ok=self.fit_ok)
+
     # -------------------------------------------------------------- state
     def model_state(self) -> dict[str, Any]:
         """JSON-serialisable hyper-parameters (noise, outputscale, mean: standardised units)."""

@@ -39,7 +39,7 @@ def test_proposal_fields_and_json_state():
     assert np.array(state["lengthscales"]).shape == (2, 2)
     # the EHVI of the proposal beats every Sobol candidate's EHVI
     gp = fit_gp(X, Y, p.model_state)
-    acq = _Acquisition(gp, [decompose(Y, REF2)], None)
+    acq = _Acquisition([gp], [decompose(Y, REF2)], None)
     assert p.log_acq_value >= acq.score(SPACE2.sobol(512, seed=9)).max() - 1e-9
 
 
@@ -72,11 +72,12 @@ def test_acquisition_gradient_matches_finite_differences():
     X, Y = initial(12)
     gp = fit_gp(X, Y)
     Xq = np.random.default_rng(1).uniform(0.1, 0.9, size=(6, 2))
-    _fd_check(_Acquisition(gp, [decompose(Y, REF2)], None), Xq)
+    _fd_check(_Acquisition([gp], [decompose(Y, REF2)], None), Xq)
     # with a feasibility model and several front samples (noisy mode)
     feas = fit_gp(np.vstack([X, [[0.1, 0.9], [0.2, 0.8]]]), np.r_[np.ones(12), -1, -1][:, None])
     samples = gp.sample_joint(X, 3, np.random.default_rng(2))
-    _fd_check(_Acquisition(gp, [decompose(s, REF2) for s in samples], feas), Xq)
+    _fd_check(_Acquisition([gp.given_latent(X, s) for s in samples],
+                           [decompose(s, REF2) for s in samples], feas), Xq)
 
 
 def test_acquisition_gradient_three_objectives():
@@ -84,7 +85,7 @@ def test_acquisition_gradient_three_objectives():
     X = rng.random((15, 3))
     Y = np.stack([X[:, 0], X[:, 1], 2 - X[:, 0] - X[:, 1] + X[:, 2] ** 2], 1)
     gp = fit_gp(X, Y)
-    acq = _Acquisition(gp, [decompose(Y, Y.max(0) + 0.2)], None)
+    acq = _Acquisition([gp], [decompose(Y, Y.max(0) + 0.2)], None)
     _fd_check(acq, rng.uniform(0.1, 0.9, size=(4, 3)))
 
 

@@ -233,6 +233,36 @@ def test_sample_joint_moments(fitted):
     np.testing.assert_allclose(S.std(0), sd, rtol=0.1, atol=1e-6)
 
 
+def test_given_latent_is_the_gaussian_conditional(fitted):
+    """f(x) given f(X) = F, against the dense Gaussian-conditioning formula in
+    standardised units, and the law of total variance over posterior samples of F."""
+    X, Y, gp = fitted
+    Xs, Xq = X[:8], np.random.default_rng(3).random((5, 2))
+    F = gp.sample_joint(Xs, 1, np.random.default_rng(1))[0]  # (8, 2)
+    mu, sd = gp.given_latent(Xs, F).posterior(Xq)
+    ls, os_, mean = gp.lengthscale.numpy(), gp.outputscale.numpy(), gp.mean.numpy()
+    def k(A: np.ndarray, B: np.ndarray, j: int) -> np.ndarray:
+        K = matern52(torch.from_numpy(A), torch.from_numpy(B), torch.from_numpy(ls[j:j + 1]))
+        return os_[j] * K.numpy()[0]
+
+    for j in range(2):
+        Kss = k(Xs, Xs, j) + 1e-6 * np.eye(8)  # the noise floor
+        Kqs, Kqq = k(Xq, Xs, j), k(Xq, Xq, j)
+        f = (F[:, j] - gp.y_mean[j]) / gp.y_scale[j]
+        m_ref = mean[j] + Kqs @ np.linalg.solve(Kss, f - mean[j])
+        v_ref = np.diag(Kqq - Kqs @ np.linalg.solve(Kss, Kqs.T))
+        np.testing.assert_allclose(mu[:, j], m_ref * gp.y_scale[j] + gp.y_mean[j], rtol=1e-6)
+        np.testing.assert_allclose(sd[:, j], np.sqrt(v_ref) * gp.y_scale[j], rtol=1e-5)
+    # averaged over samples of F at the observed inputs, the conditionals give back the
+    # GP's own posterior: E[mean | F] = mean, E[var | F] + Var[mean | F] = var
+    S = gp.sample_joint(X, 3000, np.random.default_rng(2))
+    means = np.stack([gp.given_latent(X, s).posterior(Xq)[0] for s in S])
+    sd_c = gp.given_latent(X, S[0]).posterior(Xq)[1]
+    mu0, sd0 = gp.posterior(Xq)
+    np.testing.assert_allclose(means.mean(0), mu0, atol=5 * sd0.max() / math.sqrt(3000))
+    np.testing.assert_allclose(np.sqrt(sd_c**2 + means.var(0)), sd0, rtol=0.1)
+
+
 def test_bad_input_raises_valueerror():
     with pytest.raises(ValueError, match="X, Y"):
         fit_gp(np.zeros((3, 2)), np.zeros((2, 1)))
