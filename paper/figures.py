@@ -728,9 +728,14 @@ def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str
     design = [k for k, t in enumerate(order) if t.source == "sobol"]
     hv_design = hv[design[-1]] if design else 0.0
     durations = [t.duration for t in finished if t.duration is not None]
-    stamps = [t.started for t in study.trials if t.started] + \
-        [t.finished for t in study.trials if t.finished]
-    wall_min = (max(stamps) - min(stamps)) / 60.0  # type: ignore[type-var, operator]
+    # wall time while trials ran: the union of the finished trials' intervals, so the time
+    # a stopped study waited before it was resumed does not count
+    spans = sorted((t.started, t.finished) for t in finished if t.started and t.finished)
+    busy, end = 0.0, -math.inf
+    for a, b in spans:
+        busy += max(0.0, b - max(a, end))  # type: ignore[operator]
+        end = max(end, b)  # type: ignore[type-var]
+    wall_min = busy / 60.0
     model_asks = [t.timings["ask"] for t in study.trials
                   if t.source == "model" and "ask" in t.timings]
     ref = study.ref_point or {}
