@@ -147,8 +147,7 @@ class _Acquisition:
 
     def __init__(self, models: list[GP], boxes: list[Boxes], feas: GP | None,
                  cons: GP | None = None, bounds: np.ndarray | None = None) -> None:
-        assert len(models) == len(boxes)
-        self.models = models  # one per front sample: the GP given that sample
+        self.models = models  # one per front sample (the GP given that sample), zipped strictly
         self.boxes = boxes
         self.feas = feas
         self.cons = cons
@@ -377,13 +376,12 @@ class Proposer:
             assert C_bounds is not None
             c_mean, _ = cons.posterior(X_pending)
             believed = np.all((c_mean >= C_bounds[:, 0]) & (c_mean <= C_bounds[:, 1]), axis=1)
-        n = len(X)
         if self.noisy:
             # joint samples of the latent values at the observed and pending inputs; per
             # sample, the front is its non-dominated part and the candidate's predictive is
             # the GP given that sample, so candidate and front stay correlated (a candidate
             # next to an observed point cannot beat that point's sampled value by chance)
-            X_all = np.vstack([X, X_pending])
+            n, X_all = len(X), np.vstack([X, X_pending])
             samples = gp.sample_joint(X_all, self.n_front_samples, rng)
             models = [gp.given_latent(X_all, s) for s in samples]
             boxes = [decompose(np.vstack([s[:n][ok], s[n:][believed]]), ref) for s in samples]
