@@ -334,9 +334,8 @@ def train(
     scaler = torch.amp.GradScaler("cuda") if _autocast_dtype(dev) == torch.float16 else None
     use_teacher = teacher_logits is not None and config.alpha_ce > 0
 
-    ema = first = math.nan
-    first_losses: list[float] = []
-    seen = step = 0
+    health = _Health(total=total, check_grad=scaler is None, progress=progress)
+    step = seen = 0
     _sync(dev)
     t0 = time.perf_counter()
     try:
@@ -357,39 +356,24 @@ def train(
                 alpha_ce=config.alpha_ce, temperature=config.temperature,
                 teacher_start=ts, teacher_end=te,
             )
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrialFailed(f"loss is {value} at step {step}")
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
             else:
                 loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             if scaler is not None:
                 # fp16 overflow is the scaler's business (it skips the step), not a failure
                 scaler.step(optimizer)
                 scaler.update()
             else:
-                if not math.isfinite(grad_norm):
-                    raise TrialFailed(f"gradient norm is {grad_norm} at step {step}")
                 optimizer.step()
             scheduler.step()
             step += 1
             seen += len(idx)
-            # divergence: the smoothed loss far above where it started
-            if len(first_losses) < 5:
-                first_losses.append(value)
-                first = float(np.mean(first_losses))
-            ema = value if math.isnan(ema) else 0.9 * ema + 0.1 * value
-            if step >= 20 and ema > 3.0 * first + 10.0:
-                raise TrialFailed(
-                    f"loss diverged: smoothed loss {ema:.3g} vs {first:.3g} at the start "
-                    f"(step {step})"
-                )
-            if progress is not None and (step % 10 == 0 or step == total):
-                progress(step, total, ema)
+            health.push(loss, grad_norm)
+        health.flush()
     except torch.cuda.OutOfMemoryError as exc:
         optimizer.zero_grad(set_to_none=True)
         raise TrialFailed(
@@ -397,7 +381,67 @@ def train(
         ) from exc
     _sync(dev)
     return TrainResult(steps=step, examples=seen, seconds=time.perf_counter() - t0,
-                       final_loss=ema)
+                       final_loss=health.ema)
+
+
+class _Health:
+    """The loop's failure checks: a non-finite loss or gradient norm, a diverging loss.
+
+    The per-step values stay on the device and are read back ``every`` steps in one
+    transfer: reading them at each step would make the host wait for the GPU at every
+    step, leaving the GPU idle while the host prepares the next batch. A failure is
+    therefore reported up to ``every - 1`` steps late, naming the step where it happened;
+    the steps in between only touch a model that is being discarded.
+    """
+
+    def __init__(
+        self,
+        *,
+        total: int,
+        check_grad: bool,
+        progress: Callable[[int, int, float], None] | None,
+        every: int = 10,
+    ) -> None:
+        self.total = total
+        self.check_grad = check_grad
+        self.progress = progress
+        self.every = every
+        self.ema = math.nan
+        self._first: list[float] = []
+        self._pending: list[torch.Tensor] = []
+        self._step = 0  # steps checked so far
+
+    def push(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        self._pending.append(torch.stack([loss.detach().float(), grad_norm.detach().float()]))
+        if len(self._pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        values = torch.stack(self._pending).tolist()  # the one host-device sync
+        self._pending.clear()
+        for value, grad_norm in values:
+            step = self._step
+            self._step += 1
+            if not math.isfinite(value):
+                raise TrialFailed(f"loss is {value} at step {step}")
+            if self.check_grad and not math.isfinite(grad_norm):
+                raise TrialFailed(f"gradient norm is {grad_norm} at step {step}")
+            # divergence: the smoothed loss far above where it started
+            if len(self._first) < 5:
+                self._first.append(value)
+            first = float(np.mean(self._first))
+            self.ema = value if math.isnan(self.ema) else 0.9 * self.ema + 0.1 * value
+            if self._step >= 20 and self.ema > 3.0 * first + 10.0:
+                raise TrialFailed(
+                    f"loss diverged: smoothed loss {self.ema:.3g} vs {first:.3g} at the start "
+                    f"(step {self._step})"
+                )
+            if self.progress is not None and (
+                self._step % 10 == 0 or self._step == self.total
+            ):
+                self.progress(self._step, self.total, self.ema)
 
 
 def evaluate(

@@ -200,6 +200,26 @@ def test_divergence_raises_trial_failed(tiny_task, monkeypatch):
     assert len(calls) == 20  # the detector waits 20 steps, then fires at once
 
 
+def test_health_reads_back_every_ten_steps_and_names_the_failing_step():
+    from distill.train import _Health
+
+    seen = []
+    h = _Health(total=25, check_grad=True, progress=lambda s, t, loss: seen.append(s))
+    for i in range(12):
+        h.push(torch.tensor(1.0 + i), torch.tensor(0.5))
+    # steps 0-9 were read back at the tenth push; 10 and 11 wait for the next batch
+    assert seen == [10] and h._step == 10
+    h.push(torch.tensor(1.0), torch.tensor(float("inf")))  # step 12
+    with pytest.raises(TrialFailed, match="gradient norm is inf at step 12"):
+        h.flush()
+    # without the gradient check (fp16: the scaler skips such steps) only the loss counts
+    h = _Health(total=3, check_grad=False, progress=None)
+    for v in (2.0, 1.0, 0.5):
+        h.push(torch.tensor(v), torch.tensor(float("nan")))
+    h.flush()
+    assert h.ema == pytest.approx(0.81 * 2.0 + 0.09 * 1.0 + 0.1 * 0.5)
+
+
 def test_alpha_without_teacher_logits_is_rejected(tiny_task):
     tok, _, _, ftr, _, teacher = tiny_task
     c = DistillConfig(n_layers=1, n_heads=4, alpha_ce=0.5, device="cpu")
