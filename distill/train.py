@@ -193,11 +193,11 @@ def predict(
 ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
     """Eval-mode logits of every feature, unpadded, plus the forward passes' wall seconds.
 
-    Batches are length-sorted (least padding); timing covers host-to-device copies and
-    forward passes, not collation.
+    Moves ``model`` to ``device`` (default: CUDA where present). Batches are length-sorted
+    (least padding); timing covers host-to-device copies and forward passes, not collation.
     """
     dev = resolve_device(str(device) if device is not None else None)
-    model.eval()
+    model.to(dev).eval()
     starts: list[np.ndarray] = [np.empty(0, np.float32)] * len(features)
     ends: list[np.ndarray] = [np.empty(0, np.float32)] * len(features)
     seconds = 0.0
