@@ -88,11 +88,40 @@ def _autocast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def _attention_kernels(device: torch.device) -> Iterator[None]:
+    """On CUDA, scaled-dot-product attention without cuDNN's kernel (elsewhere: no change).
+
+    For attention with a padding mask, PyTorch tries cuDNN's kernel first on recent GPUs,
+    and cuDNN builds an execution plan for every new input shape (a fraction of a second
+    to a second each, per public reports). Length-grouped dynamic padding gives almost
+    every batch a new length, and each trial a new head count, so those builds would
+    dominate a trial. Measured on an H100 (torch 2.11, cuDNN left on): one epoch of
+    ``benchmarks.speed_trainer`` (4,000 features, 66 distinct batch lengths) took 22.8 s
+    with every shape new and 3.6 s once all had been seen. The memory-efficient kernel
+    takes the mask as well, in forward and backward.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(
+        [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _forward_context(device: torch.device) -> Iterator[None]:
+    """Mixed precision (CUDA: bf16 autocast, fp16 where bf16 is unsupported) and the
+    attention kernels for a forward pass; the backward pass follows the kernels chosen."""
     dtype = _autocast_dtype(device)
     if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=dtype)
+        yield
+        return
+    with torch.autocast(device_type="cuda", dtype=dtype), _attention_kernels(device):
+        yield
 
 
 def _enable_tf32(device: torch.device) -> None:
@@ -207,7 +236,7 @@ def predict(
                 b = collate(features, idx, pad_id)
                 _sync(dev)
                 t0 = time.perf_counter()
-                with _autocast(dev):
+                with _forward_context(dev):
                     s, e = model(b["input_ids"].to(dev), b["attention_mask"].to(dev),
                                  b["token_type_ids"].to(dev))
                 s = s.float().cpu().numpy()
@@ -349,7 +378,7 @@ def train(
                 assert teacher_logits is not None
                 ts, te = teacher_logits.batch(idx, b["input_ids"].shape[1])
                 ts, te = ts.to(dev, non_blocking=True), te.to(dev, non_blocking=True)
-            with _autocast(dev):
+            with _forward_context(dev):
                 start, end = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
             loss = kd_loss(
                 start, end, b["start_positions"], b["end_positions"], b["attention_mask"],

@@ -227,6 +227,20 @@ def test_alpha_without_teacher_logits_is_rejected(tiny_task):
         train(build_student(c, teacher=teacher), ftr, c, pad_id=tok.pad_token_id)
 
 
+def test_cuda_attention_skips_cudnn_and_restores_the_setting():
+    # cuDNN attention builds a plan per new shape; the other kernels stay allowed
+    from distill.train import _attention_kernels
+
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with _attention_kernels(torch.device("cuda")):
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.mem_efficient_sdp_enabled()
+        assert torch.backends.cuda.math_sdp_enabled()
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before
+    with _attention_kernels(torch.device("cpu")):
+        assert torch.backends.cuda.cudnn_sdp_enabled() == before
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_bf16_train_step(tiny_task):
