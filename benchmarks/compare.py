@@ -421,6 +421,20 @@ def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
     return float(q50), float(q25), float(q75)
 
 
+def _evidence(ours: Sequence[float], theirs: Sequence[float], name: str) -> str:
+    """How much a median comparison rests on: the seed counts (``provisional`` where the
+    peer has fewer seeds than mobo) and the two-sided Mann-Whitney U test's p-value (Mann &
+    Whitney 1947) of the two samples of gaps; a large p means the difference is within
+    seed-to-seed noise."""
+    from scipy.stats import mannwhitneyu
+
+    pval = float(mannwhitneyu(ours, theirs, alternative="two-sided").pvalue)
+    seeds = f"{name} {len(theirs)} seed{'s' * (len(theirs) != 1)}, mobo {len(ours)}"
+    if len(theirs) < len(ours):
+        seeds += ": provisional"
+    return f" ({seeds}; Mann-Whitney p = {pval:.2f})"
+
+
 def markdown_table(rows: Sequence[dict[str, Any]], methods: Sequence[str] = METHODS) -> str:
     """Median and interquartile range of the log10 gap per problem, method and checkpoint,
     followed by the targets' verdicts (mobo vs BoTorch and the other peers at the largest
@@ -445,6 +459,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], methods: Sequence[str] = METH
         out.append("| method | n | " + " | ".join(f"after {c}" for c in cps) + " |")
         out.append("|---|---|" + "---|" * len(cps))
         medians: dict[str, float] = {}
+        last_gaps: dict[str, list[float]] = {}
         for m in present:
             cells = []
             seeds = {r["seed"] for r in prows if r["method"] == m}
@@ -457,6 +472,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], methods: Sequence[str] = METH
                 cells.append(f"{med:.3f} [{q25:.3f}, {q75:.3f}]")
                 if c == cps[-1]:
                     medians[m] = med
+                    last_gaps[m] = vals
             out.append(f"| {m} | {len(seeds)} | " + " | ".join(cells) + " |")
         out.append("")
         if "mobo" in medians:
@@ -466,6 +482,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], methods: Sequence[str] = METH
                 parts.append(
                     f"vs botorch {medians['mobo']:.3f} vs {medians['botorch']:.3f}: "
                     + ("met" if ok else "MISSED")
+                    + _evidence(last_gaps["mobo"], last_gaps["botorch"], "botorch")
                 )
             others = [m for m in medians if m not in ("mobo", "botorch")]
             if others:

@@ -151,8 +151,16 @@ def test_markdown_verdicts() -> None:
         + rows("sobol", [0.0, 1.0, 0.5])
     )
     assert "| mobo | 3 | -2.000 [-2.500, -1.500] |" in table
-    assert "vs botorch -2.000 vs -1.500: met" in table
+    assert "vs botorch -2.000 vs -1.500: met (botorch 3 seeds, mobo 3; Mann-Whitney p = " \
+        in table
     assert "better than sobol: met" in table
+    # fewer peer seeds than mobo's: the verdict says it is provisional; identical samples
+    # give p = 1, fully separated ones of 5 and 5 seeds the exact p = 2 / C(10, 5)
+    table = C.markdown_table(rows("mobo", [-2.0] * 3) + rows("botorch", [-2.0]))
+    assert "met (botorch 1 seed, mobo 3: provisional; Mann-Whitney p = 1.00)" in table
+    table = C.markdown_table(rows("mobo", [-3.0, -2.9, -2.8, -2.7, -2.6])
+                             + rows("botorch", [-1.0, -0.9, -0.8, -0.7, -0.6]))
+    assert f"Mann-Whitney p = {2 / 252:.2f})" in table
     table = C.markdown_table(rows("mobo", [0.0]) + rows("botorch", [-1.0]) + rows("tpe", [-0.5]))
     assert "vs botorch 0.000 vs -1.000: MISSED" in table
     assert "better than tpe: MISSED (tpe)" in table
