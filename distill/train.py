@@ -436,7 +436,8 @@ class _Health:
         self.progress = progress
         self.every = every
         self.ema = math.nan
-        self._first: list[float] = []
+        self._first: list[float] = []  # the first 5 losses, whose mean is the baseline
+        self._baseline = math.nan
         self._pending: list[torch.Tensor] = []
         self._step = 0  # steps checked so far
 
@@ -460,12 +461,12 @@ class _Health:
             # divergence: the smoothed loss far above where it started
             if len(self._first) < 5:
                 self._first.append(value)
-            first = float(np.mean(self._first))
+                self._baseline = float(np.mean(self._first))
             self.ema = value if math.isnan(self.ema) else 0.9 * self.ema + 0.1 * value
-            if self._step >= 20 and self.ema > 3.0 * first + 10.0:
+            if self._step >= 20 and self.ema > 3.0 * self._baseline + 10.0:
                 raise TrialFailed(
-                    f"loss diverged: smoothed loss {self.ema:.3g} vs {first:.3g} at the start "
-                    f"(step {self._step})"
+                    f"loss diverged: smoothed loss {self.ema:.3g} vs {self._baseline:.3g} at "
+                    f"the start (step {self._step})"
                 )
             if self.progress is not None and (
                 self._step % 10 == 0 or self._step == self.total
