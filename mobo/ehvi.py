@@ -261,7 +261,7 @@ _Z_ZERO = 37.5
 # and an add into one FMA instruction (numba's fastmath "contract" flag alone: no
 # reassociation, no assumptions about inf or NaN). A fused multiply-add rounds once instead
 # of twice, so it costs no accuracy, and it shortens the polynomials by half. The log-space
-# kernel keeps strict IEEE evaluation: its differences are arranged around exact
+# kernel's own arithmetic stays strict: its differences are arranged around exact
 # cancellations that a fused operation could tip.
 _BLOCK = 16
 # blocks per parallel task (each task allocates its scratch space once)
