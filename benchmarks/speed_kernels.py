@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,29 +44,45 @@ def sphere_front(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
+def median_times(
+    fns: Sequence[Callable[[], object]],
+    repeats: int,
+    min_total: float = 0.2,
+    warmup: float = 0.3,
+) -> list[float]:
+    """Median wall time of one call of each function, over `repeats` rounds.
+
+    Calls first run untimed for at least `warmup` seconds each (and at least twice): torch
+    in particular is several times slower on its first calls in a process. Fast calls are
+    grouped so each timed sample lasts at least ~min_total / repeats. Each round times
+    every function once, in turn, so that the functions compared share the machine's
+    conditions: on a shared machine the speed drifts by up to 2x within minutes, and
+    timing one side after the other would put that drift into their ratio.
+    """
+    inner = []
+    for fn in fns:
+        start = time.perf_counter()
+        calls = 0
+        while calls < 2 or time.perf_counter() - start < warmup:
+            fn()
+            calls += 1
+        once = max((time.perf_counter() - start) / calls, 1e-7)
+        inner.append(max(1, int(min_total / repeats / once)))
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, k, out in zip(fns, inner, samples, strict=True):
+            t0 = time.perf_counter()
+            for _ in range(k):
+                fn()
+            out.append((time.perf_counter() - t0) / k)
+    return [float(np.median(x)) for x in samples]
+
+
 def median_time(
     fn: Callable[[], object], repeats: int, min_total: float = 0.2, warmup: float = 0.3
 ) -> float:
-    """Median wall time of one call over `repeats` timed samples.
-
-    Calls first run untimed for at least `warmup` seconds (and at least twice): torch in
-    particular is several times slower on its first calls in a process. Fast calls are
-    grouped so each timed sample lasts at least ~min_total / repeats.
-    """
-    start = time.perf_counter()
-    calls = 0
-    while calls < 2 or time.perf_counter() - start < warmup:
-        fn()
-        calls += 1
-    once = max((time.perf_counter() - start) / calls, 1e-7)
-    inner = max(1, int(min_total / repeats / once))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return float(np.median(samples))
+    """Median wall time of one call over `repeats` timed samples (see median_times)."""
+    return median_times([fn], repeats, min_total, warmup)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,8 +156,13 @@ def bench_hypervolume(repeats: int) -> list[str]:
     for m, n in [(2, 10_000), (3, 1_000)]:
         Y = sphere_front(n, m, rng)
         ref = np.full(m, 1.1)
-        ours = median_time(lambda Y=Y, ref=ref: hypervolume(Y, ref), repeats)
-        peer = median_time(lambda Y=Y, ref=ref: moocore.hypervolume(Y, ref=ref), repeats)
+        ours, peer = median_times(
+            [
+                lambda Y=Y, ref=ref: hypervolume(Y, ref),
+                lambda Y=Y, ref=ref: moocore.hypervolume(Y, ref=ref),
+            ],
+            repeats,
+        )
         diff = abs(hypervolume(Y, ref) - float(moocore.hypervolume(Y, ref=ref)))
         ratio = ours / peer
         lines.append(
@@ -265,13 +286,14 @@ def bench_ehvi(repeats: int, n_candidates: int) -> tuple[list[str], list[str]]:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             torch.set_num_threads(threads)
             try:
-                ours[threads] = median_time(
-                    lambda a=mean, s=std, f=front, r=ref: ehvi(a, s, f, r), repeats
+                ours[threads], reuse[threads], theirs[threads] = median_times(
+                    [
+                        lambda a=mean, s=std, f=front, r=ref: ehvi(a, s, f, r),
+                        lambda a=mean, s=std, b=boxes: ehvi_boxes(a, s, b),
+                        peer,
+                    ],
+                    repeats,
                 )
-                reuse[threads] = median_time(
-                    lambda a=mean, s=std, b=boxes: ehvi_boxes(a, s, b), repeats
-                )
-                theirs[threads] = median_time(peer, max(3, repeats // 3))
             finally:
                 numba.set_num_threads(numba_threads)
                 torch.set_num_threads(torch_threads)
@@ -360,8 +382,9 @@ def report(repeats: int, n_candidates: int) -> str:
     )
     out += [
         "",
-        "Steady-state times are medians over repeated calls after 0.3 s of warm-up calls. "
-        "Points are "
+        "Steady-state times are medians over repeated calls after 0.3 s of warm-up calls; "
+        "the sides of a comparison are timed in turn, one call each per round, so that both "
+        "see the same machine conditions. Points are "
         "mutually non-dominated: uniform directions on the unit sphere's positive orthant, "
         "reference point 1.1 in every objective.",
         "",

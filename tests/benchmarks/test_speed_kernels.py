@@ -26,3 +26,16 @@ def test_speed_kernels_writes_all_sections(tmp_path: Path) -> None:
         assert heading in text
     # the value check compares mobo's EHVI with BoTorch's on the same inputs
     assert "max abs diff" in text
+
+
+def test_median_times_interleaves_the_sides() -> None:
+    from benchmarks.speed_kernels import median_times
+
+    calls: list[str] = []
+    times = median_times(
+        [lambda: calls.append("a"), lambda: calls.append("b")], repeats=3, min_total=0.0,
+        warmup=0.0,
+    )
+    assert len(times) == 2 and all(t >= 0.0 for t in times)
+    # two warm-up calls each, then one timed call of each side per round
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
