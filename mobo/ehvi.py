@@ -847,6 +847,43 @@ class Boxes:
         return int(self.lower.shape[0])
 
 
+@njit(cache=True)
+def _index_boxes(
+    lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
+    """(grid (m, C), counts (m,), lower index (K, m), upper index (K, m)) of K boxes: per
+    axis the sorted distinct finite coordinates, padded with +inf, and each box side's
+    position in them (-1 for a lower bound of -inf)."""
+    n_boxes, m = lower.shape
+    rows = []
+    for j in range(m):
+        vals = np.empty(2 * n_boxes)
+        k = 0
+        for i in range(n_boxes):
+            if np.isfinite(lower[i, j]):
+                vals[k] = lower[i, j]
+                k += 1
+            vals[k] = upper[i, j]
+            k += 1
+        rows.append(np.unique(vals[:k]))
+    width = 1
+    for r in rows:
+        width = max(width, r.size)
+    grid = np.full((m, width), np.inf)
+    counts = np.zeros(m, dtype=np.int64)
+    lo_idx = np.full((n_boxes, m), -1, dtype=np.int64)
+    up_idx = np.empty((n_boxes, m), dtype=np.int64)
+    for j in range(m):
+        r = rows[j]
+        grid[j, : r.size] = r
+        counts[j] = r.size
+        for i in range(n_boxes):
+            if np.isfinite(lower[i, j]):
+                lo_idx[i, j] = np.searchsorted(r, lower[i, j])
+            up_idx[i, j] = np.searchsorted(r, upper[i, j])
+    return grid, counts, lo_idx, up_idx
+
+
 def boxes_from_bounds(lower: np.ndarray, upper: np.ndarray) -> Boxes:
     """Index precomputed boxes ``[lower_k, upper_k]`` (each (K, m)) for the EHVI kernels.
 
@@ -866,25 +903,17 @@ def boxes_from_bounds(lower: np.ndarray, upper: np.ndarray) -> Boxes:
         raise ValueError("upper must be finite")
     if not (upper > lower).all():
         raise ValueError("upper must be greater than lower in every coordinate")
-    n_boxes, m = lower.shape
-    rows = []
-    for j in range(m):
-        finite_lo = lower[:, j][np.isfinite(lower[:, j])]
-        rows.append(np.unique(np.concatenate([finite_lo, upper[:, j]])))
-    width = max((r.size for r in rows), default=0)
-    grid = np.full((m, max(width, 1)), np.inf)
-    counts = np.zeros(m, dtype=np.int64)
-    lo_idx = np.full((n_boxes, m), -1, dtype=np.int64)
-    up_idx = np.empty((n_boxes, m), dtype=np.int64)
-    for j, r in enumerate(rows):
-        grid[j, : r.size] = r
-        counts[j] = r.size
-        fin = np.isfinite(lower[:, j])
-        lo_idx[fin, j] = np.searchsorted(r, lower[fin, j])
-        up_idx[:, j] = np.searchsorted(r, upper[:, j])
+    return _boxes(lower, upper)
+
+
+def _boxes(lower: np.ndarray, upper: np.ndarray) -> Boxes:
+    """:func:`boxes_from_bounds` without the checks (for bounds built here)."""
+    lower = np.ascontiguousarray(lower, dtype=np.float64)
+    upper = np.ascontiguousarray(upper, dtype=np.float64)
+    grid, counts, lo_idx, up_idx = _index_boxes(lower, upper)
     return Boxes(
-        lower=np.ascontiguousarray(lower),
-        upper=np.ascontiguousarray(upper),
+        lower=lower,
+        upper=upper,
         grid=grid,
         counts=counts,
         lower_index=lo_idx,
@@ -902,14 +931,9 @@ def _strips(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     pts = front[(front < ref).all(axis=1)]
     order = np.lexsort((pts[:, 1], pts[:, 0]))
     pts = pts[order]
-    keep = np.zeros(pts.shape[0], dtype=bool)
-    best = ref[1]
-    for t in range(pts.shape[0]):
-        # sorted by x then y, a point survives only if it beats every earlier one in y
-        if pts[t, 1] < best:
-            keep[t] = True
-            best = pts[t, 1]
-    pts = pts[keep]
+    # sorted by x then y, a point survives only if it beats every earlier one in y
+    best_before = np.minimum.accumulate(np.concatenate([ref[1:2], pts[:, 1]]))[:-1]
+    pts = pts[pts[:, 1] < best_before]
     p = pts.shape[0]
     lower = np.full((p + 1, 2), -np.inf)
     upper = np.empty((p + 1, 2))
@@ -964,7 +988,7 @@ def decompose(front: np.ndarray, ref: np.ndarray) -> Boxes:
         from mobo.hypervolume import nondominated_boxes
 
         lower, upper = nondominated_boxes(front, ref)
-    return boxes_from_bounds(lower, upper)
+    return _boxes(lower, upper)
 
 
 # ---------------------------------------------------------------------------------------

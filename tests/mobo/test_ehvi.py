@@ -157,6 +157,43 @@ def test_strips_have_p_plus_one_boxes() -> None:
     np.testing.assert_array_equal(boxes.upper[:, 1], [1.0, 0.8, 0.5, 0.2])
 
 
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_box_index_matches_a_direct_lookup(m: int) -> None:
+    """Every box side is found at its coordinate in the grid of its axis, which holds each
+    distinct finite coordinate once, sorted; random and degenerate (repeated, all -inf,
+    single-box) bounds."""
+    rng = np.random.default_rng(m)
+    cases = []
+    for n_boxes in (1, 2, 7, 40):
+        # repeated coordinates
+        lower = rng.choice([-np.inf, 0.0, 0.25, 0.5], size=(n_boxes, m))
+        width = rng.choice([0.25, 0.5, 1.0], size=(n_boxes, m))
+        cases.append((lower, np.where(np.isinf(lower), 0.0, lower) + width))
+        # distinct coordinates
+        lower = rng.uniform(-1.0, 1.0, size=(n_boxes, m))
+        lower[rng.random((n_boxes, m)) < 0.3] = -np.inf
+        width = rng.uniform(0.1, 1.0, size=(n_boxes, m))
+        cases.append((lower, np.where(np.isinf(lower), 0.0, lower) + width))
+    cases.append((np.full((3, m), -np.inf), np.ones((3, m))))
+    for lower, upper in cases:
+        boxes = boxes_from_bounds(lower, upper)
+        for j in range(m):
+            coords = sorted({float(v) for v in lower[:, j] if np.isfinite(v)}
+                            | {float(v) for v in upper[:, j]})
+            count = int(boxes.counts[j])
+            assert boxes.grid[j, :count].tolist() == coords
+            assert np.all(np.isposinf(boxes.grid[j, count:]))
+            for k in range(len(lower)):
+                ui = boxes.upper_index[k, j]
+                assert boxes.grid[j, ui] == upper[k, j]
+                li = boxes.lower_index[k, j]
+                if np.isfinite(lower[k, j]):
+                    assert boxes.grid[j, li] == lower[k, j]
+                else:
+                    assert li == -1
+
+
 # ---------------------------------------------------------------------------------------
 # Monte Carlo
 # ---------------------------------------------------------------------------------------
