@@ -55,12 +55,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
+
+from mobo.vecmath import exp_neg
 
 __all__ = [
     "Boxes",
@@ -248,9 +247,7 @@ _Z_ZERO = 37.5
 # the loop over the block into SIMD instructions (it does not vectorise gathers or calls to
 # exp/erfc on x86 without a vector maths library). The two special functions this needs:
 #
-# - exp(x) for x <= 0 (:func:`_exp_neg`): x = n ln 2 + r with |r| <= ln(2) / 2 (Cody and
-#   Waite's two-part ln 2), e^r by its degree-13 Taylor polynomial (truncation below
-#   4e-18), and 2^n written straight into the exponent bits;
+# - exp(x) for x <= 0: :func:`mobo.vecmath.exp_neg`;
 # - g(x) = 1 - x R(x) = h(-x) / phi(x) on [0, _Z_ZERO), R the Mills ratio Q / phi: one
 #   polynomial of degree _G_DEGREE in t, an affine image of u = (x - a) / (x + a) in
 #   [-1, 1], times (1 - u)^2 = (2a / (x + a))^2, which carries g's decay like 1 / x^2. The
@@ -274,9 +271,6 @@ _U_TOP = (_Z_ZERO - _G_A) / (_Z_ZERO + _G_A)
 # t = _T_SCALE * u + _T_SHIFT maps u in [-1, _U_TOP] onto [-1, 1]
 _T_SCALE = 2.0 / (_U_TOP + 1.0)
 _T_SHIFT = (1.0 - _U_TOP) / (1.0 + _U_TOP)
-_LOG2E = 1.0 / math.log(2.0)
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 rounded to 32 bits of mantissa
-_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
 # Taylor coefficients of Q(x) = 1/2 - phi(0) sum_k (-1)^k x^(2k+1) / (2^k k! (2k+1)), used
 # below x = 1/4 (truncation after 9 terms below 4e-19), where R = (1 - g) / x would cancel
 _Q_SERIES = np.array([(-1.0) ** k / (2.0**k * math.factorial(k) * (2 * k + 1))
@@ -312,42 +306,6 @@ def _g_coefficients() -> np.ndarray:
 
 
 _G_COEF = _g_coefficients()
-
-
-@intrinsic
-def _pow2(typingctx: Any, n: Any) -> Any:  # pragma: no cover - numba
-    """2.0 ** n for an int64 -1022 <= n <= 1023, from the exponent bits (no call, so the
-    loops around it vectorise)."""
-    sig = types.float64(types.int64)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        biased = builder.add(args[0], ir.Constant(ir.IntType(64), 1023))
-        bits = builder.shl(biased, ir.Constant(ir.IntType(64), 52))
-        return builder.bitcast(bits, ir.DoubleType())
-
-    return sig, codegen
-
-
-@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
-def _exp_neg(x: float) -> float:  # pragma: no cover - numba
-    """exp(x) for -708 <= x <= 0 (see the comment above _BLOCK)."""
-    n = math.floor(x * _LOG2E + 0.5)
-    r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _pow2(np.int64(n))
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
@@ -453,7 +411,7 @@ def _tables(
                 z = d * inv[b]
                 az = min(abs(z), _Z_ZERO)
                 inside = live & (az < _Z_ZERO)
-                p = _INV_SQRT_2PI * _exp_neg(-0.5 * az * az)
+                p = _INV_SQRT_2PI * exp_neg(-0.5 * az * az)
                 gz = _g_fast(az, gc)
                 small = s * p * gz if inside else 0.0  # s h(-|z|)
                 up = z >= 0.0

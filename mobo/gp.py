@@ -49,6 +49,8 @@ import numpy as np
 import scipy.optimize
 import torch
 
+from mobo.vecmath import EXP_NEG_MIN, exp_neg
+
 try:
     from threadpoolctl import ThreadpoolController as _ThreadpoolController
 except ImportError:  # pragma: no cover - optional
@@ -188,28 +190,42 @@ def _fit_kernel_grad(X: np.ndarray, ls: np.ndarray, os: np.ndarray, R: np.ndarra
         g_os[j] = os[j] * acc_os
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _cross_kernel(Xq: np.ndarray, X: np.ndarray, ls: np.ndarray, os: np.ndarray,
                   out: np.ndarray) -> None:  # pragma: no cover - numba
-    """Fill out (m, q, n) = os k_52 between ``Xq`` (q, d) and ``X`` (n, d), fused per pair."""
+    """Fill out (m, q, n) = os k_52 between ``Xq`` (q, d) and ``X`` (n, d), fused per pair.
+
+    Each row is built by loops over the n training points that the compiler vectorises:
+    the scaled training inputs are stored one coordinate per row (contiguous in n), and
+    the exponential is :func:`mobo.vecmath.exp_neg`, not a library call (which would
+    serialise the loop); a distance beyond exp_neg's range gives exactly 0, as exp's
+    underflow would.
+    """
     m, q, n, d = ls.shape[0], Xq.shape[0], X.shape[0], X.shape[1]
-    Zq = np.empty((q, d))
-    Z = np.empty((n, d))
+    inv = np.empty(d)
+    zq = np.empty(d)
+    ZT = np.empty((d, n))
+    d2 = np.empty(n)
     for j in range(m):
         for t in range(d):
-            inv = 1.0 / ls[j, t]
-            for a in range(q):
-                Zq[a, t] = Xq[a, t] * inv
+            # both sides scaled by the same reciprocal: a training input repeated in Xq
+            # is at distance exactly 0
+            inv[t] = 1.0 / ls[j, t]
             for b in range(n):
-                Z[b, t] = X[b, t] * inv
+                ZT[t, b] = X[b, t] * inv[t]
         for a in range(q):
+            for t in range(d):
+                zq[t] = Xq[a, t] * inv[t]
+            d2[:] = 0.0
+            for t in range(d):
+                for b in range(n):
+                    z = zq[t] - ZT[t, b]
+                    d2[b] += z * z
             for b in range(n):
-                d2 = 0.0
-                for t in range(d):
-                    z = Zq[a, t] - Z[b, t]
-                    d2 += z * z
-                r = math.sqrt(5.0 * d2)
-                out[j, a, b] = os[j] * (1.0 + r + r * r / 3.0) * math.exp(-r)
+                r = math.sqrt(5.0 * d2[b])
+                e = exp_neg(max(-r, EXP_NEG_MIN))
+                k = os[j] * (1.0 + r + r * r / 3.0) * e
+                out[j, a, b] = k if r <= -EXP_NEG_MIN else 0.0
 
 
 def _lognormal_logpdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:

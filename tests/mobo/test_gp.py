@@ -36,6 +36,38 @@ def test_matern52_reference():
                 assert K[j, a, b] == pytest.approx(ref, rel=1e-10, abs=1e-12)
 
 
+
+@pytest.mark.parametrize("case", ["random", "duplicates", "far", "single"])
+def test_fused_cross_kernel_matches_reference(case):
+    """The vectorised cross kernel against the textbook formula with math.exp, on random
+    inputs, repeated points (distance exactly 0), points beyond exp's range (tiny
+    lengthscales: the kernel underflows to 0) and single points."""
+    rng = np.random.default_rng(3)
+    Xq, X = rng.random((9, 3)), rng.random((13, 3))
+    ls = np.array([[0.3, 0.5, 2.0], [1.0, 1.0, 1.0]])
+    if case == "duplicates":
+        Xq[:4] = X[[0, 0, 5, 12]]
+    elif case == "far":
+        ls = np.array([[1e-3, 2e-3, 5e-3], [0.05, 1.0, 1.0]])
+    elif case == "single":
+        Xq, X = Xq[:1], X[:1]
+    os_ = np.array([1.7, 0.2])
+    out = np.empty((2, len(Xq), len(X)))
+    gpmod._cross_kernel(Xq, X, ls, os_, out)
+    for j in range(2):
+        for a in range(len(Xq)):
+            for b in range(len(X)):
+                r = math.sqrt(5.0 * sum(((Xq[a, i] - X[b, i]) / ls[j, i]) ** 2
+                                        for i in range(3)))
+                ref = os_[j] * (1 + r + r * r / 3) * math.exp(-r)
+                # both round r differently, and exp turns an absolute error in r into a
+                # relative one: the tolerance grows with r
+                assert out[j, a, b] == pytest.approx(ref, rel=1e-15 * (8.0 + r), abs=1e-300)
+    if case == "duplicates":
+        np.testing.assert_array_equal(out[:, 0, 0], os_)
+    if case == "far":
+        assert (out[0] == 0.0).sum() > 0
+
 def test_posterior_interpolates_in_raw_units(fitted):
     X, Y, gp = fitted
     assert gp.fit_ok
