@@ -139,29 +139,47 @@ def matern52(X1: torch.Tensor, X2: torch.Tensor, lengthscale: torch.Tensor) -> t
     return (1.0 + r + r * r / 3.0) * torch.exp(-r)
 
 
-@numba.njit(cache=True)
+# The fused kernels below loop over the points b < a of one row in their innermost loops,
+# written so that the compiler vectorises them: inputs stored one coordinate per row
+# (contiguous in b), the exponential from mobo.vecmath (a library exp call would serialise
+# the loop; a distance beyond its range gives 0, as exp's underflow would), and sums over
+# b kept per b and added up once at the end (a running sum over b is a reduction, which
+# the compiler may not reorder into vector lanes).
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _fit_kernel(X: np.ndarray, ls: np.ndarray, os: np.ndarray, noise: np.ndarray,
                 K: np.ndarray, R: np.ndarray) -> None:  # pragma: no cover - numba
     """Fill K (m, n, n) = os k_52(r) + noise I and R = sqrt5 r, one fused pass per pair."""
     m, n, d = ls.shape[0], X.shape[0], X.shape[1]
+    XT = np.ascontiguousarray(X.T)
+    inv = np.empty(d)
+    d2 = np.empty(n)
     for j in range(m):
+        for t in range(d):
+            inv[t] = 1.0 / ls[j, t]
         for a in range(n):
+            d2[:a] = 0.0
+            for t in range(d):
+                xa = X[a, t]
+                for b in range(a):
+                    z = (xa - XT[t, b]) * inv[t]
+                    d2[b] += z * z
+            for b in range(a):
+                r = math.sqrt(5.0 * d2[b])
+                v = os[j] * (1.0 + r + r * r / 3.0) * exp_neg(max(-r, EXP_NEG_MIN))
+                K[j, a, b] = v if r <= -EXP_NEG_MIN else 0.0
+                R[j, a, b] = r
             K[j, a, a] = os[j] + noise[j]
             R[j, a, a] = 0.0
-            for b in range(a):
-                d2 = 0.0
-                for t in range(d):
-                    z = (X[a, t] - X[b, t]) / ls[j, t]
-                    d2 += z * z
-                r = math.sqrt(5.0 * d2)
-                v = os[j] * (1.0 + r + r * r / 3.0) * math.exp(-r)
-                K[j, a, b] = v
-                K[j, b, a] = v
-                R[j, a, b] = r
-                R[j, b, a] = r
+        # the upper triangle mirrors the lower one
+        for a in range(n):
+            for b in range(a + 1, n):
+                K[j, a, b] = K[j, b, a]
+                R[j, a, b] = R[j, b, a]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _fit_kernel_grad(X: np.ndarray, ls: np.ndarray, os: np.ndarray, R: np.ndarray,
                      G: np.ndarray, g_ls: np.ndarray, g_os: np.ndarray) -> None:  # pragma: no cover
     """Contract G = dNLL/dK (m, n, n, symmetric) with dK/dlog l (m, d) and dK/dlog s (m,).
@@ -170,37 +188,44 @@ def _fit_kernel_grad(X: np.ndarray, ls: np.ndarray, os: np.ndarray, R: np.ndarra
     of dr/dl cancels); dK_ab/dlog s = K_ab without the noise.
     """
     m, n, d = ls.shape[0], X.shape[0], X.shape[1]
+    XT = np.ascontiguousarray(X.T)
+    inv = np.empty(d)
+    gsum = np.empty(n)
+    w = np.empty(n)
+    acc_ls = np.empty((d, n))  # per coordinate t and point b: the sum over a > b
+    acc_os = np.empty(n)
     for j in range(m):
         for t in range(d):
-            g_ls[j, t] = 0.0
-        acc_os = 0.0
+            inv[t] = 1.0 / ls[j, t]
+        acc_ls[:] = 0.0
+        acc_os[:] = 0.0
+        diag = 0.0
         for a in range(n):
-            acc_os += G[j, a, a]
+            diag += G[j, a, a]
+            for b in range(a):
+                # G[j, b, a] is a strided read: gathered once here, not per coordinate
+                gsum[b] = G[j, a, b] + G[j, b, a]
             for b in range(a):
                 r = R[j, a, b]
-                e = math.exp(-r)
-                gab = G[j, a, b] + G[j, b, a]
-                acc_os += gab * (1.0 + r + r * r / 3.0) * e
-                w = gab * (5.0 / 3.0) * (1.0 + r) * e
-                for t in range(d):
-                    z = (X[a, t] - X[b, t]) / ls[j, t]
-                    g_ls[j, t] += w * z * z
+                e = exp_neg(max(-r, EXP_NEG_MIN))
+                e = e if r <= -EXP_NEG_MIN else 0.0
+                acc_os[b] += gsum[b] * (1.0 + r + r * r / 3.0) * e
+                w[b] = gsum[b] * (5.0 / 3.0) * (1.0 + r) * e
+            for t in range(d):
+                xa = X[a, t]
+                for b in range(a):
+                    z = (xa - XT[t, b]) * inv[t]
+                    acc_ls[t, b] += w[b] * z * z
         for t in range(d):
-            g_ls[j, t] *= os[j]
-        g_os[j] = os[j] * acc_os
+            g_ls[j, t] = os[j] * acc_ls[t].sum()
+        g_os[j] = os[j] * (diag + acc_os.sum())
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _cross_kernel(Xq: np.ndarray, X: np.ndarray, ls: np.ndarray, os: np.ndarray,
                   out: np.ndarray) -> None:  # pragma: no cover - numba
-    """Fill out (m, q, n) = os k_52 between ``Xq`` (q, d) and ``X`` (n, d), fused per pair.
-
-    Each row is built by loops over the n training points that the compiler vectorises:
-    the scaled training inputs are stored one coordinate per row (contiguous in n), and
-    the exponential is :func:`mobo.vecmath.exp_neg`, not a library call (which would
-    serialise the loop); a distance beyond exp_neg's range gives exactly 0, as exp's
-    underflow would.
-    """
+    """Fill out (m, q, n) = os k_52 between ``Xq`` (q, d) and ``X`` (n, d), fused per pair
+    (vectorised over the n training points, see above)."""
     m, q, n, d = ls.shape[0], Xq.shape[0], X.shape[0], X.shape[1]
     inv = np.empty(d)
     zq = np.empty(d)
