@@ -478,6 +478,145 @@ def _side(
     return max(v, 0.0), dm, tab[4][j, ui, b] - tab[4][j, li, b]
 
 
+# per block: mu, s (each (m, _BLOCK)); psi, d psi / d mu, d psi / d s (each (m, _BLOCK));
+# running product, product of the other sides, linear sum, largest set-aside bound, bound
+# product, all-sides-trusted flag (each (_BLOCK,)); gradient sums (each (m, _BLOCK))
+_Scratch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 np.ndarray]
+
+
+@njit(cache=True, inline="always")
+def _new_scratch(m: int) -> _Scratch:  # pragma: no cover - numba
+    return (np.empty((m, _BLOCK)), np.empty((m, _BLOCK)), np.empty((m, _BLOCK)),
+            np.empty((m, _BLOCK)), np.empty((m, _BLOCK)), np.empty(_BLOCK),
+            np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK),
+            np.empty(_BLOCK), np.empty((m, _BLOCK)), np.empty((m, _BLOCK)))
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _block_sums(
+    mean: np.ndarray,
+    std: np.ndarray,
+    i0: int,
+    grid: np.ndarray,
+    lo_idx: np.ndarray,
+    up_idx: np.ndarray,
+    tab: _Tables,
+    grad: bool,
+    checked: bool,
+    sc: _Scratch,
+) -> None:  # pragma: no cover - numba
+    """Sum the box terms of candidates i0 .. i0 + _BLOCK - 1 from their tables, all lanes
+    at once: every loop over the block is innermost and branch-free, so it vectorises.
+
+    Without ``checked``: sc[7] = EHVI and sc[11], sc[12] its partials. With ``checked``
+    (the log kernel's fast path), only boxes whose sides all pass :func:`_side_checked`'s
+    test and whose product exceeds _TINY are summed, as :func:`_log_ehvi_one` sums them
+    in linear space, and sc[8] receives, per lane, the largest upper bound on a box set
+    aside (lanes with s = 0 are not meaningful there).
+    """
+    n, m = mean.shape
+    mu, sd, psi, dm, ds, prod, other, total, worst, bprod, okall, g_mean, g_std = sc
+    for j in range(m):
+        for b in range(_BLOCK):
+            mu[j, b] = mean[min(i0 + b, n - 1), j]
+            sd[j, b] = std[min(i0 + b, n - 1), j]
+    total[:] = 0.0
+    worst[:] = 0.0
+    g_mean[:] = 0.0
+    g_std[:] = 0.0
+    for k in range(lo_idx.shape[0]):
+        prod[:] = 1.0
+        bprod[:] = 1.0
+        okall[:] = 1.0
+        for j in range(m):
+            li = lo_idx[k, j]
+            ui = up_idx[k, j]
+            u = grid[j, ui]
+            if li < 0:
+                for b in range(_BLOCK):
+                    psi[j, b] = tab[0][j, ui, b]
+                    prod[b] *= psi[j, b]
+                if grad:
+                    for b in range(_BLOCK):
+                        dm[j, b] = -tab[2][j, ui, b]
+                        ds[j, b] = tab[4][j, ui, b]
+                if checked:
+                    for b in range(_BLOCK):
+                        # (every load is made before the selects: a load inside a
+                        # branch is compiled as a gather and stops the vectorisation)
+                        v = psi[j, b]
+                        ok = v > _TINY
+                        # psi <= H(u) <= s phi(z_u) when u <= mu (h(z) <= phi(z), z <= 0)
+                        bnd_low = sd[j, b] * tab[4][j, ui, b]
+                        bnd_high = tab[0][j, ui, b] * (1.0 + 1e-12)
+                        bnd = bnd_low if u <= mu[j, b] else bnd_high
+                        bprod[b] *= v if ok else bnd
+                        was = okall[b]
+                        okall[b] = was if ok else 0.0
+                continue
+            lo = grid[j, li]
+            width = u - lo
+            for b in range(_BLOCK):
+                # mean below the box: the width minus a correction of at most half of it;
+                # above: H(u) - H(l); neither form cancels badly. Both are formed and one
+                # is selected: loads inside a branch would be compiled as gathers
+                v_below = width - (tab[1][j, li, b] - tab[1][j, ui, b])
+                v_above = tab[0][j, ui, b] - tab[0][j, li, b]
+                v = v_below if lo >= mu[j, b] else v_above
+                psi[j, b] = max(v, 0.0)
+                prod[b] *= psi[j, b]
+            if grad:
+                for b in range(_BLOCK):
+                    dm_below = tab[3][j, ui, b] - tab[3][j, li, b]
+                    dm_above = tab[2][j, li, b] - tab[2][j, ui, b]
+                    dm[j, b] = dm_below if lo >= mu[j, b] else dm_above
+                    ds[j, b] = tab[4][j, ui, b] - tab[4][j, li, b]
+            if checked:
+                for b in range(_BLOCK):
+                    v = psi[j, b]
+                    s = sd[j, b]
+                    h_u = tab[0][j, ui, b]
+                    # the criteria and bounds of _side_checked
+                    keep_below = width >= _KEEP * s
+                    keep_above = v >= _KEEP * h_u
+                    ok = (v > _TINY) & (keep_below if lo >= mu[j, b] else keep_above)
+                    bnd_low = s * tab[4][j, ui, b]
+                    bnd_high = h_u * (1.0 + 1e-12)
+                    bnd = min(bnd_low if u <= mu[j, b] else bnd_high, width)
+                    bprod[b] *= v if ok else bnd
+                    was = okall[b]
+                    okall[b] = was if ok else 0.0
+        if checked:
+            for b in range(_BLOCK):
+                # a box counts in linear space only if every side is trusted and the
+                # product cannot underflow; otherwise it is set aside with its bound
+                p = prod[b]
+                w = worst[b]
+                bp = bprod[b]
+                counted = (okall[b] > 0.0) & (p > _TINY)
+                okall[b] = 1.0 if counted else 0.0
+                total[b] += p if counted else 0.0
+                worst[b] = w if counted else max(w, bp)
+        else:
+            for b in range(_BLOCK):
+                total[b] += prod[b]
+        if grad:
+            for j in range(m):
+                other[:] = 1.0
+                for jj in range(m):
+                    if jj != j:
+                        for b in range(_BLOCK):
+                            other[b] *= psi[jj, b]
+                if checked:
+                    for b in range(_BLOCK):
+                        other[b] *= okall[b]
+                for b in range(_BLOCK):
+                    g_mean[j, b] += dm[j, b] * other[b]
+                    g_std[j, b] += ds[j, b] * other[b]
+
+
 @njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
 def _ehvi_kernel(
     mean: np.ndarray,
@@ -491,7 +630,6 @@ def _ehvi_kernel(
     grad: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
     n, m = mean.shape
-    n_boxes = lo_idx.shape[0]
     n_grid = grid.shape[1]
     value = np.zeros(n)
     ng = n if grad else 0
@@ -502,69 +640,12 @@ def _ehvi_kernel(
         # scratch space once per run of blocks, not per block: allocation in the
         # parallel region costs about as much as scoring a block
         tab = _new_tables(m, n_grid)
-        mu = np.empty((m, _BLOCK))
-        psi = np.empty((m, _BLOCK))
-        dm = np.empty((m, _BLOCK))
-        ds = np.empty((m, _BLOCK))
-        prod = np.empty(_BLOCK)
-        other = np.empty(_BLOCK)
-        total = np.empty(_BLOCK)
-        g_mean = np.empty((m, _BLOCK))
-        g_std = np.empty((m, _BLOCK))
+        sc = _new_scratch(m)
+        total, g_mean, g_std = sc[7], sc[11], sc[12]
         for blk in range(run * _RUN, min(n_blocks, (run + 1) * _RUN)):
             i0 = blk * _BLOCK
             _tables(mean, std, i0, grid, counts, gc, qc, grad, tab)
-            for j in range(m):
-                for b in range(_BLOCK):
-                    mu[j, b] = mean[min(i0 + b, n - 1), j]
-            total[:] = 0.0
-            g_mean[:] = 0.0
-            g_std[:] = 0.0
-            # every loop over the block is innermost and branch-free, so it vectorises
-            for k in range(n_boxes):
-                prod[:] = 1.0
-                for j in range(m):
-                    li = lo_idx[k, j]
-                    ui = up_idx[k, j]
-                    if li < 0:
-                        for b in range(_BLOCK):
-                            psi[j, b] = tab[0][j, ui, b]
-                            prod[b] *= psi[j, b]
-                        if grad:
-                            for b in range(_BLOCK):
-                                dm[j, b] = -tab[2][j, ui, b]
-                                ds[j, b] = tab[4][j, ui, b]
-                        continue
-                    lo = grid[j, li]
-                    width = grid[j, ui] - lo
-                    for b in range(_BLOCK):
-                        # mean below the box: the width minus a correction of at most half
-                        # of it; above: H(u) - H(l); neither form cancels badly. Both are
-                        # formed and one is selected: loads inside a branch would be
-                        # compiled as gathers
-                        v_below = width - (tab[1][j, li, b] - tab[1][j, ui, b])
-                        v_above = tab[0][j, ui, b] - tab[0][j, li, b]
-                        v = v_below if lo >= mu[j, b] else v_above
-                        psi[j, b] = max(v, 0.0)
-                        prod[b] *= psi[j, b]
-                    if grad:
-                        for b in range(_BLOCK):
-                            dm_below = tab[3][j, ui, b] - tab[3][j, li, b]
-                            dm_above = tab[2][j, li, b] - tab[2][j, ui, b]
-                            dm[j, b] = dm_below if lo >= mu[j, b] else dm_above
-                            ds[j, b] = tab[4][j, ui, b] - tab[4][j, li, b]
-                for b in range(_BLOCK):
-                    total[b] += prod[b]
-                if grad:
-                    for j in range(m):
-                        other[:] = 1.0
-                        for jj in range(m):
-                            if jj != j:
-                                for b in range(_BLOCK):
-                                    other[b] *= psi[jj, b]
-                        for b in range(_BLOCK):
-                            g_mean[j, b] += dm[j, b] * other[b]
-                            g_std[j, b] += ds[j, b] * other[b]
+            _block_sums(mean, std, i0, grid, lo_idx, up_idx, tab, grad, False, sc)
             for b in range(min(_BLOCK, n - i0)):
                 value[i0 + b] = total[b]
                 if grad:
@@ -625,15 +706,34 @@ def _log_ehvi_kernel(
     ng = n if grad else 0
     d_mean = np.zeros((ng, m))
     d_std = np.zeros((ng, m))
+    n_boxes = lo_idx.shape[0]
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for run in prange((n_blocks + _RUN - 1) // _RUN):
         tab = _new_tables(m, n_grid)
+        sc = _new_scratch(m)
+        total, worst, g_mean, g_std = sc[7], sc[8], sc[11], sc[12]
         for blk in range(run * _RUN, min(n_blocks, (run + 1) * _RUN)):
             i0 = blk * _BLOCK
             _tables(mean, std, i0, grid, counts, gc, qc, grad, tab)
+            # fast path: the linear sum of the trusted boxes, for all lanes at once; a
+            # lane keeps it when every box set aside is negligible (pass 2 of
+            # _log_ehvi_one would skip them all), the others go through _log_ehvi_one
+            _block_sums(mean, std, i0, grid, lo_idx, up_idx, tab, grad, True, sc)
             for b in range(min(_BLOCK, n - i0)):
-                _log_ehvi_one(i0 + b, b, mean, std, grid, lo_idx, up_idx, tab, grad,
-                              value, d_mean, d_std)
+                i = i0 + b
+                live = True
+                for j in range(m):
+                    live = live and std[i, j] > 0.0
+                lin = total[b]
+                if live and lin > 0.0 and worst[b] < lin * _NEGLIGIBLE / n_boxes:
+                    value[i] = math.log(lin)
+                    if grad:
+                        for j in range(m):
+                            d_mean[i, j] = g_mean[j, b] / lin
+                            d_std[i, j] = g_std[j, b] / lin
+                else:
+                    _log_ehvi_one(i, b, mean, std, grid, lo_idx, up_idx, tab, grad, value,
+                                  d_mean, d_std)
     return value, d_mean, d_std
 
 

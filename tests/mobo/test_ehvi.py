@@ -9,8 +9,16 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
+from numba import njit
 
 from mobo.ehvi import (
+    _BLOCK,
+    _G_COEF,
+    _Q_SERIES,
+    Boxes,
+    _log_ehvi_one,
+    _new_tables,
+    _tables,
     boxes_from_bounds,
     decompose,
     ehvi,
@@ -467,6 +475,66 @@ def test_single_side_gradients_all_branches() -> None:
 # ---------------------------------------------------------------------------------------
 # log EHVI far away
 # ---------------------------------------------------------------------------------------
+
+
+@njit
+def _log_ehvi_one_by_one_kernel(mean, std, grid, counts, lo_idx, up_idx, gc, qc):
+    n, m = mean.shape
+    value = np.empty(n)
+    d_mean = np.zeros((n, m))
+    d_std = np.zeros((n, m))
+    tab = _new_tables(m, grid.shape[1])
+    for i0 in range(0, n, _BLOCK):
+        _tables(mean, std, i0, grid, counts, gc, qc, True, tab)
+        for b in range(min(_BLOCK, n - i0)):
+            _log_ehvi_one(i0 + b, b, mean, std, grid, lo_idx, up_idx, tab, True, value,
+                          d_mean, d_std)
+    return value, d_mean, d_std
+
+
+def _log_ehvi_one_by_one(mean: np.ndarray, std: np.ndarray, boxes: Boxes) -> tuple:
+    """The log kernel without its vectorised fast path: every candidate through the
+    per-candidate two-pass sum (_log_ehvi_one)."""
+    return _log_ehvi_one_by_one_kernel(
+        mean, std, boxes.grid, boxes.counts, boxes.lower_index, boxes.upper_index, _G_COEF,
+        _Q_SERIES,
+    )
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_log_ehvi_fast_path_matches_the_per_candidate_sum(m: int) -> None:
+    """Lanes whose set-aside boxes are all negligible take the vectorised linear sum; the
+    result must be the per-candidate two-pass sum's, on candidates near, far from and on
+    the front, with zero and tiny standard deviations, for every degenerate front."""
+    rng = np.random.default_rng(40 + m)
+    ref = np.ones(m)
+    fronts = degenerate_fronts(rng, m)
+    # boxes thinner than 1e-7: far in a tail their sides cancel in linear space, and the
+    # lanes must leave the fast path
+    base = random_front(rng, 5, m)
+    fronts["near_duplicates"] = np.vstack([base, base[:3] + rng.uniform(-1e-7, 1e-7, (3, m))])
+    for name, front in fronts.items():
+        boxes = decompose(front, ref)
+        mean = np.vstack([
+            rng.uniform(-0.2, 1.2, size=(40, m)),
+            ref + rng.uniform(0.2, 2.5, size=(40, m)),  # beyond the reference point
+            rng.uniform(3.0, 30.0, size=(8, m)),  # far beyond it
+            front[:3] if len(front) else np.full((1, m), 0.5),
+        ])
+        std = rng.uniform(0.0, 0.5, size=mean.shape)
+        std[::7] = 0.0
+        std[1::7, 0] = 1e-9
+        std[2::7] = 0.0
+        std[2::7, -1] = 0.3
+        got = log_ehvi_boxes_and_grad(mean, std, boxes)
+        want = _log_ehvi_one_by_one(mean, std, boxes)
+        np.testing.assert_array_equal(np.isneginf(got[0]), np.isneginf(want[0]), name)
+        fin = np.isfinite(want[0])
+        assert fin.sum() > len(mean) // 2, name
+        np.testing.assert_allclose(got[0][fin], want[0][fin], rtol=1e-15, atol=0, err_msg=name)
+        for g, w in zip(got[1:], want[1:], strict=True):
+            np.testing.assert_allclose(g[fin], w[fin], rtol=1e-12, atol=1e-300,
+                                       err_msg=name)
 
 
 @pytest.mark.parametrize("m", [2, 3])
