@@ -494,7 +494,7 @@ def _new_scratch(m: int) -> _Scratch:  # pragma: no cover - numba
             np.empty(_BLOCK), np.empty((m, _BLOCK)), np.empty((m, _BLOCK)))
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
 def _block_sums(
     mean: np.ndarray,
     std: np.ndarray,
