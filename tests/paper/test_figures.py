@@ -235,3 +235,41 @@ def test_rerun_replaces_the_cheap_results_only_when_a_run_succeeds(tmp_path: Pat
     with pytest.raises(RuntimeError, match="failed with exit status 3"):
         figures.rerun(results, run=lambda cmd: 3)
     assert (results / "quality_vs_sobol.csv").read_text() == "old\n"
+
+
+def test_trainer_speedups_are_split_by_the_heading_naming_a_gpu(tmp_path: Path) -> None:
+    path = tmp_path / "speed_trainer.md"
+    path.write_text("""# Trainer
+
+## CPU, float32
+
+| features | ours s | theirs s | speed-up |
+|---|---:|---:|---:|
+| 256 | 5.7 | 7.1 | 1.24x |
+
+## GPU, bf16 (one H100)
+
+| run | ours s | theirs s |
+|---|---:|---:|
+| 1 | 22.8 | 5.9 |
+
+| setting | ours ex/s | theirs ex/s | speed-up |
+|---|---:|---:|---:|
+| fastest | 1,104 | 829 | 1.33x |
+""")
+    assert figures.trainer_speedups(path) == ([1.24], [1.33])
+    path.write_text("## CPU\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    with pytest.raises(figures.InputError, match="no table with a speed-up column"):
+        figures.trainer_speedups(path)
+
+
+def test_coverage_names_the_methods_short_of_the_planned_seeds() -> None:
+    rows = [{"problem": p, "method": m, "seed": s, "n_evals": 100, "log10_gap": 0.0}
+            for p in ("zdt1", "dtlz2") for m in ("mobo", "sobol") for s in range(10)]
+    rows += [{"problem": "zdt1", "method": "botorch", "seed": s, "n_evals": 100,
+              "log10_gap": 0.0} for s in range(3)]
+    text = figures._coverage(rows, {"peers_all_met": "yes", "peers_budget": "100"})
+    cov = text["peers_coverage"]
+    assert "all 10 planned seeds for mobo and sobol" in cov
+    assert "botorch has fewer on zdt1 (3)" in cov
+    assert "2 of the 7 planned problems" in cov
