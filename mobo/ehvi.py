@@ -42,7 +42,10 @@ relative accuracy and the product cannot underflow; the other box terms are comp
 sum_j log psi with a stable log psi and combined by a log-sum-exp, in the spirit of the
 log-EI of Ament, Daulton, Eriksson, Balandat & Bakshy 2023 ("Unexpected improvements to
 expected improvement"); a set-aside box whose upper bound is below 1e-16 / K of the linear
-sum is skipped. The stable log psi: log h(z) for z < 0 is -z^2/2 - log sqrt(2 pi) + log g(-z);
+sum is skipped. The linear part and the bounds are computed for a whole block of
+candidates at once, as in the linear kernel; a candidate whose set-aside boxes are all
+negligible (near the front, the common case) is done there, and only the others are
+finished one at a time. The stable log psi: log h(z) for z < 0 is -z^2/2 - log sqrt(2 pi) + log g(-z);
 for large x both R and g come from Laplace's continued fraction R(x) = 1/(x + 1/(x + 2/(x +
 ...))), which gives g = 1 / (f_0 f_1) (f_k the k-th tail of the fraction) without the
 cancellation of 1 - x R(x). Differences h(b) - h(a) are formed where they cancel least:
