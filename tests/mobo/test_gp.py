@@ -365,3 +365,23 @@ def test_posterior_rejects_wrong_width(fitted):
     with pytest.raises(ValueError, match="Xq"):
         gp.posterior(np.zeros((3, 5)))
     assert gp.posterior(np.zeros((0, 2)))[0].shape == (0, 2)
+
+
+@pytest.mark.parametrize("noise_prior", [gpmod.NOISE_PRIOR, (-2.0, 1.5)])
+def test_closed_form_log_prior_matches_autograd(noise_prior):
+    """The fit's closed-form log prior and gradient against the torch form and autograd,
+    at random points of the box, including a noise at the bottom of its range (where the
+    floor dominates the noise variance)."""
+    hyper = gpmod._Hyper(3, 4, noise_prior=noise_prior)
+    b = np.array(hyper.bounds()).reshape(3, hyper.width, 2)
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        th = rng.uniform(b[..., 0], b[..., 1])
+        if k == 0:
+            th[:, hyper.d + 1] = b[:, hyper.d + 1, 0]
+        t = torch.from_numpy(th).requires_grad_(True)
+        want = hyper.log_prior(t)
+        (want_grad,) = torch.autograd.grad(want, t)
+        got, got_grad = hyper.log_prior_and_grad(th)
+        assert got == pytest.approx(float(want.detach()), rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(got_grad, want_grad.numpy(), rtol=1e-12, atol=1e-12)
