@@ -22,7 +22,9 @@ with a = (l - mu) / s, b = (u - mu) / s.
 Decompositions: for m = 2 the p + 1 vertical strips between consecutive front points
 (Emmerich et al. 2011); for m >= 3 the boxes of :func:`mobo.hypervolume.nondominated_boxes`.
 A decomposition is computed once per front (:func:`decompose`) and shared by all
-candidates.
+candidates. For the strips, EHVI without gradients has a fused kernel: consecutive strips
+share an edge, so each strip needs the special functions at one new coordinate per axis,
+computed as the strips are visited, with no tables (about 1.5x faster on one thread).
 
 Linear-space kernel: boxes share their corner coordinates, so for each candidate H(c),
 G(c) = E[(Y - c)^+], phi and (for gradients) the two tail probabilities are tabulated once
@@ -45,13 +47,13 @@ expected improvement"); a set-aside box whose upper bound is below 1e-16 / K of 
 sum is skipped. The linear part and the bounds are computed for a whole block of
 candidates at once, as in the linear kernel; a candidate whose set-aside boxes are all
 negligible (near the front, the common case) is done there, and only the others are
-finished one at a time. The stable log psi: log h(z) for z < 0 is -z^2/2 - log sqrt(2 pi) + log g(-z);
-for large x both R and g come from Laplace's continued fraction R(x) = 1/(x + 1/(x + 2/(x +
-...))), which gives g = 1 / (f_0 f_1) (f_k the k-th tail of the fraction) without the
-cancellation of 1 - x R(x). Differences h(b) - h(a) are formed where they cancel least:
-with a log1mexp when the mean lies above the box, as (b - a) minus a small correction when
-it lies below, and from a Taylor series around the midpoint when the box is thin compared
-with the standard deviation.
+finished one at a time. The stable log psi: log h(z) for z < 0 is -z^2/2 - log sqrt(2 pi)
++ log g(-z); for large x both R and g come from Laplace's continued fraction R(x) = 1/(x +
+1/(x + 2/(x + ...))), which gives g = 1 / (f_0 f_1) (f_k the k-th tail of the fraction)
+without the cancellation of 1 - x R(x). Differences h(b) - h(a) are formed where they
+cancel least: with a log1mexp when the mean lies above the box, as (b - a) minus a small
+correction when it lies below, and from a Taylor series around the midpoint when the box
+is thin compared with the standard deviation.
 """
 
 from __future__ import annotations
@@ -377,6 +379,30 @@ _TINY = 1e-280
 _NEGLIGIBLE = 1e-16
 
 
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
+def _entry(
+    c: float, mu: float, s: float, inv: float, gc: np.ndarray
+) -> tuple[float, float, float, float, float, float, bool, bool]:  # pragma: no cover - numba
+    """H(c) = E[(c - Y)^+] and G(c) = E[(Y - c)^+] for Y ~ N(mu, s^2), ``inv`` = 1 / s (1
+    when s = 0), with what the gradient tables reuse: (H, G, phi(z), z, min(|z|,
+    _Z_ZERO), g(|z|), s > 0, s > 0 and |z| < _Z_ZERO)."""
+    d = c - mu
+    live = s > 0.0
+    z = d * inv
+    az = min(abs(z), _Z_ZERO)
+    inside = live & (az < _Z_ZERO)
+    p = _INV_SQRT_2PI * exp_neg(-0.5 * az * az)
+    gz = _g_fast(az, gc)
+    small = s * p * gz if inside else 0.0  # s h(-|z|)
+    up = z >= 0.0
+    # a lane with s = 0 needs no case of its own: small = 0 and z has the sign of d there,
+    # so these are max(d, 0) and max(-d, 0) (a select on s > 0 here made LLVM load
+    # through gathers and halved the speed)
+    h = d + small if up else small
+    g = small if up else small - d
+    return h, g, p, z, az, gz, live, inside
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _tables(
     mean: np.ndarray,
@@ -408,21 +434,9 @@ def _tables(
         for t in range(counts[j]):
             c = grid[j, t]
             for b in range(_BLOCK):
-                s = sd[b]
-                d = c - mu[b]
-                live = s > 0.0
-                z = d * inv[b]
-                az = min(abs(z), _Z_ZERO)
-                inside = live & (az < _Z_ZERO)
-                p = _INV_SQRT_2PI * exp_neg(-0.5 * az * az)
-                gz = _g_fast(az, gc)
-                small = s * p * gz if inside else 0.0  # s h(-|z|)
-                up = z >= 0.0
-                # a lane with s = 0 needs no case of its own: small = 0 and z has the sign
-                # of d there, so these are max(d, 0) and max(-d, 0) (a select on s > 0
-                # here made LLVM load through gathers and halved the speed)
-                tab[0][j, t, b] = d + small if up else small
-                tab[1][j, t, b] = small if up else small - d
+                h, g, p, z, az, gz, live, inside = _entry(c, mu[b], sd[b], inv[b], gc)
+                tab[0][j, t, b] = h
+                tab[1][j, t, b] = g
                 tab[4][j, t, b] = p if inside else 0.0
                 if grad:
                     # the smaller tail probability; R = (1 - g) / x keeps ~15 digits from
@@ -658,6 +672,56 @@ def _ehvi_kernel(
     return value, d_mean, d_std
 
 
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
+def _strip_kernel(
+    mean: np.ndarray, std: np.ndarray, grid: np.ndarray, up_idx: np.ndarray, gc: np.ndarray
+) -> np.ndarray:  # pragma: no cover - numba
+    """EHVI of n candidates (2 objectives) over the strips of :func:`_strips`, fused: the
+    strips are visited in order of their left edge and each needs H and G at its right
+    edge on axis 0 and H at its top on axis 1, computed on the spot for a block of
+    candidates (no tables); the left edge's values are the previous strip's right edge's.
+    Same arithmetic per side as :func:`_tables` and :func:`_block_sums`."""
+    n = mean.shape[0]
+    n_strips = up_idx.shape[0]
+    value = np.zeros(n)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for run in prange((n_blocks + _RUN - 1) // _RUN):
+        mu = np.empty((2, _BLOCK))
+        sd = np.empty((2, _BLOCK))
+        inv = np.empty((2, _BLOCK))
+        prev_h = np.empty(_BLOCK)
+        prev_g = np.empty(_BLOCK)
+        total = np.empty(_BLOCK)
+        for blk in range(run * _RUN, min(n_blocks, (run + 1) * _RUN)):
+            i0 = blk * _BLOCK
+            for j in range(2):
+                for b in range(_BLOCK):
+                    mu[j, b] = mean[min(i0 + b, n - 1), j]
+                    sd[j, b] = std[min(i0 + b, n - 1), j]
+                    inv[j, b] = 1.0 / sd[j, b] if sd[j, b] > 0.0 else 1.0
+            total[:] = 0.0
+            for k in range(n_strips):
+                x = grid[0, k]
+                y = grid[1, up_idx[k, 1]]
+                lo = grid[0, k - 1] if k > 0 else -np.inf
+                width = x - lo
+                for b in range(_BLOCK):
+                    hx, gx, _, _, _, _, _, _ = _entry(x, mu[0, b], sd[0, b], inv[0, b], gc)
+                    hy, _, _, _, _, _, _, _ = _entry(y, mu[1, b], sd[1, b], inv[1, b], gc)
+                    # the first strip is unbounded on the left: its side is H(x); the
+                    # others as in _block_sums (both forms made, one selected)
+                    v_below = width - (prev_g[b] - gx)
+                    v_above = hx - prev_h[b]
+                    v = v_below if lo >= mu[0, b] else v_above
+                    psi = max(v, 0.0) if k > 0 else hx
+                    total[b] += psi * hy
+                    prev_h[b] = hx
+                    prev_g[b] = gx
+            for b in range(min(_BLOCK, n - i0)):
+                value[i0 + b] = total[b]
+    return value
+
+
 @njit(cache=True, inline="always")
 def _side_checked(
     j: int,
@@ -891,6 +955,8 @@ class Boxes:
         counts: (m,) how many entries of each row of ``grid`` are used.
         lower_index: (K, m) position of ``lower`` in its axis' grid row, -1 for -inf.
         upper_index: (K, m) position of ``upper`` in its axis' grid row.
+        strips: whether these are 2-D strips side by side (box k spans grid[0, k - 1] to
+            grid[0, k], unbounded below on axis 1), which a fused kernel scores faster.
     """
 
     lower: np.ndarray
@@ -899,6 +965,7 @@ class Boxes:
     counts: np.ndarray
     lower_index: np.ndarray
     upper_index: np.ndarray
+    strips: bool = False
 
     @property
     def m(self) -> int:
@@ -972,6 +1039,10 @@ def _boxes(lower: np.ndarray, upper: np.ndarray) -> Boxes:
     lower = np.ascontiguousarray(lower, dtype=np.float64)
     upper = np.ascontiguousarray(upper, dtype=np.float64)
     grid, counts, lo_idx, up_idx = _index_boxes(lower, upper)
+    k = np.arange(len(lower))
+    strips = (lower.shape[1] == 2 and int(counts[0]) == len(lower)
+              and bool(np.all(lo_idx[:, 0] == k - 1)) and bool(np.all(up_idx[:, 0] == k))
+              and bool(np.all(lo_idx[:, 1] == -1)))
     return Boxes(
         lower=lower,
         upper=upper,
@@ -979,6 +1050,7 @@ def _boxes(lower: np.ndarray, upper: np.ndarray) -> Boxes:
         counts=counts,
         lower_index=lo_idx,
         upper_index=up_idx,
+        strips=strips,
     )
 
 
@@ -1086,6 +1158,9 @@ def _linear(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     boxes = _check_boxes(boxes)
     mean, std = _check_predictions(mean, std, boxes.m)
+    if boxes.strips and not grad:
+        empty = np.zeros((0, 2))
+        return _strip_kernel(mean, std, boxes.grid, boxes.upper_index, _G_COEF), empty, empty
     return _ehvi_kernel(
         mean,
         std,
