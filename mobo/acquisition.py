@@ -69,7 +69,15 @@ import numpy as np
 import torch
 
 from mobo.ehvi import Boxes, decompose, log_ehvi_boxes, log_ehvi_boxes_and_grad
-from mobo.gp import GP, NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp, single_threaded
+from mobo.gp import (
+    GP,
+    NOISE_PRIOR,
+    NOISY_NOISE_PRIOR,
+    fit_gp,
+    posterior_many,
+    posterior_torch_many,
+    single_threaded,
+)
 from mobo.pareto import is_nondominated
 from mobo.space import Space
 
@@ -174,8 +182,7 @@ class _Acquisition:
         """(q,) log acquisition at encoded points ``X`` (q, d); -inf where EHVI is 0."""
         X = np.atleast_2d(X)
         values = []
-        for model, b in zip(self.models, self.boxes, strict=True):
-            mean, std = model.posterior(X)
+        for (mean, std), b in zip(posterior_many(self.models, X), self.boxes, strict=True):
             values.append(log_ehvi_boxes(mean, std, b))
         out, _ = self._combine(values)
         if self.feas is not None or self.cons is not None:
@@ -199,8 +206,8 @@ class _Acquisition:
         """(q,) log acquisition and its (q, d) gradient with respect to ``X``."""
         Xt = torch.from_numpy(np.ascontiguousarray(X)).requires_grad_(True)
         posts, vals, dms, dss = [], [], [], []
-        for model, b in zip(self.models, self.boxes, strict=True):
-            mean, std = model.posterior_torch(Xt)
+        for (mean, std), b in zip(posterior_torch_many(self.models, Xt), self.boxes,
+                                  strict=True):
             v, dm, ds = log_ehvi_boxes_and_grad(mean.detach().numpy(), std.detach().numpy(), b)
             posts.append((mean, std))
             vals.append(v)
@@ -383,7 +390,8 @@ class Proposer:
             # next to an observed point cannot beat that point's sampled value by chance)
             n, X_all = len(X), np.vstack([X, X_pending])
             samples = gp.sample_joint(X_all, self.n_front_samples, rng)
-            models = [gp.given_latent(X_all, s) for s in samples]
+            # one factorisation for all samples (same inputs and hyper-parameters)
+            models = gp.given_latents(X_all, samples)
             boxes = [decompose(np.vstack([s[:n][ok], s[n:][believed]]), ref) for s in samples]
         else:
             model = gp

@@ -38,10 +38,11 @@ overhead dominates, and a hand-written batched Cholesky path is several times fa
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numba
@@ -56,7 +57,8 @@ try:
 except ImportError:  # pragma: no cover - optional
     _ThreadpoolController = None
 
-__all__ = ["GP", "fit_gp", "matern52", "single_threaded"]
+__all__ = ["GP", "fit_gp", "matern52", "posterior_many", "posterior_torch_many",
+           "single_threaded"]
 
 _DTYPE = torch.float64
 _NOISE_FLOOR = 1e-6
@@ -409,37 +411,11 @@ class GP:
     # -------------------------------------------------------------- prediction
     def posterior_torch(self, Xq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable posterior of latent f at ``Xq`` (q, d) -> mean, std (q, m), raw units."""
-        Kq = self.outputscale[:, None, None] * matern52(Xq, self.X, self.lengthscale)  # (m,q,n)
-        mean_s = self.mean[:, None] + (Kq @ self.alpha.unsqueeze(-1)).squeeze(-1)  # (m, q)
-        V = Kq @ self.Linv_T  # (m, q, n): rows of L^-1 k(x, X)
-        var_s = (self.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
-        mean = mean_s.T * self._scale_t + self._mean_t
-        std = torch.sqrt(var_s).T * self._scale_t
-        return mean, std
+        return posterior_torch_many([self], Xq)[0]
 
     def posterior(self, Xq: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of the latent f at ``Xq`` (q, d) -> (q, m) each, raw units."""
-        Xq = np.atleast_2d(np.asarray(Xq, dtype=np.float64))
-        if Xq.ndim != 2 or Xq.shape[1] != self.d:
-            raise ValueError(f"Xq: expected shape (q, {self.d}), got {Xq.shape}")
-        means, stds = [], []
-        ls = self.lengthscale.numpy()
-        os = self.outputscale.numpy()
-        with torch.no_grad(), single_threaded():
-            for i in range(0, len(Xq), chunk):
-                part = np.ascontiguousarray(Xq[i : i + chunk])
-                # same formulas as posterior_torch, with the kernel in one fused pass
-                Kq_np = np.empty((self.m, len(part), self.n))
-                _cross_kernel(part, self.X_np, ls, os, Kq_np)
-                Kq = torch.from_numpy(Kq_np)
-                mean_s = self.mean[:, None] + (Kq @ self.alpha.unsqueeze(-1)).squeeze(-1)
-                V = Kq @ self.Linv_T
-                var_s = (self.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
-                means.append((mean_s.T * self._scale_t + self._mean_t).numpy())
-                stds.append((torch.sqrt(var_s).T * self._scale_t).numpy())
-        if not means:
-            return np.zeros((0, self.m)), np.zeros((0, self.m))
-        return np.concatenate(means), np.concatenate(stds)
+        return posterior_many([self], Xq, chunk)[0]
 
     def sample_joint(self, Xq: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         """Joint posterior samples of the latent f at ``Xq`` (q, d) -> (n_samples, q, m)."""
@@ -479,6 +455,31 @@ class GP:
         theta = self.theta.copy()
         theta[:, self.d + 1] = -30.0  # exp(-30) ~ 1e-13: the noise floor alone remains
         return GP(X, F, theta, self.y_mean, self.y_scale, fit_ok=self.fit_ok)
+
+    def given_latents(self, X: np.ndarray, Fs: Sequence[np.ndarray]) -> list[GP]:
+        """:meth:`given_latent` for several value sets ``Fs`` (each (k, m)) at the same
+        ``X``: the GPs differ only in their weights, so they share one kernel matrix and
+        factorisation (built once), and :func:`posterior_many` computes their common
+        posterior variance once."""
+        if not len(Fs):
+            return []
+        first = self.given_latent(X, Fs[0])
+        return [first] + [first.with_outputs(F) for F in Fs[1:]]
+
+    def with_outputs(self, Y: np.ndarray) -> GP:
+        """This GP with outputs ``Y`` (n, m, raw units) at the same inputs: same
+        hyper-parameters, standardisation and factorisation (shared, not copied); only the
+        weights are solved again."""
+        Y = np.asarray(Y, dtype=np.float64).reshape(self.n, self.m)
+        new = copy.copy(self)
+        new.Y_np = np.ascontiguousarray(Y)
+        with torch.no_grad():
+            # the operations of __init__, so that the weights are the same to the last bit
+            Ys = (new.Y_np - self.y_mean) / self.y_scale
+            new._Ys = torch.from_numpy(np.ascontiguousarray(Ys.T))
+            resid = (new._Ys - self.mean[:, None]).unsqueeze(-1)
+            new.alpha = torch.cholesky_solve(resid, self.L).squeeze(-1)
+        return new
 
     # -------------------------------------------------------------- state
     def model_state(self) -> dict[str, Any]:
@@ -576,6 +577,69 @@ class _Objective:
             grad -= g_prior
             value = float(nll + self.const - log_prior)
         return value, grad.ravel()
+
+
+def _shared(models: Sequence[GP]) -> bool:
+    """Whether the models differ only in their weights (see :meth:`GP.with_outputs`)."""
+    return all(g.L is models[0].L for g in models)
+
+
+def posterior_torch_many(
+    models: Sequence[GP], Xq: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Differentiable posteriors (mean, std), each (q, m) in raw units, of several GPs at
+    ``Xq`` (q, d). GPs that share a factorisation share the kernel row, the variance and
+    its backward pass; the means are one product each."""
+    if not models:
+        return []
+    if not _shared(models):
+        return [posterior_torch_many([g], Xq)[0] for g in models]
+    g0 = models[0]
+    Kq = g0.outputscale[:, None, None] * matern52(Xq, g0.X, g0.lengthscale)  # (m, q, n)
+    V = Kq @ g0.Linv_T  # (m, q, n): rows of L^-1 k(x, X)
+    var_s = (g0.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
+    std = torch.sqrt(var_s).T * g0._scale_t
+    out = []
+    for g in models:
+        mean_s = g.mean[:, None] + (Kq @ g.alpha.unsqueeze(-1)).squeeze(-1)  # (m, q)
+        out.append((mean_s.T * g._scale_t + g._mean_t, std))
+    return out
+
+
+def posterior_many(
+    models: Sequence[GP], Xq: np.ndarray, chunk: int = 4096
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`posterior_torch_many` without gradients, as arrays, the kernel rows in one
+    fused pass (:func:`_cross_kernel`) and ``chunk`` query points at a time."""
+    if not models:
+        return []
+    if not _shared(models):
+        return [posterior_many([g], Xq, chunk)[0] for g in models]
+    g0 = models[0]
+    Xq = np.atleast_2d(np.asarray(Xq, dtype=np.float64))
+    if Xq.ndim != 2 or Xq.shape[1] != g0.d:
+        raise ValueError(f"Xq: expected shape (q, {g0.d}), got {Xq.shape}")
+    means: list[list[np.ndarray]] = [[] for _ in models]
+    stds: list[np.ndarray] = []
+    ls = g0.lengthscale.numpy()
+    os = g0.outputscale.numpy()
+    with torch.no_grad(), single_threaded():
+        for i in range(0, len(Xq), chunk):
+            part = np.ascontiguousarray(Xq[i : i + chunk])
+            Kq_np = np.empty((g0.m, len(part), g0.n))
+            _cross_kernel(part, g0.X_np, ls, os, Kq_np)
+            Kq = torch.from_numpy(Kq_np)
+            V = Kq @ g0.Linv_T
+            var_s = (g0.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
+            stds.append((torch.sqrt(var_s).T * g0._scale_t).numpy())
+            for g, out in zip(models, means, strict=True):
+                mean_s = g.mean[:, None] + (Kq @ g.alpha.unsqueeze(-1)).squeeze(-1)
+                out.append((mean_s.T * g._scale_t + g._mean_t).numpy())
+    if not stds:
+        empty = np.zeros((0, g0.m))
+        return [(empty, empty) for _ in models]
+    std = np.concatenate(stds)
+    return [(np.concatenate(out), std) for out in means]
 
 
 def fit_gp(

@@ -385,3 +385,39 @@ def test_closed_form_log_prior_matches_autograd(noise_prior):
         got, got_grad = hyper.log_prior_and_grad(th)
         assert got == pytest.approx(float(want.detach()), rel=1e-12, abs=1e-12)
         np.testing.assert_allclose(got_grad, want_grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_given_latents_share_one_factorisation_and_match_one_by_one(fitted):
+    """GPs given several latent value sets at the same inputs share the factorisation,
+    and their batched posteriors (values and input gradients) are those of the GPs built
+    one by one; GPs that share nothing go through the batched functions one by one."""
+    X, Y, gp = fitted
+    Xs = X[:12]
+    Fs = gp.sample_joint(Xs, 4, np.random.default_rng(4))
+    shared = gp.given_latents(Xs, Fs)
+    alone = [gp.given_latent(Xs, F) for F in Fs]
+    assert all(g.L is shared[0].L for g in shared)
+    assert gp.given_latents(Xs, Fs[:0]) == []
+    Xq = np.random.default_rng(5).random((9, 2))
+    for (m1, s1), g in zip(gpmod.posterior_many(shared, Xq), alone, strict=True):
+        m2, s2 = g.posterior(Xq)
+        np.testing.assert_array_equal(m1, m2)
+        np.testing.assert_array_equal(s1, s2)
+    # unshared models (different inputs) are handled one by one
+    mixed = [shared[0], gp]
+    for (m1, s1), g in zip(gpmod.posterior_many(mixed, Xq), mixed, strict=True):
+        m2, s2 = g.posterior(Xq)
+        np.testing.assert_array_equal(m1, m2)
+        np.testing.assert_array_equal(s1, s2)
+    # gradients of a weighted sum of all posteriors with respect to the query points
+    w = torch.from_numpy(np.random.default_rng(6).standard_normal((9, 2)))
+
+    def grad(posts, xt):
+        total = sum(((m * w).sum() + (s * w * w).sum()) for m, s in posts)
+        return torch.autograd.grad(total, xt)[0].numpy()
+
+    xt1 = torch.from_numpy(Xq).requires_grad_(True)
+    xt2 = torch.from_numpy(Xq).requires_grad_(True)
+    g1 = grad(gpmod.posterior_torch_many(shared, xt1), xt1)
+    g2 = grad([g.posterior_torch(xt2) for g in alone], xt2)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12)
