@@ -363,6 +363,16 @@ def _ordered(values: Sequence[str], order: Sequence[str]) -> list[str]:
     return known + sorted(v for v in set(values) if v not in order)
 
 
+def _mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Mann-Whitney U p-value of two samples (as benchmarks/compare.py reports it);
+    1 when either sample is empty."""
+    from scipy.stats import mannwhitneyu
+
+    if not len(a) or not len(b):
+        return 1.0
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
 # ---------------------------------------------------------------------------- formatting
 def _params_m(n: float) -> str:
     return f"{n / 1e6:.2f}M"
@@ -535,14 +545,24 @@ def _quality_section(rows: Sequence[Mapping[str, Any]], prefix: str,
         if reference_method and cells.get(reference_method) is not None:
             theirs = cells[reference_method][0]  # type: ignore[index]
             ok = ours[0] <= theirs
+            # how far the medians' order is from seed-to-seed noise (two-sided U test)
+            pval = _mann_whitney_p([r["log10_gap"] for r in rows if r["problem"] == prob
+                                    and r["method"] == "mobo" and r["n_evals"] == last],
+                                   [r["log10_gap"] for r in rows if r["problem"] == prob
+                                    and r["method"] == reference_method
+                                    and r["n_evals"] == last])
             parts.append(f"{'no worse than' if ok else 'worse than'} "
-                         f"{METHOD_NAMES[reference_method]} ({ours[0]:.3f} vs {theirs:.3f})")
+                         f"{METHOD_NAMES[reference_method]} ({ours[0]:.3f} vs {theirs:.3f}, "
+                         f"Mann-Whitney p = {pval:.2f})")
             met += ok
             n_targets += 1
             if not ok:
                 missed.append(f"{prob}: mobo's median log10 gap after {last} evaluations is "
                               f"worse than {METHOD_NAMES[reference_method]}'s ({ours[0]:.3f} "
-                              f"vs {theirs:.3f}, {_rel_name(prefix)})")
+                              f"vs {theirs:.3f}, {_rel_name(prefix)}; Mann-Whitney p = "
+                              f"{pval:.2f}"
+                              + (", a difference within seed-to-seed noise" if pval > 0.1
+                                 else "") + ")")
         worse_than = [m for m in others if cells[m][0] <= ours[0]]  # type: ignore[index]
         if others:
             parts.append("better than " + _join([METHOD_NAMES[m] for m in others])
