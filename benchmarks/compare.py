@@ -421,14 +421,20 @@ def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
     return float(q50), float(q25), float(q75)
 
 
-def _evidence(ours: Sequence[float], theirs: Sequence[float], name: str) -> str:
-    """How much a median comparison rests on: the seed counts (``provisional`` where the
-    peer has fewer seeds than mobo) and the two-sided Mann-Whitney U test's p-value (Mann &
-    Whitney 1947) of the two samples of gaps; a large p means the difference is within
-    seed-to-seed noise."""
+def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Mann-Whitney U test's p-value (Mann & Whitney 1947) of two samples of gaps;
+    1 when either is empty. A large p means their difference is within seed-to-seed noise."""
     from scipy.stats import mannwhitneyu
 
-    pval = float(mannwhitneyu(ours, theirs, alternative="two-sided").pvalue)
+    if not len(a) or not len(b):
+        return 1.0
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def _evidence(ours: Sequence[float], theirs: Sequence[float], name: str) -> str:
+    """How much a median comparison rests on: the seed counts (``provisional`` where the
+    peer has fewer seeds than mobo) and :func:`mann_whitney_p` of the two samples."""
+    pval = mann_whitney_p(ours, theirs)
     seeds = f"{name} {len(theirs)} seed{'s' * (len(theirs) != 1)}, mobo {len(ours)}"
     if len(theirs) < len(ours):
         seeds += ": provisional"

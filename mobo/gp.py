@@ -547,7 +547,9 @@ class _Objective:
             r = (self.Ys - mean[:, None]).unsqueeze(-1)
             a = torch.linalg.solve_triangular(L, r, upper=False)
             nll = 0.5 * (a * a).sum() + torch.log(L.diagonal(dim1=-2, dim2=-1)).sum()
-            return float(nll + self.const - self.hyper.log_prior(th))
+            log_prior, _ = self.hyper.log_prior_and_grad(theta.reshape(self.hyper.m,
+                                                                      self.hyper.width))
+            return float(nll + self.const - log_prior)
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         hyper = self.hyper

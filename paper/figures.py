@@ -363,16 +363,6 @@ def _ordered(values: Sequence[str], order: Sequence[str]) -> list[str]:
     return known + sorted(v for v in set(values) if v not in order)
 
 
-def _mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided Mann-Whitney U p-value of two samples (as benchmarks/compare.py reports it);
-    1 when either sample is empty."""
-    from scipy.stats import mannwhitneyu
-
-    if not len(a) or not len(b):
-        return 1.0
-    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
 # ---------------------------------------------------------------------------- formatting
 def _params_m(n: float) -> str:
     return f"{n / 1e6:.2f}M"
@@ -517,6 +507,8 @@ def _quality_section(rows: Sequence[Mapping[str, Any]], prefix: str,
     Targets (mobo's median gap at the last checkpoint no worse than ``reference_method``'s
     and better than every other method's) that are not met are appended to ``missed``.
     """
+    from benchmarks.compare import mann_whitney_p
+
     summary = _gap_summary(rows)
     problems = list(dict.fromkeys(r["problem"] for r in rows))
     methods = _ordered([r["method"] for r in rows], list(METHOD_STYLE))
@@ -546,7 +538,7 @@ def _quality_section(rows: Sequence[Mapping[str, Any]], prefix: str,
             theirs = cells[reference_method][0]  # type: ignore[index]
             ok = ours[0] <= theirs
             # how far the medians' order is from seed-to-seed noise (two-sided U test)
-            pval = _mann_whitney_p([r["log10_gap"] for r in rows if r["problem"] == prob
+            pval = mann_whitney_p([r["log10_gap"] for r in rows if r["problem"] == prob
                                     and r["method"] == "mobo" and r["n_evals"] == last],
                                    [r["log10_gap"] for r in rows if r["problem"] == prob
                                     and r["method"] == reference_method

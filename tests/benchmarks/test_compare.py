@@ -164,3 +164,9 @@ def test_markdown_verdicts() -> None:
     table = C.markdown_table(rows("mobo", [0.0]) + rows("botorch", [-1.0]) + rows("tpe", [-0.5]))
     assert "vs botorch 0.000 vs -1.000: MISSED" in table
     assert "better than tpe: MISSED (tpe)" in table
+
+
+def test_mann_whitney_p_separates_disjoint_samples_from_ties() -> None:
+    assert C.mann_whitney_p([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert C.mann_whitney_p(list(range(10)), list(range(100, 110))) < 0.001
+    assert C.mann_whitney_p([], [1.0]) == 1.0

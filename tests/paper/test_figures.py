@@ -273,9 +273,3 @@ def test_coverage_names_the_methods_short_of_the_planned_seeds() -> None:
     assert "all 10 planned seeds for mobo and sobol" in cov
     assert "botorch has fewer on zdt1 (3)" in cov
     assert "2 of the 7 planned problems" in cov
-
-
-def test_mann_whitney_p_separates_disjoint_samples_from_ties() -> None:
-    assert figures._mann_whitney_p([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
-    assert figures._mann_whitney_p(list(range(10)), list(range(100, 110))) < 0.001
-    assert figures._mann_whitney_p([], [1.0]) == 1.0
