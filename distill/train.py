@@ -317,13 +317,41 @@ class TrainResult:
         return self.examples / self.seconds if self.seconds > 0 else math.inf
 
 
-def _batches(
-    features: Features, config: DistillConfig
-) -> Iterator[tuple[int, list[int]]]:
+def _training_batches(
+    features: Features,
+    config: DistillConfig,
+    *,
+    pad_id: int,
+    teacher_logits: TeacherLogits | None,
+    device: torch.device,
+) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Every epoch's length-grouped batches: ``(feature indices, tensors on device)``.
+
+    The tensors are :func:`collate`'s (``(b, L)`` padded to the batch's longest member, and
+    ``(b,)`` positions), plus ``teacher_start`` and ``teacher_end`` of shape ``(b, L)`` when
+    ``teacher_logits`` is given. The whole set, padded to its longest feature, goes to the
+    device once, and each epoch's order once; a batch is a gather on the device. Copying
+    each batch from ordinary (pageable) host memory instead makes CUDA wait for the
+    previous step to finish before the copy, so the GPU would idle at every step while the
+    host prepares the next one. The cost: the set is held padded on the device.
+    """
+    lengths = features.lengths
+    every = list(range(len(features)))
+    data = {k: v.to(device) for k, v in collate(features, every, pad_id).items()}
+    if teacher_logits is not None:
+        width = data["input_ids"].shape[1]
+        data["teacher_start"], data["teacher_end"] = (
+            t.to(device) for t in teacher_logits.batch(every, width))
     for epoch in range(config.epochs):
         rng = np.random.default_rng([config.seed, epoch])
-        for idx in length_grouped_batches(features.lengths, config.train_batch_size, rng=rng):
-            yield epoch, idx
+        batches = length_grouped_batches(lengths, config.train_batch_size, rng=rng)
+        order = torch.as_tensor(np.concatenate(batches), dtype=torch.long, device=device)
+        at = 0
+        for idx in batches:
+            rows = order[at:at + len(idx)]
+            at += len(idx)
+            L = max(lengths[i] for i in idx)
+            yield idx, {k: v[rows, :L] if v.ndim == 2 else v[rows] for k, v in data.items()}
 
 
 def train(
@@ -368,16 +396,12 @@ def train(
     _sync(dev)
     t0 = time.perf_counter()
     try:
-        for _, idx in _batches(features, config):
+        batches = _training_batches(features, config, pad_id=pad_id, device=dev,
+                                    teacher_logits=teacher_logits if use_teacher else None)
+        for idx, b in batches:
             if step >= total:
                 break
-            b = collate(features, idx, pad_id)
-            b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
-            ts = te = None
-            if use_teacher:
-                assert teacher_logits is not None
-                ts, te = teacher_logits.batch(idx, b["input_ids"].shape[1])
-                ts, te = ts.to(dev, non_blocking=True), te.to(dev, non_blocking=True)
+            ts, te = b.get("teacher_start"), b.get("teacher_end")
             with _forward_context(dev):
                 start, end = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
             loss = kd_loss(

@@ -170,6 +170,32 @@ def test_train_and_evaluate_end_to_end(tiny_task, tmp_path):
     assert m["inference_time"] > 0
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_training_batches_match_per_batch_collation(tiny_task, batch_size):
+    # the device-side gather against the obvious path: collate each batch on the host
+    from distill.data import collate, length_grouped_batches
+    from distill.train import _training_batches
+
+    tok, _, _, ftr, _, teacher = tiny_task
+    logits = compute_logits(teacher, ftr, batch_size=16, pad_id=tok.pad_token_id, device="cpu")
+    c = DistillConfig(train_batch_size=batch_size, epochs=2, seed=5, device="cpu")
+    for teacher_logits in (logits, None):
+        got = list(_training_batches(ftr, c, pad_id=tok.pad_token_id, device=torch.device("cpu"),
+                                     teacher_logits=teacher_logits))
+        want_idx = [idx for epoch in range(2) for idx in length_grouped_batches(
+            ftr.lengths, batch_size, rng=np.random.default_rng([5, epoch]))]
+        assert [idx for idx, _ in got] == want_idx
+        for idx, b in got:
+            want = collate(ftr, idx, tok.pad_token_id)
+            if teacher_logits is not None:
+                want["teacher_start"], want["teacher_end"] = logits.batch(
+                    idx, want["input_ids"].shape[1])
+            assert b.keys() == want.keys()
+            for k in want:
+                assert b[k].dtype == want[k].dtype
+                assert torch.equal(b[k], want[k]), k
+
+
 def test_nan_raises_trial_failed(tiny_task):
     tok, _, _, ftr, _, teacher = tiny_task
     c = DistillConfig(n_layers=1, n_heads=4, train_batch_size=8, alpha_ce=0.0, device="cpu")
