@@ -21,7 +21,12 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
    candidate done in closed form instead of by Monte Carlo. Ignoring the correlation (the
    candidate's marginal posterior against each sampled front) rewards re-sampling next to
    a lucky observation; on noisy Branin-Currin (10 seeds, 100 evaluations) conditioning
-   lowered the median log10 hypervolume gap from 0.71 to 0.24.
+   lowered the median log10 hypervolume gap from 0.71 to 0.24. The sample average is a
+   Monte Carlo estimate of the noisy EHVI, and too few samples make the proposal chase the
+   estimate's noise: on noisy Branin-Currin (seeds 0-19, 100 evaluations) 8 samples gave a
+   median gap of 0.297, 32 gave 0.257 and 64 gave 0.195 (better than 8 on 15 of 19 paired
+   seeds, Wilcoxon p = 0.005), in 8, 24 and 42 s per 100-evaluation run; the default is 64
+   (BoTorch's qLogNEHVI averages over 128 quasi-Monte Carlo samples).
 4. Acquisition: log EHVI (exact, :mod:`mobo.ehvi`; Emmerich et al. 2016, Yang et al. 2019)
    of the GP posterior mean and standard deviation, which keeps ranking where EHVI itself
    underflows (Ament et al. 2023), plus the log probability of success from a feasibility
@@ -250,7 +255,7 @@ class Proposer:
         n_local: int = 32,
         n_starts: int = 5,
         max_iter: int = 50,
-        n_front_samples: int = 8,
+        n_front_samples: int = 64,
         neighbourhood_steps: int = 5,
     ) -> None:
         if not isinstance(space, Space):
