@@ -255,11 +255,6 @@ def _cross_kernel(Xq: np.ndarray, X: np.ndarray, ls: np.ndarray, os: np.ndarray,
                 out[j, a, b] = k if r <= -EXP_NEG_MIN else 0.0
 
 
-def _lognormal_logpdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
-    lx = torch.log(x)
-    return -lx - math.log(sigma) - 0.5 * math.log(2 * math.pi) - 0.5 * ((lx - mu) / sigma) ** 2
-
-
 class _Hyper:
     """Unconstrained parameter layout: per objective [log l (d), log s, log noise', mean]."""
 
@@ -301,22 +296,16 @@ class _Hyper:
         mean = th[:, d + 2]
         return ls, os, noise, mean
 
-    def log_prior(self, th: torch.Tensor) -> torch.Tensor:
-        ls, os, noise, mean = self.unpack(th)
-        lp = _lognormal_logpdf(ls, self.ls_mu, self.ls_sigma).sum()
-        lp = lp + _lognormal_logpdf(os, 0.0, 1.0).sum()
-        lp = lp + _lognormal_logpdf(noise, *self.noise_prior).sum()
-        lp = lp - 0.5 * (mean * mean).sum()
-        return lp
-
     def log_prior_and_grad(self, th: np.ndarray) -> tuple[float, np.ndarray]:
-        """:meth:`log_prior` of ``th`` (m, width) and its gradient (m, width), in closed form.
+        """The log prior density of ``th`` (m, width) and its gradient (m, width), in closed form:
+        LogNormal priors on the lengthscales, the outputscale and the noise, N(0, 1) on the
+        mean (without its normalising constant).
 
         For x = exp(t) with x ~ LogNormal(mu, sigma): log p = -t - (t - mu)^2 / (2 sigma^2)
         + const, so d/dt = -1 - (t - mu) / sigma^2. The noise is exp(t) + floor, so its
         log-density is taken at x = exp(t) + floor and d/dt gains the factor exp(t) / x.
         The mean's N(0, 1) gives -c^2 / 2 and -c. (The fit calls this about 20 times per
-        proposal; autograd through the torch form cost more than the kernel matrices.)
+        proposal; autograd through a torch form cost more than the kernel matrices.)
         """
         d = self.d
         half_log_2pi = 0.5 * math.log(2 * math.pi)

@@ -14,7 +14,7 @@ Hyper-parameters are loaded from the public ``GP.model_state()`` (noise, outputs
 mean are in standardised output units); the outputs are standardised with the reported
 ``y_mean`` / ``y_scale`` (checked against an independent computation). ``mobo.gp`` has no
 public accessor for its likelihood and prior terms, so the tests read them through its
-internals ``_Hyper.log_prior`` and ``_Objective.value`` / ``value_and_grad``, the exact
+internals ``_Hyper.log_prior_and_grad`` and ``_Objective.value`` / ``value_and_grad``, the exact
 functions its L-BFGS-B fit minimises.
 
 One documented difference: ``mobo.gp`` writes the Normal(0, 1) prior of the constant mean
@@ -184,7 +184,7 @@ def _gp_terms(gp: GP, X: np.ndarray, Y: np.ndarray,
     hyper = gpmod._Hyper(gp.m, gp.d, noise_prior=noise_prior)
     obj = gpmod._Objective(X, _standardised(gp, Y), hyper)
     theta = gp.theta.ravel()
-    log_prior = float(hyper.log_prior(torch.from_numpy(gp.theta)))
+    log_prior, _ = hyper.log_prior_and_grad(gp.theta)
     value = obj.value(theta)
     value2, grad = obj.value_and_grad(theta)
     # value builds K from |a|^2 + |b|^2 - 2 a.b, value_and_grad from coordinate differences;
