@@ -370,9 +370,8 @@ class GP:
         fit_ok: bool = True,
     ) -> None:
         self.X_np = np.ascontiguousarray(X, dtype=np.float64)
-        self.Y_np = np.ascontiguousarray(Y, dtype=np.float64)
         self.n, self.d = self.X_np.shape
-        self.m = self.Y_np.shape[1]
+        self.m = np.shape(Y)[1]
         self.theta = np.asarray(theta, dtype=np.float64).reshape(self.m, self.d + 3)
         self.y_mean = np.asarray(y_mean, dtype=np.float64)
         self.y_scale = np.asarray(y_scale, dtype=np.float64)
@@ -382,18 +381,15 @@ class GP:
             th = torch.from_numpy(self.theta)
             self.lengthscale, self.outputscale, self.noise, self.mean = self._hyper.unpack(th)
             self.X = torch.from_numpy(self.X_np)
-            Ys = (self.Y_np - self.y_mean) / self.y_scale
-            self._Ys = torch.from_numpy(np.ascontiguousarray(Ys.T))  # (m, n)
             K = self.outputscale[:, None, None] * matern52(self.X, self.X, self.lengthscale)
             K = K + torch.diag_embed(self.noise[:, None].expand(self.m, self.n))
             self.L = _cholesky(K)  # (m, n, n)
-            resid = (self._Ys - self.mean[:, None]).unsqueeze(-1)
-            self.alpha = torch.cholesky_solve(resid, self.L).squeeze(-1)  # (m, n)
             # cached inverse factor: the posterior variance then needs one matrix product
             # per batch of query points instead of a triangular solve
             eye = torch.eye(self.n, dtype=_DTYPE).expand(self.m, self.n, self.n)
             self.Linv_T = torch.linalg.solve_triangular(self.L, eye, upper=False) \
                 .transpose(-1, -2).contiguous()  # (m, n, n)
+        self._set_outputs(Y)
         self._scale_t = torch.from_numpy(self.y_scale)
         self._mean_t = torch.from_numpy(self.y_mean)
 
@@ -459,16 +455,19 @@ class GP:
         """This GP with outputs ``Y`` (n, m, raw units) at the same inputs: same
         hyper-parameters, standardisation and factorisation (shared, not copied); only the
         weights are solved again."""
-        Y = np.asarray(Y, dtype=np.float64).reshape(self.n, self.m)
         new = copy.copy(self)
-        new.Y_np = np.ascontiguousarray(Y)
-        with torch.no_grad():
-            # the operations of __init__, so that the weights are the same to the last bit
-            Ys = (new.Y_np - self.y_mean) / self.y_scale
-            new._Ys = torch.from_numpy(np.ascontiguousarray(Ys.T))
-            resid = (new._Ys - self.mean[:, None]).unsqueeze(-1)
-            new.alpha = torch.cholesky_solve(resid, self.L).squeeze(-1)
+        new._set_outputs(np.asarray(Y, dtype=np.float64).reshape(self.n, self.m))
         return new
+
+    def _set_outputs(self, Y: np.ndarray) -> None:
+        """Outputs ``Y`` (n, m, raw units) and the weights alpha = K^-1 (y - mean) (m, n),
+        standardised units, from the factorisation ``L``."""
+        self.Y_np = np.ascontiguousarray(Y, dtype=np.float64)
+        with torch.no_grad():
+            Ys = (self.Y_np - self.y_mean) / self.y_scale
+            self._Ys = torch.from_numpy(np.ascontiguousarray(Ys.T))  # (m, n)
+            resid = (self._Ys - self.mean[:, None]).unsqueeze(-1)
+            self.alpha = torch.cholesky_solve(resid, self.L).squeeze(-1)  # (m, n)
 
     # -------------------------------------------------------------- state
     def model_state(self) -> dict[str, Any]:
