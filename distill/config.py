@@ -22,10 +22,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from mobo.space import Space
+from mobo.space import Categorical, Float, Int, Space
 
 INITS = ("pretrained", "teacher")
 LAYER_CHOICES = ("spaced", "first")
@@ -225,8 +224,6 @@ def seed_space() -> Space:
     Ranges as published (DESIGN.md section 1); ``pretrained`` is listed first because it
     is the only sensible initialisation for a DistilBERT-sized student on real data.
     """
-    from mobo.space import Categorical, Float, Int, Space
-
     return Space(
         [
             Float("learning_rate", 2e-6, 0.1, log=True),
@@ -260,8 +257,6 @@ def embedded_space() -> Space:
     epoch of steps, and dropouts below 0.5 (above that a 1,000-question budget learns
     nothing). The training budget is the task's, not searched.
     """
-    from mobo.space import Categorical, Float, Int, Space
-
     return Space(
         [
             Float("learning_rate", 1e-5, 1e-2, log=True),

@@ -38,9 +38,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from distill.config import DistillConfig
 from distill.data import Features, collate, length_grouped_batches
+from distill.squad import postprocess, score
 
 __all__ = [
     "TeacherLogits",
@@ -104,8 +106,6 @@ def _attention_kernels(device: torch.device) -> Iterator[None]:
     if device.type != "cuda":
         yield
         return
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
     with sdpa_kernel(
         [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]
     ):
@@ -512,8 +512,6 @@ def evaluate(
     ``inference_time`` is the forward-pass wall time per question (seconds per dev
     example, all its windows included). Returns ``squad.score``'s dict plus it.
     """
-    from distill.squad import postprocess, score
-
     starts, ends, seconds = predict(
         model, features, batch_size=batch_size, pad_id=pad_id, device=device
     )

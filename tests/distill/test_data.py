@@ -1,9 +1,8 @@
-"""Tests of distill.data: loading, the synthetic task, features, batching."""
+"""Tests of distill.data: loading, features, batching."""
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import types
 from pathlib import Path
@@ -21,8 +20,8 @@ from distill.data import (
     load_squad,
     load_tokenizer,
     minilm_dir,
-    synthetic_squad,
 )
+from distill.synthetic import synthetic_squad
 
 CTX_A = "The Normans were a people who in the 10th and 11th centuries gave their name to Normandy."
 CTX_B = "Zorvath Quelmarin was born in Brastovia in 1912. She died in 1980."
@@ -188,79 +187,6 @@ def test_squad_v2_cache_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # import fails
     with pytest.raises(ValueError, match="needs the 'datasets' package"):
         load_squad("squad_v2")
-
-
-# ----------------------------------------------------------------------------- synthetic task
-
-
-def test_synthetic_is_deterministic_and_seeded():
-    a = synthetic_squad(seed=7, n_train=120, n_dev=40)
-    b = synthetic_squad(seed=7, n_train=120, n_dev=40)
-    c = synthetic_squad(seed=8, n_train=120, n_dev=40)
-    assert a == b
-    assert a[0] != c[0]
-    assert len(a[0]) == 120 and len(a[1]) == 40
-
-
-def test_synthetic_rows_are_squad_v2_rows(synth):
-    train, dev = synth
-    ids = [r["id"] for r in train + dev]
-    assert len(set(ids)) == len(ids)
-    for r in train + dev:
-        assert set(r) == {"id", "title", "context", "question", "answers"}
-        assert set(r["answers"]) == {"text", "answer_start"}
-        texts, starts = r["answers"]["text"], r["answers"]["answer_start"]
-        assert len(texts) == len(starts)
-        for t, s in zip(texts, starts, strict=True):
-            assert t and r["context"][s:s + len(t)] == t
-        assert r["question"].endswith("?")
-    assert all(len(r["answers"]["text"]) <= 1 for r in train)
-    assert any(len(r["answers"]["text"]) == 2 for r in dev)  # e.g. "1912" and "in 1912"
-
-
-def test_synthetic_unanswerable_share_is_about_a_third(synth):
-    train, dev = synthetic_squad(seed=0)
-    for rows in (train, dev):
-        share = np.mean([not r["answers"]["text"] for r in rows])
-        assert 0.27 <= share <= 0.40
-
-
-def test_synthetic_has_distractors(synth):
-    train, _ = synth
-    contexts = {r["context"] for r in train}
-    assert len(contexts) > len(train) / 6  # a few questions per paragraph
-    # answers that are years usually sit next to another year (someone else's, or another event)
-    year_rows = [r for r in train if r["answers"]["text"]
-                 and re.fullmatch(r"\d{4}", r["answers"]["text"][0])]
-    other_year = [bool(set(re.findall(r"\b\d{4}\b", r["context"])) - {r["answers"]["text"][0]})
-                  for r in year_rows]
-    assert len(year_rows) > 20 and np.mean(other_year) > 0.4
-    # unanswerable "when" questions mostly have a tempting year in the paragraph
-    when = [r for r in train if not r["answers"]["text"]
-            and r["question"].startswith(("When", "In what year", "What year", "In which year"))]
-    assert len(when) > 10
-    assert np.mean([bool(re.search(r"\b\d{4}\b", r["context"])) for r in when]) > 0.75
-    # some unanswerable questions name someone absent from the paragraph, some someone present
-    absent = present = 0
-    for r in train:
-        if r["answers"]["text"]:
-            continue
-        names = re.findall(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", r["question"][1:])
-        if any(n in r["context"] for n in names):
-            present += 1
-        else:
-            absent += 1
-    assert absent > 10 and present > 10
-
-
-def test_synthetic_token_lengths(synth, tok):
-    train, dev = synth
-    feats = build_features(train + dev, tok)
-    lengths = np.array(feats.lengths)
-    assert len(feats) == len(train) + len(dev)  # one window each at max_length 384
-    assert 50 <= np.median(lengths) <= 90
-    assert np.percentile(lengths, 95) <= 120
-    assert lengths.max() <= 160
 
 
 # ----------------------------------------------------------------------------- features

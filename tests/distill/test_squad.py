@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distill.data import Features, build_features, load_tokenizer, synthetic_squad
+from distill.data import Features, build_features, load_tokenizer
 from distill.squad import compute_exact, compute_f1, normalize_answer, postprocess, score
+from distill.synthetic import synthetic_squad
 
 
 def _ex(qid: str, texts: list[str], context: str = "") -> dict:

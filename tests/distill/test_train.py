@@ -6,8 +6,9 @@ import torch
 from transformers import BertConfig
 
 from distill.config import DistillConfig
-from distill.data import build_features, load_tokenizer, synthetic_squad
+from distill.data import build_features, load_tokenizer
 from distill.models import QAModel, build_student
+from distill.synthetic import synthetic_squad
 from distill.train import (
     TeacherLogits,
     TrialFailed,
