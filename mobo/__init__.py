@@ -4,17 +4,24 @@ Convention: every low-level array function (``is_nondominated``, ``hypervolume``
 ``ehvi``) treats all objectives as minimised; ``Objective(maximize=True)`` is
 negated once, at the :class:`Study` boundary.
 
-The array kernels are bound eagerly: their modules share the functions' names
-(``mobo.ehvi`` is the function, not the module). Names that pull in torch or
-gpytorch are imported lazily, so ``import mobo`` stays cheap.
+The array kernels are bound eagerly; every other public name (:class:`Study`, whose
+surrogate pulls in torch and gpytorch, the value types of :mod:`mobo.trial`, the search
+space) is imported on first access, so ``import mobo`` stays cheap.
+
+``__version__`` is the installed distribution's version (recorded in every journal);
+a source tree that is not installed reports ``0.0.0+unknown``.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import Any
 
-__version__ = "0.1.0"
+try:
+    __version__: str = importlib.metadata.version("mobo")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 from mobo.ehvi import ehvi, log_ehvi  # noqa: E402
 from mobo.hypervolume import hypervolume  # noqa: E402
@@ -26,10 +33,10 @@ _EXPORTS: dict[str, str] = {
     "Float": "mobo.space",
     "Int": "mobo.space",
     "Categorical": "mobo.space",
-    "Objective": "mobo.study",
-    "Constraint": "mobo.study",
+    "Objective": "mobo.trial",
+    "Constraint": "mobo.trial",
     "Study": "mobo.study",
-    "Trial": "mobo.study",
+    "Trial": "mobo.trial",
     "BackendError": "mobo.study",
 }
 

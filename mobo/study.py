@@ -7,12 +7,12 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
   study seed;
 - the sign convention: values are given and returned in the user's terms, and every
   maximised objective is negated exactly once, here, so that everything below works
-  in minimisation (DESIGN.md section 3);
+  in minimisation;
 - the reference point: thresholds are the reference point; objectives without one get
   "nadir + 10% of the range" of the completed observations, inferred once when the
   model-based phase starts and recorded in the journal (it never moves afterwards);
-- outcome constraints: metrics that must stay within bounds (:class:`Constraint`); a
-  completed trial that breaks one is kept and learned from (its objective values still
+- outcome constraints: metrics that must stay within bounds (:class:`mobo.trial.Constraint`);
+  a completed trial that breaks one is kept and learned from (its objective values still
   inform the surrogate) but never joins the Pareto front or the hypervolume;
 - the three outcomes of a trial: completed (values learned from), failed (the
   parameters caused it; fed to the feasibility model) and abandoned (infrastructure;
@@ -47,12 +47,14 @@ from typing import Any
 import numpy as np
 
 from mobo import __version__
+from mobo.executors import make_executor
+from mobo.journal import Journal
+from mobo.pareto import nondominated_sort
 from mobo.space import Space
+from mobo.trial import Constraint, Objective, Trial
+from mobo.volume import hypervolume
 
-__all__ = ["BackendError", "Constraint", "Objective", "Trial", "Study", "TrialStatus"]
-
-TrialStatus = str  # "running" | "completed" | "failed" | "abandoned"
-_STATUSES = ("running", "completed", "failed", "abandoned")
+__all__ = ["BackendError", "Study"]
 
 # Share of the observed range added beyond the nadir when a reference point is inferred.
 _REF_MARGIN = 0.1
@@ -60,162 +62,6 @@ _REF_MARGIN = 0.1
 
 class BackendError(RuntimeError):
     """The evaluation backend keeps losing trials (too many abandoned in a row)."""
-
-
-@dataclass(frozen=True)
-class Objective:
-    """One metric to optimise.
-
-    Args:
-        name: the key under which the evaluated function reports the metric.
-        maximize: True when larger is better (negated once, inside the study).
-        threshold: the worst value still worth having, in the user's terms; it becomes
-            this objective's coordinate of the hypervolume reference point. ``None``: the
-            study infers one from the initial design.
-    """
-
-    name: str
-    maximize: bool = False
-    threshold: float | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"Objective.name: must be a non-empty string, got {self.name!r}")
-        if not isinstance(self.maximize, bool | np.bool_):
-            raise ValueError(f"Objective({self.name!r}).maximize: expected a bool, "
-                             f"got {self.maximize!r}")
-        object.__setattr__(self, "maximize", bool(self.maximize))
-        if self.threshold is not None:
-            t = self.threshold
-            if isinstance(t, np.generic):
-                t = t.item()
-            if isinstance(t, bool) or not isinstance(t, int | float):
-                raise ValueError(f"Objective({self.name!r}).threshold: expected a number or "
-                                 f"None, got {self.threshold!r}")
-            if not math.isfinite(t):
-                raise ValueError(f"Objective({self.name!r}).threshold: must be finite, "
-                                 f"got {self.threshold!r}")
-            object.__setattr__(self, "threshold", float(t))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "maximize": self.maximize, "threshold": self.threshold}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Objective:
-        if not isinstance(d, Mapping) or "name" not in d:
-            raise ValueError(f"objective: expected a mapping with a 'name', got {d!r}")
-        return cls(d["name"], bool(d.get("maximize", False)), d.get("threshold"))
-
-    def sign(self) -> float:
-        """+1 for minimised objectives, -1 for maximised ones (user value * sign = internal)."""
-        return -1.0 if self.maximize else 1.0
-
-
-def _check_bound(owner: str, field_name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float) or \
-            not math.isfinite(value):
-        raise ValueError(f"{owner}.{field_name}: expected a finite number or None, "
-                         f"got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """A metric that must stay within bounds; it is modelled, not optimised.
-
-    Args:
-        name: the key under which the evaluated function reports the metric.
-        upper: the largest acceptable value (``None``: no upper bound).
-        lower: the smallest acceptable value (``None``: no lower bound).
-
-    A completed trial is feasible when every constraint metric lies within its bounds
-    (inclusive). Infeasible trials are learned from but never join the Pareto front.
-    """
-
-    name: str
-    upper: float | None = None
-    lower: float | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"Constraint.name: must be a non-empty string, got {self.name!r}")
-        owner = f"Constraint({self.name!r})"
-        upper = _check_bound(owner, "upper", self.upper)
-        lower = _check_bound(owner, "lower", self.lower)
-        if upper is None and lower is None:
-            raise ValueError(f"{owner}: give an upper bound, a lower bound or both")
-        if upper is not None and lower is not None and not lower < upper:
-            raise ValueError(f"{owner}: lower ({lower}) must be below upper ({upper})")
-        object.__setattr__(self, "upper", upper)
-        object.__setattr__(self, "lower", lower)
-
-    def bounds(self) -> tuple[float, float]:
-        """(lower, upper) with -inf / +inf for a side without a bound."""
-        return (-math.inf if self.lower is None else self.lower,
-                math.inf if self.upper is None else self.upper)
-
-    def holds(self, value: float) -> bool:
-        lo, hi = self.bounds()
-        return lo <= value <= hi
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "upper": self.upper, "lower": self.lower}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Constraint:
-        if not isinstance(d, Mapping) or "name" not in d:
-            raise ValueError(f"constraint: expected a mapping with a 'name', got {d!r}")
-        return cls(d["name"], d.get("upper"), d.get("lower"))
-
-
-@dataclass
-class Trial:
-    """One evaluation of the black box.
-
-    Attributes:
-        number: 0-based, unique within the study, in the order trials were asked.
-        params: parameter name -> value (Python types, as decoded from the space).
-        status: "running", "completed", "failed" or "abandoned".
-        values: every metric reported (objectives and extra ones), user's terms; for a
-            failed trial the finite metrics it did report, if any. A non-finite extra
-            metric is kept as ``None``.
-        error: why a trial failed or was abandoned.
-        started, finished: wall-clock timestamps (``time.time()``).
-        duration: seconds the evaluation took (the executor's measure when known).
-        seed: the study seed; version: the mobo version that asked the trial.
-        source: "sobol" (initial design), "model" (a proposal) or "requeue" (the
-            parameters of an abandoned trial, asked again).
-        acq_value: acquisition value of a model proposal.
-        timings: seconds spent asking: {"ask", and for proposals "fit", "acquisition"}.
-        model_state: the fitted surrogate's hyper-parameters behind a model proposal.
-        feasible: for a completed trial, whether it meets every outcome constraint
-            (always True without constraints); None otherwise.
-    """
-
-    number: int
-    params: dict[str, Any]
-    status: TrialStatus = "running"
-    values: dict[str, float | None] | None = None
-    error: str | None = None
-    started: float | None = None
-    finished: float | None = None
-    duration: float | None = None
-    seed: int | None = None
-    version: str = __version__
-    source: str = "sobol"
-    acq_value: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    model_state: dict[str, Any] | None = field(default=None, repr=False)
-    feasible: bool | None = None
-
-    @property
-    def done(self) -> bool:
-        """True once the trial is completed or failed (abandoned trials are not results)."""
-        return self.status in ("completed", "failed")
 
 
 def _jsonable(value: Any) -> Any:
@@ -365,37 +211,20 @@ class Study:
             raise ValueError(f"proposer_options: expected a mapping, got {proposer_options!r}")
         path = _check_storage_path(storage) if storage is not None else None
 
-        journal = None
-        events: list[dict[str, Any]] = []
         if path is not None:
-            from mobo.journal import Journal
-
-            journal = Journal(path)
-            if journal.exists():
-                events = journal.read()
-        if events:
-            header = self._check_header(events[0], path)
-            stored = _Header.from_event(header)
             mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints)
-            stored.check_compatible(mine, path)
-            assert journal is not None
-            journal.lock()  # fail now, before any work, if another writer holds it
-            events = journal.read()  # what a writer that just let go may have added
-            self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
-                        stored.n_initial, proposer_options, journal, stored.constraints)
-            self._replay(events[1:])
-            self._abandon_orphans()
-        else:
-            if seed is None:
-                seed = secrets.randbits(32)
-            self._setup(space, objectives, seed, bool(noisy),
-                        n_initial if n_initial is not None else 2 * (space.dim + 1),
-                        proposer_options, journal, constraints)
+            if self._resume(path, proposer_options, read_only=False, expected=mine):
+                return
+        if seed is None:
+            seed = secrets.randbits(32)
+        self._setup(space, objectives, seed, bool(noisy),
+                    n_initial if n_initial is not None else 2 * (space.dim + 1),
+                    proposer_options, None if path is None else Journal(path), constraints)
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
-               journal: Any, constraints: Sequence[Constraint] = ()) -> None:
+               journal: Journal | None, constraints: Sequence[Constraint] = ()) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
         self.constraints: list[Constraint] = list(constraints)
@@ -452,20 +281,9 @@ class Study:
         (an event is written) and their parameters are asked again first.
         """
         path = _check_storage_path(storage)
-        from mobo.journal import Journal
-
-        journal = Journal(path)
-        events = journal.read() if journal.exists() else []
-        if not events:
-            raise ValueError(f"storage: no study journal at {path}")
-        header = _Header.from_event(cls._check_header(events[0], path))
-        journal.lock()  # fail now, before any work, if another writer holds it
-        events = journal.read()  # what a writer that just let go may have added
         study = cls.__new__(cls)
-        study._setup(header.space, header.objectives, header.seed, header.noisy,
-                     header.n_initial, proposer_options, journal, header.constraints)
-        study._replay(events[1:])
-        study._abandon_orphans()
+        if not study._resume(path, proposer_options, read_only=False):
+            raise ValueError(f"storage: no study journal at {path}")
         return study
 
     @classmethod
@@ -483,17 +301,40 @@ class Study:
         path = Path(storage).expanduser()
         if not path.is_file():
             raise ValueError(f"storage: no study journal at {path}")
-        from mobo.journal import Journal
-
-        events = Journal(path).read()
-        if not events:
-            raise ValueError(f"storage: {path} holds no events; not a mobo study journal")
-        header = _Header.from_event(cls._check_header(events[0], path))
         study = cls.__new__(cls)
-        study._setup(header.space, header.objectives, header.seed, header.noisy,
-                     header.n_initial, None, None, header.constraints)
-        study._replay(events[1:], source=path)
+        if not study._resume(path, None, read_only=True):
+            raise ValueError(f"storage: {path} holds no events; not a mobo study journal")
         return study
+
+    def _resume(self, path: Path, proposer_options: Mapping[str, Any] | None, *,
+                read_only: bool, expected: _Header | None = None) -> bool:
+        """Become the study recorded in the journal at ``path``; False if it holds no events.
+
+        The one way a journal turns into a study (the constructor on an existing storage,
+        :meth:`load` and :meth:`read`): read the events and check the header (and, given
+        ``expected``, that it describes the same study); a writer then takes the journal's
+        lock and reads it again; every event after the header is replayed through
+        :meth:`_apply`, the code that applied it live; last, a writer marks the trials of
+        the process that is gone abandoned. ``read_only`` takes no lock, writes nothing,
+        keeps running trials running and leaves the study detached from the file.
+        """
+        journal = Journal(path)
+        events = journal.read() if journal.exists() else []
+        if not events:
+            return False
+        stored = _Header.from_event(self._check_header(events[0], path))
+        if expected is not None:
+            stored.check_compatible(expected, path)
+        if not read_only:
+            journal.lock()  # fail now, before any work, if another writer holds it
+            events = journal.read()  # what a writer that just let go may have added
+        self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
+                    stored.n_initial, proposer_options, None if read_only else journal,
+                    stored.constraints)
+        self._replay(events[1:], path)
+        if not read_only:
+            self._abandon_orphans()
+        return True
 
     # ------------------------------------------------------------------ events
     def _header_event(self) -> dict[str, Any]:
@@ -524,14 +365,14 @@ class Study:
             self._journal.append(_jsonable(event))
         self._apply(event)
 
-    def _replay(self, events: Iterable[Mapping[str, Any]], source: Path | None = None) -> None:
+    def _replay(self, events: Iterable[Mapping[str, Any]], path: Path) -> None:
+        """Apply the events after the header of the journal at ``path`` (named in errors)."""
         self._header_written = True
-        where = source if source is not None else self.storage
         for i, event in enumerate(events, start=2):
             try:
                 self._apply(event)
             except (KeyError, TypeError, IndexError, ValueError) as e:
-                raise ValueError(f"storage: {where}: event on line {i} cannot be "
+                raise ValueError(f"storage: {path}: event on line {i} cannot be "
                                  f"replayed: {type(e).__name__}: {e}") from None
 
     def _apply(self, event: Mapping[str, Any]) -> None:
@@ -663,8 +504,6 @@ class Study:
         without a threshold filter nothing. Trials with identical objective values are all
         kept.
         """
-        from mobo.pareto import nondominated_sort
-
         done, _, Y = self._completed_arrays(feasible_only=True)
         if within_thresholds and done:
             limits = np.array([np.inf if o.threshold is None else o.threshold * o.sign()
@@ -684,8 +523,6 @@ class Study:
         reference; without either (no thresholds and no reference inferred yet) the
         result is ``nan``. Only points strictly better than the reference count.
         """
-        from mobo.hypervolume import hypervolume
-
         if ref is None:
             if self._ref is None:
                 return float("nan")
@@ -754,6 +591,8 @@ class Study:
 
     def _get_proposer(self) -> Any:
         if self._proposer is None:
+            # torch and gpytorch come with the proposer: lazy, so that reading a journal
+            # for a report or a plot (Study.read) does not pay seconds of imports
             from mobo.acquisition import Proposer
 
             self._proposer = Proposer(self.space, noisy=self.noisy, **self._proposer_options)
@@ -959,8 +798,6 @@ class Study:
         if self.n_finished >= budget:
             return
 
-        from mobo.executors import make_executor
-
         executor = make_executor(backend, int(workers), trial_timeout=trial_timeout,
                                  gpus_per_trial=gpus_per_trial, address=address)
         in_flight: dict[int, Trial] = {}
@@ -1003,6 +840,19 @@ class Study:
                 for trial in in_flight.values():
                     if trial.status == "running":
                         self.abandon(trial, error="cancelled: optimisation interrupted")
+
+    def surrogate(self) -> dict[str, Any]:
+        """The GP the next proposal fits to the completed trials, as one GPyTorch ``ExactGP``
+        per objective, by name (:func:`mobo.surrogate.fit_surrogate` says how, and in
+        which units). Changes nothing in the study. Raises ValueError before the first
+        completed trial."""
+        # torch and gpytorch are lazy here too (see _get_proposer)
+        from mobo.surrogate import fit_surrogate
+
+        _, X, Y = self._completed_arrays()
+        return fit_surrogate(X, Y, names=[o.name for o in self.objectives],
+                             signs=list(self._signs), noisy=self.noisy,
+                             warm_start=self._last_model_state)
 
     def __repr__(self) -> str:
         return (f"Study(objectives={[o.name for o in self.objectives]}, "
