@@ -10,6 +10,8 @@ second of wall time around the whole training call (set-up included), one run ea
 The teacher logits are seeded random numbers: throughput does not depend on their
 values, and it keeps the benchmark free of a fine-tuned teacher.
 
+Usage (from the repository root of a checkout; benchmarks is not installed)::
+
     python -m benchmarks.speed_trainer --examples 256 --layers 3       # CPU
     python -m benchmarks.speed_trainer --device cuda --examples 4000   # GPU, bf16
 """
@@ -26,8 +28,9 @@ import numpy as np
 import torch
 
 from distill.config import DistillConfig
-from distill.data import Features, build_features, load_tokenizer, synthetic_squad
+from distill.data import Features, build_features, load_tokenizer
 from distill.models import build_student, load_encoder
+from distill.synthetic import synthetic_squad
 from distill.train import TeacherLogits, kd_loss, resolve_device, train
 
 

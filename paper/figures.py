@@ -1,20 +1,21 @@
 """Regenerate every figure and table of the paper, and the paper itself, from result files.
 
-``python -m paper.figures`` reads only committed results (nothing is re-run):
+``python -m paper.figures``, run from the repository root of a checkout (``paper`` is not
+installed), reads only committed results in ``results/`` (nothing is re-run):
 
-- ``benchmarks/results/compare.csv``: the peer comparison (log10 hypervolume gap of mobo,
+- ``results/compare.csv``: the peer comparison (log10 hypervolume gap of mobo,
   BoTorch, Optuna's samplers and Sobol on the toy suite);
-- ``benchmarks/results/quality_vs_sobol.csv``: mobo against Sobol on more seeds;
-- ``benchmarks/results/speed.csv``: proposal time of mobo and BoTorch;
-- ``benchmarks/results/speed_kernels.csv`` if present, else the tables of
+- ``results/quality_vs_sobol.csv``: mobo against Sobol on more seeds;
+- ``results/speed.csv``: proposal time of mobo and BoTorch;
+- ``results/speed_kernels.csv`` if present, else the tables of
   ``speed_kernels.md``: hypervolume time against moocore, EHVI throughput against BoTorch;
-- ``benchmarks/results/speed_trainer.md``: the distillation trainer against the Hugging
+- ``results/speed_trainer.md``: the distillation trainer against the Hugging
   Face Trainer;
-- a distillation journal, ``benchmarks/results/distill_budget<B>.jsonl``: the one with the
+- a distillation journal, ``results/distill_budget<B>.jsonl``: the one with the
   most finished trials (ties: the larger budget ``B``), or ``--journal``; it is only read
   (:meth:`mobo.Study.read`), so a run still writing it can be plotted;
-- ``benchmarks/results/distill_reference.json``: the teacher's and the baseline student's
-  exact match and parameter count; ``benchmarks/results/distill.md``: the task's sizes, from
+- ``results/distill_reference.json``: the teacher's and the baseline student's
+  exact match and parameter count; ``results/distill.md``: the task's sizes, from
   its Task table.
 
 It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
@@ -22,9 +23,9 @@ placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md
 every number in the paper comes from a result file (or from the targets declared below).
 Figures are saved without timestamps or software versions: a second run gives the same
 bytes. ``--rerun`` first re-runs the two cheap benchmarks (mobo against Sobol on four
-problems, and proposal speed; about 6 minutes on 2 cores by the timings in
-``benchmarks/README.md``) and overwrites their result files; the peer comparison (hours),
-the kernel benchmark and the distillation search are never re-run here.
+problems, and proposal speed; minutes, see ``benchmarks/README.md``) and overwrites their
+result files; the peer comparison (hours), the kernel benchmark and the distillation search
+are never re-run here.
 
 Bad input (a missing result file, a table that cannot be found) ends the command with one
 ``error: ...`` line and exit status 2.
@@ -51,6 +52,7 @@ from typing import Any, NoReturn
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.compare import mann_whitney_p, parse_args, read_rows
 from mobo.plot import (
     Importance,
     classify,
@@ -61,17 +63,18 @@ from mobo.plot import (
     plot_pareto,
     save_figure,
 )
-from mobo.study import Study, Trial
+from mobo.study import Study
+from mobo.trial import Trial
 
 __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables", "render"]
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "results"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
-# The targets the results are judged against: DESIGN.md section 6, plus the per-proposal
-# budget that benchmarks/speed.py checks for a running study.
+# The targets the results are judged against: the project's stated goals, plus the
+# per-proposal budget that benchmarks/speed.py checks for a running study.
 TARGETS = {
     "proposal_ratio": 10.0,  # BoTorch / mobo proposal time at 200 observations, at least
     "proposal_in_study_s": 0.15,  # seconds per proposal in a running study, at most
@@ -240,8 +243,6 @@ def distill_task_facts(path: Path) -> dict[str, str]:
 
 
 def _quality_rows(path: Path) -> list[dict[str, Any]]:
-    from benchmarks.compare import read_rows
-
     if not path.exists():
         raise InputError(f"{_rel(path)}: missing")
     rows = read_rows(path)
@@ -507,8 +508,6 @@ def _quality_section(rows: Sequence[Mapping[str, Any]], prefix: str,
     Targets (mobo's median gap at the last checkpoint no worse than ``reference_method``'s
     and better than every other method's) that are not met are appended to ``missed``.
     """
-    from benchmarks.compare import mann_whitney_p
-
     summary = _gap_summary(rows)
     problems = list(dict.fromkeys(r["problem"] for r in rows))
     methods = _ordered([r["method"] for r in rows], list(METHOD_STYLE))
@@ -808,8 +807,6 @@ def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str
 
 def _coverage(peers: Sequence[Mapping[str, Any]], values: Mapping[str, str]) -> dict[str, str]:
     """How much of the planned peer comparison the results cover, in words."""
-    from benchmarks.compare import parse_args
-
     planned = parse_args([])  # the full benchmark: the command's defaults
     methods: dict[str, set[str]] = {}
     for r in peers:
@@ -958,7 +955,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
                                  f"({'met' if met else 'missed'})")
         values["trainer_gpu_limitation"] = (
             "The trainer's GPU speed-up comes from one benchmark run on one GPU "
-            "(benchmarks/results/speed_trainer.md).")
+            "(results/speed_trainer.md).")
         if not met:
             missed.append(f"trainer throughput on a GPU: {min(gpu_speedups):.2f} times the "
                           f"Hugging Face Trainer's, target at least {target:g}")
@@ -1046,9 +1043,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "result files, and fill paper/paper.md from paper/paper.template.md.")
     p.add_argument("--journal", default=None, metavar="PATH",
                    help="distillation journal (default: the distill_budget<B>.jsonl in "
-                   "benchmarks/results with the most finished trials)")
+                   "results/ with the most finished trials)")
     p.add_argument("--results", default=str(RESULTS), metavar="DIR",
-                   help="folder of result files (default benchmarks/results)")
+                   help="folder of result files (default results)")
     p.add_argument("--out", default=str(PAPER_DIR / "figures"), metavar="DIR",
                    help="folder for figures and tables (default paper/figures)")
     p.add_argument("--paper", default=str(PAPER_DIR / "paper.md"), metavar="PATH",

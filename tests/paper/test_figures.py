@@ -17,7 +17,7 @@ from mobo.study import Study
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "paper" / "paper.md"
 TEMPLATE = ROOT / "paper" / "paper.template.md"
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "results"
 LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
