@@ -1,9 +1,10 @@
 """Kill test: SIGKILL a journaled study at random moments, resume it, check nothing was lost.
 
-Usage::
+A fault-injection tool for the journal of :class:`mobo.Study`, not a benchmark. It runs
+from the repository root of a checkout (``tools`` is not installed)::
 
-    python -m benchmarks.killtest --out benchmarks/results/killtest.md   # long form
-    python -m benchmarks.killtest --budget 8 --kills 3 --random-kills 3  # short form
+    python -m tools.killtest --out results/killtest.md                # long form
+    python -m tools.killtest --budget 8 --kills 3 --random-kills 3    # short form
 
 What it does:
 
@@ -70,6 +71,10 @@ from typing import Any
 
 import numpy as np
 
+from mobo.journal import Journal, JournalWarning
+from mobo.problems import get_problem
+
+# The repository root: tools is not installed, so this file always lies in the checkout.
 ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["KillTest", "KillTestResult", "Phase", "check", "main", "replay", "run_killtest"]
@@ -92,8 +97,6 @@ class TrialRecord:
 
 def _read_events(path: Path) -> tuple[list[dict[str, Any]], bool]:
     """Events of a journal, and whether a torn last line was skipped."""
-    from mobo.journal import Journal, JournalWarning
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", JournalWarning)
         events = Journal(path).read()
@@ -178,13 +181,13 @@ def _snapshot(dst: Path) -> Path:
     dst.mkdir(parents=True)
     for package in ("mobo", "benchmarks", "distill"):
         if (ROOT / package).is_dir():
-            shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("results"))
+            shutil.copytree(ROOT / package, dst / package)
     return dst
 
 
 _EVALUATE = (
     "import json, sys\n"
-    "from benchmarks.problems import get_problem\n"
+    "from mobo.problems import get_problem\n"
     "problem = get_problem(sys.argv[1])\n"
     "print(json.dumps([problem(p) for p in json.load(sys.stdin)]))\n"
 )
@@ -193,8 +196,6 @@ _EVALUATE = (
 def _evaluate(problem: str, params: list[dict[str, Any]], root: Path) -> list[dict[str, float]]:
     """Fresh evaluations of the problem, with the code the runs used."""
     if root == ROOT:
-        from benchmarks.problems import get_problem
-
         fn = get_problem(problem)
         return [fn(p) for p in params]
     out = subprocess.run(
@@ -214,7 +215,7 @@ def _problem_dim(problem: str, root: Path) -> int:
         [
             sys.executable,
             "-c",
-            "import sys; from benchmarks.problems import get_problem; "
+            "import sys; from mobo.problems import get_problem; "
             "print(get_problem(sys.argv[1]).space.dim)",
             problem,
         ],
@@ -234,7 +235,7 @@ def _code_version() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "mobo", "benchmarks", "distill"],
+            ["git", "status", "--porcelain", "--", "mobo", "benchmarks", "distill", "tools"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -886,7 +887,7 @@ def report(test: KillTest, command: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.killtest",
+        prog="python -m tools.killtest",
         description="SIGKILL a journaled study at random moments, resume it, check the result.",
     )
     parser.add_argument("--problem", default="branincurrin")
@@ -909,7 +910,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--kill-seed", type=int, default=1)
     parser.add_argument("--workdir", default=None, help="keep journals and logs here")
-    parser.add_argument("--out", default=None, help="also write the markdown report here")
+    parser.add_argument(
+        "--out", default=None, help="also write the markdown report here (results/killtest.md)"
+    )
     args = parser.parse_args(argv)
     if args.budget < 1 or args.kills < 1 or args.random_kills < 0:
         parser.error("--budget and --kills must be >= 1, --random-kills >= 0")
@@ -936,7 +939,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=lambda text: print(text, file=sys.stderr, flush=True),
     )
     command = (
-        f"python -m benchmarks.killtest --problem {args.problem} --budget {args.budget} "
+        f"python -m tools.killtest --problem {args.problem} --budget {args.budget} "
         f"--seed {args.seed} --kills {args.kills} --random-kills {args.random_kills} "
         f"--power-loss {args.power_loss} --kill-seed {args.kill_seed}"
     )

@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.killtest import (
+from mobo.journal import Journal
+from mobo.problems import get_problem
+from mobo.study import Study
+from mobo.trial import Objective
+from tools.killtest import (
     Launch,
     Phase,
     _tear_last_line,
@@ -17,15 +21,11 @@ from benchmarks.killtest import (
     report,
     run_killtest,
 )
-from benchmarks.problems import get_problem
-from mobo.journal import Journal
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 6-trial study journal (the initial design only: no model fitting)."""
-    from mobo.study import Objective, Study
-
     problem = get_problem("branincurrin")
     path = tmp_path_factory.mktemp("ref") / "reference.jsonl"
     objectives = [
