@@ -1,6 +1,7 @@
-"""Figures of a study, read from its journal: Pareto front, hypervolume, timeline, importance.
+"""Figures of a study, read from its journal: Pareto front, hypervolume, timeline, importance,
+posterior slice.
 
-``python -m mobo.plot JOURNAL --out DIR`` writes four figures of the study recorded in
+``python -m mobo.plot JOURNAL --out DIR`` writes five figures of the study recorded in
 ``JOURNAL`` (the same functions are importable):
 
 - ``pareto``: every completed trial in objective space. Trials that meet every threshold
@@ -25,6 +26,15 @@
   to one per objective. It says how fast the fitted function varies along a parameter,
   not how much of the variance the parameter explains, and with few trials many
   lengthscales stay near their prior.
+- ``slice``: the surrogate's posterior along the most important parameter (the largest
+  mean importance share), one panel per objective: the mean and +-2 standard deviations
+  of the latent function (Rasmussen & Williams 2006, ch. 2) in the objective's own units,
+  from the GP the study's next proposal fits (:meth:`mobo.Study.surrogate`), with every
+  other parameter held at the encoded value of the first trial of the Pareto front (the
+  best trial for one objective), and the completed trials' values drawn against the
+  parameter. Trials differ in the other parameters too, so they need not lie within the
+  band; an integer parameter is drawn on its continuous relaxation, a categorical one at
+  each choice.
 
 Reading never modifies the journal: it is replayed with :meth:`mobo.Study.read` (no lock,
 no events written, a torn last line skipped), so a journal that a running study is still
@@ -56,12 +66,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter
 
-from mobo.study import Study, Trial
+from mobo.space import Categorical, Space
+from mobo.study import Study
+from mobo.trial import Trial
 
 __all__ = [
     "FIGURES",
     "Importance",
     "ParetoView",
+    "PosteriorSlice",
     "classify",
     "hypervolume_trace",
     "main",
@@ -69,13 +82,15 @@ __all__ = [
     "plot_hypervolume",
     "plot_importance",
     "plot_pareto",
+    "plot_posterior_slice",
     "plot_timeline",
+    "posterior_slice",
     "save_figure",
     "write_figures",
 ]
 
 # the figures write_figures() produces, in this order, named by their file stem
-FIGURES = ("pareto", "hypervolume", "timeline", "importance")
+FIGURES = ("pareto", "hypervolume", "timeline", "importance", "slice")
 FORMATS = ("png", "svg")
 
 _FRONT = "#1f77b4"
@@ -393,7 +408,7 @@ def hypervolume_trace(study: Study) -> tuple[np.ndarray, np.ndarray, list[Trial]
     respect to the study's reference point (or one inferred for the plot by the study's
     rule when the study has none yet).
     """
-    from mobo.hypervolume import hypervolume
+    from mobo.volume import hypervolume
 
     finished = sorted((t for t in study.trials if t.done),
                       key=lambda t: (t.finished if t.finished is not None else math.inf,
@@ -539,8 +554,8 @@ def parameter_importance(study: Study) -> Importance:
     the objectives in minimisation, the study's noise prior), warm-started from the last
     model the study fitted, if any. Raises ValueError with fewer than two completed trials.
     """
+    # torch comes with the GP: reading a journal for the other figures does not need it
     from mobo.gp import NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp
-    from mobo.space import Categorical
 
     done = [t for t in study.trials if t.status == "completed"]
     if len(done) < 2:
@@ -598,6 +613,156 @@ def plot_importance(importance: Importance, *, title: str | None = None) -> Figu
     return fig
 
 
+# ---------------------------------------------------------------------------- posterior slice
+_SLICE_POINTS = 201
+
+
+@dataclass(frozen=True)
+class PosteriorSlice:
+    """The surrogate's posterior along one parameter, the others held at one trial's values.
+
+    Attributes:
+        parameter: the parameter swept.
+        objectives: objective names.
+        maximize: per objective, whether it is maximised.
+        x: (g,) the parameter's values along the slice (a categorical: choice indices).
+        X: (g, d) the same points in the encoded unit cube.
+        mean, sd: (m, g) the latent posterior mean and standard deviation, in each
+            objective's own units.
+        base: the number of the trial whose other parameters are held.
+        base_x: its value of the parameter (a categorical: its choice index).
+        trial_x: (n,) the completed trials' values of the parameter (indices likewise).
+        trial_y: (m, n) their objective values.
+        choices: a categorical's choices, else None.
+        log: whether the parameter is searched on a log scale.
+    """
+
+    parameter: str
+    objectives: list[str]
+    maximize: list[bool]
+    x: np.ndarray
+    X: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    base: int
+    base_x: float
+    trial_x: np.ndarray
+    trial_y: np.ndarray
+    choices: list[Any] | None
+    log: bool
+
+
+def _slice_base(study: Study) -> Trial:
+    """The trial whose parameters a slice holds: the front's first, else a completed one."""
+    front = study.pareto_front() or study.pareto_front(within_thresholds=False)
+    if front:
+        return front[0]
+    return next(t for t in study.trials if t.status == "completed")
+
+
+def posterior_slice(study: Study, importance: Importance | None = None, *,
+                    points: int = _SLICE_POINTS) -> PosteriorSlice:
+    """The posterior of :meth:`Study.surrogate` along the most important parameter.
+
+    The parameter is the first of ``importance.order()`` (default
+    :func:`parameter_importance` of ``study``); the other parameters are held at the
+    encoding of the first trial of the Pareto front (the best trial for one objective;
+    without a feasible trial, the first completed one). A numeric parameter is swept over
+    ``points`` evenly spaced encoded values (its whole range), a categorical over its
+    choices. Raises ValueError with fewer than two completed trials.
+    """
+    if importance is None:
+        importance = parameter_importance(study)
+    space = study.space
+    k = importance.order()[0]
+    param = space.params[k]
+    cols = space.slices[k]
+    base = _slice_base(study)
+    x0 = space.encode(base.params)
+    done = [t for t in study.trials if t.status == "completed"]
+    if isinstance(param, Categorical):
+        n_choices = len(param.choices)
+        X = np.tile(x0, (n_choices, 1))
+        X[:, cols] = np.eye(n_choices)
+        x = np.arange(n_choices, dtype=float)
+        trial_x = np.array([param.index(t.params[param.name]) for t in done], dtype=float)
+        base_x = float(param.index(base.params[param.name]))
+        choices: list[Any] | None = list(param.choices)
+        log = False
+    else:
+        u = np.linspace(0.0, 1.0, points)
+        X = np.tile(x0, (points, 1))
+        X[:, cols.start] = u
+        # the encoding is affine in the (log) value over the relaxed range (mobo.space)
+        lo, hi = Space._relaxed_bounds(param)
+        x = lo + u * (hi - lo)
+        if param.log:
+            x = np.exp(x)
+        trial_x = np.array([float(t.params[param.name]) for t in done])
+        base_x = float(base.params[param.name])
+        choices = None
+        log = bool(param.log)
+    models = study.surrogate()
+    names = [o.name for o in study.objectives]
+    mean = np.zeros((len(names), len(X)))
+    sd = np.zeros((len(names), len(X)))
+    for j, name in enumerate(names):
+        mean[j], var = models[name].predict(X)
+        sd[j] = np.sqrt(var)
+    trial_y = np.array([[float(t.values[n]) for t in done]  # type: ignore[index]
+                        for n in names]).reshape(len(names), len(done))
+    return PosteriorSlice(param.name, names, [o.maximize for o in study.objectives], x, X,
+                          mean, sd, base.number, base_x, trial_x, trial_y, choices, log)
+
+
+def plot_posterior_slice(slc: PosteriorSlice, *, title: str | None = None) -> Figure:
+    """One panel per objective: posterior mean, +-2 sd band, the trials, the held trial.
+
+    The mean is each panel's first line (``ax.lines[0]``, its data ``slc.x``,
+    ``slc.mean[j]``).
+    """
+    m = len(slc.objectives)
+    fig = Figure(figsize=(6.4, 2.4 * m + 0.9), layout="constrained")
+    axes = fig.subplots(m, 1, sharex=True, squeeze=False)[:, 0]
+    for j, ax in enumerate(axes):
+        mean, sd = slc.mean[j], slc.sd[j]
+        if slc.choices is None:
+            ax.plot(slc.x, mean, color=_FRONT, lw=1.2, label="posterior mean", zorder=3)
+            ax.fill_between(slc.x, mean - 2.0 * sd, mean + 2.0 * sd, color=_FRONT,
+                            alpha=0.2, lw=0, label="mean +- 2 sd", zorder=1)
+        else:
+            ax.plot(slc.x, mean, color=_FRONT, marker="o", ls="none", label="posterior mean",
+                    zorder=3)
+            ax.errorbar(slc.x, mean, yerr=2.0 * sd, color=_FRONT, fmt="none", capsize=4,
+                        lw=1.0, label="mean +- 2 sd", zorder=2)
+        ax.scatter(slc.trial_x, slc.trial_y[j], color="0.35", s=12, zorder=4,
+                   label=f"completed trials ({len(slc.trial_x)})")
+        ax.set_ylabel(f"{slc.objectives[j]} "
+                      f"({'maximised' if slc.maximize[j] else 'minimised'})", fontsize=8)
+        _format_axis(ax.yaxis, np.concatenate([mean, slc.trial_y[j]]))
+        ax.grid(True, lw=0.3, alpha=0.5)
+        ax.axvline(slc.base_x, color=_REFERENCE, ls=":", lw=1.0, zorder=0,
+                   label=f"trial #{slc.base} (other parameters held)")
+    if slc.log:
+        axes[-1].set_xscale("log")
+    if slc.choices is not None:
+        axes[-1].set_xticks(slc.x, [str(c) for c in slc.choices], fontsize=8)
+    else:
+        _format_axis(axes[-1].xaxis, slc.x)
+    axes[-1].set_xlabel(slc.parameter + (" (log scale)" if slc.log else ""))
+    axes[0].legend(fontsize=7, loc="best", framealpha=0.85)
+    fig.suptitle(title or f"Posterior slice along {slc.parameter} (largest importance share), "
+                 f"other parameters at trial #{slc.base}", fontsize=9)
+    return fig
+
+
+def _message_figure(title: str, text: str) -> Figure:
+    fig = Figure(figsize=(6.4, 2.6), layout="constrained")
+    _empty(fig.subplots(), text)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 # ---------------------------------------------------------------------------- all at once
 def write_figures(
     study: Study,
@@ -609,7 +774,7 @@ def write_figures(
     """Write every figure of :data:`FIGURES` into the folder ``out`` (created if needed).
 
     Returns the path of each figure by name. A study with too few completed trials for
-    the importance figure gets one that says so.
+    the importance and slice figures gets ones that say so.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -618,16 +783,19 @@ def write_figures(
         raise ValueError(f"--out: {folder} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        importance_fig = plot_importance(parameter_importance(study))
+        importance = parameter_importance(study)
     except ValueError as e:
-        importance_fig = Figure(figsize=(6.4, 2.6), layout="constrained")
-        _empty(importance_fig.subplots(), str(e))
-        importance_fig.suptitle("Parameter importance", fontsize=10)
+        importance_fig = _message_figure("Parameter importance", str(e))
+        slice_fig = _message_figure("Posterior slice", str(e))
+    else:
+        importance_fig = plot_importance(importance)
+        slice_fig = plot_posterior_slice(posterior_slice(study, importance))
     figures = {
         "pareto": plot_pareto(study, references=references),
         "hypervolume": plot_hypervolume(study),
         "timeline": plot_timeline(study),
         "importance": importance_fig,
+        "slice": slice_fig,
     }
     return {name: save_figure(fig, folder / f"{name}.{fmt}") for name, fig in figures.items()}
 
@@ -645,7 +813,8 @@ class _Parser(argparse.ArgumentParser):
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m mobo.plot",
                 description="Write the figures of a study from its journal: Pareto front, "
-                "hypervolume over trials, trial timeline and parameter importance. The "
+                "hypervolume over trials, trial timeline, parameter importance and a posterior "
+                "slice along the most important parameter. The "
                 "journal is only read, never modified.")
     p.add_argument("journal", help="the study's journal file (JSON lines)")
     p.add_argument("--out", required=True, metavar="DIR",

@@ -1,21 +1,18 @@
-"""mobo.gp against GPyTorch, the slow and obviously correct reference.
+"""mobo.gp against GPyTorch, the slow and obviously correct reference, through the
+GPyTorch form of the fit (:func:`mobo.surrogate.to_gpytorch`).
 
-The reference is a batched ``gpytorch.models.ExactGP`` (one batch member per objective) with
-``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))``, ``ConstantMean`` and
-``GaussianLikelihood``, in float64. Its constraints are log-parametrised
-(``GreaterThan(lb, transform=exp, inv_transform=log)``), so its raw parameters are exactly the
-unconstrained vector that ``mobo.gp`` optimises, per objective
-``[log lengthscale (d), log outputscale, log(noise - 1e-6), constant mean]``; the noise floor
-1e-6 is the constraint's lower bound. The priors documented in ``mobo.gp`` are registered on
-the GPyTorch modules, so ``ExactMarginalLogLikelihood`` (which divides by n) times n is the
-reference log posterior.
+Each objective becomes a ``gpytorch.models.ExactGP`` with ``ConstantMean``,
+``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))`` and ``GaussianLikelihood`` in float64,
+the priors documented in ``mobo.gp`` registered on its modules. Its constraints are
+log-parametrised, so its raw parameters are exactly the unconstrained vector that
+``mobo.gp`` optimises, per objective ``[log lengthscale (d), log outputscale, log(noise -
+1e-6), constant mean]``; the noise floor 1e-6 is the constraint's lower bound. GPyTorch's
+``ExactMarginalLogLikelihood`` (which divides by n) times n is the reference log posterior,
+and its exact (Cholesky) prediction the reference posterior.
 
-Hyper-parameters are loaded from the public ``GP.model_state()`` (noise, outputscale and
-mean are in standardised output units); the outputs are standardised with the reported
-``y_mean`` / ``y_scale`` (checked against an independent computation). ``mobo.gp`` has no
-public accessor for its likelihood and prior terms, so the tests read them through its
-internals ``_Hyper.log_prior_and_grad`` and ``_Objective.value`` / ``value_and_grad``, the exact
-functions its L-BFGS-B fit minimises.
+``mobo.gp`` has no public accessor for its likelihood and prior terms, so the tests read
+them through its internals ``_Hyper.log_prior_and_grad`` and ``_Objective.value`` /
+``value_and_grad``, the exact functions its L-BFGS-B fit minimises.
 
 One documented difference: ``mobo.gp`` writes the Normal(0, 1) prior of the constant mean
 without its normalising constant (``-c^2 / 2``), so its log prior is GPyTorch's plus
@@ -26,17 +23,18 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import gpytorch
 import numpy as np
 import pytest
 import scipy.optimize
 import torch
-from gpytorch.constraints import GreaterThan
 from gpytorch.utils.warnings import GPInputWarning
 
 from mobo import gp as gpmod
 from mobo.gp import GP, NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp, single_threaded
+from mobo.surrogate import ObjectiveGP, to_gpytorch
 
 _F64 = torch.float64
 _NOISE_FLOOR = 1e-6
@@ -50,132 +48,86 @@ def _one_thread():
         yield
 
 
-def _f64(*values: float) -> list[torch.Tensor]:
-    # GPyTorch priors keep float32 parameters unless given float64 tensors
-    return [torch.tensor(v, dtype=_F64) for v in values]
+def _exact() -> Any:
+    """GPyTorch's exact paths: Cholesky solves and log-determinants, no fast variances."""
+    return gpytorch.settings.fast_computations(False, False, False)
 
 
-def _log_positive(lower: float = 0.0) -> GreaterThan:
-    constraint = GreaterThan(lower, transform=torch.exp, inv_transform=torch.log)
-    # the bound is stored in the default dtype (float32: 1e-6 -> 9.99999997e-7, which is
-    # a 7e-8 relative error in a noise of 1e-6 + 3e-8); set the exact float64 value
-    constraint.lower_bound = torch.tensor(lower, dtype=_F64)
-    return constraint
+# ---------------------------------------------------------------------------- reference
+def _raw(model: ObjectiveGP) -> list[torch.Tensor]:
+    return [model.covar_module.base_kernel.raw_lengthscale,
+            model.covar_module.raw_outputscale,
+            model.likelihood.noise_covar.raw_noise,
+            model.mean_module.raw_constant]
 
 
-class _RefGP(gpytorch.models.ExactGP):
-    """Batched exact GP on standardised outputs ``Ys`` (m, n), inputs ``X`` (n, d)."""
+def _theta(models: list[ObjectiveGP]) -> np.ndarray:
+    """The raw parameters of the models as mobo.gp's unconstrained (m, d + 3) array."""
+    with torch.no_grad():
+        return np.stack([torch.cat([p.reshape(-1) for p in _raw(mod)]).numpy()
+                         for mod in models])
 
-    def __init__(self, X: np.ndarray, Ys: np.ndarray,
-                 noise_prior: tuple[float, float] = NOISE_PRIOR) -> None:
-        m = Ys.shape[0]
-        n, d = X.shape
-        batch = torch.Size([m])
-        likelihood = gpytorch.likelihoods.GaussianLikelihood(
-            batch_shape=batch,
-            noise_prior=gpytorch.priors.LogNormalPrior(*_f64(*noise_prior)),
-            noise_constraint=_log_positive(_NOISE_FLOOR),
-        )
-        Xt = torch.as_tensor(X, dtype=_F64).expand(m, n, d)
-        super().__init__(Xt, torch.as_tensor(Ys, dtype=_F64), likelihood)
-        self.mean_module = gpytorch.means.ConstantMean(
-            constant_prior=gpytorch.priors.NormalPrior(*_f64(0.0, 1.0)), batch_shape=batch)
-        self.covar_module = gpytorch.kernels.ScaleKernel(
-            gpytorch.kernels.MaternKernel(
-                nu=2.5, ard_num_dims=d, batch_shape=batch,
-                lengthscale_prior=gpytorch.priors.LogNormalPrior(
-                    *_f64(math.sqrt(2.0) + 0.5 * math.log(d), math.sqrt(3.0))),
-                lengthscale_constraint=_log_positive(),
-            ),
-            batch_shape=batch,
-            outputscale_prior=gpytorch.priors.LogNormalPrior(*_f64(0.0, 1.0)),
-            outputscale_constraint=_log_positive(),
-        )
-        self.double()
-        self.m, self.d = m, d
 
-    def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
-        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+def _set_theta(models: list[ObjectiveGP], theta: np.ndarray) -> None:
+    """Load mobo.gp's unconstrained vector (m, d + 3) into the raw parameters."""
+    th = torch.as_tensor(np.asarray(theta).reshape(len(models), -1), dtype=_F64)
+    with torch.no_grad():
+        for row, mod in zip(th, models, strict=True):
+            d = row.numel() - 3
+            ls, os, noise, mean = _raw(mod)
+            ls.copy_(row[:d].reshape(ls.shape))
+            os.copy_(row[d])
+            noise.copy_(row[d + 1 : d + 2])
+            mean.copy_(row[d + 2])
 
-    # ------------------------------------------------------------------ parameters
-    def load_state(self, state: dict) -> None:
-        """Constrained hyper-parameters from ``GP.model_state()``, in float64."""
-        def t(key: str) -> torch.Tensor:
-            return torch.tensor(state[key], dtype=_F64)  # float64: lists default to float32
 
-        self.covar_module.base_kernel.lengthscale = t("lengthscales").unsqueeze(-2)
-        self.covar_module.outputscale = t("outputscales")
-        self.likelihood.noise = t("noises").unsqueeze(-1)
-        self.mean_module.constant = t("means")
+def _log_terms(models: list[ObjectiveGP]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(log likelihood, log prior, GPyTorch's MLL * n), each summed over the objectives."""
+    loglik = log_prior = total = torch.zeros((), dtype=_F64)
+    for mod in models:
+        mod.train()
+        with _exact():
+            out = mod(*mod.train_inputs)
+            loglik = loglik + mod.likelihood(out).log_prob(mod.train_targets)
+            log_prior = log_prior + sum(prior.log_prob(closure(module)).sum()
+                                        for _, module, prior, closure, _ in mod.named_priors())
+            mll = gpytorch.mlls.ExactMarginalLogLikelihood(mod.likelihood, mod)
+            total = total + mll(out, mod.train_targets) * out.event_shape.numel()
+        mod.eval()
+    return loglik, log_prior, total
 
-    def raw(self) -> list[torch.Tensor]:
-        return [self.covar_module.base_kernel.raw_lengthscale,
-                self.covar_module.raw_outputscale,
-                self.likelihood.noise_covar.raw_noise,
-                self.mean_module.raw_constant]
 
-    def set_raw(self, theta: np.ndarray) -> None:
-        """Load the unconstrained vector (m, d + 3) of mobo.gp into the raw parameters."""
-        th = torch.as_tensor(np.asarray(theta).reshape(self.m, self.d + 3), dtype=_F64)
-        d = self.d
-        with torch.no_grad():
-            self.covar_module.base_kernel.raw_lengthscale.copy_(th[:, :d].unsqueeze(-2))
-            self.covar_module.raw_outputscale.copy_(th[:, d])
-            self.likelihood.noise_covar.raw_noise.copy_(th[:, d + 1].unsqueeze(-1))
-            self.mean_module.raw_constant.copy_(th[:, d + 2])
-
-    def raw_grad(self) -> np.ndarray:
-        ls, os, noise, mean = (p.grad for p in self.raw())
-        return torch.cat([ls.squeeze(-2), os[:, None], noise, mean[:, None]], 1).numpy()
-
-    # ------------------------------------------------------------------ objective
-    def log_terms(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(log likelihood summed over objectives, log prior, GPyTorch's MLL * n summed)."""
-        self.train()
-        self.likelihood.train()
-        with gpytorch.settings.fast_computations(False, False, False):
-            out = self(*self.train_inputs)
-            loglik = self.likelihood(out).log_prob(self.train_targets).sum()
-            log_prior = sum(prior.log_prob(closure(module)).sum()
-                            for _, module, prior, closure, _ in self.named_priors())
-            mll = gpytorch.mlls.ExactMarginalLogLikelihood(self.likelihood, self)
-            total = (mll(out, self.train_targets) * out.event_shape.numel()).sum()
-        return loglik, log_prior, total
-
-    def neg_log_posterior(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """GPyTorch's MAP loss and its autograd gradient in the raw parameters."""
-        self.set_raw(theta)
-        for p in self.raw():
+def _neg_log_posterior(models: list[ObjectiveGP], theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """GPyTorch's MAP loss and its autograd gradient in the raw parameters."""
+    _set_theta(models, theta)
+    for mod in models:
+        for p in _raw(mod):
             p.grad = None
-        loss = -self.log_terms()[2]
-        loss.backward()
-        return float(loss.detach()), self.raw_grad().ravel()
+    loss = -_log_terms(models)[2]
+    loss.backward()
+    grad = np.stack([torch.cat([p.grad.reshape(-1) for p in _raw(mod)]).numpy()
+                     for mod in models])
+    return float(loss.detach()), grad.ravel()
 
-    # ------------------------------------------------------------------ prediction
-    def predict(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Latent posterior mean and variance at ``Xq`` (q, d), standardised, (q, m) each."""
-        self.eval()
-        self.likelihood.eval()
-        Xt = torch.as_tensor(Xq, dtype=_F64).expand(self.m, *Xq.shape)
+
+def _predict(models: list[ObjectiveGP], Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latent posterior mean and variance at ``Xq`` (q, d), standardised, (q, m) each."""
+    means, variances = [], []
+    for mod in models:
+        mod.eval()
         with torch.no_grad(), warnings.catch_warnings(), \
-                gpytorch.settings.fast_pred_var(False), \
-                gpytorch.settings.fast_computations(False, False, False):
+                gpytorch.settings.fast_pred_var(False), _exact():
             # querying at the training inputs is deliberate (duplicates, interpolation)
             warnings.simplefilter("ignore", GPInputWarning)
-            post = self(Xt)
-            return post.mean.T.numpy().copy(), post.variance.T.numpy().copy()
+            post = mod(torch.from_numpy(Xq))
+            means.append(post.mean.numpy().copy())
+            variances.append(post.variance.numpy().copy())
+    return np.stack(means, 1), np.stack(variances, 1)
 
 
 def _standardised(gp: GP, Y: np.ndarray) -> np.ndarray:
     state = gp.model_state()
     return (Y - np.asarray(state["y_mean"])) / np.asarray(state["y_scale"])
-
-
-def _reference(gp: GP, Y: np.ndarray,
-               noise_prior: tuple[float, float] = NOISE_PRIOR) -> _RefGP:
-    ref = _RefGP(gp.X_np, _standardised(gp, Y).T, noise_prior)
-    ref.load_state(gp.model_state())
-    return ref
 
 
 def _gp_terms(gp: GP, X: np.ndarray, Y: np.ndarray,
@@ -237,25 +189,70 @@ def test_standardisation_matches_an_independent_computation(case):
     np.testing.assert_allclose(state["y_mean"], mu, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(state["y_scale"], sd, rtol=1e-13)
     assert np.all(np.asarray(state["noises"]) > _NOISE_FLOOR)
+    # the GPyTorch models train on exactly these standardised outputs and carry the scale
+    for j, mod in enumerate(to_gpytorch(gp)):
+        np.testing.assert_allclose(mod.train_targets.numpy(), (Y[:, j] - mu[j]) / sd[j],
+                                   rtol=1e-12, atol=1e-12)
+        assert (mod.y_mean, mod.y_scale, mod.sign) == (gp.y_mean[j], gp.y_scale[j], 1.0)
+
+
+def test_converted_models_hold_the_fit_exactly(case):
+    X, Y, gp, noise_prior = case
+    models = to_gpytorch(gp, noise_prior=noise_prior, names=[f"f{j}" for j in range(gp.m)],
+                         signs=[(-1.0) ** j for j in range(gp.m)])
+    assert len(models) == gp.m
+    # the raw GPyTorch parameters are mobo.gp's unconstrained vector, bit for bit, and the
+    # constrained ones are the GP's hyper-parameters
+    np.testing.assert_array_equal(_theta(models), gp.theta)
+    ls_mu, ls_sigma = math.sqrt(2.0) + 0.5 * math.log(gp.d), math.sqrt(3.0)
+    for j, mod in enumerate(models):
+        assert isinstance(mod, gpytorch.models.ExactGP) and isinstance(mod, ObjectiveGP)
+        assert not mod.training and not mod.likelihood.training
+        assert mod.name == f"f{j}" and mod.sign == (-1.0) ** j
+        assert all(p.dtype == _F64 for p in mod.parameters())
+        assert mod.train_inputs[0].dtype == _F64 and mod.train_targets.dtype == _F64
+        np.testing.assert_array_equal(mod.train_inputs[0].numpy(), X)
+        kernel = mod.covar_module
+        assert isinstance(kernel, gpytorch.kernels.ScaleKernel)
+        assert isinstance(kernel.base_kernel, gpytorch.kernels.MaternKernel)
+        assert kernel.base_kernel.nu == 2.5 and kernel.base_kernel.ard_num_dims == gp.d
+        assert isinstance(mod.mean_module, gpytorch.means.ConstantMean)
+        assert isinstance(mod.likelihood, gpytorch.likelihoods.GaussianLikelihood)
+        with torch.no_grad():
+            np.testing.assert_array_equal(kernel.base_kernel.lengthscale.numpy()[0],
+                                          gp.lengthscale.numpy()[j])
+            assert kernel.outputscale.item() == gp.outputscale[j].item()
+            assert mod.likelihood.noise.item() == gp.noise[j].item()
+            assert mod.mean_module.constant.item() == gp.mean[j].item()
+        priors = {name: prior for name, _, prior, _, _ in mod.named_priors()}
+        assert len(priors) == 4
+        for name, prior in priors.items():
+            assert prior.loc.dtype == _F64 and prior.scale.dtype == _F64, name
+            if "lengthscale" in name:
+                expected = (gpytorch.priors.LogNormalPrior, ls_mu, ls_sigma)
+            elif "outputscale" in name:
+                expected = (gpytorch.priors.LogNormalPrior, 0.0, 1.0)
+            elif "noise" in name:
+                expected = (gpytorch.priors.LogNormalPrior, *noise_prior)
+            else:
+                expected = (gpytorch.priors.NormalPrior, 0.0, 1.0)
+            assert isinstance(prior, expected[0]), name
+            assert (prior.loc.item(), prior.scale.item()) == pytest.approx(expected[1:],
+                                                                           rel=1e-15)
 
 
 def test_likelihood_and_priors_match_gpytorch(case):
     X, Y, gp, noise_prior = case
-    ref = _reference(gp, Y, noise_prior)
-    # the raw GPyTorch parameters are mobo.gp's unconstrained vector
-    with torch.no_grad():
-        raw = np.concatenate([p.reshape(gp.m, -1).numpy() for p in ref.raw()], 1)
-    np.testing.assert_allclose(raw, gp.theta, rtol=1e-10, atol=1e-10)
-
+    ref = to_gpytorch(gp, noise_prior=noise_prior)
     loglik, log_prior, value, grad = _gp_terms(gp, X, Y, noise_prior)
-    ref_loglik, ref_prior, ref_total = (float(t.detach()) for t in ref.log_terms())
+    ref_loglik, ref_prior, ref_total = (float(t.detach()) for t in _log_terms(ref))
     assert loglik == pytest.approx(ref_loglik, rel=1e-10, abs=1e-10)
     assert log_prior == pytest.approx(ref_prior + gp.m * _HALF_LOG_2PI, rel=1e-12, abs=1e-12)
     assert ref_total == pytest.approx(ref_loglik + ref_prior, rel=1e-12, abs=1e-12)
     assert value == pytest.approx(-ref_total - gp.m * _HALF_LOG_2PI, rel=1e-10, abs=1e-10)
 
     # the closed-form gradient (R&W eq. 5.9 + numba partials) against GPyTorch autograd
-    ref_value, ref_grad = ref.neg_log_posterior(gp.theta)
+    ref_value, ref_grad = _neg_log_posterior(ref, gp.theta)
     assert ref_value == pytest.approx(-ref_total, rel=1e-12)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-7 * max(1.0, abs(value)))
 
@@ -272,8 +269,10 @@ def test_objective_and_gradient_match_gpytorch_off_the_optimum():
             rng.uniform(-9.0, -1.0, (m, 1)), rng.uniform(-1.0, 1.0, (m, 1))], 1)
         hyper = gpmod._Hyper(m, d)
         value, grad = gpmod._Objective(X, Ys, hyper).value_and_grad(theta.ravel())
-        ref = _RefGP(X, Ys.T)
-        ref_value, ref_grad = ref.neg_log_posterior(theta)
+        ref = to_gpytorch(gp)
+        np.testing.assert_allclose(np.stack([r.train_targets.numpy() for r in ref], 1), Ys,
+                                   rtol=1e-15, atol=1e-15)
+        ref_value, ref_grad = _neg_log_posterior(ref, theta)
         assert value == pytest.approx(ref_value - m * _HALF_LOG_2PI, rel=1e-10, abs=1e-10)
         assert np.abs(ref_grad).max() > 1e-2
         np.testing.assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-8 * np.abs(ref_grad).max())
@@ -301,11 +300,16 @@ def _assert_posterior_matches(mu: np.ndarray, sd: np.ndarray, ref_mu_s: np.ndarr
 
 def test_posterior_matches_gpytorch(case):
     X, Y, gp, noise_prior = case
-    ref = _reference(gp, Y, noise_prior)
+    ref = to_gpytorch(gp, noise_prior=noise_prior)
     Xq = _query_points(X, 7)
-    ref_mu, ref_var = ref.predict(Xq)
+    ref_mu, ref_var = _predict(ref, Xq)
     mu, sd = gp.posterior(Xq)
     _assert_posterior_matches(mu, sd, ref_mu, ref_var, gp)
+    # the models' own prediction, in raw units (a minimised objective: no sign change)
+    raw = [mod.predict(Xq) for mod in ref]
+    mu_r, var_r = np.stack([r[0] for r in raw], 1), np.stack([r[1] for r in raw], 1)
+    _assert_posterior_matches(mu, sd, (mu_r - gp.y_mean) / gp.y_scale,
+                              var_r / gp.y_scale**2, gp)
     mu_t, sd_t = gp.posterior_torch(torch.from_numpy(Xq))
     _assert_posterior_matches(mu_t.numpy(), sd_t.numpy(), ref_mu, ref_var, gp)
     # where the posterior variance is not a small difference of large numbers, all its
@@ -318,20 +322,20 @@ def test_posterior_matches_gpytorch(case):
 def test_posterior_gradient_matches_gpytorch():
     X, Y = _data(12, 3, 2, 30)
     gp = fit_gp(X, Y)
-    ref = _reference(gp, Y)
-    ref.eval()
-    ref.likelihood.eval()
+    ref = to_gpytorch(gp)
     Xq = np.random.default_rng(31).random((4, 3))
     Xt = torch.from_numpy(Xq).requires_grad_(True)
     mu, sd = gp.posterior_torch(Xt)
     g_mu, g_sd = (torch.autograd.grad(v.sum(), Xt, retain_graph=True)[0].numpy()
                   for v in (mu / gp._scale_t, sd / gp._scale_t))
     Xr = torch.from_numpy(Xq).requires_grad_(True)
-    with gpytorch.settings.fast_pred_var(False), \
-            gpytorch.settings.fast_computations(False, False, False):
-        post = ref(Xr.expand(gp.m, *Xq.shape))
-        r_mu, r_sd = (torch.autograd.grad(v.sum(), Xr, retain_graph=True)[0].numpy()
-                      for v in (post.mean, post.variance.sqrt()))
+    r_mu = np.zeros_like(Xq)
+    r_sd = np.zeros_like(Xq)
+    with gpytorch.settings.fast_pred_var(False), _exact():
+        for mod in ref:
+            post = mod(Xr)
+            for out, v in ((r_mu, post.mean), (r_sd, post.variance.sqrt())):
+                out += torch.autograd.grad(v.sum(), Xr, retain_graph=True)[0].numpy()
     np.testing.assert_allclose(g_mu, r_mu, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(g_sd, r_sd, rtol=1e-7, atol=1e-9)
 
@@ -345,17 +349,15 @@ def test_joint_samples_follow_gpytorch_posterior_covariance():
     """
     X, Y = _data(11, 2, 2, 45, dup=True)
     gp = fit_gp(X, Y)
-    ref = _reference(gp, Y)
+    ref = to_gpytorch(gp)
     Xq = np.vstack([np.random.default_rng(46).random((4, 2)), X[:1]])
     q = len(Xq)
     S = gp.sample_joint(Xq, q, np.random.default_rng(47))  # (s, q, m)
     Z = np.random.default_rng(47).standard_normal((q, gp.m, q, 1))[..., 0]  # (s, m, q)
-    ref.eval()
-    ref.likelihood.eval()
-    with torch.no_grad(), gpytorch.settings.fast_pred_var(False), \
-            gpytorch.settings.fast_computations(False, False, False):
-        post = ref(torch.from_numpy(Xq).expand(gp.m, *Xq.shape))
-        ref_mean, ref_cov = post.mean.numpy(), post.covariance_matrix.numpy()  # (m, q), (m, q, q)
+    with torch.no_grad(), gpytorch.settings.fast_pred_var(False), _exact():
+        posts = [mod(torch.from_numpy(Xq)) for mod in ref]
+        ref_mean = np.stack([p.mean.numpy() for p in posts])  # (m, q)
+        ref_cov = np.stack([p.covariance_matrix.numpy() for p in posts])  # (m, q, q)
     Ss = (S - gp.y_mean) / gp.y_scale
     for j in range(gp.m):
         D = Ss[:, :, j].T - ref_mean[j][:, None]  # (q, s)
@@ -374,9 +376,11 @@ def test_conditioned_posterior_matches_gpytorch():
     Y_new = rng.normal(Y.mean(0), Y.std(0), (4, 2))
     cond = gp.condition(X_new, Y_new)
     # same hyper-parameters and standardisation: the reference just sees more data
-    ref = _reference(cond, np.vstack([Y, Y_new]))
+    ref = to_gpytorch(cond)
+    np.testing.assert_allclose(np.stack([r.train_targets.numpy() for r in ref], 1),
+                               _standardised(cond, np.vstack([Y, Y_new])), rtol=1e-15)
     Xq = _query_points(cond.X_np, 42)
-    ref_mu, ref_var = ref.predict(Xq)
+    ref_mu, ref_var = _predict(ref, Xq)
     mu, sd = cond.posterior(Xq)
     _assert_posterior_matches(mu, sd, ref_mu, ref_var, cond)
 
@@ -411,8 +415,12 @@ def test_map_fit_is_at_least_as_good_as_gpytorch(name, n, d, f, noise_sd, noise_
     m = Y.shape[1]
     gp = fit_gp(X, Y, noise_prior=noise_prior)
     assert gp.fit_ok
-    ref = _RefGP(X, _standardised(gp, Y).T, noise_prior)
-    gp_loss = ref.neg_log_posterior(gp.theta)[0]
+    ref = to_gpytorch(gp, noise_prior=noise_prior)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        return _neg_log_posterior(ref, theta)
+
+    gp_loss = loss(gp.theta)[0]
 
     # the same problem in GPyTorch: the starts mobo.gp documents (lengthscales 0.5, 0.15
     # and 2, unit outputscale, noise 1e-6 + e^-4, zero mean), screened by the loss, then
@@ -423,16 +431,16 @@ def test_map_fit_is_at_least_as_good_as_gpytorch(name, n, d, f, noise_sd, noise_
         th[:, :d] = math.log(ls)
         th[:, d + 1] = -4.0
         starts.append(th.ravel())
-    start = min(starts, key=lambda th: ref.neg_log_posterior(th)[0])
+    start = min(starts, key=lambda th: loss(th)[0])
     bounds = gpmod._Hyper(m, d, noise_prior=noise_prior).bounds()
     options = {"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9}
-    res = scipy.optimize.minimize(ref.neg_log_posterior, start, jac=True, method="L-BFGS-B",
+    res = scipy.optimize.minimize(loss, start, jac=True, method="L-BFGS-B",
                                   bounds=bounds, options=options)
     assert np.isfinite(res.fun)
     # mobo.gp stops at a relative decrease of 1e-6 after at most 100 iterations
     tol = 2e-5 * max(1.0, abs(float(res.fun)))
     assert gp_loss <= float(res.fun) + tol, (name, gp_loss, float(res.fun))
     # and GPyTorch, started at mobo.gp's optimum, finds no markedly better point nearby
-    polish = scipy.optimize.minimize(ref.neg_log_posterior, gp.theta.ravel(), jac=True,
+    polish = scipy.optimize.minimize(loss, gp.theta.ravel(), jac=True,
                                      method="L-BFGS-B", bounds=bounds, options=options)
     assert gp_loss <= float(polish.fun) + tol, (name, gp_loss, float(polish.fun))

@@ -1,4 +1,4 @@
-"""Tests of mobo.plot: the grouping of trials, hypervolume trace, importance and the CLI."""
+"""Tests of mobo.plot: grouping of trials, hypervolume trace, importance, posterior slice, CLI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobo.hypervolume import hypervolume
+from mobo.gp import NOISE_PRIOR, fit_gp
 from mobo.plot import (
     FIGURES,
     classify,
@@ -18,14 +18,18 @@ from mobo.plot import (
     main,
     parameter_importance,
     plot_pareto,
+    plot_posterior_slice,
+    posterior_slice,
     save_figure,
     write_figures,
 )
 from mobo.space import Categorical, Float, Space
-from mobo.study import Constraint, Objective, Study
+from mobo.study import Study
+from mobo.trial import Constraint, Objective
+from mobo.volume import hypervolume
 
 ROOT = Path(__file__).resolve().parents[2]
-JOURNAL40 = ROOT / "benchmarks" / "results" / "distill_budget40.jsonl"
+JOURNAL40 = ROOT / "results" / "distill_budget40.jsonl"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # acc (maximised, threshold 0.5) and size (minimised, no threshold) of each trial told
@@ -138,6 +142,70 @@ def test_importance_needs_two_completed_trials() -> None:
         parameter_importance(study)
 
 
+def test_posterior_slice_draws_the_surrogate_along_the_most_important_parameter(
+        tmp_path: Path) -> None:
+    space = Space([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True)])
+    study = Study(space, [Objective("f", maximize=True), "g"], seed=0, n_initial=12)
+    for _ in range(12):
+        t = study.ask()
+        a, b = t.params["a"], t.params["b"]
+        study.tell(t, {"f": math.sin(6.0 * a) + 0.05 * b, "g": 3.0 * a**2 + 0.01 * math.log(b)})
+    imp = parameter_importance(study)
+    slc = posterior_slice(study, imp)
+    assert slc.parameter == imp.parameters[imp.order()[0]] == "a"
+    base = study.pareto_front()[0]
+    assert slc.base == base.number and slc.base_x == base.params["a"]
+    # the slice: a swept over its range, b held at the base trial's encoding
+    enc = space.encode(base.params)
+    np.testing.assert_array_equal(slc.X[:, 0], np.linspace(0.0, 1.0, len(slc.X)))
+    assert np.all(slc.X[:, 1] == enc[1])
+    np.testing.assert_allclose(slc.x, slc.X[:, 0], rtol=1e-15)
+    fig = plot_posterior_slice(slc)
+    assert len(fig.axes) == 2
+    # the plotted mean is the surrogate's posterior, in the objective's own units, and
+    # mobo.gp's posterior of the same fit (the maximised f un-negated)
+    models = study.surrogate()
+    done = [t for t in study.trials if t.status == "completed"]
+    X = space.encode_many([t.params for t in done])
+    Y = np.array([[-t.values["f"], t.values["g"]] for t in done])
+    gp = fit_gp(X, Y, study._last_model_state, noise_prior=NOISE_PRIOR)
+    idx = [0, 37, 100, len(slc.X) - 1]
+    mu, sd = gp.posterior(slc.X[idx])
+    for j, (name, sign) in enumerate((("f", -1.0), ("g", 1.0))):
+        x, y = fig.axes[j].lines[0].get_xydata().T
+        np.testing.assert_array_equal(x, slc.x)
+        mean, var = models[name].predict(slc.X[idx])
+        np.testing.assert_allclose(y[idx], mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(y[idx], sign * mu[:, j], rtol=1e-8, atol=1e-9)
+        np.testing.assert_allclose(slc.sd[j, idx], sd[:, j], rtol=1e-8, atol=1e-12)
+        np.testing.assert_array_equal(slc.trial_y[j], [t.values[name] for t in done])
+    out = write_figures(study, tmp_path / "figs")
+    assert out["slice"].read_bytes().startswith(PNG_MAGIC)
+
+
+def test_posterior_slice_of_a_categorical_and_of_too_few_trials(tmp_path: Path) -> None:
+    space = Space([Float("a", 0.0, 1.0), Categorical("k", ["u", "v", "w"])])
+    study = Study(space, ["f"], seed=0, n_initial=10)
+    for _ in range(10):
+        t = study.ask()
+        study.tell(t, {"f": 0.1 * t.params["a"] + {"u": 0.0, "v": 3.0, "w": 1.0}[t.params["k"]]})
+    slc = posterior_slice(study)
+    assert slc.parameter == "k" and slc.choices == ["u", "v", "w"]
+    np.testing.assert_array_equal(slc.X[:, 1:], np.eye(3))
+    best = min((t for t in study.trials), key=lambda t: t.values["f"])
+    assert slc.base == best.number
+    fig = plot_posterior_slice(slc)
+    assert len(fig.axes) == 1
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["u", "v", "w"]
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(),
+                               study.surrogate()["f"].predict(slc.X)[0], rtol=1e-12)
+    one = Study(space, ["f"], seed=0)
+    one.tell(one.ask(), {"f": 1.0})
+    with pytest.raises(ValueError, match="at least 2 completed trials"):
+        posterior_slice(one)
+    assert write_figures(one, tmp_path / "one")["slice"].stat().st_size > 1000
+
+
 def test_write_figures_is_deterministic_and_leaves_the_journal_alone(journal: Path,
                                                                    tmp_path: Path) -> None:
     before = journal.read_bytes()
@@ -194,7 +262,7 @@ def test_cli_writes_the_figures_of_the_committed_journal(tmp_path: Path) -> None
     assert all(Path(p).read_bytes().startswith(PNG_MAGIC) for p in written)
     assert JOURNAL40.read_bytes() == before
     view = classify(Study.read(JOURNAL40))
-    # the front of the 40-trial run, as benchmarks/results/distill.md lists it
+    # the front of the 40-trial run, as results/distill.md lists it
     assert sorted(t.number for t in view.front) == [3, 4, 8, 10, 13, 34]
     assert len(view.front) + len(view.dominated) + len(view.below_threshold) == 40
 
