@@ -27,7 +27,7 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
    median gap of 0.297, 32 gave 0.257 and 64 gave 0.195 (better than 8 on 15 of 19 paired
    seeds, Wilcoxon p = 0.005), in 8, 24 and 42 s per 100-evaluation run; the default is 64
    (BoTorch's qLogNEHVI averages over 128 quasi-Monte Carlo samples).
-4. Acquisition: log EHVI (exact, :mod:`mobo.ehvi`; Emmerich et al. 2016, Yang et al. 2019)
+4. Acquisition: log EHVI (exact, :mod:`mobo.improvement`; Emmerich et al. 2016, Yang et al. 2019)
    of the GP posterior mean and standard deviation, which keeps ranking where EHVI itself
    underflows (Ament et al. 2023), plus the log probability of success from a feasibility
    model when some trials failed.
@@ -73,7 +73,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mobo.ehvi import Boxes, decompose, log_ehvi_boxes, log_ehvi_boxes_and_grad
+from mobo.boxes import Boxes, decompose
 from mobo.gp import (
     GP,
     NOISE_PRIOR,
@@ -83,6 +83,7 @@ from mobo.gp import (
     posterior_torch_many,
     single_threaded,
 )
+from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
 from mobo.pareto import is_nondominated
 from mobo.space import Space
 

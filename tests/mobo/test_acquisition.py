@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from mobo.acquisition import Proposal, Proposer, _Acquisition
-from mobo.ehvi import decompose
+from mobo.boxes import decompose
 from mobo.gp import fit_gp
-from mobo.hypervolume import hypervolume
 from mobo.space import Categorical, Float, Int, Space
+from mobo.volume import hypervolume
 
 SPACE2 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0)])
 REF2 = np.array([1.1, 1.1])

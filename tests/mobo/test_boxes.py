@@ -1,8 +1,7 @@
-"""Hypervolume and box decomposition against brute force and moocore."""
+"""Box decompositions of the non-dominated region against brute force (a grid of cells and
+random probes), and their index for the EHVI kernels."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
@@ -10,25 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mobo.hypervolume import hypervolume, nondominated_boxes
-
-moocore = pytest.importorskip("moocore")
-
+from mobo.boxes import boxes_from_bounds, decompose, nondominated_boxes
+from mobo.volume import hypervolume
+from tests.mobo.references import degenerate_fronts, degenerate_sets, random_front
 
 # ---------------------------------------------------------------------------------------
 # slow references
 # ---------------------------------------------------------------------------------------
-
-
-def hv_inclusion_exclusion(Y: np.ndarray, ref: np.ndarray) -> float:
-    """Sum over subsets of (-1)^(|S|+1) * vol(box of the componentwise max of S)."""
-    P = Y[(Y < ref).all(axis=1)]
-    total = 0.0
-    for k in range(1, len(P) + 1):
-        for S in itertools.combinations(range(len(P)), k):
-            corner = P[list(S)].max(axis=0)
-            total += (-1) ** (k + 1) * np.prod(ref - corner)
-    return float(total)
 
 
 def grid_cells(Y: np.ndarray, ref: np.ndarray, bound: np.ndarray):
@@ -93,38 +80,6 @@ def check_boxes(Y: np.ndarray, ref: np.ndarray, rng: np.random.Generator) -> Non
 
 
 # ---------------------------------------------------------------------------------------
-# inputs
-# ---------------------------------------------------------------------------------------
-
-
-def sphere_front(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    X = np.abs(rng.normal(size=(n, m)))
-    return 1.0 - X / np.linalg.norm(X, axis=1, keepdims=True)
-
-
-def degenerate_sets(m: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    ref = np.full(m, 1.0)
-    base = np.round(rng.random((8, m)) * 4) / 4  # many ties in every coordinate
-    on_ref = rng.random((5, m))
-    on_ref[np.arange(5), rng.integers(0, m, 5)] = 1.0  # equal to ref in one coordinate
-    outside = rng.random((6, m)) * 1.6  # some points beyond ref
-    dup = np.repeat(rng.random((3, m)), 3, axis=0)
-    return [
-        (np.zeros((0, m)), ref),
-        (np.full((1, m), 0.5), ref),
-        (np.full((1, m), 1.0), ref),
-        (base, ref),
-        (on_ref, ref),
-        (outside, ref),
-        (dup, ref),
-        (np.vstack([base, dup, on_ref, outside]), ref),
-        (sphere_front(10, m, rng), ref),
-        (rng.random((10, m)) * 1e6, np.full(m, 1e6)),
-        (rng.random((10, m)) * 1e-6, np.full(m, 1e-6)),
-    ]
-
-
-# ---------------------------------------------------------------------------------------
 # nondominated_boxes
 # ---------------------------------------------------------------------------------------
 
@@ -178,7 +133,7 @@ def test_boxes_2d_are_the_strips() -> None:
 def test_boxes_3d_count_is_linear() -> None:
     rng = np.random.default_rng(3)
     for p in [10, 50, 200]:
-        lower, _ = nondominated_boxes(sphere_front(p, 3, rng), np.ones(3))
+        lower, _ = nondominated_boxes(random_front(rng, p, 3), np.ones(3))
         assert len(lower) <= 3 * p + 1
 
 
@@ -201,97 +156,83 @@ def test_boxes_hypothesis(m: int, data: st.DataObject) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# hypervolume
+# the index for the EHVI kernels
 # ---------------------------------------------------------------------------------------
 
 
-def moocore_hv(Y: np.ndarray, ref: np.ndarray) -> float:
-    return float(moocore.hypervolume(Y, ref=ref)) if len(Y) else 0.0
+def test_strips_have_p_plus_one_boxes() -> None:
+    front = np.array([[0.2, 0.8], [0.5, 0.5], [0.5, 0.6], [0.8, 0.2], [0.8, 0.2], [1.0, 0.1]])
+    boxes = decompose(front, np.ones(2))
+    # [0.5, 0.6] is dominated, the duplicate counts once, [1.0, 0.1] lies on the reference
+    assert len(boxes) == 4
+    np.testing.assert_array_equal(boxes.upper[:, 1], [1.0, 0.8, 0.5, 0.2])
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
-def test_hv_against_inclusion_exclusion(m: int) -> None:
-    rng = np.random.default_rng(30 + m)
-    for n in range(0, 8):
-        Y = rng.random((n, m))
-        ref = np.full(m, 0.85)
-        assert hypervolume(Y, ref) == pytest.approx(hv_inclusion_exclusion(Y, ref), abs=1e-12)
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_box_index_matches_a_direct_lookup(m: int) -> None:
+    """Every box side is found at its coordinate in the grid of its axis, which holds each
+    distinct finite coordinate once, sorted; random and degenerate (repeated, all -inf,
+    single-box) bounds."""
+    rng = np.random.default_rng(m)
+    cases = []
+    for n_boxes in (1, 2, 7, 40):
+        # repeated coordinates
+        lower = rng.choice([-np.inf, 0.0, 0.25, 0.5], size=(n_boxes, m))
+        width = rng.choice([0.25, 0.5, 1.0], size=(n_boxes, m))
+        cases.append((lower, np.where(np.isinf(lower), 0.0, lower) + width))
+        # distinct coordinates
+        lower = rng.uniform(-1.0, 1.0, size=(n_boxes, m))
+        lower[rng.random((n_boxes, m)) < 0.3] = -np.inf
+        width = rng.uniform(0.1, 1.0, size=(n_boxes, m))
+        cases.append((lower, np.where(np.isinf(lower), 0.0, lower) + width))
+    cases.append((np.full((3, m), -np.inf), np.ones((3, m))))
+    for lower, upper in cases:
+        boxes = boxes_from_bounds(lower, upper)
+        for j in range(m):
+            coords = sorted({float(v) for v in lower[:, j] if np.isfinite(v)}
+                            | {float(v) for v in upper[:, j]})
+            count = int(boxes.counts[j])
+            assert boxes.grid[j, :count].tolist() == coords
+            assert np.all(np.isposinf(boxes.grid[j, count:]))
+            for k in range(len(lower)):
+                ui = boxes.upper_index[k, j]
+                assert boxes.grid[j, ui] == upper[k, j]
+                li = boxes.lower_index[k, j]
+                if np.isfinite(lower[k, j]):
+                    assert boxes.grid[j, li] == lower[k, j]
+                else:
+                    assert li == -1
 
 
-@pytest.mark.parametrize("m", [2, 3, 4, 5])
-def test_hv_against_moocore_degenerate(m: int) -> None:
-    rng = np.random.default_rng(40 + m)
-    for Y, ref in degenerate_sets(m, rng):
-        # moocore gives zero volume to points equal to ref in some coordinate, the same
-        # volume as excluding them
-        expected = moocore_hv(Y, ref)
-        assert hypervolume(Y, ref) == pytest.approx(expected, rel=1e-12, abs=1e-300)
-
-
-@pytest.mark.parametrize("m,n", [(2, 500), (3, 300), (4, 80), (5, 30)])
-def test_hv_against_moocore_random(m: int, n: int) -> None:
-    rng = np.random.default_rng(50 + m)
-    for Y in [rng.random((n, m)), sphere_front(n, m, rng), np.round(rng.random((n, m)), 1)]:
-        ref = np.full(m, 1.05)
-        assert hypervolume(Y, ref) == pytest.approx(moocore_hv(Y, ref), rel=1e-11)
-
-
-@settings(max_examples=80, deadline=None)
-@given(m=st.integers(2, 5), data=st.data())
-def test_hv_hypothesis(m: int, data: st.DataObject) -> None:
-    n = data.draw(st.integers(0, 12))
-    Y = data.draw(
-        arrays(np.float64, (n, m), elements=st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0, 2.0]))
-    )
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_decompose_indexes_the_nondominated_boxes(m: int) -> None:
+    """EHVI's decomposition is the hypervolume module's, box for box (one strip builder for
+    both), and its index points back at the bounds."""
+    rng = np.random.default_rng(60 + m)
     ref = np.ones(m)
-    assert hypervolume(Y, ref) == pytest.approx(moocore_hv(Y, ref), abs=1e-12)
+    for name, front in degenerate_fronts(rng, m).items():
+        boxes = decompose(front, ref)
+        lower, upper = nondominated_boxes(front, ref)
+        np.testing.assert_array_equal(boxes.lower, lower, err_msg=name)
+        np.testing.assert_array_equal(boxes.upper, upper, err_msg=name)
+        assert boxes.strips == (m == 2), name
+        for j in range(m):
+            np.testing.assert_array_equal(boxes.grid[j, boxes.upper_index[:, j]], upper[:, j])
 
 
-def test_hv_simple_values() -> None:
-    assert hypervolume(np.zeros((0, 2)), np.ones(2)) == 0.0
-    assert hypervolume(np.array([[0.5, 0.5]]), np.ones(2)) == pytest.approx(0.25)
-    assert hypervolume(np.array([[0.5, 1.0]]), np.ones(2)) == 0.0
-    assert hypervolume(np.array([[0.2], [0.5], [3.0]]), np.array([1.0])) == pytest.approx(0.8)
-    assert hypervolume(np.array([[0.0, 0.0, 0.0]]), np.array([1.0, 2.0, 3.0])) == 6.0
-    # a point outside in one objective does not count even if excellent in the others
-    assert hypervolume(np.array([[-5.0, 1.5]]), np.ones(2)) == 0.0
-
-
-def test_hv_invariant_to_order_and_duplicates() -> None:
-    rng = np.random.default_rng(7)
-    Y = rng.random((60, 3))
-    ref = np.ones(3)
-    base = hypervolume(Y, ref)
-    assert hypervolume(Y[::-1], ref) == pytest.approx(base, rel=1e-13)
-    assert hypervolume(np.vstack([Y, Y]), ref) == pytest.approx(base, rel=1e-13)
+# ---------------------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------------------
 
 
 def test_validation_errors() -> None:
-    with pytest.raises(ValueError, match="Y"):
-        hypervolume(np.ones(3), np.ones(3))
-    with pytest.raises(ValueError, match="ref"):
-        hypervolume(np.ones((2, 3)), np.ones(2))
-    with pytest.raises(ValueError, match="ref"):
-        hypervolume(np.ones((2, 2)), np.array([1.0, np.inf]))
-    with pytest.raises(ValueError, match="NaN"):
-        hypervolume(np.array([[0.1, np.nan]]), np.ones(2))
-    with pytest.raises(ValueError, match="-inf"):
-        hypervolume(np.array([[0.1, -np.inf]]), np.ones(2))
     with pytest.raises(ValueError, match="front"):
         nondominated_boxes(np.ones((2, 2, 2)), np.ones(2))
     with pytest.raises(ValueError, match="NaN"):
         nondominated_boxes(np.array([[0.1, np.nan]]), np.ones(2))
     with pytest.raises(ValueError, match="ref"):
         nondominated_boxes(np.ones((2, 3)), np.ones(2))
-    # +inf rows are simply outside the reference box
-    assert hypervolume(np.array([[np.inf, 0.0], [0.5, 0.5]]), np.ones(2)) == pytest.approx(0.25)
-
-
-def test_package_level_call_survives_submodule_import() -> None:
-    import sys
-
-    import mobo
-
-    # this file imported the submodule first; the package attribute is still the function
-    assert sys.modules["mobo.hypervolume"].nondominated_boxes is nondominated_boxes
-    assert mobo.hypervolume(np.array([[0.5, 0.5]]), np.ones(2)) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="upper"):
+        boxes_from_bounds(np.zeros((1, 2)), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="lower"):
+        boxes_from_bounds(np.full((1, 2), np.nan), np.ones((1, 2)))

@@ -2,7 +2,10 @@
 
 All objectives are minimised. A candidate's prediction is Y = (Y_1, ..., Y_m) with
 independent Y_j ~ N(mean_j, std_j^2); the improvement is the volume of the part of the
-region N = { z <= ref : no counted front point f has f <= z } that Y dominates.
+region N = { z <= ref : no counted front point f has f <= z } that Y dominates. Inputs:
+mean and std (n, m) for n candidates, front (p, m), ref (m,); outputs: EHVI or log EHVI
+(n,) and, for the ``_and_grad`` functions, their partials with respect to mean and std,
+each (n, m).
 
 Method (Emmerich, Deutz & Klinkenberg 2011; Emmerich, Yang, Deutz, Wang & Fonseca 2016;
 Yang, Emmerich, Deutz & Baeck 2019): write N as a union of disjoint axis-aligned boxes
@@ -19,12 +22,13 @@ with H(c) = s h((c - mu) / s) and h(z) = z Phi(z) + phi(z) (the expected-improve
 function). The partials are d psi / d mu = Phi(a) - Phi(b) and d psi / d s = phi(b) - phi(a)
 with a = (l - mu) / s, b = (u - mu) / s.
 
-Decompositions: for m = 2 the p + 1 vertical strips between consecutive front points
-(Emmerich et al. 2011); for m >= 3 the boxes of :func:`mobo.hypervolume.nondominated_boxes`.
-A decomposition is computed once per front (:func:`decompose`) and shared by all
-candidates. For the strips, EHVI without gradients has a fused kernel: consecutive strips
-share an edge, so each strip needs the special functions at one new coordinate per axis,
-computed as the strips are visited, with no tables (about 1.5x faster on one thread).
+Decompositions come from :mod:`mobo.boxes`: for m = 2 the p + 1 vertical strips between
+consecutive front points (Emmerich et al. 2011), for m >= 3 the boxes of
+:func:`mobo.boxes.nondominated_boxes` (O(p) boxes for m = 3, as in Lacour, Klamroth &
+Fonseca 2017). A decomposition is computed once per front (:func:`mobo.boxes.decompose`)
+and shared by all candidates. For the strips, EHVI without gradients has a fused kernel:
+consecutive strips share an edge, so each strip needs the special functions at one new
+coordinate per axis, computed as the strips are visited, with no tables.
 
 Linear-space kernel: boxes share their corner coordinates, so for each candidate H(c),
 G(c) = E[(Y - c)^+], phi and (for gradients) the two tail probabilities are tabulated once
@@ -32,44 +36,37 @@ per distinct coordinate of each axis (O(m p) special-function evaluations rather
 O(m K)), and each box side is a difference of two table entries: H(u) - H(l) when the mean
 lies above l, and (u - l) - (G(l) - G(u)) when it lies below, so that neither form
 cancels badly. The tables are built for blocks of candidates at once, from arithmetic
-alone (an exp of our own and one polynomial for g(x) = 1 - x R(x) = h(-x) / phi(x), R the
-Mills ratio; no table look-ups, no library calls), so the compiler turns the loop over a
-block into SIMD instructions; g is approximated directly, so the small one of H and G,
-s phi(z) g(|z|), keeps its relative accuracy (5e-14) deep in the tails. The box sums of
-the linear kernel run over the same blocks. Blocks are processed in parallel.
+alone (:func:`mobo.vecmath.exp_neg` and the polynomial :func:`mobo.normal.g_fast` for
+g(x) = 1 - x R(x) = h(-x) / phi(x), R the Mills ratio; no table look-ups, no library
+calls), so the compiler turns the loop over a block into SIMD instructions; g is
+approximated directly, so the small one of H and G, s phi(z) g(|z|), keeps its relative
+accuracy deep in the tails. The box sums of the linear kernel run over the same blocks.
+Blocks are processed in parallel.
 
 Log space (``log_ehvi``): far from the front every psi underflows although EHVI is positive.
 Box terms are summed in linear space whenever every side comes out of the tables with full
 relative accuracy and the product cannot underflow; the other box terms are computed as
-sum_j log psi with a stable log psi and combined by a log-sum-exp, in the spirit of the
-log-EI of Ament, Daulton, Eriksson, Balandat & Bakshy 2023 ("Unexpected improvements to
-expected improvement"); a set-aside box whose upper bound is below 1e-16 / K of the linear
-sum is skipped. The linear part and the bounds are computed for a whole block of
-candidates at once, as in the linear kernel; a candidate whose set-aside boxes are all
-negligible (near the front, the common case) is done there, and only the others are
-finished one at a time. The stable log psi: log h(z) for z < 0 is -z^2/2 - log sqrt(2 pi)
-+ log g(-z); for large x both R and g come from Laplace's continued fraction R(x) = 1/(x +
-1/(x + 2/(x + ...))), which gives g = 1 / (f_0 f_1) (f_k the k-th tail of the fraction)
-without the cancellation of 1 - x R(x). Differences h(b) - h(a) are formed where they
-cancel least: with a log1mexp when the mean lies above the box, as (b - a) minus a small
-correction when it lies below, and from a Taylor series around the midpoint when the box
-is thin compared with the standard deviation.
+sum_j log psi with the stable :func:`mobo.normal.log_psi` and combined by a log-sum-exp,
+in the spirit of the log-EI of Ament, Daulton, Eriksson, Balandat & Bakshy 2023
+("Unexpected improvements to expected improvement"); a set-aside box whose upper bound is
+below 1e-16 / K of the linear sum is skipped. The linear part and the bounds are computed
+for a whole block of candidates at once, as in the linear kernel; a candidate whose
+set-aside boxes are all negligible (near the front, the common case) is done there, and
+only the others are finished one at a time.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
 
+from mobo.boxes import Boxes, decompose
+from mobo.normal import G_COEF, INV_SQRT_2PI, Q_SERIES, Z_ZERO, g_fast, log_psi, q_small
 from mobo.vecmath import exp_neg
 
 __all__ = [
-    "Boxes",
-    "boxes_from_bounds",
-    "decompose",
     "ehvi",
     "ehvi_and_grad",
     "ehvi_boxes",
@@ -80,184 +77,16 @@ __all__ = [
     "log_ehvi_boxes_and_grad",
 ]
 
-_SQRT2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_LN2 = math.log(2.0)
-# below this x the Mills ratio comes from erfc directly (g loses at most ~1.2 digits to
-# cancellation); above it from the continued fraction, which converges to full double
-# precision within 40 terms for x >= 4 and 20 terms for x >= 8
-_CF_FROM = 4.0
-# a box is "thin" when its half-width w (in standard deviations) satisfies
-# w (1 + |c|) < _THIN, c its centre; the midpoint series is then exact to ~1e-16
-_THIN = 1e-2
-
-
-# ---------------------------------------------------------------------------------------
-# scalar special functions (numba)
-# ---------------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _phi(z: float) -> float:  # pragma: no cover - numba
-    return _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-
-
-@njit(cache=True)
-def _upper_tail(z: float) -> float:  # pragma: no cover - numba
-    """Q(z) = 1 - Phi(z), accurate for large z."""
-    return 0.5 * math.erfc(z / _SQRT2)
-
-
-@njit(cache=True)
-def _mills_log(x: float) -> tuple[float, float]:  # pragma: no cover - numba
-    """(log R(x), log g(x)) for x >= 0: R = Q / phi (Mills ratio), g = 1 - x R = h(-x) / phi(x)."""
-    if x == np.inf:
-        return -np.inf, -np.inf
-    if x < _CF_FROM:
-        r = _upper_tail(x) / _phi(x)
-        return math.log(r), math.log(1.0 - x * r)
-    n = 40 if x < 8.0 else 20
-    f1 = x
-    for k in range(n - 1, 0, -1):
-        f1 = x + (k + 1) / f1
-    f0 = x + 1.0 / f1
-    lf0 = math.log(f0)
-    return -lf0, -lf0 - math.log(f1)
-
-
-@njit(cache=True)
-def _mills(x: float) -> tuple[float, float]:  # pragma: no cover - numba
-    """(R(x), g(x)) for x >= 0, as in :func:`_mills_log`."""
-    if x == np.inf:
-        return 0.0, 0.0
-    if x < _CF_FROM:
-        r = _upper_tail(x) / _phi(x)
-        return r, 1.0 - x * r
-    n = 40 if x < 8.0 else 20
-    f1 = x
-    for k in range(n - 1, 0, -1):
-        f1 = x + (k + 1) / f1
-    f0 = x + 1.0 / f1
-    return 1.0 / f0, 1.0 / f0 / f1
-
-
-@njit(cache=True)
-def _log1mexp(x: float) -> float:  # pragma: no cover - numba
-    """log(1 - exp(x)) for x <= 0 (Maechler 2012's switch at -log 2)."""
-    if x > -_LN2:
-        return math.log(-math.expm1(x))
-    return math.log1p(-math.exp(x))
-
-
-@njit(cache=True)
-def _log_psi(
-    l: float, u: float, mu: float, s: float
-) -> tuple[float, float, float]:  # pragma: no cover
-    """(log psi, d log psi / d mu, d log psi / d s) for one box side, l < u (l may be -inf)."""
-    if s <= 0.0:
-        lo = mu if mu > l else l
-        v = u - lo
-        if v <= 0.0:
-            return -np.inf, 0.0, 0.0
-        return math.log(v), (-1.0 / v if mu > l else 0.0), 0.0
-    b = (u - mu) / s
-    if l == -np.inf:
-        if b >= 0.0:
-            q = _upper_tail(b)
-            pb = _phi(b)
-            psi = (u - mu) * (1.0 - q) + s * pb
-            return math.log(psi), -(1.0 - q) / psi, pb / psi
-        x = -b
-        if x == np.inf:
-            return -np.inf, 0.0, 0.0
-        log_r, log_g = _mills_log(x)
-        lp = math.log(s) - 0.5 * x * x - _LOG_SQRT_2PI + log_g
-        # Phi(b) / h(b) = R / g and phi(b) / h(b) = 1 / g, both without underflow
-        return lp, -math.exp(log_r - log_g) / s, math.exp(-log_g) / s
-
-    w = 0.5 * (u - l) / s
-    c = (0.5 * u + 0.5 * l - mu) / s
-    if w * (1.0 + abs(c)) < _THIN:
-        # h(b) - h(a) = int_a^b Phi = 2 w [Phi(c) - w^2 c phi(c) / 6 + w^4 (3c - c^3) phi(c) / 120]
-        if c < -1.0:
-            log_r, _ = _mills_log(-c)
-            log_cdf = -0.5 * c * c - _LOG_SQRT_2PI + log_r
-            rho = math.exp(-log_r)
-        else:
-            cdf = 1.0 - _upper_tail(c)
-            log_cdf = math.log(cdf)
-            rho = _phi(c) / cdf
-        w2 = w * w
-        c2 = c * c
-        eps = w2 * rho * (-c / 6.0 + w2 * (3.0 * c - c * c2) / 120.0)
-        lp = math.log(u - l) + log_cdf + math.log1p(eps)
-        # (Phi(b) - Phi(a)) / D and (phi(b) - phi(a)) / D from the same expansion
-        e_cdf = rho * (1.0 + w2 * ((c2 - 1.0) / 6.0 + w2 * (c2 * c2 - 6.0 * c2 + 3.0) / 120.0))
-        e_pdf = rho * (
-            -c + w2 * ((3.0 * c - c * c2) / 6.0 + w2 * c * (-c2 * c2 + 10.0 * c2 - 15.0) / 120.0)
-        )
-        return lp, -e_cdf / (s * (1.0 + eps)), e_pdf / (s * (1.0 + eps))
-
-    a = (l - mu) / s
-    if a >= 0.0:
-        # mean below the box: psi = (u - l) - (E[(Y - l)^+] - E[(Y - u)^+]), the
-        # correction at most half the width, so no cancellation
-        _, ga = _mills(a)
-        _, gb = _mills(b)
-        pa = _phi(a)
-        pb = _phi(b)
-        width = u - l
-        t = s * (pa * ga - pb * gb)
-        psi = width - t
-        d_mu = _upper_tail(b) - _upper_tail(a)
-        return math.log(width) + math.log1p(-t / width), d_mu / psi, (pb - pa) / psi
-    if b <= 0.0:
-        # mean above the box: everything in logs relative to h(b)
-        if b == -np.inf:
-            return -np.inf, 0.0, 0.0
-        xb = -b
-        xa = -a
-        log_rb, log_gb = _mills_log(xb)
-        log_ra, log_ga = _mills_log(xa)
-        lpdf_b = -0.5 * xb * xb - _LOG_SQRT_2PI
-        lpdf_a = -0.5 * xa * xa - _LOG_SQRT_2PI
-        lhb = lpdf_b + log_gb
-        lha = lpdf_a + log_ga
-        big_l = lhb + _log1mexp(lha - lhb)
-        lcdf_b = lpdf_b + log_rb
-        lcdf_a = lpdf_a + log_ra
-        e_cdf = math.exp(lcdf_b - big_l) * -math.expm1(lcdf_a - lcdf_b)
-        e_pdf = math.exp(lpdf_b - big_l) * -math.expm1(lpdf_a - lpdf_b)
-        return math.log(s) + big_l, -e_cdf / s, e_pdf / s
-    # a < 0 < b: both terms of H(u) - H(l) are formed without cancellation
-    q = _upper_tail(b)
-    pb = _phi(b)
-    hu = (u - mu) * (1.0 - q) + s * pb
-    ra, ga = _mills(-a)
-    pa = _phi(a)
-    psi = hu - s * pa * ga
-    return math.log(psi), (pa * ra - (1.0 - q)) / psi, (pb - pa) / psi
-
 
 # ---------------------------------------------------------------------------------------
 # kernels (numba, parallel over candidates)
 # ---------------------------------------------------------------------------------------
 
-# |z| beyond which the tail probability and the density are treated as 0 (phi(37.5) is
-# already below the smallest normal double)
-_Z_ZERO = 37.5
 # Candidates are scored in blocks of _BLOCK, and every per-coordinate quantity is computed
 # for a whole block at once, with no table look-up and no library call, so that LLVM turns
 # the loop over the block into SIMD instructions (it does not vectorise gathers or calls to
-# exp/erfc on x86 without a vector maths library). The two special functions this needs:
-#
-# - exp(x) for x <= 0: :func:`mobo.vecmath.exp_neg`;
-# - g(x) = 1 - x R(x) = h(-x) / phi(x) on [0, _Z_ZERO), R the Mills ratio Q / phi: one
-#   polynomial of degree _G_DEGREE in t, an affine image of u = (x - a) / (x + a) in
-#   [-1, 1], times (1 - u)^2 = (2a / (x + a))^2, which carries g's decay like 1 / x^2. The
-#   small one of H and G is then s phi(z) g(|z|), without the cancellation of 1 - x R.
-#   Relative error below 5e-14 (the tests check it against 30-digit arithmetic).
+# exp/erfc on x86 without a vector maths library). The two special functions this needs
+# are :func:`mobo.vecmath.exp_neg` and :func:`mobo.normal.g_fast`.
 #
 # These functions and the linear kernel allow the compiler one liberty, fusing a multiply
 # and an add into one FMA instruction (numba's fastmath "contract" flag alone: no
@@ -270,104 +99,6 @@ _BLOCK = 16
 _RUN = 16
 # per block: H, G, Phi, 1 - Phi and phi, each (m, C, _BLOCK)
 _Tables = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-_G_A = 6.0
-_G_DEGREE = 24
-_U_TOP = (_Z_ZERO - _G_A) / (_Z_ZERO + _G_A)
-# t = _T_SCALE * u + _T_SHIFT maps u in [-1, _U_TOP] onto [-1, 1]
-_T_SCALE = 2.0 / (_U_TOP + 1.0)
-_T_SHIFT = (1.0 - _U_TOP) / (1.0 + _U_TOP)
-# Taylor coefficients of Q(x) = 1/2 - phi(0) sum_k (-1)^k x^(2k+1) / (2^k k! (2k+1)), used
-# below x = 1/4 (truncation after 9 terms below 4e-19), where R = (1 - g) / x would cancel
-_Q_SERIES = np.array([(-1.0) ** k / (2.0**k * math.factorial(k) * (2 * k + 1))
-                      for k in range(9)]) * _INV_SQRT_2PI
-
-
-def _mills_g_exact(x: np.ndarray) -> np.ndarray:
-    """g(x) = 1 - x R(x) to ~1e-16: directly below 1, by 400 terms of the continued
-    fraction above (converged to double precision there)."""
-    from scipy.special import erfcx
-
-    x = np.asarray(x, dtype=np.float64)
-    direct = 1.0 - x * math.sqrt(0.5 * math.pi) * erfcx(x / _SQRT2)
-    xc = np.maximum(x, 1.0)
-    f1 = xc.copy()
-    for k in range(399, 0, -1):
-        f1 = xc + (k + 1) / f1
-    f0 = xc + 1.0 / f1
-    return np.where(x < 1.0, direct, 1.0 / (f0 * f1))
-
-
-def _g_coefficients() -> np.ndarray:
-    """(_G_DEGREE + 1,) power-basis coefficients in t of g(x) / (1 - u)^2: Chebyshev
-    interpolation at the Chebyshev points of t."""
-    from numpy.polynomial import chebyshev
-
-    k = np.arange(_G_DEGREE + 1)
-    t = np.cos(np.pi * (k + 0.5) / (_G_DEGREE + 1))
-    u = (t - _T_SHIFT) / _T_SCALE
-    x = _G_A * (1.0 + u) / (1.0 - u)
-    cheb = chebyshev.chebfit(t, _mills_g_exact(x) / (1.0 - u) ** 2, _G_DEGREE)
-    return np.ascontiguousarray(chebyshev.cheb2poly(cheb))
-
-
-_G_COEF = _g_coefficients()
-
-
-@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
-def _g_fast(x: float, c: np.ndarray) -> float:  # pragma: no cover - numba
-    """g(x) for 0 <= x < _Z_ZERO (see the comment above _BLOCK); ``c`` is _G_COEF."""
-    u = (x - _G_A) / (x + _G_A)
-    t = _T_SCALE * u + _T_SHIFT
-    # Estrin's scheme, written out (a loop here would be the innermost one and stop the
-    # vectorisation of the loop over the block): a dependency chain of 6 multiply-adds
-    # instead of Horner's 24
-    t2 = t * t
-    t4 = t2 * t2
-    t8 = t4 * t4
-    t16 = t8 * t8
-    a0 = c[0] + c[1] * t
-    a1 = c[2] + c[3] * t
-    a2 = c[4] + c[5] * t
-    a3 = c[6] + c[7] * t
-    a4 = c[8] + c[9] * t
-    a5 = c[10] + c[11] * t
-    a6 = c[12] + c[13] * t
-    a7 = c[14] + c[15] * t
-    a8 = c[16] + c[17] * t
-    a9 = c[18] + c[19] * t
-    a10 = c[20] + c[21] * t
-    a11 = c[22] + c[23] * t
-    b0 = a0 + a1 * t2
-    b1 = a2 + a3 * t2
-    b2 = a4 + a5 * t2
-    b3 = a6 + a7 * t2
-    b4 = a8 + a9 * t2
-    b5 = a10 + a11 * t2
-    d0 = b0 + b1 * t4
-    d1 = b2 + b3 * t4
-    d2 = b4 + b5 * t4
-    e0 = d0 + d1 * t8
-    e1 = d2 + c[24] * t8  # degree 16 + 8 = 24
-    p = e0 + e1 * t16
-    w = 1.0 - u
-    return p * (w * w)
-
-
-@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
-def _q_small(x: float, c: np.ndarray) -> float:  # pragma: no cover - numba
-    """Q(x) = 1 - Phi(x) for 0 <= x <= 1/4 from its Taylor series; ``c`` is _Q_SERIES."""
-    x2 = x * x
-    p = c[8]
-    p = p * x2 + c[7]
-    p = p * x2 + c[6]
-    p = p * x2 + c[5]
-    p = p * x2 + c[4]
-    p = p * x2 + c[3]
-    p = p * x2 + c[2]
-    p = p * x2 + c[1]
-    p = p * x2 + c[0]
-    return 0.5 - x * p
-
 
 # a side computed in linear space is trusted for log EHVI when it is a normal number and
 # the difference H(u) - H(l) keeps at least _KEEP of H(u) (or of s, below the mean)
@@ -385,14 +116,14 @@ def _entry(
 ) -> tuple[float, float, float, float, float, float, bool, bool]:  # pragma: no cover - numba
     """H(c) = E[(c - Y)^+] and G(c) = E[(Y - c)^+] for Y ~ N(mu, s^2), ``inv`` = 1 / s (1
     when s = 0), with what the gradient tables reuse: (H, G, phi(z), z, min(|z|,
-    _Z_ZERO), g(|z|), s > 0, s > 0 and |z| < _Z_ZERO)."""
+    Z_ZERO), g(|z|), s > 0, s > 0 and |z| < Z_ZERO)."""
     d = c - mu
     live = s > 0.0
     z = d * inv
-    az = min(abs(z), _Z_ZERO)
-    inside = live & (az < _Z_ZERO)
-    p = _INV_SQRT_2PI * exp_neg(-0.5 * az * az)
-    gz = _g_fast(az, gc)
+    az = min(abs(z), Z_ZERO)
+    inside = live & (az < Z_ZERO)
+    p = INV_SQRT_2PI * exp_neg(-0.5 * az * az)
+    gz = g_fast(az, gc)
     small = s * p * gz if inside else 0.0  # s h(-|z|)
     up = z >= 0.0
     # a lane with s = 0 needs no case of its own: small = 0 and z has the sign of d there,
@@ -418,8 +149,8 @@ def _tables(
     """Per distinct coordinate c of each axis, for candidates i0 .. i0 + _BLOCK - 1 (lanes
     past the last candidate repeat it): tab[0] = H = E[(c - Y)^+], tab[1] = G =
     E[(Y - c)^+], tab[4] = phi(z) and, with ``grad``, tab[2] = Phi(z) and tab[3] =
-    1 - Phi(z), z = (c - mu) / s. ``tab`` holds five (m, C, _BLOCK) arrays; ``gc`` is _G_COEF and
-    ``qc`` _Q_SERIES."""
+    1 - Phi(z), z = (c - mu) / s. ``tab`` holds five (m, C, _BLOCK) arrays; ``gc`` is G_COEF and
+    ``qc`` Q_SERIES."""
     last = mean.shape[0] - 1
     mu = np.empty(_BLOCK)
     sd = np.empty(_BLOCK)
@@ -441,7 +172,7 @@ def _tables(
                 if grad:
                     # the smaller tail probability; R = (1 - g) / x keeps ~15 digits from
                     # x = 1/4 up, the series below
-                    e_series = _q_small(az, qc)
+                    e_series = q_small(az, qc)
                     e_ratio = p * (1.0 - gz) / max(az, 0.25)
                     e = e_series if az < 0.25 else e_ratio
                     e = e if inside else 0.0
@@ -676,10 +407,11 @@ def _ehvi_kernel(
 def _strip_kernel(
     mean: np.ndarray, std: np.ndarray, grid: np.ndarray, up_idx: np.ndarray, gc: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - numba
-    """EHVI of n candidates (2 objectives) over the strips of :func:`_strips`, fused: the
-    strips are visited in order of their left edge and each needs H and G at its right
-    edge on axis 0 and H at its top on axis 1, computed on the spot for a block of
-    candidates (no tables); the left edge's values are the previous strip's right edge's.
+    """EHVI of n candidates (2 objectives) over the strips of :func:`mobo.boxes.decompose`,
+    fused: the strips are visited in order of their left edge and each needs H and G at
+    its right edge on axis 0 and H at its top on axis 1, computed on the spot for a block
+    of candidates (no tables); the left edge's values are the previous strip's right
+    edge's.
     Same arithmetic per side as :func:`_tables` and :func:`_block_sums`."""
     n = mean.shape[0]
     n_strips = up_idx.shape[0]
@@ -890,7 +622,7 @@ def _log_ehvi_one(
                 bs[j] = dsj / v
             else:
                 lo = grid[j, li] if li >= 0 else -np.inf
-                lp, bm[j], bs[j] = _log_psi(lo, grid[j, ui], mean[i, j], std[i, j])
+                lp, bm[j], bs[j] = log_psi(lo, grid[j, ui], mean[i, j], std[i, j])
                 term += lp
             if term == -np.inf:
                 break
@@ -939,190 +671,6 @@ def _log_ehvi_one(
         value[i] = -np.inf
 
 
-# ---------------------------------------------------------------------------------------
-# decompositions
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Boxes:
-    """Disjoint boxes covering the non-dominated region, indexed for the kernels.
-
-    Attributes:
-        lower: (K, m) lower corners; entries may be -inf.
-        upper: (K, m) finite upper corners, ``upper > lower``.
-        grid: (m, C) the distinct finite coordinates of each axis, sorted, padded with +inf.
-        counts: (m,) how many entries of each row of ``grid`` are used.
-        lower_index: (K, m) position of ``lower`` in its axis' grid row, -1 for -inf.
-        upper_index: (K, m) position of ``upper`` in its axis' grid row.
-        strips: whether these are 2-D strips side by side (box k spans grid[0, k - 1] to
-            grid[0, k], unbounded below on axis 1), which a fused kernel scores faster.
-    """
-
-    lower: np.ndarray
-    upper: np.ndarray
-    grid: np.ndarray
-    counts: np.ndarray
-    lower_index: np.ndarray
-    upper_index: np.ndarray
-    strips: bool = False
-
-    @property
-    def m(self) -> int:
-        return int(self.lower.shape[1])
-
-    def __len__(self) -> int:
-        return int(self.lower.shape[0])
-
-
-@njit(cache=True)
-def _index_boxes(
-    lower: np.ndarray, upper: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """(grid (m, C), counts (m,), lower index (K, m), upper index (K, m)) of K boxes: per
-    axis the sorted distinct finite coordinates, padded with +inf, and each box side's
-    position in them (-1 for a lower bound of -inf)."""
-    n_boxes, m = lower.shape
-    rows = []
-    for j in range(m):
-        vals = np.empty(2 * n_boxes)
-        k = 0
-        for i in range(n_boxes):
-            if np.isfinite(lower[i, j]):
-                vals[k] = lower[i, j]
-                k += 1
-            vals[k] = upper[i, j]
-            k += 1
-        rows.append(np.unique(vals[:k]))
-    width = 1
-    for r in rows:
-        width = max(width, r.size)
-    grid = np.full((m, width), np.inf)
-    counts = np.zeros(m, dtype=np.int64)
-    lo_idx = np.full((n_boxes, m), -1, dtype=np.int64)
-    up_idx = np.empty((n_boxes, m), dtype=np.int64)
-    for j in range(m):
-        r = rows[j]
-        grid[j, : r.size] = r
-        counts[j] = r.size
-        for i in range(n_boxes):
-            if np.isfinite(lower[i, j]):
-                lo_idx[i, j] = np.searchsorted(r, lower[i, j])
-            up_idx[i, j] = np.searchsorted(r, upper[i, j])
-    return grid, counts, lo_idx, up_idx
-
-
-def boxes_from_bounds(lower: np.ndarray, upper: np.ndarray) -> Boxes:
-    """Index precomputed boxes ``[lower_k, upper_k]`` (each (K, m)) for the EHVI kernels.
-
-    The boxes must be disjoint (up to boundaries) for the EHVI to be the sum of the box
-    terms; this is not checked. ``lower`` may contain -inf; ``upper`` must be finite and
-    greater than ``lower``.
-    """
-    lower = np.asarray(lower, dtype=np.float64)
-    upper = np.asarray(upper, dtype=np.float64)
-    if lower.ndim != 2 or lower.shape[1] < 1:
-        raise ValueError(f"lower must have shape (K, m), got {lower.shape}")
-    if upper.shape != lower.shape:
-        raise ValueError(f"upper must have the shape of lower {lower.shape}, got {upper.shape}")
-    if np.isnan(lower).any() or np.isposinf(lower).any():
-        raise ValueError("lower must not contain NaN or +inf")
-    if not np.isfinite(upper).all():
-        raise ValueError("upper must be finite")
-    if not (upper > lower).all():
-        raise ValueError("upper must be greater than lower in every coordinate")
-    return _boxes(lower, upper)
-
-
-def _boxes(lower: np.ndarray, upper: np.ndarray) -> Boxes:
-    """:func:`boxes_from_bounds` without the checks (for bounds built here)."""
-    lower = np.ascontiguousarray(lower, dtype=np.float64)
-    upper = np.ascontiguousarray(upper, dtype=np.float64)
-    grid, counts, lo_idx, up_idx = _index_boxes(lower, upper)
-    k = np.arange(len(lower))
-    strips = (lower.shape[1] == 2 and int(counts[0]) == len(lower)
-              and bool(np.all(lo_idx[:, 0] == k - 1)) and bool(np.all(up_idx[:, 0] == k))
-              and bool(np.all(lo_idx[:, 1] == -1)))
-    return Boxes(
-        lower=lower,
-        upper=upper,
-        grid=grid,
-        counts=counts,
-        lower_index=lo_idx,
-        upper_index=up_idx,
-        strips=strips,
-    )
-
-
-def _strips(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The p + 1 strips of the 2-D non-dominated region (Emmerich et al. 2011).
-
-    With the counted non-dominated points sorted by the first objective, x_1 < ... < x_p
-    and y_1 > ... > y_p, strip i spans [x_i, x_{i+1}] x (-inf, y_i] where x_0 = -inf,
-    y_0 = ref_2 and x_{p+1} = ref_1.
-    """
-    pts = front[(front < ref).all(axis=1)]
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
-    pts = pts[order]
-    # sorted by x then y, a point survives only if it beats every earlier one in y
-    best_before = np.minimum.accumulate(np.concatenate([ref[1:2], pts[:, 1]]))[:-1]
-    pts = pts[pts[:, 1] < best_before]
-    p = pts.shape[0]
-    lower = np.full((p + 1, 2), -np.inf)
-    upper = np.empty((p + 1, 2))
-    lower[1:, 0] = pts[:, 0]
-    upper[:p, 0] = pts[:, 0]
-    upper[p, 0] = ref[0]
-    upper[0, 1] = ref[1]
-    upper[1:, 1] = pts[:, 1]
-    return lower, upper
-
-
-def _check_front(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ref = np.asarray(ref, dtype=np.float64)
-    if ref.ndim != 1 or ref.shape[0] < 1:
-        raise ValueError(f"ref must have shape (m,), got {ref.shape}")
-    if not np.isfinite(ref).all():
-        raise ValueError(f"ref must be finite, got {ref.tolist()}")
-    m = ref.shape[0]
-    front = np.asarray(front, dtype=np.float64)
-    if front.size == 0:
-        front = front.reshape(0, m)
-    if front.ndim != 2 or front.shape[1] != m:
-        raise ValueError(f"front must have shape (p, {m}) to match ref, got {front.shape}")
-    if np.isnan(front).any():
-        raise ValueError("front contains NaN")
-    if np.isneginf(front[(front < ref).all(axis=1)]).any():
-        raise ValueError("front has -inf in a point inside the reference box: unbounded volume")
-    return front, ref
-
-
-def decompose(front: np.ndarray, ref: np.ndarray) -> Boxes:
-    """Disjoint boxes of the region not dominated by ``front`` inside ``ref``, indexed.
-
-    Compute once per front and pass to :func:`ehvi_boxes` and friends for every batch of
-    candidates. m = 2: the p + 1 strips; m >= 3:
-    :func:`mobo.hypervolume.nondominated_boxes`.
-
-    Args:
-        front: (p, m) observed points, minimisation; p may be 0. Dominated, duplicate and
-            points not strictly better than ``ref`` in every objective are ignored.
-        ref: (m,) finite reference point.
-    """
-    front, ref = _check_front(front, ref)
-    m = ref.shape[0]
-    if m == 2:
-        lower, upper = _strips(front, ref)
-    elif m == 1:
-        inside = front[front[:, 0] < ref[0], 0]
-        top = inside.min() if inside.size else ref[0]
-        lower, upper = np.full((1, 1), -np.inf), np.array([[top]])
-    else:
-        from mobo.hypervolume import nondominated_boxes
-
-        lower, upper = nondominated_boxes(front, ref)
-    return _boxes(lower, upper)
-
 
 # ---------------------------------------------------------------------------------------
 # public functions
@@ -1160,7 +708,7 @@ def _linear(
     mean, std = _check_predictions(mean, std, boxes.m)
     if boxes.strips and not grad:
         empty = np.zeros((0, 2))
-        return _strip_kernel(mean, std, boxes.grid, boxes.upper_index, _G_COEF), empty, empty
+        return _strip_kernel(mean, std, boxes.grid, boxes.upper_index, G_COEF), empty, empty
     return _ehvi_kernel(
         mean,
         std,
@@ -1168,8 +716,8 @@ def _linear(
         boxes.counts,
         boxes.lower_index,
         boxes.upper_index,
-        _G_COEF,
-        _Q_SERIES,
+        G_COEF,
+        Q_SERIES,
         grad,
     )
 
@@ -1186,8 +734,8 @@ def _log(
         boxes.counts,
         boxes.lower_index,
         boxes.upper_index,
-        _G_COEF,
-        _Q_SERIES,
+        G_COEF,
+        Q_SERIES,
         grad,
     )
 
@@ -1197,7 +745,7 @@ def ehvi_boxes(mean: np.ndarray, std: np.ndarray, boxes: Boxes) -> np.ndarray:
 
     Args:
         mean: (n, m) predictive means. std: (n, m) predictive standard deviations (>= 0).
-        boxes: from :func:`decompose` or :func:`boxes_from_bounds`.
+        boxes: from :func:`mobo.boxes.decompose` or :func:`mobo.boxes.boxes_from_bounds`.
 
     Returns:
         (n,) expected hypervolume improvement.

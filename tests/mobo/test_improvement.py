@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 
 import mpmath as mp
 import numpy as np
 import pytest
 from numba import njit
 
-from mobo.ehvi import (
+from mobo.boxes import Boxes, boxes_from_bounds, decompose, nondominated_boxes
+from mobo.improvement import (
     _BLOCK,
-    _G_COEF,
-    _Q_SERIES,
-    Boxes,
     _log_ehvi_one,
     _new_tables,
     _tables,
-    boxes_from_bounds,
-    decompose,
     ehvi,
     ehvi_and_grad,
     ehvi_boxes,
@@ -31,7 +26,14 @@ from mobo.ehvi import (
     log_ehvi_boxes,
     log_ehvi_boxes_and_grad,
 )
-from mobo.hypervolume import nondominated_boxes
+from mobo.normal import G_COEF, Q_SERIES
+from tests.mobo.references import (
+    degenerate_fronts,
+    grid_boxes,
+    mp_psi,
+    psi_cases,
+    random_front,
+)
 
 # ---------------------------------------------------------------------------------------
 # slow, obviously correct references
@@ -53,38 +55,6 @@ def hvi_incl_excl(Y: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarr
     return total
 
 
-def grid_boxes(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-dominated cells of the grid of all front coordinates, ref and -inf per axis."""
-    m = ref.shape[0]
-    inside = front[(front < ref).all(axis=1)] if front.size else front.reshape(0, m)
-    axes = [np.unique(np.concatenate([[-np.inf], inside[:, j], [ref[j]]])) for j in range(m)]
-    lower, upper = [], []
-    for cell in itertools.product(*[range(len(a) - 1) for a in axes]):
-        lo = np.array([axes[j][c] for j, c in enumerate(cell)])
-        hi = np.array([axes[j][c + 1] for j, c in enumerate(cell)])
-        if not (inside <= lo).all(axis=1).any():
-            lower.append(lo)
-            upper.append(hi)
-    return np.array(lower), np.array(upper)
-
-
-mp.mp.dps = 60
-
-
-def mp_h(z: mp.mpf) -> mp.mpf:
-    if abs(z) > 1e6:  # h(z) = max(z, 0) up to exp(-5e11)
-        return max(z, mp.mpf(0))
-    return z * mp.ncdf(z) + mp.npdf(z)
-
-
-def mp_psi(l: float, u: float, mu: float, s: float) -> mp.mpf:
-    """E[(u - max(Y, l))^+] for Y ~ N(mu, s^2), in 60-digit arithmetic."""
-    mu, s, u = mp.mpf(mu), mp.mpf(s), mp.mpf(u)
-    hb = mp_h((u - mu) / s)
-    ha = mp.mpf(0) if l == -np.inf else mp_h((mp.mpf(l) - mu) / s)
-    return s * (hb - ha)
-
-
 def mp_log_ehvi(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     total = mp.mpf(0)
     for k in range(lower.shape[0]):
@@ -93,30 +63,6 @@ def mp_log_ehvi(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.
             term *= mp_psi(lower[k, j], upper[k, j], mean[j], std[j])
         total += term
     return float(mp.log(total))
-
-
-def random_front(rng: np.random.Generator, p: int, m: int) -> np.ndarray:
-    """p mutually non-dominated points on the positive orthant of the unit sphere."""
-    x = np.abs(rng.standard_normal((p, m)))
-    return 1.0 - x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def degenerate_fronts(rng: np.random.Generator, m: int) -> dict[str, np.ndarray]:
-    base = random_front(rng, 4, m)
-    ref = np.ones(m)
-    on_ref = base.copy()
-    on_ref[0, 0] = ref[0]  # equal to ref in one coordinate: not counted
-    outside = np.vstack([base[:2], base[2:] + 0.8])  # beyond ref in some coordinates
-    dominated = np.vstack([base, base[:2] + 0.05, base[:1] + 0.01])
-    return {
-        "random": random_front(rng, 6, m),
-        "empty": np.empty((0, m)),
-        "single": base[:1],
-        "duplicates": np.vstack([base[:3], base[:3], base[1:2]]),
-        "on_ref": on_ref,
-        "outside_ref": outside,
-        "dominated": dominated,
-    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -158,51 +104,6 @@ def test_decompositions_agree(m: int) -> None:
         np.testing.assert_allclose(lg, log_ehvi(mean, std, front, ref), atol=1e-10)
 
 
-def test_strips_have_p_plus_one_boxes() -> None:
-    front = np.array([[0.2, 0.8], [0.5, 0.5], [0.5, 0.6], [0.8, 0.2], [0.8, 0.2], [1.0, 0.1]])
-    boxes = decompose(front, np.ones(2))
-    # [0.5, 0.6] is dominated, the duplicate counts once, [1.0, 0.1] lies on the reference
-    assert len(boxes) == 4
-    np.testing.assert_array_equal(boxes.upper[:, 1], [1.0, 0.8, 0.5, 0.2])
-
-
-
-@pytest.mark.parametrize("m", [1, 2, 3, 4])
-def test_box_index_matches_a_direct_lookup(m: int) -> None:
-    """Every box side is found at its coordinate in the grid of its axis, which holds each
-    distinct finite coordinate once, sorted; random and degenerate (repeated, all -inf,
-    single-box) bounds."""
-    rng = np.random.default_rng(m)
-    cases = []
-    for n_boxes in (1, 2, 7, 40):
-        # repeated coordinates
-        lower = rng.choice([-np.inf, 0.0, 0.25, 0.5], size=(n_boxes, m))
-        width = rng.choice([0.25, 0.5, 1.0], size=(n_boxes, m))
-        cases.append((lower, np.where(np.isinf(lower), 0.0, lower) + width))
-        # distinct coordinates
-        lower = rng.uniform(-1.0, 1.0, size=(n_boxes, m))
-        lower[rng.random((n_boxes, m)) < 0.3] = -np.inf
-        width = rng.uniform(0.1, 1.0, size=(n_boxes, m))
-        cases.append((lower, np.where(np.isinf(lower), 0.0, lower) + width))
-    cases.append((np.full((3, m), -np.inf), np.ones((3, m))))
-    for lower, upper in cases:
-        boxes = boxes_from_bounds(lower, upper)
-        for j in range(m):
-            coords = sorted({float(v) for v in lower[:, j] if np.isfinite(v)}
-                            | {float(v) for v in upper[:, j]})
-            count = int(boxes.counts[j])
-            assert boxes.grid[j, :count].tolist() == coords
-            assert np.all(np.isposinf(boxes.grid[j, count:]))
-            for k in range(len(lower)):
-                ui = boxes.upper_index[k, j]
-                assert boxes.grid[j, ui] == upper[k, j]
-                li = boxes.lower_index[k, j]
-                if np.isfinite(lower[k, j]):
-                    assert boxes.grid[j, li] == lower[k, j]
-                else:
-                    assert li == -1
-
-
 def test_fused_strip_kernel_matches_the_box_kernel() -> None:
     """2-D EHVI without gradients goes through the fused strip kernel; it must agree with
     the general box kernel (the same boxes with the strip flag off) on every degenerate
@@ -232,6 +133,7 @@ def test_fused_strip_kernel_matches_the_box_kernel() -> None:
 # ---------------------------------------------------------------------------------------
 # Monte Carlo
 # ---------------------------------------------------------------------------------------
+
 
 N_MC = 20_000
 
@@ -296,32 +198,8 @@ def test_monte_carlo_std_regimes_and_scales(m: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# single box side against 60-digit arithmetic, every branch of the log kernel
+# single box side against 60-digit arithmetic
 # ---------------------------------------------------------------------------------------
-
-
-def psi_cases(rng: np.random.Generator) -> list[tuple[float, float, float, float]]:
-    """(l, u, mu, s) covering: l = -inf, mean above / below / inside the box, thin boxes
-    against huge std, far tails, tiny std."""
-    cases = []
-    for _ in range(150):
-        l = -np.inf if rng.random() < 0.3 else rng.uniform(-2, 2)
-        width = 10 ** rng.uniform(-8, 1)
-        u = rng.uniform(-2, 2) if l == -np.inf else l + width
-        s = 10 ** rng.uniform(-4, 3)
-        mu = u + s * rng.choice([-1, 1]) * 10 ** rng.uniform(-3, 2.5)
-        cases.append((l, u, mu, s))
-    cases += [
-        (0.0, 1.0, 0.5, 1e-300),
-        (0.0, 1.0, -3.0, 1e-300),
-        (-np.inf, 1.0, 1.0 + 40.0, 1.0),
-        (0.0, 1.0, 1.0 + 300.0, 1.0),
-        (0.0, 1e-9, 50.0, 1.0),
-        (0.0, 1e-9, -50.0, 1.0),
-        (0.0, 1.0, 0.5, 1e9),
-        (-1e-12, 1e-12, 3.0, 1.0),
-    ]
-    return cases
 
 
 def test_single_side_against_mpmath() -> None:
@@ -340,72 +218,6 @@ def test_single_side_against_mpmath() -> None:
         # linear space: absolute accuracy relative to the natural scale of the term
         natural = s + (u - l if l > -np.inf else abs(u - mu))
         assert abs(lin - float(exact)) <= 1e-12 * natural + 1e-300, (label, lin, float(exact))
-
-
-def test_vectorisable_special_functions_against_mpmath() -> None:
-    """The block kernels' own g = 1 - x R(x) and small-x upper tail against 30-digit
-    arithmetic, on random points and at the ends of their ranges (their exp:
-    tests/mobo/test_vecmath.py)."""
-    from numba import njit
-
-    from mobo.ehvi import _G_COEF, _Q_SERIES, _Z_ZERO, _g_fast, _q_small
-
-    # the kernels inline these into their loops; thin wrappers call them from Python
-    g_fast = njit(lambda x, c: _g_fast(x, c))
-    q_small = njit(lambda x, c: _q_small(x, c))
-
-    rng = np.random.default_rng(11)
-    xs = np.concatenate([rng.uniform(0, _Z_ZERO, 400), rng.uniform(0, 2, 100),
-                         10.0 ** rng.uniform(-12, 0, 50), [0.0, 0.5, 1.0, 6.0, _Z_ZERO - 1e-9]])
-    for x in xs:
-        r = mp.ncdf(-mp.mpf(x)) / mp.npdf(mp.mpf(x))
-        want = 1 - x * r
-        got = g_fast(float(x), _G_COEF)
-        assert abs(got - want) <= 5e-14 * want, (x, got, float(want))
-    for x in np.concatenate([rng.uniform(0, 0.25, 200), [0.0, 0.25, 1e-12]]):
-        want = mp.ncdf(-mp.mpf(x))
-        assert abs(q_small(float(x), _Q_SERIES) - want) <= 4e-16 * want, x
-
-
-def test_log_psi_every_branch_against_mpmath() -> None:
-    # the kernels send only the sides they cannot trust in linear space to _log_psi, so
-    # its branches are checked here one by one as well as on the random cases
-    from mobo.ehvi import _log_psi
-
-    branch_cases = [
-        (-np.inf, 1.0, 0.5, 0.3),  # l = -inf, mean below u
-        (-np.inf, 1.0, 5.0, 0.3),  # l = -inf, mean 13 std above u
-        (-np.inf, 1.0, 1e3, 1.0),  # ... 1000 std above u
-        (0.0, 1e-6, 3.0, 1.0),  # thin box, centre in the lower tail
-        (0.0, 1e-6, -0.5, 1.0),  # thin box, centre above the mean
-        (0.0, 1e-6, -100.0, 1.0),  # thin box far above the mean
-        (0.0, 1.0, -0.5, 0.3),  # mean below the box
-        (0.0, 1.0, -30.0, 0.3),  # far below
-        (0.0, 1.0, 2.0, 0.3),  # mean above the box
-        (0.0, 1.0, 60.0, 0.3),  # far above
-        (0.0, 1.0, 0.5, 0.3),  # mean inside the box
-        (0.0, 1.0, 0.999, 0.3),
-        (0.0, 1.0, 1e-3, 1e-4),
-    ]
-    rng = np.random.default_rng(9)
-    for l, u, mu, s in branch_cases + psi_cases(rng):
-        lp, d_mu, d_s = _log_psi(l, u, mu, s)
-        exact = mp_psi(l, u, mu, s)
-        if exact == 0:
-            continue
-        label = f"l={l} u={u} mu={mu} s={s}"
-        want = float(mp.log(exact))
-        assert abs(lp - want) <= 1e-9 * max(1.0, abs(want)), (label, lp, want)
-        if s < 1e-200 or abs(u - mu) / s > 1e5:
-            continue  # mpmath's derivative of a 1e-200-wide kink is not informative
-        want_mu = float(mp.diff(lambda x, a=(l, u, s): mp.log(mp_psi(a[0], a[1], x, a[2])), mu))
-        want_s = float(mp.diff(lambda x, a=(l, u, mu): mp.log(mp_psi(*a, x)), s))
-        assert d_mu == pytest.approx(want_mu, rel=1e-8, abs=1e-12 / s), (label, d_mu, want_mu)
-        assert d_s == pytest.approx(want_s, rel=1e-8, abs=1e-12 / s), (label, d_s, want_s)
-    # the deterministic limit
-    assert _log_psi(0.0, 1.0, 0.5, 0.0) == (math.log(0.5), -2.0, 0.0)
-    assert _log_psi(0.0, 1.0, -1.0, 0.0) == (0.0, 0.0, 0.0)
-    assert _log_psi(-np.inf, 1.0, 2.0, 0.0)[0] == -np.inf
 
 
 def test_box_terms_against_quadrature_m3() -> None:
@@ -523,8 +335,8 @@ def _log_ehvi_one_by_one(mean: np.ndarray, std: np.ndarray, boxes: Boxes) -> tup
     """The log kernel without its vectorised fast path: every candidate through the
     per-candidate two-pass sum (_log_ehvi_one)."""
     return _log_ehvi_one_by_one_kernel(
-        mean, std, boxes.grid, boxes.counts, boxes.lower_index, boxes.upper_index, _G_COEF,
-        _Q_SERIES,
+        mean, std, boxes.grid, boxes.counts, boxes.lower_index, boxes.upper_index, G_COEF,
+        Q_SERIES,
     )
 
 
@@ -665,10 +477,6 @@ def test_validation_errors() -> None:
         ehvi(good, good, np.ones((2, 3)), ref)
     with pytest.raises(ValueError, match="ref"):
         ehvi(good, good, front, np.array([1.0, np.inf]))
-    with pytest.raises(ValueError, match="upper"):
-        boxes_from_bounds(np.zeros((1, 2)), np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="lower"):
-        boxes_from_bounds(np.full((1, 2), np.nan), np.ones((1, 2)))
     with pytest.raises(TypeError, match="boxes"):
         ehvi_boxes(good, good, (np.zeros((1, 2)), np.ones((1, 2))))
     with pytest.raises(ValueError, match="mean"):
