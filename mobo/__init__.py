@@ -24,8 +24,8 @@ except importlib.metadata.PackageNotFoundError:  # a source tree that was never 
     __version__ = "0.0.0+unknown"
 
 from mobo.improvement import ehvi, log_ehvi  # noqa: E402
-from mobo.volume import hypervolume  # noqa: E402
 from mobo.pareto import is_nondominated, nondominated_sort  # noqa: E402
+from mobo.volume import hypervolume  # noqa: E402
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
