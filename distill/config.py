@@ -11,6 +11,8 @@ round-trips through JSON.
 :func:`seed_space` is the original study's 17-parameter space (plus the ``init``
 categorical) for real SQuAD 2.0 runs; :func:`embedded_space` narrows the ranges to a
 MiniLM-sized 6-layer teacher trained on a CPU budget and adds the teacher-layer choice.
+Both take the teacher's shape, so a value the teacher rules out (more heads than it has)
+is never proposed; :func:`describe_space` prints a space for a run's header.
 """
 
 from __future__ import annotations
@@ -218,12 +220,23 @@ class DistillConfig:
         return "\n".join(lines)
 
 
-def seed_space() -> Space:
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return value
+
+
+def seed_space(max_heads: int = 12) -> Space:
     """The original study's 17-parameter space, plus ``init``, for real SQuAD 2.0 runs.
 
-    Ranges as published (DESIGN.md section 1); ``pretrained`` is listed first because it
-    is the only sensible initialisation for a DistilBERT-sized student on real data.
+    Ranges as published by the study (SigOpt, 2020) for a BERT-base teacher; ``n_heads``
+    runs to ``max_heads``, the fewest heads the students' sources have (12 for BERT-base
+    and DistilBERT), since pruning can only remove heads. Depth has no such limit: layers
+    beyond a source's depth start from random weights. ``pretrained`` is listed first
+    because it is the only sensible initialisation for a DistilBERT-sized student on real
+    data.
     """
+    max_heads = _positive("max_heads", max_heads)
     return Space(
         [
             Float("learning_rate", 2e-6, 0.1, log=True),
@@ -237,7 +250,7 @@ def seed_space() -> Space:
             Float("alpha_ce", 0.0, 1.0),
             Int("temperature", 1, 10),
             Int("n_layers", 1, 20),
-            Int("n_heads", 1, 12),
+            Int("n_heads", 1, max_heads),
             Int("pruning_seed", 1, 100),
             Float("initializer_range", 0.0, 1.0),
             Float("dropout", 0.0, 1.0),
@@ -248,15 +261,18 @@ def seed_space() -> Space:
     )
 
 
-def embedded_space() -> Space:
+def embedded_space(max_heads: int = 12, max_layers: int = 6) -> Space:
     """The same 17 parameters plus ``init`` and ``layer_choice``, sized for the embedded task.
 
-    The teacher is MiniLM-L6 (6 layers, 12 heads of size 32) and a trial trains on a
-    fixed number of questions on 2 CPU cores, so: at most the teacher's depth, learning
+    The teacher is MiniLM-L6 (6 layers, 12 heads of size 32; ``max_layers`` and
+    ``max_heads`` give another teacher's depth and heads) and a trial trains on a fixed
+    number of questions on 2 CPU cores, so: at most the teacher's depth, learning
     rates a small encoder can use within a few hundred steps, warm-up within one
     epoch of steps, and dropouts below 0.5 (above that a 1,000-question budget learns
     nothing). The training budget is the task's, not searched.
     """
+    max_heads = _positive("max_heads", max_heads)
+    max_layers = _positive("max_layers", max_layers)
     return Space(
         [
             Float("learning_rate", 1e-5, 1e-2, log=True),
@@ -269,8 +285,8 @@ def embedded_space() -> Space:
             Int("eval_batch_size", 4, 32),
             Float("alpha_ce", 0.0, 1.0),
             Int("temperature", 1, 10),
-            Int("n_layers", 1, 6),
-            Int("n_heads", 1, 12),
+            Int("n_layers", 1, max_layers),
+            Int("n_heads", 1, max_heads),
             Int("pruning_seed", 1, 100),
             Float("initializer_range", 0.0, 0.2),
             Float("dropout", 0.0, 0.5),
@@ -280,3 +296,20 @@ def embedded_space() -> Space:
             Categorical("layer_choice", ["spaced", "first"]),
         ]
     )
+
+
+def describe_space(space: Space) -> str:
+    """One line per parameter (name, kind, range or choices), for a run's header."""
+    width = max(len(n) for n in space.names)
+    lines = []
+    for p in space.params:
+        if isinstance(p, Categorical):
+            what = "choice  " + " | ".join(str(c) for c in p.choices)
+        else:
+            kind = "float" if isinstance(p, Float) else "int"
+            scale = ", log" if p.log else ""
+            low, high = (f"{p.low:.4g}", f"{p.high:.4g}") if isinstance(p, Float) else (
+                str(p.low), str(p.high))
+            what = f"{kind:<6}  [{low}, {high}]{scale}"
+        lines.append(f"  {p.name:<{width}}  {what}")
+    return "\n".join(lines)

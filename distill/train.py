@@ -19,6 +19,9 @@ Teacher logits are computed once per data set (:func:`compute_logits`) and kept 
 :class:`TeacherLogits` (saved with safetensors), so a trial never runs the teacher.
 Batches are length-grouped and padded per batch (``distill.data``).
 
+:class:`TrainingProgress` reports a long run as it goes (step, loss, examples per second,
+time left), as one line updated in place on a terminal or a line per tenth in a log.
+
 Failures a trial's parameters cause -- CUDA out of memory, a NaN/inf loss or gradient, a
 diverging loss -- raise :class:`TrialFailed` with a one-line reason.
 """
@@ -28,10 +31,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -47,6 +52,7 @@ from distill.squad import postprocess, score
 __all__ = [
     "TeacherLogits",
     "TrainResult",
+    "TrainingProgress",
     "TrialFailed",
     "compute_logits",
     "evaluate",
@@ -435,6 +441,63 @@ def train(
     _sync(dev)
     return TrainResult(steps=step, examples=seen, seconds=time.perf_counter() - t0,
                        final_loss=health.ema)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "-"
+    s = int(max(seconds, 0.0))
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class TrainingProgress:
+    """A ``progress`` callback for :func:`train`: step/total, loss, examples/s, time left.
+
+    On a terminal it rewrites one line in place (``\\r``) and ends it at the last step; in
+    a file or pipe it writes a line each ``every_percent`` of the steps, so a log of a
+    long run stays short. Examples per second counts ``batch_size`` examples a step (the
+    last batch of an epoch may be smaller). It only reads what the loop reports, so a
+    run's numbers are the same with it or without it.
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        label: str = "training",
+        stream: TextIO | None = None,
+        every_percent: int = 10,
+    ) -> None:
+        self.batch_size = int(batch_size)
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty()) if callable(isatty) else False
+        self.every_percent = max(1, int(every_percent))
+        self._t0 = time.perf_counter()
+        self._bucket = 0
+
+    def line(self, step: int, total: int, loss: float) -> str:
+        elapsed = time.perf_counter() - self._t0
+        rate = step * self.batch_size / elapsed if elapsed > 0 else math.inf
+        eta = elapsed / step * (total - step) if step > 0 else math.inf
+        return (f"  {self.label}: step {step}/{total} loss {loss:.4f} {rate:.1f} ex/s "
+                f"elapsed {_duration(elapsed)} ETA {_duration(eta)}")
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        done = step >= total
+        if self.tty:
+            end = "\n" if done else ""
+            self.stream.write("\r" + self.line(step, total, loss) + "\x1b[K" + end)
+        else:
+            bucket = step * 100 // max(total, 1) // self.every_percent
+            if bucket <= self._bucket and not done:
+                return
+            self._bucket = bucket
+            self.stream.write(self.line(step, total, loss) + "\n")
+        self.stream.flush()
 
 
 class _Health:

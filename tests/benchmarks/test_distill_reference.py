@@ -26,7 +26,7 @@ def _check_reference(tmp_path):
     save_qa_model(QAModel(cfg), tmp_path / "teacher")
     BertModel(cfg, add_pooling_layer=False).save_pretrained(tmp_path / "encoder")
     task = DistillationTask(teacher=tmp_path / "teacher", encoder=tmp_path / "encoder",
-                            cache_dir=tmp_path / "cache", device="cpu", n_train_examples=32,
+                            cache_dir=tmp_path / "cache", device="cpu", train_examples=32,
                             synthetic_size=(60, 40), verbose=False)
     out = json.loads(json.dumps(reference(task)))  # JSON-serialisable as it stands
     assert set(out) == {"task", "always_no_answer_exact", "teacher", "baseline",

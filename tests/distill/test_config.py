@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from distill.config import SEARCHED, DistillConfig, embedded_space, seed_space
+from distill.config import SEARCHED, DistillConfig, describe_space, embedded_space, seed_space
 
 
 def test_defaults_validate_and_print():
@@ -89,3 +89,35 @@ def test_spaces_cover_config_fields():
             assert c.n_layers == params["n_layers"]
     nl = next(p for p in emb.params if p.name == "n_layers")
     assert nl.high == 6
+
+
+def bounds(space, name):
+    p = space.params[space.names.index(name)]
+    return p.low, p.high
+
+
+def test_spaces_fit_the_teacher():
+    # the study's ranges by default
+    assert bounds(seed_space(), "n_heads") == (1, 12)
+    assert bounds(seed_space(), "n_layers") == (1, 20)
+    assert bounds(embedded_space(), "n_layers") == (1, 6)
+    # a 4-head teacher: no trial can ask for a fifth head; depth stays the study's
+    small = seed_space(max_heads=4)
+    assert bounds(small, "n_heads") == (1, 4) and bounds(small, "n_layers") == (1, 20)
+    assert small.names == seed_space().names
+    emb = embedded_space(max_heads=2, max_layers=3)
+    assert bounds(emb, "n_heads") == (1, 2) and bounds(emb, "n_layers") == (1, 3)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_heads"):
+            seed_space(max_heads=bad)
+    with pytest.raises(ValueError, match="max_layers"):
+        embedded_space(max_layers=0)
+
+
+def test_describe_space():
+    text = describe_space(seed_space(max_heads=4))
+    lines = text.splitlines()
+    assert len(lines) == len(seed_space().names)
+    assert any(line.split()[0] == "n_heads" and "[1, 4]" in line for line in lines)
+    assert any(line.split()[0] == "learning_rate" and "log" in line for line in lines)
+    assert any(line.split()[0] == "init" and "pretrained | teacher" in line for line in lines)

@@ -4,19 +4,23 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertModel
+from transformers import BertConfig, BertModel, DistilBertConfig
 
 from distill.config import DistillConfig
 from distill.models import (
+    DISTILBERT_TYPE_VOCAB,
     QAModel,
+    bert_config_of,
     build_student,
     choose_heads,
+    load_encoder,
     load_qa_model,
     load_teacher,
     num_parameters,
     prune_layer_heads,
     save_qa_model,
     select_layers,
+    source_config,
 )
 
 torch.set_num_threads(2)
@@ -65,8 +69,6 @@ def test_num_parameters_matches_built_count(base):
 
 
 def test_num_parameters_of_minilm_baseline():
-    from distill.models import load_encoder
-
     enc = load_encoder()
     c = DistillConfig(init="pretrained", n_layers=6, n_heads=12)
     student = build_student(c, encoder=enc)
@@ -219,3 +221,92 @@ def test_seed_determinism(base):
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
     assert np.isfinite(float(a.qa_outputs.weight.detach().sum()))
+
+
+# ---- DistilBERT checkpoints and counts from the source actually copied -----------------
+
+
+def tiny_distil_config(layers: int = 2, heads: int = 2) -> DistilBertConfig:
+    return DistilBertConfig(vocab_size=101, dim=24, n_layers=layers, n_heads=heads,
+                            hidden_dim=40, max_position_embeddings=40)
+
+
+def test_distilbert_encoder_maps_to_bert_layout(tmp_path):
+    from transformers import DistilBertModel
+
+    torch.manual_seed(2)
+    hf = DistilBertModel(tiny_distil_config()).eval()
+    with torch.no_grad():  # non-trivial LayerNorms and biases, so every mapping shows
+        for p in hf.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    hf.save_pretrained(tmp_path / "d")
+    enc = load_encoder(tmp_path / "d").eval()
+    assert isinstance(enc, BertModel) and enc.config.type_vocab_size == DISTILBERT_TYPE_VOCAB
+    assert float(enc.embeddings.token_type_embeddings.weight.detach().abs().max()) == 0.0
+    ids, mask, types = batch(5)
+    with torch.no_grad():
+        want = hf(input_ids=ids, attention_mask=mask).last_hidden_state
+        got = enc(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
+    # zero token-type embeddings: the segment ids change nothing, as in DistilBERT
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_distilbert_qa_teacher(tmp_path):
+    from transformers import DistilBertForQuestionAnswering, DistilBertModel
+
+    torch.manual_seed(3)
+    hf = DistilBertForQuestionAnswering(tiny_distil_config()).eval()
+    hf.save_pretrained(tmp_path / "qa")
+    teacher = load_teacher(tmp_path / "qa").eval()
+    ids, mask, types = batch(6)
+    with torch.no_grad():
+        out = hf(input_ids=ids, attention_mask=mask)
+        start, end = teacher(ids, mask, types)
+    torch.testing.assert_close(start, out.start_logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(end, out.end_logits, rtol=1e-5, atol=1e-5)
+    # students of every init from it: counted == built
+    for init, layers, heads in itertools.product(["teacher", "pretrained"], [1, 3], [1, 2]):
+        c = DistillConfig(init=init, n_layers=layers, n_heads=heads)
+        s = build_student(c, teacher=teacher, encoder=teacher.bert)
+        assert trainable(s) == num_parameters(c, source_config(c, teacher=teacher,
+                                                               encoder=teacher.bert))
+    # a checkpoint without a QA head is no teacher (from_pretrained would draw one)
+    DistilBertModel(tiny_distil_config()).save_pretrained(tmp_path / "base")
+    with pytest.raises(ValueError, match="no question-answering head"):
+        load_teacher(tmp_path / "base")
+
+
+def test_count_follows_the_source_each_init_copies(tmp_path, base):
+    """A BERT teacher and a DistilBERT encoder of other widths, heads and depths."""
+    from transformers import DistilBertModel
+
+    cfg, teacher, _ = base  # hidden 32, 4 heads, 2 layers
+    DistilBertModel(tiny_distil_config(layers=3, heads=2)).save_pretrained(tmp_path / "d")
+    encoder = load_encoder(tmp_path / "d")
+    for init, layers, heads in itertools.product(["teacher", "pretrained"], [1, 2, 4], [1, 2]):
+        c = DistillConfig(init=init, n_layers=layers, n_heads=heads, pruning_seed=layers)
+        student = build_student(c, teacher=teacher, encoder=encoder)
+        base_cfg = source_config(c, teacher=teacher, encoder=encoder)
+        assert base_cfg.hidden_size == (32 if init == "teacher" else 24)
+        assert trainable(student) == num_parameters(c, base_cfg), (init, layers, heads)
+    with pytest.raises(ValueError, match="init"):
+        source_config(DistillConfig(init="pretrained"), teacher=teacher)
+
+
+def test_seed_baseline_student_is_66_3m():
+    """The study's baseline: DistilBERT-shaped, 6 layers, 12 heads, 768 wide, FFN 3072."""
+    distil = bert_config_of(DistilBertConfig())  # distilbert-base-uncased's shape
+    assert (distil.hidden_size, distil.num_hidden_layers, distil.num_attention_heads,
+            distil.intermediate_size) == (768, 6, 12, 3072)
+    c = DistillConfig(init="pretrained", n_layers=6, n_heads=12)
+    n = num_parameters(c, distil)
+    assert 66.2e6 <= n <= 66.4e6
+    # DistilBertForQuestionAnswering has 66,364,418; the BERT layout adds 2 token-type rows
+    assert n == 66_364_418 + 2 * 768
+
+
+def test_bert_config_of_rejects_other_models():
+    from transformers import GPT2Config
+
+    with pytest.raises(ValueError, match="gpt2"):
+        bert_config_of(GPT2Config())

@@ -1,11 +1,12 @@
 import json
 import pickle
+from types import SimpleNamespace
 
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from distill.config import DistillConfig
+from distill.config import DistillConfig, embedded_space, seed_space
 from distill.models import QAModel, save_qa_model
 from distill.objective import TEACHER_RECIPE, DistillationTask, no_answer_exact
 from distill.train import TrialFailed
@@ -28,7 +29,7 @@ def tiny_dirs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def task(tiny_dirs):
     t = DistillationTask(teacher=tiny_dirs / "teacher", encoder=tiny_dirs / "encoder",
-                         cache_dir=tiny_dirs / "cache", device="cpu", n_train_examples=48,
+                         cache_dir=tiny_dirs / "cache", device="cpu", train_examples=48,
                          synthetic_size=(120, 90), verbose=False)
     messages = []
     t.prepare(progress=messages.append)
@@ -98,7 +99,7 @@ def test_pickle_leaves_heavy_state_behind(task):
 def test_cache_is_reused(task, tiny_dirs):
     assert not any("cached" in m for m in task.messages)
     other = DistillationTask(teacher=tiny_dirs / "teacher", encoder=tiny_dirs / "encoder",
-                             cache_dir=tiny_dirs / "cache", device="cpu", n_train_examples=48,
+                             cache_dir=tiny_dirs / "cache", device="cpu", train_examples=48,
                              synthetic_size=(120, 90), verbose=False)
     messages = []
     other.prepare(progress=messages.append)
@@ -146,3 +147,119 @@ def test_teacher_recipe_is_plain_fine_tuning_of_the_whole_encoder():
     assert (config.n_layers, config.n_heads) == (6, 12)  # MiniLM-L6, unpruned
     steps = -(-3000 // config.train_batch_size) * config.epochs  # the embedded task's 3,000
     assert 0 < config.warm_up_steps <= 0.2 * steps
+
+
+# ---- sources, fitted space, real-run knobs, kept students -----------------------------
+
+
+@pytest.fixture(scope="module")
+def hub_dirs(tmp_path_factory):
+    """A BERT QA teacher only in a faked local Hugging Face cache (hidden 32, 4 heads, 3
+    layers) and a DistilBERT encoder folder of another shape (hidden 24, 2 heads, 2 layers),
+    both over MiniLM's vocabulary."""
+    from transformers import BertForQuestionAnswering, DistilBertConfig, DistilBertModel
+
+    root = tmp_path_factory.mktemp("hub")
+    commit = "f" * 40
+    repo = root / "hf" / "hub" / "models--org--tiny-bert-qa"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    torch.manual_seed(1)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=3,
+                     num_attention_heads=4, intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(cfg).save_pretrained(repo / "snapshots" / commit)
+    DistilBertModel(DistilBertConfig(vocab_size=30522, dim=24, n_layers=2, n_heads=2,
+                                     hidden_dim=40)).save_pretrained(root / "distil")
+    DistilBertModel(DistilBertConfig(vocab_size=30000, dim=24, n_layers=1, n_heads=2,
+                                     hidden_dim=40)).save_pretrained(root / "other-vocab")
+    return root
+
+
+def hub_task(hub_dirs, **kwargs):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("HF_HUB_CACHE", raising=False)
+        mp.setenv("HF_HOME", str(hub_dirs / "hf"))
+        return DistillationTask(teacher="org/tiny-bert-qa", cache_dir=hub_dirs / "cache",
+                                device="cpu", train_examples=48, synthetic_size=(120, 90),
+                                verbose=False, **kwargs)
+
+
+def test_embedded_default_is_unchanged(tmp_path):
+    task = DistillationTask(cache_dir=tmp_path, verbose=False)
+    assert task.space == embedded_space()
+    b = task.base
+    assert (b.n_train_examples, b.epochs, b.max_seq_length, b.doc_stride, b.init) == \
+        (1000, 1, 384, 128, "teacher")
+    assert not task.trial_progress and task.students_dir is None
+    assert task.teacher is None and task.encoder is None and task.tokenizer is None
+
+
+def test_real_data_recipe_and_knobs(hub_dirs):
+    task = hub_task(hub_dirs, encoder=hub_dirs / "distil")
+    assert task.space == embedded_space(max_heads=2, max_layers=3)  # synthetic: embedded
+    real = DistillationTask("squad_v2", teacher=task.teacher, cache_dir=hub_dirs / "cache")
+    b = real.base
+    assert (b.n_train_examples, b.epochs, b.max_seq_length, b.doc_stride, b.init) == \
+        (None, 3, 384, 128, "pretrained")
+    assert real.trial_progress
+    # the teacher's own encoder: n_heads stops at the teacher's 4; depth stays the study's
+    assert real.space == seed_space(max_heads=4)
+    assert real.space.params[real.space.names.index("n_layers")].high == 20
+    knobs = DistillationTask("squad_v2", teacher=task.teacher, train_examples=10, epochs=2,
+                             max_seq_length=256, doc_stride=64, trial_progress=False)
+    b = knobs.base
+    assert (b.n_train_examples, b.epochs, b.max_seq_length, b.doc_stride) == (10, 2, 256, 64)
+    assert not knobs.trial_progress
+    text = real.describe()
+    assert "n_heads" in text and "[1, 4]" in text and "3 epoch(s)" in text
+
+
+def test_sources_checked_at_construction(hub_dirs):
+    with pytest.raises(ValueError, match="vocabulary of 30000 tokens"):
+        hub_task(hub_dirs, encoder=hub_dirs / "other-vocab")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HOME", str(hub_dirs / "hf"))
+        mp.delenv("HF_HUB_CACHE", raising=False)
+        with pytest.raises(ValueError, match="hf download org/absent"):
+            DistillationTask(teacher="org/absent", verbose=False)
+
+
+def test_hub_teacher_distilbert_encoder_and_kept_students(hub_dirs, capsys):
+    from distill.answer import main as answer_main
+    from distill.students import STAGING, student_key
+
+    students = hub_dirs / "students"
+    task = hub_task(hub_dirs, encoder=hub_dirs / "distil", students_dir=students,
+                    trial_progress=True)
+    task.prepare(progress=lambda m: None)
+    done = []
+    for init, n_layers, n_heads in (("pretrained", 3, 2), ("teacher", 2, 1)):
+        p = params(task, init=init, n_layers=n_layers, n_heads=n_heads)
+        values = task(p)  # a count != built mismatch would raise
+        assert values["num_parameters"] == task.num_parameters(p)
+        done.append(p)
+        assert (students / STAGING / student_key(task.config_for(p))).is_dir()
+    err = capsys.readouterr().err
+    assert "step" in err and "ETA" in err and "ex/s" in err
+    # the first trial alone on the front
+    trials = [SimpleNamespace(number=i, params=p, status="completed")
+              for i, p in enumerate(done)]
+    study = SimpleNamespace(trials=trials, pareto_front=lambda: trials[:1])
+    assert task.keep_front_students(study, trials[1]) == []
+    assert sorted(p.name for p in students.iterdir()) == [STAGING, "trial-0"]
+    assert answer_main(["--model", str(students / "trial-0"), "--context",
+                        "Paris is the capital of France.", "--question",
+                        "What is the capital of France?"]) == 0
+    assert capsys.readouterr().out.strip()
+
+
+def test_teacher_only_students_count_from_the_teacher(hub_dirs):
+    """The bug: pretrained students were counted from the teacher but built from MiniLM."""
+    task = hub_task(hub_dirs)
+    assert task.encoder is None
+    task.prepare(progress=lambda m: None)
+    assert task._state.encoder is task._state.teacher.bert
+    p = params(task, init="pretrained", n_layers=3, n_heads=4)
+    values = task(p)
+    assert values["num_parameters"] == task.num_parameters(p)
+    assert task.keep_front_students(SimpleNamespace(trials=[], pareto_front=list)) == []

@@ -1,3 +1,4 @@
+import io
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from distill.models import QAModel, build_student
 from distill.synthetic import synthetic_squad
 from distill.train import (
     TeacherLogits,
+    TrainingProgress,
     TrialFailed,
     compute_logits,
     kd_loss,
@@ -278,3 +280,45 @@ def test_cuda_bf16_train_step(tiny_task):
     res = train(student, ftr, c, pad_id=tok.pad_token_id, teacher_logits=logits, max_steps=5)
     assert res.steps == 5 and math.isfinite(res.final_loss)
     assert next(student.parameters()).dtype == torch.float32
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+def test_training_progress_in_a_log_prints_every_tenth():
+    out = _Stream(tty=False)
+    shown = TrainingProgress(batch_size=8, label="trial x", stream=out)
+    for step in [*range(10, 300, 10), 300]:
+        shown(step, 300, 1.25)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 10 and "\r" not in out.getvalue()
+    assert lines[-1].startswith("  trial x: step 300/300 loss 1.2500")
+    assert all("ex/s" in line and "ETA" in line for line in lines)
+
+
+def test_training_progress_on_a_terminal_rewrites_one_line():
+    out = _Stream(tty=True)
+    shown = TrainingProgress(batch_size=8, stream=out)
+    for step in (10, 20, 25):
+        shown(step, 25, 0.5)
+    text = out.getvalue()
+    assert text.count("\r") == 3 and text.count("\n") == 1 and text.endswith("\n")
+
+
+def test_progress_does_not_change_training(tiny_task):
+    tok, _, _, ftr, _, teacher = tiny_task
+    c = DistillConfig(n_layers=1, n_heads=2, train_batch_size=4, learning_rate=1e-3,
+                      alpha_ce=0.0, device="cpu")
+    models = []
+    for progress in (None, TrainingProgress(batch_size=4, stream=_Stream(tty=False))):
+        student = build_student(c, teacher=teacher)
+        train(student, ftr, c, pad_id=tok.pad_token_id, max_steps=12, progress=progress)
+        models.append(student)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(a, b)
