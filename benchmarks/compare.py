@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.problems import PROBLEMS, Problem, get_problem, hv_gap
+from mobo.problems import PROBLEMS, Problem, get_problem, hv_gap
 
 METHODS: tuple[str, ...] = ("mobo", "botorch", "tpe", "gp", "nsga2", "sobol")
 CHECKPOINTS: tuple[int, ...] = (25, 50, 100)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.compare import botorch_propose, missing_requirements, output_paths
-from benchmarks.problems import Problem, get_problem
+from mobo.problems import Problem, get_problem
 
 SPEED_PROBLEMS: tuple[tuple[str, dict[str, int]], ...] = (
     ("dtlz2", {"d": 6, "m": 2}),

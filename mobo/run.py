@@ -1,9 +1,15 @@
-"""Command line: ``python -m mobo.run`` runs a study on the distillation task or a toy problem.
+"""Command line: ``python -m mobo.run`` runs a study on a registered task.
 
 Examples::
 
     python -m mobo.run --budget 200 --storage runs/distill.jsonl
     python -m mobo.run --problem branincurrin --budget 50 --seed 3 --workers 2 --backend process
+
+The task comes from :func:`mobo.tasks.available_tasks`: the toy problems of
+:mod:`mobo.problems`, and tasks that installed packages register, such as the distillation
+task (``distill``, the default; registered by the ``distill`` package). The flags common to
+every study are defined here; each task brings its own (e.g. ``--data`` for ``distill``),
+shown by ``--help`` in a group of their own and refused when another task is selected.
 
 Every argument is checked before anything runs; a bad one ends the command with a single
 ``error: ...`` line on stderr and exit status 2, and leaves any journal as it was. A
@@ -17,13 +23,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+
+from mobo.journal import Journal
+from mobo.study import BackendError, Study, _check_storage_path
+from mobo.tasks import Task, TaskEntry, TaskLike, available_tasks, find_task
 
 __all__ = ["main", "build_parser"]
 
@@ -36,23 +44,44 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Raises :class:`UsageError` instead of exiting, and knows which flags each task added."""
+
+    def __init__(self, tasks: dict[str, TaskEntry], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tasks = tasks
+        # task name -> the actions its add_arguments created
+        self.task_actions: dict[str, list[argparse.Action]] = {}
+        # task name -> why it cannot be used (its add_arguments failed)
+        self.unusable: dict[str, str] = {}
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m mobo.run``."""
+def _task_names(tasks: dict[str, TaskEntry]) -> list[str]:
+    """Task names with the default first (as the usage text and error messages list them)."""
+    return sorted(tasks, key=lambda name: name != _DEFAULT_PROBLEM)
+
+
+def build_parser(tasks: dict[str, TaskEntry] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m mobo.run``, with the flags of every task in
+    ``tasks`` (default: :func:`mobo.tasks.available_tasks`)."""
+    return _build_parser(available_tasks() if tasks is None else tasks)
+
+
+def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
     p = _Parser(
+        tasks,
         prog="python -m mobo.run",
-        description="Multi-objective Bayesian optimisation of the BERT-student distillation "
-        "task (default) or of a toy benchmark problem.",
-        epilog="Toy problems: every name in benchmarks.problems.PROBLEMS (e.g. branincurrin, "
-        "zdt1, dtlz2, vehiclesafety, mixed). Toy objectives are minimised and use the "
-        "problem's reference point as thresholds.",
+        description="Multi-objective Bayesian optimisation of a task: the BERT-student "
+        "distillation task (default) or a toy benchmark problem.",
+        epilog=f"Tasks: {', '.join(_task_names(tasks))}. Toy problems (mobo.problems) are "
+        "minimised and use the problem's reference point as thresholds.",
     )
     p.add_argument("--problem", default=_DEFAULT_PROBLEM,
-                   help="'distill' (default: distil BERT students for SQuAD 2.0-style QA and "
-                   "trade exact match against parameter count) or a toy problem name")
+                   help="the task: 'distill' (default: distil BERT students for SQuAD "
+                   "2.0-style QA and trade exact match against parameter count) or another "
+                   "task name (e.g. a toy problem)")
     p.add_argument("--budget", type=_int_arg("--budget", 0), default=200,
                    help="number of completed plus failed trials to reach, counting those "
                    "already in the journal (default 200)")
@@ -83,15 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noisy", action="store_true",
                    help="the metrics are noisy (the proposer averages over the in-sample "
                    "front); implied by the noisy toy problems")
-    d = p.add_argument_group("distillation task (--problem distill)")
-    d.add_argument("--data", default=None,
-                   help="'synthetic' (default: generated offline from the seed), 'squad_v2' "
-                   "(datasets cache) or a directory holding train-v2.0.json and dev-v2.0.json")
-    d.add_argument("--train-file", default=None, metavar="PATH", help="SQuAD 2.0 train JSON")
-    d.add_argument("--dev-file", default=None, metavar="PATH", help="SQuAD 2.0 dev JSON")
-    d.add_argument("--teacher", default=None, metavar="PATH",
-                   help="fine-tuned teacher checkpoint (default: fine-tune one and cache it)")
-    d.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0")
+    for name, entry in tasks.items():
+        if entry.add_arguments is None:
+            continue
+        group = p.add_argument_group(f"{name} task (--problem {name})", entry.description)
+        try:
+            entry.add_arguments(group)
+        except Exception as e:  # one task's bad flags (e.g. a clash) must not break the rest
+            p.unusable[name] = (f"--problem: task {name!r} cannot be used: its flags could "
+                                f"not be added ({type(e).__name__}: {e})")
+        # argparse has no public accessor for the actions a group holds
+        p.task_actions[name] = list(group._group_actions)
     return p
 
 
@@ -125,91 +156,47 @@ def _float_arg(flag: str, minimum: float, strict: bool = False) -> Callable[[str
     return parse
 
 
-@dataclass
-class _Job:
-    """What the command line resolved to: a space, objectives and the function to evaluate."""
+def _given_task_flags(parser: _Parser, argv: list[str]) -> dict[str, str]:
+    """The task flags written on the command line (flag -> task), told from defaults by
+    parsing once more with the task flags' defaults suppressed."""
+    actions = {a: name for name, acts in parser.task_actions.items() for a in acts}
+    defaults = {a: a.default for a in actions}
+    try:
+        for action in actions:
+            action.default = argparse.SUPPRESS
+        seen = parser.parse_args(argv)
+    finally:
+        for action, default in defaults.items():
+            action.default = default
+    given: dict[str, str] = {}
+    for action, name in actions.items():
+        if hasattr(seen, action.dest):
+            flags = [f for f in action.option_strings if f.startswith("--")]
+            given[(flags or action.option_strings or [action.dest])[0]] = name
+    return given
 
-    name: str
-    space: Any
-    objectives: list[Any]
-    fn: Callable[[dict[str, Any]], Mapping[str, float]]
-    prepare: Callable[[], None] | None = None
-    noisy: bool = False
-    constraints: list[Any] = field(default_factory=list)
 
-
-def _resolve_job(args: argparse.Namespace, seed: int) -> _Job:
-    from mobo.study import Constraint, Objective
-
+def _resolve_task(args: argparse.Namespace, seed: int, parser: _Parser,
+                  given: dict[str, str]) -> tuple[TaskEntry, TaskLike]:
     name = args.problem.strip()
-    if name.lower() == "distill":
-        return _distill_job(args, seed)
-    for flag in ("data", "train_file", "dev_file", "teacher", "device"):
-        if getattr(args, flag) is not None:
-            raise UsageError(f"--{flag.replace('_', '-')}: only used with --problem distill")
-    from benchmarks.problems import get_problem
-
+    entry = find_task(parser.tasks, name)
+    if entry is None:
+        if name.lower() == _DEFAULT_PROBLEM:
+            raise UsageError(f"--problem: no task named {_DEFAULT_PROBLEM!r} is registered; "
+                             "install the package with 'pip install -e .' (the distill "
+                             "package registers it) or pick a toy problem")
+        raise UsageError(f"--problem: unknown problem {name!r} "
+                         f"(valid: {', '.join(_task_names(parser.tasks))})")
+    for flag, owner in given.items():
+        if owner != entry.name:
+            raise UsageError(f"{flag}: only used with --problem {owner}")
+    if entry.name in parser.unusable:
+        raise UsageError(parser.unusable[entry.name])
     try:
-        problem = get_problem(name)
+        task = entry.build(args, seed)
     except ValueError as e:
-        raise UsageError(f"--problem: unknown problem {name!r} (valid: distill, "
-                         f"{str(e).split('valid: ', 1)[-1]})") from None
-    objectives = [Objective(o, threshold=float(r))
-                  for o, r in zip(problem.objective_names, problem.ref_point, strict=True)]
-    if problem.n_constraints:
-        # constrained problems report their constraint values (feasible iff <= 0), which
-        # the study models, instead of failing at infeasible points
-        constraints = [Constraint(c, upper=0.0) for c in problem.constraint_names]
-        return _Job(problem.name, problem.space, objectives, problem.metrics,
-                    noisy=problem.noise_std is not None, constraints=constraints)
-    return _Job(problem.name, problem.space, objectives, problem,
-                noisy=problem.noise_std is not None)
-
-
-def _readable_file(flag: str, path: str) -> None:
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise UsageError(f"{flag}: {p} is not a file")
-    if not os.access(p, os.R_OK):
-        raise UsageError(f"{flag}: {p} is not readable")
-
-
-def _distill_job(args: argparse.Namespace, seed: int) -> _Job:
-    data = args.data if args.data is not None else "synthetic"
-    if data not in ("synthetic", "squad_v2"):
-        folder = Path(data).expanduser()
-        if not folder.is_dir():
-            raise UsageError(f"--data: expected 'synthetic', 'squad_v2' or a directory, "
-                             f"got {data!r} (no such directory)")
-        for flag, given, default in (("--train-file", args.train_file, "train-v2.0.json"),
-                                     ("--dev-file", args.dev_file, "dev-v2.0.json")):
-            if given is None and not (folder / default).is_file():
-                raise UsageError(f"--data: {folder} has no {default} (or pass {flag})")
-    for flag, given in (("--train-file", args.train_file), ("--dev-file", args.dev_file)):
-        if given is not None:
-            _readable_file(flag, given)
-    if data in ("synthetic", "squad_v2") and (args.train_file is None) != (args.dev_file is None):
-        raise UsageError("--train-file/--dev-file: give both (or --data DIR holding the other)")
-    if args.teacher is not None and not Path(args.teacher).expanduser().is_dir():
-        raise UsageError(f"--teacher: {args.teacher} is not a checkpoint directory")
-    try:
-        from distill.objective import DistillationTask
-    except ImportError as e:
-        raise UsageError(f"--problem: the distillation task is not available ({e}); "
-                         "pick a toy problem") from None
-    try:
-        task = DistillationTask(data, train_file=args.train_file, dev_file=args.dev_file,
-                                teacher=args.teacher, device=args.device, seed=seed)
-        # reading the objectives loads the dev set (its no-answer EM is the threshold), so
-        # unusable data files are reported here, before any journal is touched
-        objectives = list(task.objectives)
-    except (ValueError, KeyError, OSError, ImportError) as e:
-        raise UsageError(f"distillation data: {type(e).__name__}: {e}") from None
-
-    def prepare() -> None:
-        task.prepare(progress=lambda msg: print(msg, flush=True))
-
-    return _Job("distill", task.space, objectives, task, prepare)
+        raise UsageError(str(e)) from None
+    return entry, task
 
 
 def _fmt_seconds(s: float) -> str:
@@ -294,17 +281,16 @@ def format_pareto_table(study: Any) -> str:
 
 
 def default_n_initial(dim: int, budget: int) -> int:
-    """The CLI's initial design size: the usual 2(d+1) Sobol points (DESIGN.md section 4),
-    but no more than a quarter of the budget, and no fewer than d+1 unless that is more
-    than half the budget: a run of 40 trials in a 21-dimensional space is not all initial
-    design, and one of 20 still gets 10 model proposals (and a hypervolume to show)."""
+    """The CLI's initial design size: the usual 2(d+1) Sobol points (the size BoTorch's
+    multi-objective tutorials use), but no more than a quarter of the budget, and no fewer
+    than d+1 unless that is more than half the budget: a run of 40 trials in a
+    21-dimensional space is not all initial design, and one of 20 still gets 10 model
+    proposals (and a hypervolume to show)."""
     return max(1, min(dim + 1, budget // 2), min(2 * (dim + 1), budget // 4))
 
 
 def _journal_seed(storage: Path, default: int) -> int:
     """The seed recorded in an existing journal (the task's data may depend on it)."""
-    from mobo.journal import Journal
-
     try:
         events = Journal(storage).read()
     except ValueError as e:
@@ -313,9 +299,8 @@ def _journal_seed(storage: Path, default: int) -> int:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else default
 
 
-def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from mobo.study import BackendError, Study, _check_storage_path
-
+def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
+         given: dict[str, str]) -> int:
     storage = None
     resuming = False
     if args.storage is not None:
@@ -345,14 +330,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     seed = args.seed if args.seed is not None else 0
     if resuming and args.seed is None:
         seed = _journal_seed(storage, seed)
-    job = _resolve_job(args, seed)
+    entry, task = _resolve_task(args, seed, parser, given)
     n_initial = args.n_initial
     if n_initial is None and not resuming:
-        n_initial = default_n_initial(job.space.dim, args.budget)
+        n_initial = default_n_initial(task.space.dim, args.budget)
     try:
-        study = Study(job.space, job.objectives, constraints=job.constraints, storage=storage,
-                      seed=args.seed if resuming else seed, noisy=args.noisy or job.noisy,
-                      n_initial=n_initial)
+        study = Study(task.space, list(task.objectives), constraints=list(task.constraints),
+                      storage=storage, seed=args.seed if resuming else seed,
+                      noisy=args.noisy or task.noisy, n_initial=n_initial)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -363,19 +348,25 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                           for o in study.objectives)
         if study.constraints:
             goals += ", subject to " + ", ".join(_describe(c) for c in study.constraints)
-        print(f"study: problem {job.name}, {len(study.space.names)} parameters, objectives "
+        print(f"study: problem {entry.name}, {len(study.space.names)} parameters, objectives "
               f"{goals}, "
               f"seed {study.seed}, budget {args.budget}, {args.workers} worker(s) on {backend}; "
               f"{where}" + (f" (resumed with {before} finished trials)" if resuming else ""),
               file=out, flush=True)
+        extra = entry.header(task) if entry.header is not None else ""
+        if extra:
+            print(extra, file=out, flush=True)
+        # only the black box goes to the workers: a Task's prepare and callbacks stay here
+        # and need not pickle
+        fn = task.fn if isinstance(task, Task) else task
         try:
-            if job.prepare is not None and before < args.budget:
-                job.prepare()
+            if task.prepare is not None and before < args.budget:
+                task.prepare(lambda msg: print(msg, flush=True))
             progress = _Progress(args.budget, before, out)
-            study.optimize(job.fn, args.budget, workers=args.workers, backend=backend,
+            study.optimize(fn, args.budget, workers=args.workers, backend=backend,
                            trial_timeout=args.trial_timeout,
                            gpus_per_trial=args.gpus_per_trial, address=args.address,
-                           callbacks=[progress])
+                           callbacks=[*task.callbacks, progress])
         except KeyboardInterrupt:
             print(f"interrupted: running trials recorded as abandoned; resume with the same "
                   f"command. {where}", file=sys.stderr, flush=True)
@@ -405,10 +396,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad arguments)."""
     out = out if out is not None else sys.stdout
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _build_parser(available_tasks())
     try:
         args = parser.parse_args(argv)
-        return _run(args, out)
+        given = _given_task_flags(parser, argv)
+        return _run(args, out, parser, given)
     except UsageError as e:
         msg = " ".join(str(e).split())
         print(f"error: {msg}", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import compare as C
-from benchmarks.problems import get_problem
+from mobo.problems import get_problem
 
 moocore = pytest.importorskip("moocore")
 

@@ -8,13 +8,22 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
+from functools import partial
+from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mobo import tasks
 from mobo.run import build_parser, main
+from mobo.space import Float, Space
+from mobo.study import Study
+from mobo.tasks import Task, TaskEntry, available_tasks, register_task, unregister_task
+from mobo.trial import Objective, Trial
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,16 +128,14 @@ def test_distill_inputs_are_checked(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_default_problem_is_the_distillation_task() -> None:
-    from mobo.run import _resolve_job
-
     args = build_parser().parse_args([])
     assert args.problem == "distill" and args.budget == 200
-    job = _resolve_job(args, seed=0)
-    exact, size = job.objectives
+    task = available_tasks()["distill"].build(args, 0)
+    exact, size = task.objectives
     assert (exact.name, exact.maximize, size.name, size.maximize) == (
         "exact", True, "num_parameters", False)
     assert 0 < exact.threshold < 100  # the always-no-answer EM of the dev set
-    assert "n_layers" in job.space.names and job.prepare is not None
+    assert "n_layers" in task.space.names and task.prepare is not None
 
 
 def test_distill_run_prepares_once_then_evaluates(tmp_path: Path,
@@ -276,3 +283,148 @@ def test_initial_design_is_capped_by_the_budget(tmp_path: Path) -> None:
     assert main(["--problem", "zdt1", "--budget", "6", "--n-initial", "6", "--storage",
                  str(other)], out=io.StringIO()) == 0
     assert json.loads(other.read_text().splitlines()[0])["n_initial"] == 6
+
+
+# ---- tasks from the registry ---------------------------------------------------------------
+
+_LINE_SPACE = Space([Float("x", 0.0, 1.0)])
+
+
+def _scaled_line(params: Mapping[str, Any], scale: float) -> dict[str, float]:
+    return {"f": scale * float(params["x"]), "g": 1.0 - float(params["x"])}
+
+
+def _line_flags(group: Any) -> None:
+    group.add_argument("--scale", type=float, default=None, help="slope of f (default 1)")
+
+
+class _LineTask:
+    """A task registered by the tests; it records what its callback saw."""
+
+    def __init__(self) -> None:
+        self.finished: list[tuple[int, int, str]] = []
+
+    def callback(self, study: Study, trial: Trial) -> None:
+        self.finished.append((study.n_finished, trial.number, trial.status))
+
+    def build(self, args: Any, seed: int) -> Task:
+        scale = 1.0 if args.scale is None else args.scale
+        if not scale > 0:
+            raise ValueError(f"--scale: must be > 0, got {args.scale}")
+        return Task(_LINE_SPACE, [Objective("f", threshold=2.5), Objective("g", threshold=1.1)],
+                    partial(_scaled_line, scale=scale), callbacks=[self.callback])
+
+
+@pytest.fixture
+def line_task() -> Iterator[_LineTask]:
+    fake = _LineTask()
+    register_task(TaskEntry("line", "two objectives along a line", fake.build, _line_flags,
+                            header=lambda task: f"header of a task in {task.space.dim} dim"))
+    try:
+        yield fake
+    finally:
+        unregister_task("line")
+
+
+def test_a_registered_task_runs_with_its_own_flag(line_task: _LineTask,
+                                                  tmp_path: Path) -> None:
+    journal = tmp_path / "line.jsonl"
+    out = io.StringIO()
+    assert main(["--problem", "line", "--scale", "2", "--budget", "4", "--seed", "3",
+                 "--storage", str(journal)], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("study: problem line, 1 parameters, objectives f (min), g (min)")
+    assert lines[1] == "header of a task in 1 dim"
+    assert "[4/4]" in out.getvalue() and "Pareto front:" in out.getvalue()
+    tells = [e for e in map(json.loads, journal.read_text().splitlines())
+             if e["event"] == "tell"]
+    asks = {e["number"]: e["params"] for e in map(json.loads, journal.read_text().splitlines())
+            if e["event"] == "ask"}
+    assert len(tells) == 4
+    assert all(e["values"]["f"] == 2.0 * asks[e["number"]]["x"] for e in tells)
+    # the task's callback ran once per finished trial, each time after the trial was told
+    assert line_task.finished == [(i + 1, i, "completed") for i in range(4)]
+    # resuming at the budget evaluates nothing and calls back nothing
+    assert main(["--problem", "line", "--budget", "4", "--storage", str(journal)],
+                out=io.StringIO()) == 0
+    assert len(line_task.finished) == 4
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--problem", "line", "--scale", "-1"], "--scale: must be > 0, got -1.0"),
+    (["--problem", "line", "--scale", "steep"], "--scale"),
+    (["--problem", "zdt1", "--scale", "2"], "--scale: only used with --problem line"),
+    (["--problem", "line", "--data", "synthetic"], "--data: only used with --problem distill"),
+    (["--problem", "nonsense"], "valid: distill, branincurrin"),
+])
+def test_task_flags_are_checked(line_task: _LineTask, args: list[str], needle: str,
+                                tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "j.jsonl"
+    assert main([*args, "--storage", str(journal)], out=io.StringIO()) == 2
+    assert needle in _one_error_line(capsys.readouterr().err)
+    assert not journal.exists() and line_task.finished == []
+
+
+def test_help_shows_each_tasks_flags_in_its_own_group(
+        line_task: _LineTask, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    distill_group = text.index("distill task (--problem distill)")
+    line_group = text.index("line task (--problem line)")
+    # the flags' own lines (the usage line above lists them too)
+    data, scale = text.index("\n  --data"), text.index("\n  --scale")
+    assert distill_group < data < line_group < scale
+    assert "two objectives along a line" in text
+    assert "Tasks: distill, branincurrin" in " ".join(text.split())
+
+
+@pytest.fixture
+def broken_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed plugin whose module cannot be imported, beside the real ones."""
+    real = tasks.entry_points
+
+    def entry_points(group: str) -> list[EntryPoint]:
+        return [*real(group=group),
+                EntryPoint("broken", "no_such_module_for_mobo.task:ENTRY", group)]
+
+    monkeypatch.setattr(tasks, "entry_points", entry_points)
+
+
+def test_a_broken_plugin_is_reported_only_when_selected(
+        broken_plugin: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--problem", "zdt1", "--budget", "2"], out=io.StringIO()) == 0
+    journal = tmp_path / "j.jsonl"
+    assert main(["--problem", "broken", "--storage", str(journal)], out=io.StringIO()) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "'broken'" in line and "no_such_module_for_mobo.task:ENTRY" in line
+    assert "ModuleNotFoundError" in line and not journal.exists()
+
+
+def test_a_task_whose_flags_clash_is_reported_only_when_selected(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def clashing_flags(group: Any) -> None:
+        group.add_argument("--seed", type=int, default=None)
+
+    register_task(TaskEntry("clash", "reuses a common flag", _LineTask().build, clashing_flags))
+    try:
+        assert main(["--problem", "zdt1", "--budget", "1"], out=io.StringIO()) == 0
+        assert main(["--problem", "clash", "--budget", "1"], out=io.StringIO()) == 2
+    finally:
+        unregister_task("clash")
+    line = _one_error_line(capsys.readouterr().err)
+    assert "'clash'" in line and "--seed" in line
+
+
+def test_without_the_distillation_task_the_default_says_how_to_get_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(tasks, "entry_points", lambda group: [])
+    journal = tmp_path / "j.jsonl"
+    assert main(["--budget", "3", "--storage", str(journal)], out=io.StringIO()) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "'distill'" in line and "pip install -e ." in line and not journal.exists()
+    # the toy problems are unaffected, and the distillation flags are unknown
+    assert main(["--problem", "zdt1", "--budget", "1"], out=io.StringIO()) == 0
+    assert main(["--problem", "zdt1", "--data", "synthetic"], out=io.StringIO()) == 2
+    assert "unrecognized" in _one_error_line(capsys.readouterr().err)

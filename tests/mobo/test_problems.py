@@ -9,8 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from benchmarks import problems as P
-from benchmarks.problems import InfeasibleError, Problem, get_problem
+from mobo import problems as P
+from mobo.problems import InfeasibleError, Problem, get_problem
 
 moocore = pytest.importorskip("moocore")
 

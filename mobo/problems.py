@@ -1,5 +1,9 @@
 """Toy multi-objective test problems, all in the minimisation convention.
 
+They ship with the library (as BoTorch ships its test functions) so that a study can be
+tried and benchmarked without a real black box: ``python -m mobo.run --problem zdt1``
+runs one, and :mod:`mobo.tasks` registers each as a built-in task.
+
 Every problem carries its search space (a :class:`mobo.Space`), a reference point and
 the known maximum hypervolume with respect to that reference point, so a run can be
 scored by its log10 hypervolume gap ``log10(max_hv - HV(evaluated points))``.
@@ -55,6 +59,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from scipy.integrate import quad
+from scipy.optimize import brentq
 
 from mobo.space import Categorical, Float, Int, Space
 
@@ -409,9 +415,6 @@ def mixed_max_hv() -> float:
     integral is taken piecewise with adaptive Gauss-Kronrod quadrature (scipy ``quad``).
     A dense sample of the front converges to this value from below (tested).
     """
-    from scipy.integrate import quad
-    from scipy.optimize import brentq
-
     def winner(t: float) -> int:
         return int(np.argmin(_mixed_curves(np.array([t]))[0]))
 

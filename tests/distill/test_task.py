@@ -1,0 +1,64 @@
+"""Tests of the distillation task's command-line entry (distill.task)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import pytest
+
+from distill.objective import DistillationTask
+from distill.task import ENTRY, add_arguments, build
+from mobo.run import main
+from mobo.tasks import Task, available_tasks
+
+_FLAGS = ("data", "train_file", "dev_file", "teacher", "device")
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser.add_argument_group("distill"))
+    return parser.parse_args(argv)
+
+
+def test_the_entry_point_finds_this_entry() -> None:
+    assert available_tasks()["distill"] is ENTRY
+    assert ENTRY.name == "distill" and ENTRY.add_arguments is add_arguments
+
+
+def test_flags_parse_and_default_to_none(tmp_path: Path) -> None:
+    assert all(getattr(_parse(), flag) is None for flag in _FLAGS)
+    args = _parse("--data", str(tmp_path), "--train-file", "t.json", "--dev-file", "d.json",
+                  "--teacher", "ckpt", "--device", "cpu")
+    assert [getattr(args, f) for f in _FLAGS] == [str(tmp_path), "t.json", "d.json", "ckpt",
+                                                  "cpu"]
+
+
+def test_build_wraps_the_distillation_task() -> None:
+    task = build(_parse("--device", "cpu"), seed=3)
+    assert isinstance(task, Task) and isinstance(task.fn, DistillationTask)
+    assert task.fn.seed == 3 and task.fn.synthetic
+    assert [o.name for o in task.objectives] == ["exact", "num_parameters"]
+    assert task.space is task.fn.space and task.constraints == [] and not task.noisy
+    assert task.prepare == task.fn.prepare and task.callbacks == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "/no/such/folder"], "--data: expected 'synthetic', 'squad_v2' or a directory, "
+     "got '/no/such/folder' (no such directory)"),
+    (["--train-file", "/no/such/train-v2.0.json"],
+     "--train-file: /no/such/train-v2.0.json is not a file"),
+    (["--teacher", "/no/such/teacher"], "--teacher: /no/such/teacher is not a checkpoint "
+     "directory"),
+])
+def test_bad_flags_raise_and_exit_2_with_the_same_message(
+        argv: list[str], message: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        build(_parse(*argv), seed=0)
+    assert str(info.value) == message
+    journal = tmp_path / "j.jsonl"
+    assert main([*argv, "--storage", str(journal)], out=io.StringIO()) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert not journal.exists()
