@@ -3,7 +3,11 @@
 :data:`ENTRY` is registered in the ``mobo.tasks`` entry-point group (``pyproject.toml``),
 so installing this package makes ``--problem distill`` (the command line's default)
 available. Its flags choose the data (``--data``, ``--train-file``, ``--dev-file``), the
-teacher (``--teacher``) and the torch device (``--device``); :func:`build` checks them and
+teacher and the students' encoder (``--teacher``, ``--encoder``: folders or hub names in
+the local Hugging Face cache), each trial's budget (``--epochs``, ``--train-examples``,
+``--max-seq-length``, ``--doc-stride``, ``--trial-progress``) and the torch device
+(``--device``). With ``--storage S.jsonl`` the Pareto front's students are kept in
+``S.students/trial-N/``. :func:`build` checks the flags and
 returns a :class:`mobo.tasks.Task` around :class:`distill.objective.DistillationTask`, the
 reproduction of the multimetric Bayesian-optimisation study of BERT distillation for
 SQuAD 2.0 (SigOpt, 2020).
@@ -13,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from distill.objective import DistillationTask
-from mobo.tasks import Task, TaskEntry
+from distill.sources import resolve_source
+from mobo.tasks import Task, TaskEntry, TaskLike
 
 __all__ = ["ENTRY", "add_arguments", "build"]
 
@@ -30,10 +36,46 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--train-file", default=None, metavar="PATH",
                        help="SQuAD 2.0 train JSON")
     group.add_argument("--dev-file", default=None, metavar="PATH", help="SQuAD 2.0 dev JSON")
-    group.add_argument("--teacher", default=None, metavar="PATH",
-                       help="fine-tuned teacher checkpoint (default: fine-tune one and cache "
-                       "it)")
+    group.add_argument("--teacher", default=None, metavar="PATH|NAME",
+                       help="fine-tuned BERT/DistilBERT QA teacher: a folder or a hub name in "
+                       "the local Hugging Face cache (default: fine-tune one and cache it)")
+    group.add_argument("--encoder", default=None, metavar="PATH|NAME",
+                       help="general encoder init=pretrained students start from, e.g. "
+                       "distilbert-base-uncased (default: the teacher's own, else MiniLM-L6)")
     group.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0")
+    group.add_argument("--epochs", type=_positive_int("--epochs"), default=None,
+                       help="training epochs per trial (default: 3 on real data, 1 synthetic)")
+    group.add_argument("--train-examples", type=_positive_int("--train-examples"),
+                       default=None, metavar="N", help="training questions per trial "
+                       "(default: all on real data, 1000 synthetic)")
+    group.add_argument("--max-seq-length", type=_positive_int("--max-seq-length"),
+                       default=None, metavar="N", help="tokens per window (default 384)")
+    group.add_argument("--doc-stride", type=_positive_int("--doc-stride"), default=None,
+                       metavar="N", help="tokens shared by consecutive windows (default 128)")
+    group.add_argument("--trial-progress", action=argparse.BooleanOptionalAction,
+                       default=None, help="show training progress inside each trial "
+                       "(default: on real data)")
+
+
+def _positive_int(flag: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+        return value
+
+    parse.__name__ = flag
+    return parse
+
+
+def _header(task: TaskLike) -> str:
+    """Sources, per-trial budget and search space of a run on real data (the embedded
+    default's output stays as it was)."""
+    fn = task.fn if isinstance(task, Task) else None
+    return fn.describe() if isinstance(fn, DistillationTask) and not fn.synthetic else ""
 
 
 def _readable_file(flag: str, path: str) -> None:
@@ -66,17 +108,30 @@ def build(args: argparse.Namespace, seed: int) -> Task:
             _readable_file(flag, given)
     if data in ("synthetic", "squad_v2") and (args.train_file is None) != (args.dev_file is None):
         raise ValueError("--train-file/--dev-file: give both (or --data DIR holding the other)")
-    if args.teacher is not None and not Path(args.teacher).expanduser().is_dir():
-        raise ValueError(f"--teacher: {args.teacher} is not a checkpoint directory")
+    for role in ("teacher", "encoder"):
+        if getattr(args, role) is not None:
+            try:  # a folder, or a hub name found offline in the local Hugging Face cache
+                resolve_source(getattr(args, role), role)
+            except ValueError as e:
+                raise ValueError(f"--{role}: {str(e).removeprefix(role + ': ')}") from None
+    # the front's students live beside the journal: runs/S.jsonl -> runs/S.students
+    storage = getattr(args, "storage", None)
+    students_dir = Path(storage).with_suffix(".students") if storage else None
     try:
         task = DistillationTask(data, train_file=args.train_file, dev_file=args.dev_file,
-                                teacher=args.teacher, device=args.device, seed=seed)
+                                teacher=args.teacher, device=args.device, seed=seed,
+                                encoder=args.encoder, epochs=args.epochs,
+                                train_examples=args.train_examples,
+                                max_seq_length=args.max_seq_length,
+                                doc_stride=args.doc_stride,
+                                trial_progress=args.trial_progress, students_dir=students_dir)
         # reading the objectives loads the dev set (its no-answer EM is the threshold), so
         # unusable data files are reported here, before any journal is touched
         objectives = list(task.objectives)
     except (ValueError, KeyError, OSError, ImportError) as e:
         raise ValueError(f"distillation data: {type(e).__name__}: {e}") from None
-    return Task(task.space, objectives, task, prepare=task.prepare)
+    return Task(task.space, objectives, task, prepare=task.prepare,
+                callbacks=[task.keep_front_students] if students_dir is not None else [])
 
 
 ENTRY = TaskEntry(
@@ -85,4 +140,5 @@ ENTRY = TaskEntry(
     "parameter count",
     build=build,
     add_arguments=add_arguments,
+    header=_header,
 )

@@ -49,8 +49,8 @@ def test_build_wraps_the_distillation_task() -> None:
      "got '/no/such/folder' (no such directory)"),
     (["--train-file", "/no/such/train-v2.0.json"],
      "--train-file: /no/such/train-v2.0.json is not a file"),
-    (["--teacher", "/no/such/teacher"], "--teacher: /no/such/teacher is not a checkpoint "
-     "directory"),
+    (["--teacher", "/no/such/teacher"], "--teacher: /no/such/teacher is neither a folder "
+     "nor a Hugging Face hub name"),
 ])
 def test_bad_flags_raise_and_exit_2_with_the_same_message(
         argv: list[str], message: str, tmp_path: Path,
@@ -62,3 +62,39 @@ def test_bad_flags_raise_and_exit_2_with_the_same_message(
     assert main([*argv, "--storage", str(journal)], out=io.StringIO()) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
     assert not journal.exists()
+
+
+def test_source_budget_and_students_flags(tmp_path: Path, monkeypatch) -> None:
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    commit = "e" * 40
+    repo = tmp_path / "hf" / "hub" / "models--org--tiny-qa"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    BertForQuestionAnswering(BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=48)).save_pretrained(repo / "snapshots" / commit)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    data = tmp_path / "squad"
+    data.mkdir()
+    for name in ("train-v2.0.json", "dev-v2.0.json"):
+        (data / name).write_text('{"version": "v2.0", "data": [{"title": "t", "paragraphs": '
+                                 '[{"context": "Ann is here.", "qas": [{"id": "' + name +
+                                 '", "question": "Who?", "is_impossible": true, '
+                                 '"answers": []}]}]}]}')
+    args = _parse("--data", str(data), "--teacher", "org/tiny-qa", "--epochs", "2",
+                  "--train-examples", "5", "--max-seq-length", "256", "--doc-stride", "64",
+                  "--no-trial-progress", "--device", "cpu")
+    args.storage = str(tmp_path / "runs" / "S.jsonl")
+    task = build(args, seed=0)
+    fn = task.fn
+    b = fn.base
+    assert (b.epochs, b.n_train_examples, b.max_seq_length, b.doc_stride) == (2, 5, 256, 64)
+    assert not fn.trial_progress and fn.students_dir == tmp_path / "runs" / "S.students"
+    assert task.callbacks == [fn.keep_front_students]
+    assert fn.space.params[fn.space.names.index("n_heads")].high == 4
+    assert "n_heads" in ENTRY.header(task)
+    assert ENTRY.header(build(_parse(), seed=0)) == ""  # the embedded default: as before
+    with pytest.raises(ValueError, match="^--encoder: org/absent .*hf download org/absent"):
+        build(_parse("--encoder", "org/absent"), seed=0)
