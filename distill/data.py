@@ -189,12 +189,13 @@ def _load_hf_cache(name: str = "squad_v2") -> tuple[list[dict], list[dict]]:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        # optional (the 'data' extra) and slow to import: only a squad_v2 cache needs it
+        # slow to import, and only a squad_v2 cache needs it
         import datasets
     except ImportError as exc:
         raise ValueError(
-            f"data='{name}' needs the 'datasets' package (pip install 'mobo[data]') and a cached "
-            f"copy of {name}; or pass a directory holding {TRAIN_FILE} and {DEV_FILE}"
+            f"data='{name}' needs the 'datasets' package (a dependency of mobo: reinstall "
+            f"with pip install -e .) and a cached copy of {name}; or pass a directory holding "
+            f"{TRAIN_FILE} and {DEV_FILE}"
         ) from exc
     if os.environ.get("HF_DATASETS_OFFLINE") == "1":
         # in case the library was imported before the switch was set

@@ -185,8 +185,10 @@ def test_squad_v2_cache_missing_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="no cached copy found offline"):
         load_squad("squad_v2")
     monkeypatch.setitem(sys.modules, "datasets", None)  # import fails
-    with pytest.raises(ValueError, match="needs the 'datasets' package"):
+    with pytest.raises(ValueError, match="needs the 'datasets' package") as info:
         load_squad("squad_v2")
+    assert "mobo[data]" not in str(info.value)  # the extra is gone: datasets is a dependency
+    assert "pip install -e ." in str(info.value)
 
 
 # ----------------------------------------------------------------------------- features
