@@ -7,10 +7,11 @@ teacher and the students' encoder (``--teacher``, ``--encoder``: folders or hub 
 the local Hugging Face cache), each trial's budget (``--epochs``, ``--train-examples``,
 ``--max-seq-length``, ``--doc-stride``, ``--trial-progress``) and the torch device
 (``--device``). With ``--storage S.jsonl`` the Pareto front's students are kept in
-``S.students/trial-N/``. :func:`build` checks the flags and
-returns a :class:`mobo.tasks.Task` around :class:`distill.objective.DistillationTask`, the
-reproduction of the multimetric Bayesian-optimisation study of BERT distillation for
-SQuAD 2.0 (SigOpt, 2020).
+``S.students/trial-N/``, put right when the study opens (a resumed run repairs what a
+kill left before its first new trial) and after every trial. :func:`build` checks the
+flags and returns a :class:`mobo.tasks.Task` around
+:class:`distill.objective.DistillationTask`, the reproduction of the multimetric
+Bayesian-optimisation study of BERT distillation for SQuAD 2.0 (SigOpt, 2020).
 """
 
 from __future__ import annotations
@@ -130,8 +131,11 @@ def build(args: argparse.Namespace, seed: int) -> Task:
         objectives = list(task.objectives)
     except (ValueError, KeyError, OSError, ImportError) as e:
         raise ValueError(f"distillation data: {type(e).__name__}: {e}") from None
+    # the front's students are reconciled with the journal once when the study opens (so a
+    # resumed run first puts right what a kill left) and after every finished trial
+    keep = task.keep_front_students if students_dir is not None else None
     return Task(task.space, objectives, task, prepare=task.prepare,
-                callbacks=[task.keep_front_students] if students_dir is not None else [])
+                callbacks=[keep] if keep is not None else [], on_open=keep)
 
 
 ENTRY = TaskEntry(

@@ -359,7 +359,11 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
         # only the black box goes to the workers: a Task's prepare and callbacks stay here
         # and need not pickle
         fn = task.fn if isinstance(task, Task) else task
+        # optional (see mobo.tasks.TaskLike): tasks written before the hook lack it
+        on_open = getattr(task, "on_open", None)
         try:
+            if on_open is not None:
+                on_open(study)
             if task.prepare is not None and before < args.budget:
                 task.prepare(lambda msg: print(msg, flush=True))
             progress = _Progress(args.budget, before, out)

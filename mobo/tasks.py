@@ -4,8 +4,12 @@ A *task* is everything a :class:`mobo.study.Study` run needs besides its setting
 search ``space``, the ``objectives``, the outcome ``constraints`` (possibly none), whether
 the metrics are ``noisy``, the black box itself (called with one trial's parameters, it
 returns the trial's metrics by name), an optional ``prepare(progress)`` run once before the
-first trial (e.g. to download data or fine-tune a teacher; ``progress`` prints a line), and
-optional ``callbacks`` run after each finished trial with the study and the trial.
+first trial (e.g. to download data or fine-tune a teacher; ``progress`` prints a line),
+optional ``callbacks`` run after each finished trial with the study and the trial, and an
+optional ``on_open(study)`` hook run once as soon as the study is opened, before any trial
+and whether the run is fresh or resumed (e.g. to put right files that a killed run left
+out of step with its journal: after a resume the callbacks would only run once a new trial
+finishes, or never when the budget is already spent).
 :class:`TaskLike` states this as a protocol; :class:`Task` is a plain implementation that
 wraps any callable.
 
@@ -85,10 +89,15 @@ ENTRY_POINT_GROUP = "mobo.tasks"
 
 Progress = Callable[[str], None]
 Callback = Callable[[Study, Trial], None]
+OnOpen = Callable[[Study], None]
 
 
 class TaskLike(Protocol):
-    """What a study run needs: space, goals and the black box (see the module docstring)."""
+    """What a study run needs: space, goals and the black box (see the module docstring).
+
+    An ``on_open`` attribute (an :data:`OnOpen` or None) is optional: a task without one is
+    run as if it were None, so tasks written before the hook existed keep working.
+    """
 
     @property
     def space(self) -> Space: ...
@@ -115,8 +124,8 @@ class TaskLike(Protocol):
 class Task:
     """A task made of parts: ``fn`` is the black box.
 
-    Only ``fn`` needs to pickle (it is what runs in worker processes); ``prepare`` and
-    ``callbacks`` run in the process that drives the study.
+    Only ``fn`` needs to pickle (it is what runs in worker processes); ``prepare``,
+    ``callbacks`` and ``on_open`` run in the process that drives the study.
     """
 
     space: Space
@@ -126,6 +135,7 @@ class Task:
     noisy: bool = False
     prepare: Callable[[Progress], None] | None = None
     callbacks: list[Callback] = field(default_factory=list)
+    on_open: OnOpen | None = None
 
     def __call__(self, params: Mapping[str, Any]) -> Mapping[str, float]:
         return self.fn(params)

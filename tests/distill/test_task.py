@@ -41,7 +41,7 @@ def test_build_wraps_the_distillation_task() -> None:
     assert task.fn.seed == 3 and task.fn.synthetic
     assert [o.name for o in task.objectives] == ["exact", "num_parameters"]
     assert task.space is task.fn.space and task.constraints == [] and not task.noisy
-    assert task.prepare == task.fn.prepare and task.callbacks == []
+    assert task.prepare == task.fn.prepare and task.callbacks == [] and task.on_open is None
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -92,9 +92,62 @@ def test_source_budget_and_students_flags(tmp_path: Path, monkeypatch) -> None:
     b = fn.base
     assert (b.epochs, b.n_train_examples, b.max_seq_length, b.doc_stride) == (2, 5, 256, 64)
     assert not fn.trial_progress and fn.students_dir == tmp_path / "runs" / "S.students"
-    assert task.callbacks == [fn.keep_front_students]
+    assert task.callbacks == [fn.keep_front_students] and task.on_open == fn.keep_front_students
     assert fn.space.params[fn.space.names.index("n_heads")].high == 4
     assert "n_heads" in ENTRY.header(task)
     assert ENTRY.header(build(_parse(), seed=0)) == ""  # the embedded default: as before
     with pytest.raises(ValueError, match="^--encoder: org/absent .*hf download org/absent"):
         build(_parse("--encoder", "org/absent"), seed=0)
+
+
+def test_a_resumed_run_repairs_the_students_before_its_first_new_trial(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distill import objective
+    from distill.config import DistillConfig
+    from distill.students import CONFIG_FILE, STAGING, student_key
+    from mobo.study import Study
+
+    journal = tmp_path / "S.jsonl"
+    students = tmp_path / "S.students"
+    seen: list[set[str]] = []  # the students folder as each trial found it
+
+    def prepare(self, progress=print) -> None:
+        pass
+
+    def evaluate(self, params: dict) -> dict[str, float]:
+        seen.append({p.name for p in students.rglob("*") if p.parent in (students,
+                                                                         students / STAGING)})
+        # stages its student as a real trial does: under its configuration's key
+        config = self.config_for(params)
+        folder = students / STAGING / student_key(config)
+        folder.mkdir(parents=True, exist_ok=True)
+        config.save(folder / CONFIG_FILE)
+        layers = params["n_layers"]
+        return {"exact": 90.0 + layers, "f1": 90.0, "num_parameters": 1e6 * layers,
+                "inference_time": 0.01}
+
+    # the real preparation and trials train models; what is tested is when the folder is
+    # put right
+    monkeypatch.setattr(objective.DistillationTask, "prepare", prepare)
+    monkeypatch.setattr(objective.DistillationTask, "__call__", evaluate)
+    monkeypatch.setenv("MOBO_CACHE", str(tmp_path / "cache"))
+    argv = ["--device", "cpu", "--seed", "0", "--storage", str(journal)]
+    assert main([*argv, "--budget", "3"], out=io.StringIO()) == 0
+    front = [t.number for t in Study.read(journal).pareto_front()]
+    kept = {p.name for p in students.iterdir()} - {STAGING}
+    assert front and kept == {f"trial-{n}" for n in front}
+
+    # a kill between staging and promotion leaves the student staged and no trial-N folder;
+    # a kill mid-save leaves a half-written staging folder
+    lost = students / f"trial-{front[0]}"
+    key = student_key(DistillConfig.load(lost / CONFIG_FILE))
+    lost.rename(students / STAGING / key)
+    stray = students / STAGING / "0123456789abcdef0123.tmp-killed"
+    stray.mkdir()
+    seen.clear()
+    assert main([*argv, "--budget", "4"], out=io.StringIO()) == 0
+    # the first new trial already found the folder repaired
+    assert seen[0] == {*kept, STAGING}
+    front = [t.number for t in Study.read(journal).pareto_front()]
+    assert {p.name for p in students.iterdir()} - {STAGING} == {f"trial-{n}" for n in front}
+    assert list((students / STAGING).iterdir()) == []

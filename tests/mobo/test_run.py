@@ -350,6 +350,54 @@ def test_a_registered_task_runs_with_its_own_flag(line_task: _LineTask,
     assert len(line_task.finished) == 4
 
 
+def test_the_on_open_hook_runs_once_when_the_study_opens(tmp_path: Path) -> None:
+    fake = _LineTask()
+    events: list[tuple[str, int, int]] = []  # (what, finished trials, trials seen so far)
+
+    def on_open(study: Study) -> None:
+        events.append(("open", study.n_finished, len(fake.finished)))
+
+    def build(args: Any, seed: int) -> Task:
+        task = fake.build(args, seed)
+        task.on_open = on_open
+        return task
+
+    register_task(TaskEntry("line", "two objectives along a line", build, _line_flags))
+    try:
+        journal = tmp_path / "line.jsonl"
+        argv = ["--problem", "line", "--seed", "1", "--storage", str(journal)]
+        assert main([*argv, "--budget", "2"], out=io.StringIO()) == 0
+        # a fresh run: once, before any trial
+        assert events == [("open", 0, 0)] and len(fake.finished) == 2
+        # a resumed run: once more, on the journal's trials and before the new ones
+        assert main([*argv, "--budget", "3"], out=io.StringIO()) == 0
+        assert events == [("open", 0, 0), ("open", 2, 2)] and len(fake.finished) == 3
+        # a resume with nothing left to run still opens the study once
+        assert main([*argv, "--budget", "3"], out=io.StringIO()) == 0
+        assert events[-1] == ("open", 3, 3) and len(events) == 3
+    finally:
+        unregister_task("line")
+
+
+def test_a_task_without_the_hook_still_runs() -> None:
+    class Bare:  # a TaskLike written before on_open existed
+        space = _LINE_SPACE
+        objectives = [Objective("f", threshold=2.5), Objective("g", threshold=1.1)]
+        constraints: list[Any] = []
+        noisy = False
+        prepare = None
+        callbacks: list[Any] = []
+
+        def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
+            return _scaled_line(params, 1.0)
+
+    register_task(TaskEntry("bare", "no on_open attribute", lambda args, seed: Bare()))
+    try:
+        assert main(["--problem", "bare", "--budget", "2"], out=io.StringIO()) == 0
+    finally:
+        unregister_task("bare")
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--problem", "line", "--scale", "-1"], "--scale: must be > 0, got -1.0"),
     (["--problem", "line", "--scale", "steep"], "--scale"),
