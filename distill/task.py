@@ -131,6 +131,14 @@ def build(args: argparse.Namespace, seed: int) -> Task:
         objectives = list(task.objectives)
     except (ValueError, KeyError, OSError, ImportError) as e:
         raise ValueError(f"distillation data: {type(e).__name__}: {e}") from None
+    # torch and transformers: imported only once a distillation run is asked for
+    from distill.data import build_features  # noqa: PLC0415
+
+    try:  # windowing checks only (no examples): a bad pair would fail in prepare, unreported
+        build_features([], None, max_length=task.base.max_seq_length,
+                       doc_stride=task.base.doc_stride)
+    except ValueError as e:
+        raise ValueError(f"--max-seq-length/--doc-stride: {e}") from None
     # the front's students are reconciled with the journal once when the study opens (so a
     # resumed run first puts right what a kill left) and after every finished trial
     keep = task.keep_front_students if students_dir is not None else None

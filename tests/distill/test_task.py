@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from distill import objective
+from distill.config import DistillConfig
 from distill.objective import DistillationTask
+from distill.students import CONFIG_FILE, STAGING, student_key
 from distill.task import ENTRY, add_arguments, build
 from mobo.run import main
+from mobo.study import Study
 from mobo.tasks import Task, available_tasks
 
 _FLAGS = ("data", "train_file", "dev_file", "teacher", "device")
@@ -102,11 +106,6 @@ def test_source_budget_and_students_flags(tmp_path: Path, monkeypatch) -> None:
 
 def test_a_resumed_run_repairs_the_students_before_its_first_new_trial(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from distill import objective
-    from distill.config import DistillConfig
-    from distill.students import CONFIG_FILE, STAGING, student_key
-    from mobo.study import Study
-
     journal = tmp_path / "S.jsonl"
     students = tmp_path / "S.students"
     seen: list[set[str]] = []  # the students folder as each trial found it
@@ -151,3 +150,18 @@ def test_a_resumed_run_repairs_the_students_before_its_first_new_trial(
     front = [t.number for t in Study.read(journal).pareto_front()]
     assert {p.name for p in students.iterdir()} - {STAGING} == {f"trial-{n}" for n in front}
     assert list((students / STAGING).iterdir()) == []
+
+
+def test_windows_the_features_cannot_cut_are_refused_before_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a question keeps up to 64 tokens of a window, so a window of 96 may hold as few as 29
+    # context tokens and a stride of 32 would not advance; this used to fail only once the
+    # run had started, with a traceback
+    journal = tmp_path / "j.jsonl"
+    argv = ["--max-seq-length", "96", "--doc-stride", "32", "--storage", str(journal)]
+    assert main(argv, out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --max-seq-length/--doc-stride: doc_stride=32 ")
+    assert err.count("\n") == 1 and not journal.exists()
+    assert build(_parse("--max-seq-length", "96", "--doc-stride", "16"), seed=0).fn.base \
+        .doc_stride == 16
