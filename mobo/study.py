@@ -27,12 +27,23 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
   :class:`mobo.journal.Journal` before the call returns, and loading is a replay of
   those events through the very code that applied them live.
 
+- objectives known in closed form (``Objective(..., known=fn)``): a trial that does not
+  report one is recorded with ``fn(params)`` (a reported value is kept as reported), so the
+  journal holds every value and a report needs no function; the proposer uses the
+  function for candidates. The journal does not store the function: resuming a study with
+  one needs it again (the constructor's objectives or :meth:`Study.load`'s ``known``),
+  and :meth:`Study.load` refuses without it (:meth:`Study.read` does not need it);
+- output warping (``warp``, :mod:`mobo.warping`: "rank" or "yeo-johnson" after Yeo &
+  Johnson 2000 as in HEBO, Cowen-Rivers et al. 2022): the GP is fitted to warped values
+  of the modelled objectives and EHVI is measured in warped units; recorded in the header.
+
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
@@ -40,24 +51,37 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mobo import __version__
+from mobo.definition import (
+    _check_constraints,
+    _check_objectives,
+    _check_seed,
+    _check_storage_path,
+    _Header,
+)
 from mobo.executors import make_executor
 from mobo.journal import Journal
 from mobo.pareto import nondominated_sort
 from mobo.space import Space
 from mobo.trial import Constraint, Objective, Trial
 from mobo.volume import hypervolume
+from mobo.warping import check_warp, warp_columns
 
 __all__ = ["BackendError", "Study"]
 
 # Share of the observed range added beyond the nadir when a reference point is inferred.
 _REF_MARGIN = 0.1
+
+
+def _minimised(fn: Callable[[Mapping[str, Any]], float], sign: float,
+               params: dict[str, Any]) -> float:
+    """A known objective's value on the minimisation scale (see :meth:`Objective.sign`)."""
+    return sign * float(fn(params))
 
 
 class BackendError(RuntimeError):
@@ -98,74 +122,6 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
-def _check_storage_path(storage: str | os.PathLike[str]) -> Path:
-    """Validate a journal path without touching the file system beyond reading it."""
-    if not isinstance(storage, str | os.PathLike) or not os.fspath(storage):
-        raise ValueError(f"storage: expected a file path, got {storage!r}")
-    path = Path(storage).expanduser()
-    if path.is_dir():
-        raise ValueError(f"storage: {path} is a directory, expected a journal file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.exists():
-        if not os.access(path, os.R_OK):
-            raise ValueError(f"storage: {path} is not readable")
-        if not os.access(path, os.W_OK):
-            raise ValueError(f"storage: {path} is not writable")
-    else:
-        if not parent.is_dir():
-            raise ValueError(f"storage: directory {parent} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ValueError(f"storage: directory {parent} is not writable")
-    return path
-
-
-def _check_seed(seed: Any) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, np.integer):
-        seed = int(seed)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
-    return seed
-
-
-def _check_objectives(objectives: Any) -> list[Objective]:
-    if isinstance(objectives, Objective | str):
-        objectives = [objectives]
-    if not isinstance(objectives, Sequence) or not objectives:
-        raise ValueError(f"objectives: expected a non-empty list of Objective, got {objectives!r}")
-    out: list[Objective] = []
-    for i, o in enumerate(objectives):
-        if isinstance(o, str):
-            o = Objective(o)
-        if not isinstance(o, Objective):
-            raise ValueError(f"objectives[{i}]: expected an Objective, got {o!r}")
-        if any(o.name == p.name for p in out):
-            raise ValueError(f"objectives[{i}]: duplicate objective name {o.name!r}")
-        out.append(o)
-    return out
-
-
-def _check_constraints(constraints: Any, objectives: list[Objective]) -> list[Constraint]:
-    if isinstance(constraints, Constraint):
-        constraints = [constraints]
-    if constraints is None:
-        return []
-    if not isinstance(constraints, Sequence) or isinstance(constraints, str):
-        raise ValueError(f"constraints: expected a list of Constraint, got {constraints!r}")
-    out: list[Constraint] = []
-    names = {o.name for o in objectives}
-    for i, c in enumerate(constraints):
-        if not isinstance(c, Constraint):
-            raise ValueError(f"constraints[{i}]: expected a Constraint, got {c!r}")
-        if c.name in names:
-            raise ValueError(f"constraints[{i}]: {c.name!r} is already an objective or "
-                             "constraint name")
-        names.add(c.name)
-        out.append(c)
-    return out
-
-
 class Study:
     """A multi-objective optimisation study over ``space``.
 
@@ -181,6 +137,9 @@ class Study:
         noisy: the metrics are noisy (the proposer averages over the in-sample front).
         n_initial: size of the Sobol initial design; default ``2 * (space.dim + 1)``.
         proposer_options: keyword arguments for ``mobo.acquisition.Proposer``.
+        warp: ``None`` (default), ``"rank"`` or ``"yeo-johnson"``: fit the GP to warped
+            values of the objectives that are not known in closed form
+            (:mod:`mobo.warping`); acquisition values are then in warped units.
     """
 
     def __init__(
@@ -194,6 +153,7 @@ class Study:
         noisy: bool = False,
         n_initial: int | None = None,
         proposer_options: Mapping[str, Any] | None = None,
+        warp: str | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -209,28 +169,34 @@ class Study:
             n_initial = int(n_initial)
         if proposer_options is not None and not isinstance(proposer_options, Mapping):
             raise ValueError(f"proposer_options: expected a mapping, got {proposer_options!r}")
+        warp = check_warp(warp)
         path = _check_storage_path(storage) if storage is not None else None
 
         if path is not None:
-            mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints)
-            if self._resume(path, proposer_options, read_only=False, expected=mine):
+            mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints, warp)
+            known = {o.name: o.known for o in objectives if o.known is not None}
+            if self._resume(path, proposer_options, read_only=False, expected=mine,
+                            known=known):
                 return
         if seed is None:
             seed = secrets.randbits(32)
         self._setup(space, objectives, seed, bool(noisy),
                     n_initial if n_initial is not None else 2 * (space.dim + 1),
-                    proposer_options, None if path is None else Journal(path), constraints)
+                    proposer_options, None if path is None else Journal(path), constraints,
+                    warp)
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
-               journal: Journal | None, constraints: Sequence[Constraint] = ()) -> None:
+               journal: Journal | None, constraints: Sequence[Constraint] = (),
+               warp: str | None = None) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
         self.constraints: list[Constraint] = list(constraints)
         self.seed: int = seed
         self.noisy: bool = noisy
         self.n_initial: int = n_initial
+        self.warp: str | None = warp
         self._proposer_options = dict(proposer_options or {})
         self._proposer: Any = None
         self._journal = journal
@@ -274,15 +240,19 @@ class Study:
 
     @classmethod
     def load(cls, storage: str | os.PathLike[str],
-             proposer_options: Mapping[str, Any] | None = None) -> Study:
+             proposer_options: Mapping[str, Any] | None = None, *,
+             known: Mapping[str, Callable[[Mapping[str, Any]], float]] | None = None
+             ) -> Study:
         """Resume the study recorded in the journal at ``storage``.
 
         Trials that were running when the previous process stopped are marked abandoned
-        (an event is written) and their parameters are asked again first.
+        (an event is written) and their parameters are asked again first. ``known`` maps
+        the name of each objective known in closed form to its function (the journal
+        records that it is known, not the function); ValueError if one is missing.
         """
         path = _check_storage_path(storage)
         study = cls.__new__(cls)
-        if not study._resume(path, proposer_options, read_only=False):
+        if not study._resume(path, proposer_options, read_only=False, known=known):
             raise ValueError(f"storage: no study journal at {path}")
         return study
 
@@ -307,7 +277,9 @@ class Study:
         return study
 
     def _resume(self, path: Path, proposer_options: Mapping[str, Any] | None, *,
-                read_only: bool, expected: _Header | None = None) -> bool:
+                read_only: bool, expected: _Header | None = None,
+                known: Mapping[str, Callable[[Mapping[str, Any]], float]] | None = None
+                ) -> bool:
         """Become the study recorded in the journal at ``path``; False if it holds no events.
 
         The one way a journal turns into a study (the constructor on an existing storage,
@@ -325,12 +297,18 @@ class Study:
         stored = _Header.from_event(self._check_header(events[0], path))
         if expected is not None:
             stored.check_compatible(expected, path)
+        stored = stored.with_known(known, path)
+        missing = [o.name for o in stored.objectives if o.known_missing]
+        if missing and not read_only:
+            raise ValueError(f"storage: {path}: objective(s) {missing} are known in closed "
+                             "form and the journal does not store functions; pass them: "
+                             f"Study.load(path, known={{{missing[0]!r}: fn, ...}})")
         if not read_only:
             journal.lock()  # fail now, before any work, if another writer holds it
             events = journal.read()  # what a writer that just let go may have added
         self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
                     stored.n_initial, proposer_options, None if read_only else journal,
-                    stored.constraints)
+                    stored.constraints, stored.warp)
         self._replay(events[1:], path)
         if not read_only:
             self._abandon_orphans()
@@ -350,6 +328,8 @@ class Study:
         }
         if self.constraints:  # absent rather than empty keeps older journals comparable
             event["constraints"] = [c.to_dict() for c in self.constraints]
+        if self.warp is not None:  # likewise
+            event["warp"] = self.warp
         return event
 
     def _record(self, event: dict[str, Any]) -> None:
@@ -595,7 +575,14 @@ class Study:
             # for a report or a plot (Study.read) does not pay seconds of imports
             from mobo.acquisition import Proposer
 
-            self._proposer = Proposer(self.space, noisy=self.noisy, **self._proposer_options)
+            options = dict(self._proposer_options)
+            known = {j: functools.partial(_minimised, o.known, o.sign())
+                     for j, o in enumerate(self.objectives) if o.known is not None}
+            if known:
+                options["known"] = known
+            if self.warp is not None:
+                options["warp"] = self.warp
+            self._proposer = Proposer(self.space, noisy=self.noisy, **options)
         return self._proposer
 
     def _propose(self) -> tuple[Any, np.ndarray]:
@@ -707,6 +694,8 @@ class Study:
                              f"got {type(values).__name__}")
         if values is None and not failed:
             raise ValueError("values: required unless failed=True")
+        if values is not None and not failed:
+            values = self._with_known(t, values)
         now = time.time()
         if duration is None and t.started is not None:
             duration = max(now - t.started, 0.0)
@@ -737,6 +726,18 @@ class Study:
             self._record({"event": "tell", "number": t.number, "values": clean, "time": now,
                           "duration": duration})
         return t
+
+    def _with_known(self, trial: Trial, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``values`` with the value of each known objective they lack, from its function
+        (one the black box reports is kept: it is what was measured)."""
+        missing = [o for o in self.objectives if o.known is not None and o.name not in values]
+        if not missing:
+            return values
+        out = dict(values)
+        for o in missing:
+            assert o.known is not None
+            out[o.name] = o.known(dict(trial.params))  # checked like a reported value
+        return out
 
     def abandon(self, trial: Trial | int, error: str | None = None) -> Trial:
         """Give up a running trial for reasons unrelated to its parameters.
@@ -843,63 +844,22 @@ class Study:
 
     def surrogate(self) -> dict[str, Any]:
         """The GP the next proposal fits to the completed trials, as one GPyTorch ``ExactGP``
-        per objective, by name (:func:`mobo.surrogate.fit_surrogate` says how, and in
-        which units). Changes nothing in the study. Raises ValueError before the first
-        completed trial."""
+        per modelled objective, by name (:func:`mobo.surrogate.fit_surrogate` says how, and
+        in which units: warped ones when the study has a ``warp``). Objectives known in
+        closed form are not modelled and have no entry. Changes nothing in the study.
+        Raises ValueError before the first completed trial."""
         # torch and gpytorch are lazy here too (see _get_proposer)
         from mobo.surrogate import fit_surrogate
 
         _, X, Y = self._completed_arrays()
-        return fit_surrogate(X, Y, names=[o.name for o in self.objectives],
-                             signs=list(self._signs), noisy=self.noisy,
-                             warm_start=self._last_model_state)
+        modelled = [j for j, o in enumerate(self.objectives) if o.known is None]
+        if self.warp is not None and len(Y):
+            Y, _ = warp_columns(Y, None, modelled, self.warp)  # as the proposer does
+        return fit_surrogate(X, Y[:, modelled], names=[self.objectives[j].name for j in modelled],
+                             signs=[self._signs[j] for j in modelled], noisy=self.noisy,
+                             warm_start=self._last_model_state, warp=self.warp)
 
     def __repr__(self) -> str:
         return (f"Study(objectives={[o.name for o in self.objectives]}, "
                 f"trials={len(self._trials)}, completed={self.n_completed}, "
                 f"seed={self.seed}, storage={self.storage})")
-
-
-@dataclass
-class _Header:
-    """The definition a journal was created with (its first event)."""
-
-    space: Space
-    objectives: list[Objective]
-    seed: int | None
-    noisy: bool
-    n_initial: int | None
-    constraints: list[Constraint] = field(default_factory=list)
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> _Header:
-        try:
-            space = Space.from_dict(event["space"])
-            objectives = [Objective.from_dict(o) for o in event["objectives"]]
-            seed = _check_seed(event["seed"])
-            n_initial = int(event["n_initial"])
-            constraints = [Constraint.from_dict(c) for c in event.get("constraints", [])]
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
-                from None
-        return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial,
-                   constraints)
-
-    def check_compatible(self, other: _Header, path: Path | None) -> None:
-        """Refuse to resume a journal under a different definition (ValueError)."""
-        where = f"storage: {path} holds a different study"
-        if other.space != self.space:
-            raise ValueError(f"{where}: its space is {self.space.to_dict()['params']}")
-        if [o.to_dict() for o in other.objectives] != [o.to_dict() for o in self.objectives]:
-            raise ValueError(f"{where}: its objectives are "
-                             f"{[o.to_dict() for o in self.objectives]}")
-        if [c.to_dict() for c in other.constraints] != [c.to_dict() for c in self.constraints]:
-            raise ValueError(f"{where}: its constraints are "
-                             f"{[c.to_dict() for c in self.constraints]}")
-        if other.seed is not None and other.seed != self.seed:
-            raise ValueError(f"{where}: its seed is {self.seed}, not {other.seed}")
-        if other.noisy != self.noisy:
-            raise ValueError(f"{where}: it was created with noisy={self.noisy}")
-        if other.n_initial is not None and other.n_initial != self.n_initial:
-            raise ValueError(f"{where}: its n_initial is {self.n_initial}, "
-                             f"not {other.n_initial}")

@@ -34,6 +34,13 @@ negated first, then ``(y - y_mean) / y_scale`` with the ``y_mean`` and ``y_scale
 ``mean = sign * (mean_s * y_scale + y_mean)`` and ``variance = variance_s * y_scale^2``, with
 ``sign = -1`` for a maximised objective.
 
+Objectives known in closed form (``Objective(..., known=fn)``) are not modelled, so a
+study's surrogate has no model for them. With an output warp (``Study(..., warp=...)``,
+:mod:`mobo.warping`) the training targets are the *warped* minimisation-scale values, and
+``predict`` returns ``sign`` times the warped value: warped units, oriented like the
+objective, as the acquisition sees them (the model's ``warp`` attribute names the warp;
+mapping a Gaussian back through a nonlinear warp is not a Gaussian, so it is not done).
+
 GPyTorch is imported only when a model is built: it is slow to import, and a
 user of the kernels alone must not pay for it.
 """
@@ -82,12 +89,15 @@ def _model_class() -> type:
             sign: +1 for a minimised objective, -1 for a maximised one (user value * sign =
                 minimisation-scale value).
             y_mean, y_scale: the standardisation of the minimisation-scale outputs.
+            warp: the output warp the targets went through ("rank", "yeo-johnson"), or
+                None: predictions are then in warped units (see the module docstring).
         """
 
         def __init__(self, X: torch.Tensor, y: torch.Tensor,
                      likelihood: gpytorch.likelihoods.GaussianLikelihood,
                      kernel: gpytorch.kernels.ScaleKernel, mean: gpytorch.means.ConstantMean,
-                     *, name: str, sign: float, y_mean: float, y_scale: float) -> None:
+                     *, name: str, sign: float, y_mean: float, y_scale: float,
+                     warp: str | None = None) -> None:
             super().__init__(X, y, likelihood)
             self.mean_module = mean
             self.covar_module = kernel
@@ -95,6 +105,7 @@ def _model_class() -> type:
             self.sign = float(sign)
             self.y_mean = float(y_mean)
             self.y_scale = float(y_scale)
+            self.warp = warp
 
         def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
             return gpytorch.distributions.MultivariateNormal(self.mean_module(x),
@@ -157,6 +168,7 @@ def to_gpytorch(
     noise_prior: tuple[float, float] = NOISE_PRIOR,
     names: Sequence[str] | None = None,
     signs: Sequence[float] | None = None,
+    warp: str | None = None,
 ) -> list[Any]:
     """One :class:`ObjectiveGP` per objective of the fitted ``gp``, in objective order.
 
@@ -168,6 +180,7 @@ def to_gpytorch(
         names: the objectives' names (default empty strings).
         signs: per objective +1 (minimised) or -1 (maximised, the GP saw negated values);
             default all +1. Only :meth:`ObjectiveGP.predict` and ``to_raw`` use it.
+        warp: the output warp ``gp`` was fitted under (recorded on the models), or None.
 
     Returns models in eval mode, float64, with the training data ``gp.X_np`` and the
     standardised outputs of ``gp`` set and the hyper-parameters ``gp.theta`` loaded.
@@ -207,7 +220,7 @@ def to_gpytorch(
             constant_prior=gpytorch.priors.NormalPrior(*_f64(*_MEAN_PRIOR)))
         model = cls(X, torch.from_numpy(np.ascontiguousarray(Ys[:, j])), likelihood, kernel,
                     mean, name=names[j], sign=signs[j], y_mean=gp.y_mean[j],
-                    y_scale=gp.y_scale[j])
+                    y_scale=gp.y_scale[j], warp=warp)
         model.double()
         with torch.no_grad():
             kernel.base_kernel.raw_lengthscale.copy_(theta[j, :d].unsqueeze(0))
@@ -227,6 +240,7 @@ def fit_surrogate(
     signs: Sequence[float],
     noisy: bool,
     warm_start: Mapping[str, Any] | None = None,
+    warp: str | None = None,
 ) -> dict[str, Any]:
     """The surrogate a study's next proposal fits, as GPyTorch models by objective name.
 
@@ -234,7 +248,7 @@ def fit_surrogate(
     on ``X`` (n, d, encoded) and ``Y`` (n, m, minimisation scale), warm-started from the
     last proposal's ``warm_start``, with the wider noise prior when ``noisy``. It is
     deterministic and touches nothing outside this call. Raises ValueError when ``X`` has
-    no rows.
+    no rows. ``warp`` names the output warp ``Y`` already went through (recorded only).
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) < 1:
@@ -242,5 +256,5 @@ def fit_surrogate(
                          f"{len(X) if X.ndim else 0}")
     noise_prior = NOISY_NOISE_PRIOR if noisy else NOISE_PRIOR
     gp = fit_gp(X, Y, warm_start, noise_prior=noise_prior)
-    models = to_gpytorch(gp, noise_prior=noise_prior, names=names, signs=signs)
+    models = to_gpytorch(gp, noise_prior=noise_prior, names=names, signs=signs, warp=warp)
     return dict(zip(names, models, strict=True))

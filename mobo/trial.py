@@ -12,13 +12,17 @@ Conventions fixed here and relied on everywhere below:
   :meth:`Objective.sign` is the one place a maximised metric's sign is decided;
 - a :class:`Constraint` bounds a metric that is modelled, not optimised, as in
   Bayesian optimisation with inequality constraints (Gardner et al., 2014): a trial
-  that breaks one is completed and learned from, but is not a trade-off to report.
+  that breaks one is completed and learned from, but is not a trade-off to report;
+- an objective ``known`` in closed form (a parameter count, say) is computed from the
+  parameters, not modelled: the proposer gives it its exact value and no uncertainty.
+  The journal records only that it is known (``"known": true``), never the function,
+  which the caller supplies again when it resumes the study.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,11 +46,17 @@ class Objective:
         threshold: the worst value still worth having, in the user's terms; it becomes
             this objective's coordinate of the hypervolume reference point. ``None``: the
             study infers one from the initial design.
+        known: ``fn(params) -> float``, the objective's value (in its own units) computed
+            from the parameters without an evaluation, or ``None`` (the default: the
+            objective is learned by a GP). A known objective gets its exact value and zero
+            variance in the acquisition; a trial that does not report it is recorded with
+            ``fn(params)``, one that does keeps the reported value.
     """
 
     name: str
     maximize: bool = False
     threshold: float | None = None
+    known: Callable[[Mapping[str, Any]], float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -66,19 +76,60 @@ class Objective:
                 raise ValueError(f"Objective({self.name!r}).threshold: must be finite, "
                                  f"got {self.threshold!r}")
             object.__setattr__(self, "threshold", float(t))
+        if self.known is not None and not callable(self.known):
+            raise ValueError(f"Objective({self.name!r}).known: expected a callable "
+                             f"fn(params) -> float or None, got {self.known!r}")
+
+    @property
+    def known_missing(self) -> bool:
+        """True for a known objective read from a journal without its function."""
+        return isinstance(self.known, _MissingFunction)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "maximize": self.maximize, "threshold": self.threshold}
+        d: dict[str, Any] = {"name": self.name, "maximize": self.maximize,
+                             "threshold": self.threshold}
+        if self.known is not None:  # absent otherwise: older journals stay comparable
+            d["known"] = True
+        return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Objective:
+    def from_dict(cls, d: Mapping[str, Any],
+                  known: Callable[[Mapping[str, Any]], float] | None = None) -> Objective:
+        """The objective ``d`` describes; ``known`` supplies the function of one recorded
+        as known (without it, a placeholder that raises when called, see
+        :attr:`known_missing`)."""
         if not isinstance(d, Mapping) or "name" not in d:
             raise ValueError(f"objective: expected a mapping with a 'name', got {d!r}")
-        return cls(d["name"], bool(d.get("maximize", False)), d.get("threshold"))
+        name = d["name"]
+        if d.get("known"):
+            fn = known if known is not None else _MissingFunction(str(name))
+        elif known is not None:
+            raise ValueError(f"objective {name!r}: a function was given for it, but it "
+                             "is not recorded as known")
+        else:
+            fn = None
+        return cls(name, bool(d.get("maximize", False)), d.get("threshold"), fn)
 
     def sign(self) -> float:
         """+1 for minimised objectives, -1 for maximised ones (user value * sign = internal)."""
         return -1.0 if self.maximize else 1.0
+
+
+class _MissingFunction:
+    """Stands in for the function of a known objective read from a journal (which does not
+    store code): calling it says how to supply the real one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, params: Mapping[str, Any]) -> float:
+        raise ValueError(f"objective {self.name!r} is known in closed form, but its function "
+                         "is not stored in the journal; pass it when opening the study: "
+                         f"Study.load(path, known={{{self.name!r}: fn}}) or Study(..., "
+                         f"objectives=[Objective({self.name!r}, ..., known=fn)], storage=path)")
+
+    def __repr__(self) -> str:
+        return f"<function of {self.name!r} not supplied>"
 
 
 def _check_bound(owner: str, field_name: str, value: Any) -> float | None:

@@ -3,14 +3,28 @@ from __future__ import annotations
 import json
 import math
 
+import mpmath
 import numpy as np
 import pytest
+import scipy.integrate
+import torch
 
-from mobo.acquisition import Proposal, Proposer, _Acquisition
+import mobo.acquisition as acquisition
+from mobo.acquisition import (
+    _CONS_EPS,
+    _CONS_WIDEN,
+    Proposal,
+    Proposer,
+    _Acquisition,
+    _log_prob_feasible,
+    _log_prob_within,
+)
 from mobo.boxes import decompose
 from mobo.gp import fit_gp
+from mobo.improvement import ehvi, log_ehvi
 from mobo.space import Categorical, Float, Int, Space
 from mobo.volume import hypervolume
+from mobo.warping import RankWarp
 
 SPACE2 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0)])
 REF2 = np.array([1.1, 1.1])
@@ -234,8 +248,6 @@ def test_short_loop_beats_sobol():
 
 def _log_prob_within_reference(mu: float, sd: float, lo: float, hi: float) -> float:
     """log(Phi(b) - Phi(a)) in 50-digit arithmetic."""
-    import mpmath
-
     with mpmath.workdps(50):
         a = (mpmath.mpf(lo) - mu) / sd if np.isfinite(lo) else mpmath.ninf
         b = (mpmath.mpf(hi) - mu) / sd if np.isfinite(hi) else mpmath.inf
@@ -247,10 +259,6 @@ def _log_prob_within_reference(mu: float, sd: float, lo: float, hi: float) -> fl
 
 
 def test_log_prob_within_against_mpmath_random_and_tails():
-    import torch
-
-    from mobo.acquisition import _log_prob_within
-
     rng = np.random.default_rng(0)
     cases = []
     for _ in range(200):
@@ -278,10 +286,6 @@ def test_log_prob_within_against_mpmath_random_and_tails():
 
 
 def test_log_prob_within_gradients_are_finite_and_match_finite_differences():
-    import torch
-
-    from mobo.acquisition import _log_prob_within
-
     lo = torch.tensor([-np.inf, 0.5, -1.0, 3.0], dtype=torch.float64)
     hi = torch.tensor([0.0, np.inf, 1.0, 3.5], dtype=torch.float64)
     mu = torch.tensor([0.3, -0.2, 4.0, 0.0], dtype=torch.float64, requires_grad=True)
@@ -297,11 +301,6 @@ def test_log_prob_within_gradients_are_finite_and_match_finite_differences():
 def test_log_prob_feasible_is_the_contaminated_normal_against_mpmath():
     """(1 - eps) N(mu, sd^2) + eps N(mu, (widen sd)^2), evaluated in 50 digits: deep in
     the infeasible tail the wide component keeps a probability the narrow one has lost."""
-    import mpmath
-    import torch
-
-    from mobo.acquisition import _CONS_EPS, _CONS_WIDEN, _log_prob_feasible, _log_prob_within
-
     rng = np.random.default_rng(1)
     cases = [(rng.normal(0, 3), float(np.exp(rng.uniform(-4, 1))), -np.inf,
               float(rng.normal(0, 3))) for _ in range(100)]
@@ -351,3 +350,162 @@ def test_constraint_arguments_are_checked(kwargs: dict, needle: str):
     X, Y = initial(16)
     with pytest.raises(ValueError, match=needle):
         Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0), **kwargs)
+
+
+# ---------------------------------------------------------------- known objectives, warps
+
+def _hvi_2d(a: np.ndarray, b: float, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Hypervolume improvement of the points (a_i, b) over ``front`` (m = 2), vectorised:
+    the area between b and the front's staircase, from a to the reference point."""
+    xs = np.unique(np.r_[front[:, 0][front[:, 0] < ref[0]], ref[0]])
+    height = np.array([min([ref[1]] + [f[1] for f in front if f[0] <= x]) for x in xs[:-1]])
+    left, right = xs[:-1], xs[1:]
+    width = np.clip(right[None, :] - np.maximum(left[None, :], a[:, None]), 0.0, None)
+    # left of the first front point only the reference bounds the region
+    first = np.clip(xs[0] - a, 0.0, None) * max(ref[1] - b, 0.0)
+    return first + (width * np.clip(height - b, 0.0, None)[None, :]).sum(1)
+
+
+def test_ehvi_with_a_known_objective_is_the_one_dimensional_integral():
+    """A zero predictive sd is a point mass: EHVI is then an integral over the other
+    objective alone, checked by quadrature and by a large Monte Carlo sample."""
+    front = np.array([[0.1, 0.9], [0.3, 0.5], [0.6, 0.3], [0.8, 0.1]])
+    ref = np.array([1.0, 1.0])
+    for mu, sd, known in [(0.45, 0.2, 0.4), (0.9, 0.05, 0.2), (0.2, 0.5, 0.95),
+                          (1.6, 0.1, 0.35)]:
+        mean, std = np.array([[mu, known]]), np.array([[sd, 0.0]])
+        got = ehvi(mean, std, front, ref)[0]
+
+        def integrand(a: float, mu: float = mu, sd: float = sd, known: float = known) -> float:
+            pdf = math.exp(-0.5 * ((a - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+            return float(_hvi_2d(np.array([a]), known, front, ref)[0]) * pdf
+
+        quad, _ = scipy.integrate.quad(integrand, mu - 12 * sd, mu + 12 * sd,
+                                       points=[0.1, 0.3, 0.6, 0.8, 1.0], limit=200,
+                                       epsabs=1e-14, epsrel=1e-11)
+        assert got == pytest.approx(quad, rel=1e-7, abs=1e-13)
+        if got > 0:
+            assert math.exp(log_ehvi(mean, std, front, ref)[0]) == pytest.approx(got, rel=1e-10)
+        samples = _hvi_2d(np.random.default_rng(0).normal(mu, sd, 200_000), known, front, ref)
+        se = samples.std() / math.sqrt(len(samples))
+        assert abs(got - samples.mean()) <= 4 * se + 1e-15
+
+
+def _layers_problem(n: int = 12) -> tuple[Space, np.ndarray, np.ndarray, np.ndarray]:
+    """An error that falls with depth k and a size that is k itself (known in closed form)."""
+    space = Space([Float("x", 0.0, 1.0), Int("k", 1, 8)])
+    X = space.sobol(n, seed=1)
+    P = [space.decode(x) for x in X]
+    Y = np.array([[(1 - p["x"]) ** 2 * 8 / p["k"] + 0.1 * math.sin(7 * p["x"]),
+                   float(p["k"])] for p in P])
+    return space, X, Y, Y.max(0) + 0.5
+
+
+def _size(p: dict) -> float:
+    return float(p["k"])
+
+
+def _spy_fits(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    seen: list[np.ndarray] = []
+    real = acquisition.fit_gp
+
+    def spy(X: np.ndarray, Y: np.ndarray, *args, **kwargs):
+        seen.append(np.array(Y))
+        return real(X, Y, *args, **kwargs)
+
+    monkeypatch.setattr(acquisition, "fit_gp", spy)
+    return seen
+
+
+def test_a_known_objective_is_not_modelled_and_changes_the_proposal(monkeypatch):
+    space, X, Y, ref = _layers_problem()
+    seen = _spy_fits(monkeypatch)
+    calls: list[dict] = []
+
+    def size(p: dict) -> float:
+        calls.append(p)
+        return float(p["k"])
+
+    known = Proposer(space, known={1: size})
+    xs_known = [known.propose(X, Y, ref, rng=np.random.default_rng(s)).x for s in range(3)]
+    assert [f.shape[1] for f in seen] == [1, 1, 1]  # the GP never sees the size
+    for f in seen:
+        np.testing.assert_array_equal(f[:, 0], Y[:, 0])
+    # evaluated at the candidates, each distinct point once (cached by the rounded point)
+    assert calls and len({tuple(sorted(c.items())) for c in calls}) == len(calls)
+    seen.clear()
+    plain = Proposer(space)
+    xs_plain = [plain.propose(X, Y, ref, rng=np.random.default_rng(s)).x for s in range(3)]
+    assert [f.shape[1] for f in seen] == [2, 2, 2]
+    assert any(not np.array_equal(a, b) for a, b in zip(xs_known, xs_plain, strict=True))
+    # deterministic, and the cache does not change what is proposed
+    again = Proposer(space, known={1: _size})
+    np.testing.assert_array_equal(again.propose(X, Y, ref, rng=np.random.default_rng(0)).x,
+                                  xs_known[0])
+
+
+def _spy_fronts(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    fronts: list[np.ndarray] = []
+    real = acquisition.decompose
+
+    def spy(front: np.ndarray, ref: np.ndarray):
+        fronts.append(np.array(front))
+        return real(front, ref)
+
+    monkeypatch.setattr(acquisition, "decompose", spy)
+    return fronts
+
+
+@pytest.mark.parametrize("noisy", [False, True])
+def test_known_values_in_fantasies_and_noisy_front_samples(monkeypatch, noisy: bool):
+    space, X, Y, ref = _layers_problem()
+    pending = space.round(np.array([[0.9, 0.99], [0.2, 0.5]]))
+    fronts = _spy_fronts(monkeypatch)
+    p = Proposer(space, noisy=noisy, n_front_samples=6, known={1: _size})
+    p.propose(X, Y, ref, rng=np.random.default_rng(0), X_pending=pending)
+    assert len(fronts) == (6 if noisy else 1)
+    at_pending = [_size(space.decode(x)) for x in pending]
+    for front in fronts:
+        # the observed points, then the pending ones, all with their exact known values
+        np.testing.assert_array_equal(front[:, 1], np.r_[Y[:, 1], at_pending])
+    if noisy:  # the modelled objective is sampled, so the fronts differ there only
+        assert len({f[:, 0].tobytes() for f in fronts}) > 1
+
+
+@pytest.mark.parametrize("warp", ["rank", "yeo-johnson"])
+def test_warp_runs_is_deterministic_and_changes_the_proposal(monkeypatch, warp: str):
+    X, Y = initial(12)
+    plain = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    a = Proposer(SPACE2, warp=warp).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    b = Proposer(SPACE2, warp=warp).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.log_acq_value == b.log_acq_value
+    assert not np.array_equal(a.x, plain.x)
+    for noisy in (False, True):  # with pending points and in noisy mode too
+        Proposer(SPACE2, warp=warp, noisy=noisy, n_front_samples=4).propose(
+            X, Y, REF2, rng=np.random.default_rng(1), X_pending=X[:1] * 0.5 + 0.2)
+
+
+def test_a_known_objective_is_never_warped(monkeypatch):
+    space, X, Y, ref = _layers_problem()
+    seen = _spy_fits(monkeypatch)
+    fronts = _spy_fronts(monkeypatch)
+    Proposer(space, known={1: _size}, warp="rank").propose(X, Y, ref,
+                                                           rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(seen[0][:, 0], RankWarp(Y[:, 0])(Y[:, 0]))
+    assert np.isin(fronts[0][:, 1], Y[:, 1]).all()  # the size stays in its own units
+    assert np.isin(fronts[0][:, 0], RankWarp(Y[:, 0])(Y[:, 0])).all()
+
+
+def test_known_and_warp_arguments_are_checked():
+    space, X, Y, ref = _layers_problem()
+    with pytest.raises(ValueError, match="callable"):
+        Proposer(space, known={1: 3.0})
+    with pytest.raises(ValueError, match="warp"):
+        Proposer(space, warp="log")
+    with pytest.raises(ValueError, match="to model"):
+        Proposer(space, known={0: _size, 1: _size}).propose(X, Y, ref,
+                                                             rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="not finite"):
+        Proposer(space, known={1: lambda p: math.nan}).propose(
+            X, Y, ref, rng=np.random.default_rng(0))

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobo import __version__
+from mobo import __version__, acquisition
+from mobo.problems import get_problem
 from mobo.space import Categorical, Float, Int, Space
 from mobo.study import BackendError, Study
 from mobo.trial import Constraint, Objective, Trial
@@ -282,8 +283,6 @@ def test_model_phase_determinism_and_distinct_pending() -> None:
 
 
 def test_failed_and_pending_reach_the_proposer(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mobo import acquisition
-
     seen: dict = {}
     original = acquisition.Proposer.propose
 
@@ -579,7 +578,6 @@ def test_keyboard_interrupt_abandons_and_reraises(tmp_path: Path) -> None:
 def test_parallel_workers_get_distinct_points(backend: str) -> None:
     if backend == "ray":
         pytest.importorskip("ray")
-    from mobo.problems import get_problem
 
     problem = get_problem("branincurrin")
     study = Study(problem.space, [Objective(n, threshold=float(r)) for n, r in
@@ -613,8 +611,6 @@ def test_every_event_is_on_disk_before_the_call_returns(tmp_path: Path) -> None:
 
 def test_a_failing_proposal_falls_back_to_sobol(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from mobo import acquisition
-
     def broken(self, *args, **kwargs):
         raise np.linalg.LinAlgError("not positive definite")
 
@@ -741,3 +737,98 @@ def test_unconstrained_header_has_no_constraints_key(tmp_path: Path) -> None:
     study.close()
     assert "constraints" not in _events(path)[0]
     assert all(t.feasible for t in Study.read(path).trials)
+
+
+# ---------------------------------------------------------------------------- known, warp
+
+
+def _layers_space() -> Space:
+    return Space([Float("x", 0.0, 1.0), Int("k", 1, 8)])
+
+
+def _size(p: dict) -> float:
+    return 10.0 * p["k"]
+
+
+def _accuracy(p: dict) -> dict[str, float]:
+    return {"acc": 1.0 - (p["x"] - 0.3) ** 2 - 1.0 / p["k"]}
+
+
+def _known_objectives(fn=_size) -> list[Objective]:
+    return [Objective("acc", maximize=True), Objective("size", known=fn)]
+
+
+def test_known_objective_values_journal_and_resume(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    study = Study(_layers_space(), _known_objectives(), seed=0, n_initial=5, storage=path)
+    study.optimize(_accuracy, budget=8)
+    # not reported: recorded from the function; reported: kept as reported
+    assert all(t.values["size"] == _size(t.params) for t in study.trials)
+    t = study.ask()
+    study.tell(t, {"acc": 0.1, "size": 12.5})
+    assert t.values["size"] == 12.5
+    assert any(tr.source == "model" for tr in study.trials)
+    study.close()
+    header = _events(path)[0]
+    assert header["objectives"][1] == {"name": "size", "maximize": False, "threshold": None,
+                                       "known": True}
+    assert "warp" not in header
+    # the journal holds no code: a writer must be given the function again
+    with pytest.raises(ValueError, match=r"known in closed form.*known=\{'size'"):
+        Study.load(path)
+    with pytest.raises(ValueError, match="not an objective"):
+        Study.load(path, known={"acc": _size})
+    resumed = Study.load(path, known={"size": _size})
+    assert resumed.objectives[1].known is _size and len(resumed.trials) == 9
+    resumed.optimize(_accuracy, budget=10)
+    resumed.close()
+    again = Study(_layers_space(), _known_objectives(), seed=0, n_initial=5, storage=path)
+    assert again.objectives[1].known is _size and len(again.trials) == 10
+    again.close()
+    # a different definition (size not known) is refused
+    with pytest.raises(ValueError, match="different study"):
+        Study(_layers_space(), [Objective("acc", maximize=True), "size"], seed=0,
+              n_initial=5, storage=path)
+    # reading needs no function: the values are in the journal
+    read = Study.read(path)
+    assert read.objectives[1].known_missing
+    assert [t.values for t in read.trials] == [t.values for t in again.trials]
+
+
+def test_known_objective_proposals_are_reproducible_and_checked() -> None:
+    def run() -> list[dict]:
+        study = Study(_layers_space(), _known_objectives(), seed=1, n_initial=5)
+        study.optimize(_accuracy, budget=9)
+        return [t.params for t in study.trials]
+
+    assert run() == run()
+    with pytest.raises(ValueError, match="every objective is known"):
+        Study(_layers_space(), [Objective("size", known=_size)])
+    # a function that returns nonsense fails the trial, like a bad reported value
+    study = Study(_layers_space(), _known_objectives(lambda p: math.nan), seed=0)
+    t = study.ask()
+    study.tell(t, {"acc": 0.5})
+    assert t.status == "failed" and "size" in t.error
+
+
+@pytest.mark.parametrize("warp", ["rank", "yeo-johnson"])
+def test_warp_is_recorded_and_changes_proposals(tmp_path: Path, warp: str) -> None:
+    path = tmp_path / "w.jsonl"
+
+    def run(w: str | None, storage: Path | None = None) -> Study:
+        study = Study(_space2(), ["f", "g"], seed=2, n_initial=6, warp=w, storage=storage)
+        study.optimize(_two_objectives, budget=9)
+        return study
+
+    warped = run(warp, path)
+    assert [t.params for t in warped.trials] == [t.params for t in run(warp).trials]
+    assert [t.params for t in warped.trials] != [t.params for t in run(None).trials]
+    warped.close()
+    assert _events(path)[0]["warp"] == warp
+    loaded = Study.load(path)
+    assert loaded.warp == warp
+    loaded.close()
+    with pytest.raises(ValueError, match="warp="):
+        Study(_space2(), ["f", "g"], seed=2, n_initial=6, storage=path)
+    with pytest.raises(ValueError, match="warp"):
+        Study(_space2(), ["f", "g"], warp="log")

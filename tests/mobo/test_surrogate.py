@@ -22,6 +22,7 @@ from mobo.space import Float, Int, Space
 from mobo.study import Study
 from mobo.surrogate import ObjectiveGP, fit_surrogate, to_gpytorch
 from mobo.trial import Objective
+from mobo.warping import RankWarp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,3 +158,28 @@ def test_importing_mobo_does_not_import_gpytorch() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+def _size(params: dict) -> float:
+    return _values(params)["size"]
+
+
+def test_known_objectives_have_no_model_and_warps_are_named() -> None:
+    space = Space([Float("x", 0.0, 1.0), Int("k", 0, 4)])
+    objectives = [Objective("acc", maximize=True), Objective("size", known=_size)]
+    study = Study(space, objectives, seed=3, n_initial=6, warp="rank")
+    for _ in range(8):
+        t = study.ask()
+        study.tell(t, {"acc": _values(t.params)["acc"]})
+    models = study.surrogate()
+    assert list(models) == ["acc"]  # the size is known, not modelled
+    model = models["acc"]
+    assert model.warp == "rank" and model.sign == -1.0
+    # trained on the warped values (normal scores of the ranks), as the proposer fits
+    done = [t for t in study.trials if t.status == "completed"]
+    acc = np.array([-t.values["acc"] for t in done])
+    expected = (RankWarp(acc)(acc) - model.y_mean) / model.y_scale
+    np.testing.assert_allclose(model.train_targets.numpy(), expected, rtol=0, atol=1e-12)
+    trial = study.ask()
+    assert trial.model_state is not None and len(trial.model_state["lengthscales"]) == 1
+    assert _study(8).surrogate()["acc"].warp is None

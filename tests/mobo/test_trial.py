@@ -39,6 +39,31 @@ def test_objective_threshold_normalised() -> None:
     assert Objective.from_dict(o.to_dict()) == o
 
 
+def _params_size(params: dict) -> float:
+    return 10.0 * params["k"]
+
+
+def test_known_objective_round_trip_and_placeholder() -> None:
+    o = Objective("size", known=_params_size)
+    assert o.to_dict() == {"name": "size", "maximize": False, "threshold": None,
+                           "known": True}
+    assert "known" not in Objective("size").to_dict()  # older journals stay comparable
+    assert Objective.from_dict(o.to_dict(), known=_params_size) == o
+    read = Objective.from_dict(o.to_dict())  # a journal does not hold the function
+    assert read.known_missing and not o.known_missing
+    assert read.to_dict() == o.to_dict()
+    with pytest.raises(ValueError, match=r"known=\{'size': fn\}"):
+        read.known({"k": 1})
+    with pytest.raises(ValueError, match="not recorded as known"):
+        Objective.from_dict(Objective("size").to_dict(), known=_params_size)
+
+
+@pytest.mark.parametrize("bad", [3.0, "k", [len]])
+def test_known_must_be_callable(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"Objective\('size'\)\.known: expected a callable"):
+        Objective("size", known=bad)  # type: ignore[arg-type]
+
+
 def test_objective_sign_and_malformed_dict() -> None:
     assert Objective("loss").sign() == 1.0
     assert Objective("acc", maximize=np.bool_(True)).sign() == -1.0
