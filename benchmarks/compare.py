@@ -34,7 +34,7 @@ of those). Raw results go to a CSV (one row per problem, method, seed and checkp
 that a re-run resumes from; a markdown table of median and interquartile range is
 written next to it.
 
-Usage::
+Usage (from the repository root of a checkout; benchmarks is not installed)::
 
     python -m benchmarks.compare --problems branincurrin zdt1 --methods mobo botorch sobol \\
         --seeds 0 1 2 --budget 100 --workers 2
@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import multiprocessing as mp
 import os
 import sys
 import time
@@ -56,8 +57,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from scipy.stats import mannwhitneyu
 
+import mobo
 from mobo.problems import PROBLEMS, Problem, get_problem, hv_gap
+from mobo.space import Categorical, Float, Int
+from mobo.volume import hypervolume
 
 METHODS: tuple[str, ...] = ("mobo", "botorch", "tpe", "gp", "nsga2", "sobol")
 CHECKPOINTS: tuple[int, ...] = (25, 50, 100)
@@ -70,7 +76,9 @@ DEFAULT_PROBLEMS: tuple[str, ...] = (
     "c2dtlz2",
     "branincurrin_noisy",
 )
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The checkout's results/ folder: benchmarks is not installed, so this file always lies in
+# the checkout, one level below the repository root.
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 FIELDS: tuple[str, ...] = (
     "problem",
     "method",
@@ -147,8 +155,6 @@ def run_sobol(problem: Problem, seed: int, budget: int) -> RunResult:
 
 
 def run_mobo(problem: Problem, seed: int, budget: int) -> RunResult:
-    import mobo
-
     objectives = [
         mobo.Objective(name, threshold=float(r))
         for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
@@ -187,7 +193,8 @@ def botorch_propose(
     Returns:
         the (d,) proposal in [0, 1]^d and ``{"fit": s, "acquisition": s}``.
     """
-    import torch
+    # BoTorch is an optional peer (the 'peers' extra) and slow to import: only its runner
+    # needs it, with the GPyTorch likelihood it fits
     from botorch.acquisition.multi_objective.logei import (
         qLogNoisyExpectedHypervolumeImprovement,
     )
@@ -243,8 +250,6 @@ def botorch_propose(
 
 
 def run_botorch(problem: Problem, seed: int, budget: int) -> RunResult:
-    import torch
-
     torch.manual_seed(seed)
     space = problem.space
     U = list(initial_design(problem, seed)[:budget])
@@ -269,7 +274,7 @@ def run_botorch(problem: Problem, seed: int, budget: int) -> RunResult:
 
 
 def _optuna_sampler(method: str, seed: int, n_startup: int, constrained: bool) -> Any:
-    import optuna
+    import optuna  # an optional peer (the 'peers' extra): only its runners need it
 
     cons = (lambda t: t.user_attrs["constraints"]) if constrained else None
     if method == "tpe":
@@ -288,8 +293,6 @@ def _optuna_sampler(method: str, seed: int, n_startup: int, constrained: bool) -
 
 
 def _suggest(trial: Any, space: Any) -> dict[str, Any]:
-    from mobo.space import Categorical, Float, Int
-
     params: dict[str, Any] = {}
     for p in space.params:
         if isinstance(p, Float):
@@ -304,7 +307,7 @@ def _suggest(trial: Any, space: Any) -> dict[str, Any]:
 
 
 def run_optuna(method: str, problem: Problem, seed: int, budget: int) -> RunResult:
-    import optuna
+    import optuna  # an optional peer (the 'peers' extra): only its runners need it
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     design = initial_design(problem, seed)[:budget]
@@ -343,8 +346,6 @@ RUNNERS: dict[str, Callable[[Problem, int, int], RunResult]] = {
 def score(problem: Problem, run: RunResult, budget: int) -> list[dict[str, Any]]:
     """CSV rows (one per checkpoint) for one run: hypervolume of the feasible evaluated
     points on noise-free values."""
-    from mobo.hypervolume import hypervolume
-
     if run.X.shape[0] != budget:
         raise ValueError(f"run: expected {budget} evaluations, got {run.X.shape[0]}")
     Y = problem.evaluate(run.X)
@@ -375,8 +376,6 @@ def run_one(
     problem_name: str, method: str, seed: int, budget: int, threads: int = 1
 ) -> list[dict[str, Any]]:
     """Run one method on one problem and seed and score it (this is a pool job)."""
-    import torch
-
     torch.set_num_threads(threads)
     problem = get_problem(problem_name).with_noise_seed(seed)
     run = RUNNERS[method](problem, seed, budget)
@@ -424,8 +423,6 @@ def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
 def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided Mann-Whitney U test's p-value (Mann & Whitney 1947) of two samples of gaps;
     1 when either is empty. A large p means their difference is within seed-to-seed noise."""
-    from scipy.stats import mannwhitneyu
-
     if not len(a) or not len(b):
         return 1.0
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
@@ -535,7 +532,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--out",
         default="compare",
-        help="name of the outputs in benchmarks/results/ (default: compare -> "
+        help="name of the outputs in results/ (default: compare -> "
         "compare.csv, compare.md), or a path without suffix",
     )
     args = ap.parse_args(argv)
@@ -555,7 +552,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
-    """(csv, md) paths for ``--out``: a bare name lands in benchmarks/results/."""
+    """(csv, md) paths for ``--out``: a bare name lands in results/."""
     p = Path(out)
     if p.parent == Path("."):
         p = RESULTS_DIR / p
@@ -610,8 +607,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             record(job, rows)
     else:
-        import multiprocessing as mp
-
         with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
             futures = {pool.submit(run_one, *job, args.budget, args.threads): job for job in jobs}
             for fut in as_completed(futures):

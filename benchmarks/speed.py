@@ -22,7 +22,7 @@ compilation and import costs are excluded (reported separately as ``warmup_s``).
 (problem, n, method) is repeated ``--repeats`` times with different seeds; the table
 shows medians and the ratio BoTorch / mobo (the target: >= 10 at 200 observations).
 
-Usage::
+Usage (from the repository root of a checkout; benchmarks is not installed)::
 
     python -m benchmarks.speed --sizes 50 100 200 --repeats 3 --threads 1
 """
@@ -39,7 +39,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
+import mobo
 from benchmarks.compare import botorch_propose, missing_requirements, output_paths
 from mobo.problems import Problem, get_problem
 
@@ -64,8 +66,6 @@ def time_mobo(problem: Problem, n: int, seed: int, *, warm: bool = False) -> dic
     first model proposal (cold GP fit). ``warm=True``: the design has n - 1 points, one
     model proposal is made and told untimed, and the timed ask is the next one.
     """
-    import mobo
-
     study = mobo.Study(
         problem.space,
         [
@@ -95,8 +95,6 @@ def time_mobo(problem: Problem, n: int, seed: int, *, warm: bool = False) -> dic
 
 def time_botorch(problem: Problem, n: int, seed: int) -> dict[str, float]:
     """Seconds for one BoTorch qLogNEHVI proposal on the n Sobol points."""
-    import torch
-
     torch.manual_seed(seed)
     U, Y = sobol_data(problem, n, seed)
     t0 = time.perf_counter()
@@ -200,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--out",
         default="speed",
-        help="name of the outputs in benchmarks/results/ (default: speed -> "
+        help="name of the outputs in results/ (default: speed -> "
         "speed.csv, speed.md), or a path without suffix",
     )
     args = ap.parse_args(argv)
@@ -208,8 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--repeats: must be >= 1, got {args.repeats}")
     if any(n < 2 for n in args.sizes):
         ap.error(f"--sizes: every size must be >= 2, got {args.sizes}")
-    import torch
-
     torch.set_num_threads(args.threads)
     methods = []
     for m in args.methods:

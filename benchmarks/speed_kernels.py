@@ -1,10 +1,10 @@
 """Speed of the numba kernels against their peers, measured side by side in one run.
 
-- ``mobo.hypervolume`` against ``moocore.hypervolume`` (C) on mutually non-dominated
+- ``mobo.volume.hypervolume`` against ``moocore.hypervolume`` (C) on mutually non-dominated
   points: 2 objectives x 10,000 points and 3 objectives x 1,000 points. Target: within
   2x of moocore.
-- ``mobo.hypervolume.nondominated_boxes`` on 2- and 3-objective fronts of 50 points.
-- ``mobo.ehvi.ehvi`` throughput (candidates per second) against BoTorch's analytic
+- ``mobo.boxes.nondominated_boxes`` on 2- and 3-objective fronts of 50 points.
+- ``mobo.improvement.ehvi`` throughput (candidates per second) against BoTorch's analytic
   ``ExpectedHypervolumeImprovement`` with a ``FastNondominatedPartitioning`` of the same
   front and a model whose posterior returns the same means and variances, on 2- and
   3-objective fronts of 50 points; the values are compared on the same candidates.
@@ -14,9 +14,9 @@ First-call latencies (numba compilation with an empty cache, and loading from a 
 cache) are measured in fresh interpreters, separately from the steady-state timings,
 which are medians over repeats.
 
-Usage::
+Usage (from the repository root of a checkout; benchmarks is not installed)::
 
-    python -m benchmarks.speed_kernels [--out benchmarks/results/speed_kernels.md]
+    python -m benchmarks.speed_kernels [--out results/speed_kernels.md]
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numba
 import numpy as np
+
+from mobo.boxes import decompose, nondominated_boxes
+from mobo.improvement import ehvi, ehvi_boxes
+from mobo.volume import hypervolume
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +61,7 @@ def median_times(
     in particular is several times slower on its first calls in a process. Fast calls are
     grouped so each timed sample lasts at least ~min_total / repeats. Each round times
     every function once, in turn, so that the functions compared share the machine's
-    conditions: on a shared machine the speed drifts by up to 2x within minutes, and
+    conditions: on a shared machine the speed drifts considerably within minutes, and
     timing one side after the other would put that drift into their ratio.
     """
     inner = []
@@ -93,10 +98,11 @@ _FIRST_CALL = r"""
 import json, time
 import numpy as np
 t0 = time.perf_counter()
-from mobo.hypervolume import hypervolume, nondominated_boxes
+from mobo.boxes import nondominated_boxes
+from mobo.volume import hypervolume
 t_import = time.perf_counter() - t0
 rng = np.random.default_rng(0)
-out = {"import mobo.hypervolume (and the mobo package)": t_import}
+out = {"import mobo.volume (and the mobo package)": t_import}
 for m in (2, 3):
     Y = rng.random((50, m))
     t0 = time.perf_counter()
@@ -107,8 +113,8 @@ for m in (2, 3):
     out[f"nondominated_boxes, m={m}"] = time.perf_counter() - t0
 try:
     t0 = time.perf_counter()
-    from mobo.ehvi import ehvi
-    out["import mobo.ehvi"] = time.perf_counter() - t0
+    from mobo.improvement import ehvi
+    out["import mobo.improvement"] = time.perf_counter() - t0
     for m in (2, 3):
         t0 = time.perf_counter()
         ehvi(rng.random((10, m)), np.full((10, m), 0.1), rng.random((20, m)), np.ones(m))
@@ -143,9 +149,7 @@ def first_call_latency() -> tuple[dict[str, float], dict[str, float]]:
 
 
 def bench_hypervolume(repeats: int) -> list[str]:
-    import moocore
-
-    from mobo.hypervolume import hypervolume
+    import moocore  # an optional peer (the 'peers' and 'test' extras)
 
     rng = np.random.default_rng(1)
     lines = [
@@ -173,8 +177,6 @@ def bench_hypervolume(repeats: int) -> list[str]:
 
 
 def bench_boxes(repeats: int) -> list[str]:
-    from mobo.hypervolume import nondominated_boxes
-
     rng = np.random.default_rng(2)
     lines = ["| objectives | front points | boxes | time (us) |", "|---:|---:|---:|---:|"]
     for m in (2, 3):
@@ -190,6 +192,8 @@ def _botorch_ehvi(
     mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray
 ) -> Callable[[], np.ndarray]:
     """A closure evaluating BoTorch's analytic EHVI on the same predictions (maximising)."""
+    # BoTorch is an optional peer (the 'peers' extra); it and torch are loaded only for the
+    # EHVI comparison, after the numba-only sections have been measured
     import torch
     from botorch.acquisition.multi_objective.analytic import ExpectedHypervolumeImprovement
     from botorch.utils.multi_objective.box_decompositions.non_dominated import (
@@ -225,7 +229,7 @@ def ehvi_mpmath(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.
     sum_k prod_j (H(u_kj) - H(l_kj)), H(c) = E[(c - Y)^+] = s (z Phi(z) + phi(z)),
     z = (c - mu) / s; an independent reference for both implementations' rounding.
     """
-    import mpmath
+    import mpmath  # an optional reference (the 'peers' and 'test' extras)
 
     with mpmath.workdps(50):
 
@@ -245,18 +249,11 @@ def ehvi_mpmath(mean: np.ndarray, std: np.ndarray, lower: np.ndarray, upper: np.
 
 
 def bench_ehvi(repeats: int, n_candidates: int) -> tuple[list[str], list[str]]:
-    import numba
+    # the optional BoTorch peer and torch, loaded late: see _botorch_ehvi
     import torch
     from botorch.utils.multi_objective.box_decompositions.non_dominated import (
         FastNondominatedPartitioning,
     )
-
-    from mobo.hypervolume import nondominated_boxes
-
-    try:
-        from mobo.ehvi import decompose, ehvi, ehvi_boxes
-    except ImportError as exc:
-        return [f"mobo.ehvi is not available ({exc}); EHVI section not run."], []
 
     rng = np.random.default_rng(3)
     speed = [
@@ -337,13 +334,13 @@ def bench_ehvi(repeats: int, n_candidates: int) -> tuple[list[str], list[str]]:
 
 
 def machine() -> list[str]:
-    import moocore
-    import numba
+    import moocore  # an optional peer (the 'peers' and 'test' extras)
 
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     versions["numba"] = numba.__version__
     versions["moocore"] = getattr(moocore, "__version__", "?")
     try:
+        # optional peer, and loaded only now (see _botorch_ehvi)
         import botorch
         import torch
 
@@ -408,8 +405,9 @@ def report(repeats: int, n_candidates: int) -> str:
         "## EHVI vs BoTorch analytic ExpectedHypervolumeImprovement (target: 100x)",
         "",
         "Front: 50 non-dominated points. Candidates: means uniform in [0.2, 1.2]^m, standard "
-        "deviations uniform in [0.02, 0.3]. `mobo ehvi` is `mobo.ehvi.ehvi(mean, std, front, "
-        "ref)` per call, decomposition included; the reused column scores with a precomputed "
+        "deviations uniform in [0.02, 0.3]. `mobo ehvi` is "
+        "`mobo.improvement.ehvi(mean, std, front, ref)` per call, decomposition included; "
+        "the reused column scores with a precomputed "
         "decomposition (`ehvi_boxes`), as the optimiser does. BoTorch: float64, partitioning "
         "and acquisition objects built once outside the timing, candidates in batches of "
         "256, `torch.no_grad()`, posterior from a mock model returning the same means and "

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import Trainer, TrainingArguments
 
 from distill.config import DistillConfig
 from distill.data import Features, build_features, load_tokenizer
@@ -90,8 +91,6 @@ def _hf_trainer_seconds(
     model: torch.nn.Module, features: Features, logits: TeacherLogits, config: DistillConfig,
     pad_id: int, device: torch.device,
 ) -> float:
-    from transformers import Trainer, TrainingArguments
-
     class KDTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             start, end = model(inputs["input_ids"], inputs["attention_mask"],

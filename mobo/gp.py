@@ -74,8 +74,8 @@ _MEAN_BOUNDS = (-10.0, 10.0)
 _FTOL = 1e-6
 # LogNormal (loc, scale) priors on the noise variance of standardised outputs: nearly
 # noise-free observations by default (Hvarfner et al. 2024), and a wider prior centred on
-# ~13% of the output variance for objectives declared noisy (on noisy Branin-Currin,
-# 40 evaluations, 4 seeds, it lowered the median log10 hypervolume gap from 1.11 to 0.80)
+# ~13% of the output variance for objectives declared noisy (on noisy Branin-Currin it
+# lowered the hypervolume gap: the narrow prior makes the GP interpolate the noise)
 NOISE_PRIOR = (-4.0, 1.0)
 NOISY_NOISE_PRIOR = (-2.0, 1.5)
 
@@ -85,7 +85,8 @@ _controller: Any = None
 
 
 def _blas_limit() -> contextlib.AbstractContextManager[Any]:
-    """One-thread BLAS limit; the library scan is done once per process (it costs ms)."""
+    """One-thread BLAS limit; the scan of the loaded libraries is done once per process (it
+    is too slow to repeat at every call)."""
     global _controller
     if _ThreadpoolController is None:  # pragma: no cover - threadpoolctl missing
         return contextlib.nullcontext()
@@ -100,10 +101,10 @@ def single_threaded() -> Iterator[None]:
 
     The matrices here are small (n <= a few hundred) and the acquisition calls its kernels
     on a handful of points at a time; on shared or busy cores, waking thread pools costs far
-    more than it saves (measured under load: scipy's L-BFGS-B step went from microseconds
-    to ~8 ms per call with a multi-threaded OpenBLAS, and a parallel numba EHVI kernel on 5
-    points from 0.02 ms to ~15 ms of CPU time). Re-entrant; previous settings are restored
-    when the outermost block exits.
+    more than it saves (under load, a multi-threaded OpenBLAS turned scipy's L-BFGS-B step
+    from microseconds into milliseconds per call, and a parallel numba EHVI kernel on a few
+    points spent orders of magnitude more CPU time than a serial one). Re-entrant; previous
+    settings are restored when the outermost block exits.
     """
     depth = getattr(_single_depth, "value", 0)
     if depth:
@@ -304,8 +305,8 @@ class _Hyper:
         For x = exp(t) with x ~ LogNormal(mu, sigma): log p = -t - (t - mu)^2 / (2 sigma^2)
         + const, so d/dt = -1 - (t - mu) / sigma^2. The noise is exp(t) + floor, so its
         log-density is taken at x = exp(t) + floor and d/dt gains the factor exp(t) / x.
-        The mean's N(0, 1) gives -c^2 / 2 and -c. (The fit calls this about 20 times per
-        proposal; autograd through a torch form cost more than the kernel matrices.)
+        The mean's N(0, 1) gives -c^2 / 2 and -c. (The fit calls this at every L-BFGS-B
+        step; autograd through a torch form cost more than the kernel matrices.)
         """
         d = self.d
         half_log_2pi = 0.5 * math.log(2 * math.pi)

@@ -69,6 +69,7 @@ from matplotlib.ticker import EngFormatter
 from mobo.space import Categorical, Space
 from mobo.study import Study
 from mobo.trial import Trial
+from mobo.volume import hypervolume
 
 __all__ = [
     "FIGURES",
@@ -408,8 +409,6 @@ def hypervolume_trace(study: Study) -> tuple[np.ndarray, np.ndarray, list[Trial]
     respect to the study's reference point (or one inferred for the plot by the study's
     rule when the study has none yet).
     """
-    from mobo.volume import hypervolume
-
     finished = sorted((t for t in study.trials if t.done),
                       key=lambda t: (t.finished if t.finished is not None else math.inf,
                                      t.number))

@@ -322,6 +322,7 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
                          "use --backend process or ray")
     if backend == "ray":
         try:
+            # only a check that ray is installed: it is an optional extra, and heavy to import
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("--backend ray: ray is not installed "

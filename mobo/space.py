@@ -497,6 +497,8 @@ class Space:
 
 
 def _sobol_engine(d: int, seed: int | np.random.Generator | None) -> Any:
+    # scipy.stats is slow to import (it loads all of its distributions), and only the
+    # initial design needs it: reading a journal or encoding points should not pay for it
     from scipy.stats import qmc
 
     return qmc.Sobol(d, scramble=True, rng=seed)

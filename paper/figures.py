@@ -998,12 +998,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
 def _rerun_commands(tmp: Path, results: Path) -> list[tuple[str, list[str], list[str]]]:
     py = sys.executable
     return [
-        ("mobo vs Sobol on 4 problems x 10 seeds (about 3 minutes)",
+        ("mobo vs Sobol on 4 problems x 10 seeds",
          [py, "-m", "benchmarks.compare", "--problems", "branincurrin", "zdt1", "dtlz2",
           "vehiclesafety", "--methods", "mobo", "sobol", "--workers", "2", "--out",
           str(tmp / "quality_vs_sobol")],
          ["quality_vs_sobol.csv", "quality_vs_sobol.md"]),
-        ("proposal speed vs BoTorch (about 3 minutes)",
+        ("proposal speed vs BoTorch",
          [py, "-m", "benchmarks.speed", "--sizes", "50", "100", "200", "--repeats", "3",
           "--out", str(results / "speed")],
          []),
@@ -1052,7 +1052,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="the paper to write (default paper/paper.md)")
     p.add_argument("--rerun", action="store_true",
                    help="first re-run the cheap benchmarks (mobo vs Sobol, proposal speed; "
-                   "about 6 minutes on 2 cores) and overwrite their result files")
+                   "minutes, see benchmarks/README.md) and overwrite their result files")
     try:
         args = p.parse_args(argv)
         results = Path(args.results)

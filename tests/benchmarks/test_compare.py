@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import mobo
 from benchmarks import compare as C
 from mobo.problems import get_problem
 
@@ -57,8 +58,6 @@ def test_mobo_and_peers_share_the_initial_design() -> None:
 
 
 def test_mobo_models_the_constraint_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mobo
-
     told: list[dict] = []
     original = mobo.Study.tell
 

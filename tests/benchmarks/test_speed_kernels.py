@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.speed_kernels import median_times
+
 pytest.importorskip("moocore")
 pytest.importorskip("botorch")
 
@@ -29,8 +31,6 @@ def test_speed_kernels_writes_all_sections(tmp_path: Path) -> None:
 
 
 def test_median_times_interleaves_the_sides() -> None:
-    from benchmarks.speed_kernels import median_times
-
     calls: list[str] = []
     times = median_times(
         [lambda: calls.append("a"), lambda: calls.append("b")], repeats=3, min_total=0.0,

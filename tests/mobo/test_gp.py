@@ -3,9 +3,11 @@ from __future__ import annotations
 import json
 import math
 
+import numba
 import numpy as np
 import pytest
 import torch
+from torch.distributions import LogNormal
 
 from mobo import gp as gpmod
 from mobo.gp import fit_gp, matern52
@@ -303,8 +305,6 @@ def test_bad_input_raises_valueerror():
 
 
 def test_single_threaded_restores_settings_and_nests():
-    import numba
-
     before = (torch.get_num_threads(), numba.get_num_threads())
     with gpmod.single_threaded():
         assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
@@ -371,8 +371,6 @@ def reference_log_prior(hyper, th: torch.Tensor) -> torch.Tensor:
     """The prior written with torch.distributions on the natural parameters (autograd
     gives its gradient in the unconstrained ones): LogNormal lengthscales, outputscale and
     noise, N(0, 1) mean without its normalising constant."""
-    from torch.distributions import LogNormal
-
     def lognormal(mu: float, sigma: float) -> LogNormal:
         # float64 parameters: python floats would make float32 tensors
         return LogNormal(torch.tensor(mu, dtype=torch.float64),

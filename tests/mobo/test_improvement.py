@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numba import njit
 
+import mobo
 from mobo.boxes import Boxes, boxes_from_bounds, decompose, nondominated_boxes
 from mobo.improvement import (
     _BLOCK,
@@ -484,8 +485,6 @@ def test_validation_errors() -> None:
 
 
 def test_empty_candidates_and_package_export() -> None:
-    import mobo
-
     out = ehvi(np.empty((0, 2)), np.empty((0, 2)), np.array([[0.5, 0.5]]), np.ones(2))
     assert out.shape == (0,)
     assert mobo.log_ehvi is log_ehvi

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mobo import tasks
-from mobo.run import build_parser, main
+from mobo.run import build_parser, default_n_initial, main
 from mobo.space import Float, Space
 from mobo.study import Study
 from mobo.tasks import Task, TaskEntry, available_tasks, register_task, unregister_task
@@ -140,6 +140,7 @@ def test_default_problem_is_the_distillation_task() -> None:
 
 def test_distill_run_prepares_once_then_evaluates(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # distill (and transformers with it) loads only for this test of the registered task
     from distill import objective
 
     prepared: list[bool] = []
@@ -259,8 +260,6 @@ def test_fuzzed_arguments_never_crash(flags: dict[str, str]) -> None:
 
 
 def test_initial_design_is_capped_by_the_budget(tmp_path: Path) -> None:
-    from mobo.run import default_n_initial
-
     assert default_n_initial(21, 200) == 44  # the usual 2(d+1)
     assert default_n_initial(21, 40) == 20  # a short run keeps half its trials for the model
     assert default_n_initial(21, 20) == 10  # d+1 = 22 would leave the model nothing

@@ -41,7 +41,8 @@ def memory_error(params: dict) -> dict:
 
 
 def cuda_oom(params: dict) -> dict:
-    import torch  # only the objectives that raise torch's error need torch
+    # torch is heavy: the workers that run the other objectives should not load it
+    import torch
 
     raise torch.cuda.OutOfMemoryError(
         "CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 15.78 GiB total capacity)"

@@ -29,7 +29,7 @@ def ray_local() -> Iterator[object]:
 
 
 def test_ray_local_instance_is_loopback_only(ray_local: object) -> None:
-    import ray  # installed: the fixture skipped otherwise
+    import ray  # optional: imported here, once the fixture has skipped where it is missing
 
     nodes = ray.nodes()
     assert [n["NodeManagerAddress"] for n in nodes] == ["127.0.0.1"]
@@ -48,7 +48,7 @@ def test_ray_failures_timeouts_and_crashes(ray_local: object) -> None:
     assert (outcomes[0].status, outcomes[0].error) == ("failed", "timed out after 3 s")
     assert outcomes[1].status == "abandoned" and "WorkerCrashedError" in outcomes[1].error
     ex.shutdown(cancel=True)
-    import ray  # installed: the fixture skipped otherwise
+    import ray  # optional: imported here, once the fixture has skipped where it is missing
 
     assert ray.is_initialized()  # it did not own the instance, so it left it running
 
