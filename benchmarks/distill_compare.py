@@ -1,0 +1,853 @@
+"""mobo against its peers on the embedded distillation task itself.
+
+Where :mod:`benchmarks.compare` scores the methods on toy problems with known fronts, this
+benchmark runs them on the black box ``python -m mobo.run`` optimises by default: students
+distilled from a MiniLM-L6 teacher on the synthetic SQuAD-2.0-format task
+(:mod:`distill`), objectives ``exact`` (maximised) and ``num_parameters`` (minimised);
+``f1`` is recorded too. Methods:
+
+- ``mobo``: ``mobo.Study`` exactly as ``python -m mobo.run`` sets it up: the task's own
+  objectives and thresholds (``exact`` above the always-no-answer EM, ``num_parameters``
+  with an inferred reference), its initial design size
+  (:func:`mobo.run.default_n_initial`), no other option.
+- ``tpe``: Optuna's ``TPESampler(multivariate=True)`` (Bergstra et al., 2011; Ozaki et
+  al., 2020), with mobo's Sobol design enqueued as its start-up trials.
+- ``gp``: Optuna's ``GPSampler`` (Gaussian-process BO with log expected hypervolume
+  improvement on two objectives), likewise.
+- ``botorch``: qLogNEHVI (Daulton et al., 2021; Ament et al., 2023) on one GP per
+  objective (``SingleTaskGP``; its ``MixedSingleTaskGP`` subclass, with a categorical
+  kernel, when the space has categoricals), maximised over the mixed space by BoTorch's
+  ``optimize_acqf_mixed_alternating`` (integers and categoricals kept discrete); where
+  that optimiser is missing, :func:`benchmarks.compare.botorch_propose` optimises the
+  continuous relaxation and the optimum is rounded. The reference point is the fixed one
+  below. Same Sobol design.
+- ``sobol``: the scrambled Sobol sequence (Owen, 1998) mobo's design is the start of.
+
+The black box is the same for every method and seed: the default embedded task exactly
+as ``python -m mobo.run`` builds it, with its default seed 0 (so its teacher and the
+teacher's logits are fine-tuned and computed once, cached under ``$MOBO_CACHE``, and
+shared by every run). What varies with ``--seeds`` is the method's seed (its initial
+design and its random streams). Seeds 0, 1 and 2 are the development seeds on which the
+methods' settings were chosen; the default seeds 10, 11 and 12 are held out.
+
+Runs are resumable and may be done in pieces (e.g. two processes side by side with
+``--threads 1``, different ``--methods`` or ``--seeds``): each (method, seed) run appends
+its trials, as they finish, to ``<out-dir>/distill_compare/<method>-<seed>.jsonl`` (one
+JSON line per trial, flushed and fsynced; a torn last line is ignored); mobo's run keeps
+a mobo journal there instead, which it resumes natively. A restarted run replays what is
+recorded into its optimiser and continues; a complete run is skipped. After every trial
+``<out-dir>/distill_compare.csv`` is rewritten (temp file and rename) from all the
+per-run files, columns ``method,seed,trial,source,status,exact,f1,num_parameters,seconds``
+(``source``: ``initial`` for the initial design, ``model`` afterwards; for ``sobol``,
+``model`` marks the points after the same initial count). Peers resume with the
+``--budget`` they started with (it sets the initial design size).
+
+The report ``<out-dir>/distill_compare.md`` is computed from the CSV alone, with the
+fixed reference ``exact`` = the task's always-no-answer EM and ``num_parameters`` = the
+teacher's parameter count (kept in ``<out-dir>/distill_compare/reference.json``).
+Hypervolume is measured in EM points times the teacher's size (``num_parameters``
+divided by the teacher's count). The figure of the fronts goes to
+``paper/figures/distill_compare_fronts.png`` for the default ``--out-dir``, else into
+``--out-dir``.
+
+Usage (from the repository root of a checkout; about 17 s a trial on 2 CPU cores)::
+
+    python -m benchmarks.distill_compare --methods mobo tpe --seeds 10 11 12
+    python -m benchmarks.distill_compare --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+from matplotlib.figure import Figure
+
+from benchmarks.compare import (
+    _optuna_sampler,
+    _quantiles,
+    _suggest,
+    botorch_propose,
+    mann_whitney_p,
+    missing_requirements,
+)
+from mobo.pareto import is_nondominated
+from mobo.run import build_parser, default_n_initial
+from mobo.space import Categorical, Float, Int, Space
+from mobo.study import Study
+from mobo.trial import Objective, Trial
+from mobo.volume import hypervolume
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - a dependency of mobo; only --threads needs it
+    threadpool_limits = None
+
+METHODS: tuple[str, ...] = ("mobo", "tpe", "gp", "botorch", "sobol")
+FIELDS: tuple[str, ...] = (
+    "method", "seed", "trial", "source", "status", "exact", "f1", "num_parameters", "seconds",
+)
+DEFAULT_SEEDS: tuple[int, ...] = (10, 11, 12)
+CHECKPOINTS: tuple[int, ...] = (25, 50, 100)
+# shares of the teacher's parameter count within which the best student is reported
+SIZE_BANDS: tuple[float, ...] = (0.6, 0.7, 0.8)
+# the black box's own seed: python -m mobo.run's default, the same for every run
+TASK_SEED = 0
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+FIGURE = Path(__file__).resolve().parents[1] / "paper" / "figures" / "distill_compare_fronts.png"
+NAME = "distill_compare"
+# BoTorch's acquisition optimiser: the restarts and raw samples of the standard loop
+BOTORCH_RESTARTS = 10
+BOTORCH_RAW_SAMPLES = 512
+# options of optimize_acqf_mixed_alternating beyond its defaults (none)
+BOTORCH_MIXED_OPTIONS: dict[str, Any] = {}
+
+OnTrial = Callable[[str, int, dict[str, Any]], None]
+
+
+@dataclass
+class Blackbox:
+    """What every method is given: the space, the task's objectives (mobo's settings), the
+    function, and the fixed hypervolume reference ``{"exact": ..., "num_parameters": ...}``."""
+
+    space: Space
+    objectives: list[Objective]
+    fn: Callable[[Mapping[str, Any]], Mapping[str, float]]
+    reference: dict[str, float]
+    noisy: bool = False
+
+
+def load_task(progress: Callable[[str], None]) -> Blackbox:
+    """The default embedded distillation task as ``python -m mobo.run`` builds it, prepared
+    (teacher and logits from the cache, or made and cached now)."""
+    # the distillation task pulls in torch and transformers
+    from distill.task import ENTRY  # noqa: PLC0415
+
+    args = build_parser().parse_args([])
+    task = ENTRY.build(args, TASK_SEED)
+    if task.prepare is not None:
+        task.prepare(progress)
+    fn = task.fn
+    reference = {"exact": float(fn.no_answer_em),
+                 "num_parameters": float(fn.teacher_num_parameters)}
+    return Blackbox(task.space, list(task.objectives), fn, reference, noisy=task.noisy)
+
+
+# ---------------------------------------------------------------------------------------
+# Per-run files.
+
+
+def run_path(out_dir: Path, method: str, seed: int) -> Path:
+    """The per-run file of ``method`` and ``seed`` (mobo's: its study journal)."""
+    return out_dir / NAME / f"{method}-{seed}.jsonl"
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The trials recorded in a per-run file, in order; [] if there is none. A last line
+    cut short by a crash is ignored; damage anywhere else raises ValueError."""
+    if not path.is_file():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:  # torn last line: the write never finished
+                break
+            raise ValueError(f"{path}: line {i + 1} is not JSON") from None
+    return out
+
+
+def _append(path: Path, record: Mapping[str, Any]) -> None:
+    """Append one record durably, first cutting off a torn last line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size:
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                keep = size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail))
+                f.truncate(keep)
+        f.write((json.dumps(record) + "\n").encode())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _evaluate(box: Blackbox, params: Mapping[str, Any]) -> tuple[str, dict[str, float] | None,
+                                                                  float, str | None]:
+    """(status, values, seconds, error) of one evaluation; an exception is a failed trial."""
+    t0 = time.perf_counter()
+    try:
+        raw = box.fn(params)
+        values = {k: float(v) for k, v in raw.items()}
+        for o in box.objectives:
+            if not math.isfinite(values[o.name]):
+                raise ValueError(f"{o.name} is {values[o.name]}")
+    except Exception as e:  # the trial failed, not the run
+        return "failed", None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"
+    return "completed", values, time.perf_counter() - t0, None
+
+
+def _record(trial: int, source: str, params: Mapping[str, Any], status: str,
+            values: Mapping[str, float] | None, seconds: float | None,
+            error: str | None = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {"trial": trial, "source": source, "status": status,
+                           "params": dict(params), "values": None if values is None
+                           else dict(values), "seconds": seconds}
+    if error is not None:
+        rec["error"] = error
+    return rec
+
+
+def mobo_records(path: Path) -> list[dict[str, Any]]:
+    """The finished (completed or failed) trials of a mobo journal as per-run records,
+    numbered from 0 in the order they were asked (abandoned ones are left out: they do
+    not count towards the budget and their parameters are asked again)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    study = Study.read(path)
+    finished = [t for t in study.trials if t.status in ("completed", "failed")]
+    return [_mobo_record(k, t, study.n_initial) for k, t in enumerate(finished)]
+
+
+def _mobo_record(k: int, t: Trial, n_initial: int) -> dict[str, Any]:
+    # a requeued trial repeats an abandoned one: it belongs to the phase it falls in
+    if t.source == "requeue":
+        source = "initial" if k < n_initial else "model"
+    else:
+        source = "model" if t.source == "model" else "initial"
+    return _record(k, source, t.params, t.status, t.values, t.duration, t.error)
+
+
+def records(out_dir: Path, method: str, seed: int) -> list[dict[str, Any]]:
+    """The finished trials of one run so far."""
+    path = run_path(out_dir, method, seed)
+    return mobo_records(path) if method == "mobo" else read_records(path)
+
+
+# ---------------------------------------------------------------------------------------
+# Methods: each continues its run up to ``budget`` finished trials.
+
+
+def run_mobo(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial) -> None:
+    resuming = path.is_file() and path.stat().st_size > 0
+    # resumed like python -m mobo.run: the journal's design size
+    n_initial = None if resuming else default_n_initial(box.space.dim, budget)
+    study = Study(box.space, list(box.objectives), storage=path, seed=seed,
+                  noisy=box.noisy, n_initial=n_initial)
+    with study:
+        def callback(s: Study, t: Trial) -> None:
+            k = sum(u.status in ("completed", "failed") for u in s.trials
+                    if u.number <= t.number) - 1
+            on_trial("mobo", seed, _mobo_record(k, t, s.n_initial))
+
+        if study.n_finished < budget:
+            study.optimize(box.fn, budget, callbacks=[callback])
+
+
+def run_sobol(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial) -> None:
+    done = len(read_records(path))
+    n0 = default_n_initial(box.space.dim, budget)
+    U = box.space.sobol(budget, seed)
+    for i in range(done, budget):
+        params = box.space.decode(U[i])
+        status, values, secs, err = _evaluate(box, params)
+        rec = _record(i, "initial" if i < n0 else "model", params, status, values, secs, err)
+        _append(path, rec)
+        on_trial("sobol", seed, rec)
+
+
+def _distributions(space: Space) -> dict[str, Any]:
+    import optuna  # noqa: PLC0415 - optional peer
+
+    out: dict[str, Any] = {}
+    for p in space.params:
+        if isinstance(p, Float):
+            out[p.name] = optuna.distributions.FloatDistribution(p.low, p.high, log=p.log)
+        elif isinstance(p, Int):
+            out[p.name] = optuna.distributions.IntDistribution(p.low, p.high, log=p.log)
+        else:
+            out[p.name] = optuna.distributions.CategoricalDistribution(list(p.choices))
+    return out
+
+
+def run_optuna(method: str, box: Blackbox, seed: int, budget: int, path: Path,
+               on_trial: OnTrial) -> None:
+    import optuna  # noqa: PLC0415 - optional peer
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    done = read_records(path)
+    n0 = default_n_initial(box.space.dim, budget)
+    sampler = _optuna_sampler(method, seed, n0, False)
+    names = [o.name for o in box.objectives]
+    study = optuna.create_study(
+        directions=["maximize" if o.maximize else "minimize" for o in box.objectives],
+        sampler=sampler,
+    )
+    dists = _distributions(box.space)
+    # replay: the recorded trials are given to the sampler, never evaluated again
+    for rec in done:
+        completed = rec["status"] == "completed"
+        study.add_trial(optuna.trial.create_trial(
+            params=rec["params"], distributions=dists,
+            values=[rec["values"][n] for n in names] if completed else None,
+            state=optuna.trial.TrialState.COMPLETE if completed
+            else optuna.trial.TrialState.FAIL,
+        ))
+    for u in box.space.sobol(n0, seed)[len(done):]:
+        study.enqueue_trial(box.space.decode(u))
+    for i in range(len(done), budget):
+        trial = study.ask()
+        params = _suggest(trial, box.space)
+        status, values, secs, err = _evaluate(box, params)
+        if values is not None:
+            study.tell(trial, [values[n] for n in names])
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        rec = _record(i, "initial" if i < n0 else "model", params, status, values, secs, err)
+        _append(path, rec)
+        on_trial(method, seed, rec)
+
+
+def _ordinal_layout(space: Space) -> tuple[np.ndarray, dict[int, list[float]],
+                                           dict[int, list[float]]]:
+    """BoTorch's mixed-space view: one column per parameter (floats and ints as mobo
+    encodes them in [0, 1], categoricals as the choice index). Returns the (2, p) bounds,
+    the integer columns with their encoded values, and the categorical columns."""
+    base = space.decode(space.sobol(1, 0)[0])
+    bounds = np.zeros((2, len(space.params)))
+    bounds[1] = 1.0
+    discrete: dict[int, list[float]] = {}
+    cats: dict[int, list[float]] = {}
+    for j, (p, s) in enumerate(zip(space.params, space.slices, strict=True)):
+        if isinstance(p, Int):
+            discrete[j] = [float(space.encode({**base, p.name: k})[s.start])
+                           for k in range(p.low, p.high + 1)]
+            # BoTorch wants a discrete column's bounds to be its extreme values
+            bounds[:, j] = discrete[j][0], discrete[j][-1]
+        elif isinstance(p, Categorical):
+            cats[j] = [float(c) for c in range(len(p.choices))]
+            bounds[1, j] = len(p.choices) - 1
+    return bounds, discrete, cats
+
+
+def _to_ordinal(space: Space, params: Mapping[str, Any]) -> np.ndarray:
+    x = space.encode(params)
+    z = np.zeros(len(space.params))
+    for j, (p, s) in enumerate(zip(space.params, space.slices, strict=True)):
+        z[j] = float(np.argmax(x[s])) if isinstance(p, Categorical) else x[s.start]
+    return z
+
+
+def _from_ordinal(space: Space, z: np.ndarray) -> dict[str, Any]:
+    x = np.zeros(space.dim)
+    for j, (p, s) in enumerate(zip(space.params, space.slices, strict=True)):
+        if isinstance(p, Categorical):
+            x[s.start + int(np.clip(round(float(z[j])), 0, len(p.choices) - 1))] = 1.0
+        else:
+            x[s.start] = z[j]
+    return space.decode(space.round(x))
+
+
+def botorch_mixed_propose(space: Space, Z: np.ndarray, Y: np.ndarray,
+                          ref: np.ndarray) -> dict[str, Any]:
+    """One qLogNEHVI proposal over the mixed space (BoTorch maximises).
+
+    Args:
+        Z: (n, p) observed points in the ordinal view of :func:`_ordinal_layout`.
+        Y: (n, m) objectives, maximisation.
+        ref: (m,) reference point, maximisation.
+    """
+    import torch  # noqa: PLC0415 - optional peer: BoTorch and its torch stack
+    from botorch.acquisition.multi_objective.logei import (  # noqa: PLC0415
+        qLogNoisyExpectedHypervolumeImprovement,
+    )
+    from botorch.fit import fit_gpytorch_mll  # noqa: PLC0415
+    from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP  # noqa: PLC0415
+    from botorch.models.transforms.outcome import Standardize  # noqa: PLC0415
+    from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating  # noqa: PLC0415
+    from botorch.sampling import SobolQMCNormalSampler  # noqa: PLC0415
+    from gpytorch.mlls import SumMarginalLogLikelihood  # noqa: PLC0415
+
+    bounds, discrete, cats = _ordinal_layout(space)
+    tx = torch.as_tensor(Z, dtype=torch.double)
+    ty = torch.as_tensor(Y, dtype=torch.double)
+    models = [
+        MixedSingleTaskGP(tx, ty[:, i : i + 1], cat_dims=sorted(cats),
+                          outcome_transform=Standardize(m=1)) if cats
+        else SingleTaskGP(tx, ty[:, i : i + 1], outcome_transform=Standardize(m=1))
+        for i in range(ty.shape[1])
+    ]
+    model = ModelListGP(*models)
+    fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+    acq = qLogNoisyExpectedHypervolumeImprovement(
+        model=model, ref_point=[float(r) for r in ref], X_baseline=tx, prune_baseline=True,
+        sampler=SobolQMCNormalSampler(sample_shape=torch.Size([128])),
+    )
+    cand, _ = optimize_acqf_mixed_alternating(
+        acq, bounds=torch.as_tensor(bounds, dtype=torch.double),
+        discrete_dims=discrete or None, cat_dims=cats or None, q=1,
+        num_restarts=BOTORCH_RESTARTS, raw_samples=BOTORCH_RAW_SAMPLES,
+        options=dict(BOTORCH_MIXED_OPTIONS) or None,
+    )
+    return _from_ordinal(space, cand.detach().numpy()[0])
+
+
+def _has_mixed_optimizer() -> bool:
+    try:
+        # optional peer; only whether it is there matters
+        from botorch.optim.optimize_mixed import (  # noqa: PLC0415
+            optimize_acqf_mixed_alternating,  # noqa: F401
+        )
+    except ImportError:
+        return False
+    return True
+
+
+def run_botorch(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial) -> None:
+    import torch  # noqa: PLC0415 - optional peer: BoTorch and its torch stack
+
+    done = read_records(path)
+    n0 = default_n_initial(box.space.dim, budget)
+    U = box.space.sobol(budget, seed)
+    names = [o.name for o in box.objectives]
+    sign = np.array([1.0 if o.maximize else -1.0 for o in box.objectives])
+    ref = np.array([box.reference[n] for n in names]) * sign
+    mixed = _has_mixed_optimizer()
+    for i in range(len(done), budget):
+        ok = [r for r in done if r["status"] == "completed"]
+        if i < n0 or len(ok) < 2:
+            params = box.space.decode(U[i])
+        else:
+            # seeded per proposal, so that a resumed run proposes what an uninterrupted one
+            # would from the same data
+            torch.manual_seed(seed * 1_000_003 + i)
+            Y = np.array([[r["values"][n] for n in names] for r in ok]) * sign
+            if mixed:
+                Z = np.array([_to_ordinal(box.space, r["params"]) for r in ok])
+                params = botorch_mixed_propose(box.space, Z, Y, ref)
+            else:
+                X = box.space.encode_many([r["params"] for r in ok])
+                u, _ = botorch_propose(X, -Y, -ref, num_restarts=BOTORCH_RESTARTS,
+                                       raw_samples=BOTORCH_RAW_SAMPLES)
+                params = box.space.decode(box.space.round(u))
+        status, values, secs, err = _evaluate(box, params)
+        rec = _record(i, "initial" if i < n0 else "model", params, status, values, secs, err)
+        _append(path, rec)
+        done.append(rec)
+        on_trial("botorch", seed, rec)
+
+
+def run_method(method: str, box: Blackbox, seed: int, budget: int, out_dir: Path,
+               on_trial: OnTrial | None = None) -> None:
+    """Continue the run of ``method`` with ``seed`` on ``box`` up to ``budget`` finished
+    trials, recording each in its per-run file; ``on_trial(method, seed, record)`` is
+    called after each."""
+    path = run_path(out_dir, method, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cb: OnTrial = on_trial if on_trial is not None else (lambda m, s, r: None)
+    if method == "mobo":
+        run_mobo(box, seed, budget, path, cb)
+    elif method == "sobol":
+        run_sobol(box, seed, budget, path, cb)
+    elif method == "botorch":
+        run_botorch(box, seed, budget, path, cb)
+    elif method in ("tpe", "gp"):
+        run_optuna(method, box, seed, budget, path, cb)
+    else:
+        raise ValueError(f"method: unknown {method!r} (valid: {', '.join(METHODS)})")
+
+
+# ---------------------------------------------------------------------------------------
+# The CSV.
+
+
+def _run_files(out_dir: Path) -> list[tuple[str, int]]:
+    """(method, seed) of every per-run file, in METHODS order then by seed."""
+    found = []
+    for p in (out_dir / NAME).glob("*-*.jsonl"):
+        method, _, seed = p.stem.rpartition("-")
+        if method in METHODS and seed.isdigit():
+            found.append((method, int(seed)))
+    return sorted(found, key=lambda ms: (METHODS.index(ms[0]), ms[1]))
+
+
+def _csv_row(method: str, seed: int, rec: Mapping[str, Any]) -> dict[str, Any]:
+    values = rec["values"] if rec["status"] == "completed" and rec["values"] else {}
+    secs = rec.get("seconds")
+    return {
+        "method": method, "seed": seed, "trial": rec["trial"], "source": rec["source"],
+        "status": rec["status"],
+        **{k: repr(float(values[k])) if values.get(k) is not None else ""
+           for k in ("exact", "f1", "num_parameters")},
+        "seconds": f"{secs:.3f}" if secs is not None else "",
+    }
+
+
+def write_csv(out_dir: Path) -> Path:
+    """Rewrite ``<out-dir>/distill_compare.csv`` from every per-run file (atomically)."""
+    path = out_dir / f"{NAME}.csv"
+    rows = [_csv_row(m, s, r) for m, s in _run_files(out_dir) for r in records(out_dir, m, s)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{NAME}-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of the CSV with numbers parsed (empty cells: None)."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["seed"] = int(row["seed"])
+        row["trial"] = int(row["trial"])
+        for k in ("exact", "f1", "num_parameters", "seconds"):
+            row[k] = float(row[k]) if row[k] != "" else None
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# The report.
+
+
+def _runs(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, list[Mapping[str, Any]]]]:
+    """method -> seed -> rows in trial order."""
+    out: dict[str, dict[int, list[Mapping[str, Any]]]] = {}
+    for r in rows:
+        out.setdefault(r["method"], {}).setdefault(r["seed"], []).append(r)
+    for by_seed in out.values():
+        for rs in by_seed.values():
+            rs.sort(key=lambda r: r["trial"])
+    return out
+
+
+def _completed(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in rows if r["status"] == "completed" and r["exact"] is not None
+            and r["num_parameters"] is not None]
+
+
+def run_hypervolume(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float]) -> float:
+    """Hypervolume of a run's completed trials w.r.t. the fixed reference, in EM points
+    times the teacher's size (minimisation of ``-exact`` and ``num_parameters / teacher``)."""
+    teacher = float(reference["num_parameters"])
+    ref = np.array([-float(reference["exact"]), 1.0])
+    Y = np.array([[-r["exact"], r["num_parameters"] / teacher] for r in _completed(rows)])
+    if not len(Y):
+        return 0.0
+    Y = Y[np.all(Y < ref, axis=1)]
+    return float(hypervolume(Y, ref)) if len(Y) else 0.0
+
+
+def above_share(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float]) -> float:
+    """Share of a run's post-initial (``model``) trials, failed ones included, whose exact
+    match is above the threshold; NaN when there are none yet."""
+    post = [r for r in rows if r["source"] == "model"]
+    if not post:
+        return float("nan")
+    above = [r for r in _completed(post) if r["exact"] > reference["exact"]]
+    return len(above) / len(post)
+
+
+def best_within(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float],
+                band: float) -> float:
+    """Best exact match among a run's students of at most ``band`` times the teacher's
+    parameter count; NaN when there is none."""
+    cap = band * float(reference["num_parameters"])
+    vals = [r["exact"] for r in _completed(rows) if r["num_parameters"] <= cap]
+    return max(vals) if vals else float("nan")
+
+
+def checkpoints(n_max: int) -> list[int]:
+    """Trial counts at which hypervolume is reported: 25, 50, 100 up to the longest run,
+    and the longest run itself when shorter than the last of those."""
+    return sorted({c for c in CHECKPOINTS if c <= n_max} | ({n_max} if n_max < max(CHECKPOINTS)
+                                                             and n_max > 0 else set()))
+
+
+def summary(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float],
+            budget: int) -> dict[str, dict[str, Any]]:
+    """Per method: seeds, complete runs, trials, per-seed HV at each checkpoint, shares
+    and best exact in each size band (the numbers the report prints)."""
+    runs = _runs(rows)
+    n_max = max((len(rs) for by in runs.values() for rs in by.values()), default=0)
+    cps = checkpoints(n_max)
+    out: dict[str, dict[str, Any]] = {}
+    for m in [m for m in METHODS if m in runs] + sorted(set(runs) - set(METHODS)):
+        by_seed = runs[m]
+        out[m] = {
+            "seeds": sorted(by_seed),
+            "complete": sorted(s for s, rs in by_seed.items() if len(rs) >= budget),
+            "trials": {s: len(rs) for s, rs in by_seed.items()},
+            "hv": {c: [run_hypervolume(rs[:c], reference) for rs in by_seed.values()
+                       if len(rs) >= c] for c in cps},
+            "share": [v for v in (above_share(rs, reference) for rs in by_seed.values())
+                      if not math.isnan(v)],
+            "best": {b: [best_within(rs, reference, b) for rs in by_seed.values()]
+                     for b in SIZE_BANDS},
+        }
+    return out
+
+
+def _median(values: Sequence[float]) -> float:
+    vals = [v for v in values if not math.isnan(v)]
+    return float(np.median(vals)) if vals else float("nan")
+
+
+def _fmt(v: float, spec: str = ".2f") -> str:
+    return "-" if math.isnan(v) else format(v, spec)
+
+
+def markdown_report(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float],
+                    budget: int) -> str:
+    """The report of :func:`summary`, with one verdict line per target."""
+    s = summary(rows, reference, budget)
+    teacher = float(reference["num_parameters"])
+    out = [
+        "# mobo against its peers on the embedded distillation task",
+        "",
+        f"Fixed reference: exact = {reference['exact']:.4g} (always no answer), "
+        f"num_parameters = {teacher:.0f} (the teacher). Hypervolume in EM points times the "
+        "teacher's size; budget "
+        f"{budget} trials a run. Every number is computed from `{NAME}.csv`; generated by "
+        "`python -m benchmarks.distill_compare --report`.",
+        "",
+        "## Coverage",
+        "",
+        "| method | complete runs | seeds | trials so far |",
+        "|---|---|---|---|",
+    ]
+    for m, d in s.items():
+        trials = ", ".join(f"{seed}: {n}" for seed, n in sorted(d["trials"].items()))
+        out.append(f"| {m} | {len(d['complete'])} of {len(d['seeds'])} | "
+                   f"{' '.join(map(str, d['seeds']))} | {trials} |")
+    incomplete = [m for m, d in s.items() if len(d["complete"]) < len(d["seeds"])]
+    out.append("")
+    if incomplete:
+        out += [f"Incomplete: {', '.join(incomplete)}: the figures below include their "
+                "partial runs (hypervolume only at the counts a run has reached).", ""]
+    cps = sorted({c for d in s.values() for c in d["hv"]})
+    out += ["## Hypervolume (median [IQR] over seeds, n seeds)", "",
+            "| method | " + " | ".join(f"after {c}" for c in cps) + " |",
+            "|---|" + "---|" * len(cps)]
+    for m, d in s.items():
+        cells = []
+        for c in cps:
+            vals = d["hv"].get(c, [])
+            if vals:
+                med, q25, q75 = _quantiles(vals)
+                cells.append(f"{med:.3f} [{q25:.3f}, {q75:.3f}] (n={len(vals)})")
+            else:
+                cells.append("")
+        out.append(f"| {m} | " + " | ".join(cells) + " |")
+    out += ["", "## Post-initial trials above the exact threshold (median share over seeds)",
+            "", "| method | median share | per seed |", "|---|---|---|"]
+    for m, d in s.items():
+        out.append(f"| {m} | {_fmt(_median(d['share']), '.0%')} | "
+                   + ", ".join(f"{v:.0%}" for v in d["share"]) + " |")
+    out += ["", "## Best exact match within a share of the teacher's size (median over seeds)",
+            "", "| method | " + " | ".join(f"<= {b:.0%}" for b in SIZE_BANDS) + " |",
+            "|---|" + "---|" * len(SIZE_BANDS)]
+    for m, d in s.items():
+        out.append(f"| {m} | " + " | ".join(_fmt(_median(d["best"][b])) for b in SIZE_BANDS)
+                   + " |")
+    out += ["", "## Targets", ""]
+    out += _verdicts(s, cps)
+    return "\n".join(out) + "\n"
+
+
+def _verdicts(s: Mapping[str, Mapping[str, Any]], cps: Sequence[int]) -> list[str]:
+    if "mobo" not in s:
+        return ["- no mobo run yet"]
+    peers = [m for m in s if m != "mobo"]
+    lines = []
+    if cps:
+        c = cps[-1]
+        ours = s["mobo"]["hv"].get(c, [])
+        med = _median(ours)
+        beaten = [m for m in peers if _median(s[m]["hv"].get(c, [])) > med]
+        evid = "; ".join(f"{m} {_fmt(_median(s[m]['hv'].get(c, [])), '.3f')}, Mann-Whitney p "
+                         f"= {mann_whitney_p(ours, s[m]['hv'].get(c, [])):.2f}" for m in peers)
+        lines.append(f"- median hypervolume after {c} >= every peer's: "
+                     + ("met" if not beaten and not math.isnan(med) else "MISSED")
+                     + f" (mobo {_fmt(med, '.3f')}" + (f"; {evid}" if evid else "") + ")")
+    share = _median(s["mobo"]["share"])
+    beaten = [m for m in peers if _median(s[m]["share"]) > share]
+    ok = not math.isnan(share) and share >= 0.5 and not beaten
+    lines.append("- median share above the threshold >= 50% and >= every peer's: "
+                 + ("met" if ok else "MISSED") + f" (mobo {_fmt(share, '.0%')}; "
+                 + ", ".join(f"{m} {_fmt(_median(s[m]['share']), '.0%')}" for m in peers)
+                 + ")")
+    for b in SIZE_BANDS:
+        best = _median(s["mobo"]["best"][b])
+        beaten = [m for m in peers if not math.isnan(_median(s[m]["best"][b]))
+                  and (math.isnan(best) or _median(s[m]["best"][b]) > best)]
+        lines.append(f"- best exact within {b:.0%} of the teacher's size >= the peers': "
+                     + ("met" if not beaten and not math.isnan(best) else "MISSED")
+                     + f" (mobo {_fmt(best)}; "
+                     + ", ".join(f"{m} {_fmt(_median(s[m]['best'][b]))}" for m in peers) + ")")
+    return lines
+
+
+def fronts_figure(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float],
+                  path: Path) -> Path:
+    """One panel per method: every seed's completed trials (size as a share of the
+    teacher's against exact match), the pooled Pareto front highlighted."""
+    runs = _runs(rows)
+    methods = [m for m in METHODS if m in runs] + sorted(set(runs) - set(METHODS))
+    teacher = float(reference["num_parameters"])
+    fig = Figure(figsize=(3.2 * max(1, len(methods)), 3.2), layout="constrained")
+    axes = fig.subplots(1, max(1, len(methods)), sharex=True, sharey=True, squeeze=False)[0]
+    for ax, m in zip(axes, methods, strict=False):
+        pts = np.array([[r["num_parameters"] / teacher, r["exact"]]
+                        for rs in runs[m].values() for r in _completed(rs)])
+        ax.set_title(f"{m} ({len(runs[m])} seeds)")
+        ax.axhline(reference["exact"], color="grey", lw=0.8, ls="--")
+        if len(pts):
+            ax.scatter(pts[:, 0], pts[:, 1], s=8, color="tab:blue", alpha=0.35)
+            front = pts[is_nondominated(np.column_stack([pts[:, 0], -pts[:, 1]]))]
+            front = front[np.argsort(front[:, 0])]
+            ax.step(front[:, 0], front[:, 1], where="post", color="tab:red", lw=1.2)
+            ax.scatter(front[:, 0], front[:, 1], s=14, color="tab:red")
+        ax.set_xlabel("parameters / teacher's")
+    axes[0].set_ylabel("exact match")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write_report(out_dir: Path, budget: int, figure: Path) -> tuple[Path, Path]:
+    """Rewrite the markdown report and the figure from the CSV."""
+    csv_path = out_dir / f"{NAME}.csv"
+    ref_path = out_dir / NAME / "reference.json"
+    if not csv_path.is_file() or not ref_path.is_file():
+        raise FileNotFoundError(f"no results yet in {out_dir} (run the comparison first)")
+    rows = read_csv(csv_path)
+    reference = json.loads(ref_path.read_text())
+    md = out_dir / f"{NAME}.md"
+    md.write_text(markdown_report(rows, reference, budget))
+    return md, fronts_figure(rows, reference, figure)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line.
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.distill_compare",
+        description="mobo against Optuna TPE, Optuna GP, BoTorch qLogNEHVI and Sobol on the "
+        "embedded distillation task (the black box of python -m mobo.run, seed 0).",
+    )
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                    help="methods (default: all)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
+                    help="method seeds (default 10 11 12, held out; 0 1 2 are the "
+                    "development seeds on which choices were made)")
+    ap.add_argument("--budget", type=int, default=100, help="trials per run (default 100)")
+    ap.add_argument("--threads", type=int, default=None, metavar="N",
+                    help="torch/numpy threads of this process (e.g. 1 for two runs side by "
+                    "side; default: the libraries' own)")
+    ap.add_argument("--report", action="store_true",
+                    help="only rewrite the report and the figure from the CSV")
+    ap.add_argument("--out-dir", default=str(RESULTS_DIR), metavar="DIR",
+                    help="where the CSV, the report and the per-run files go "
+                    "(default: results/)")
+    args = ap.parse_args(argv)
+    if args.budget < 1:
+        ap.error(f"--budget: must be >= 1, got {args.budget}")
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads: must be >= 1, got {args.threads}")
+    if any(s < 0 for s in args.seeds):
+        ap.error("--seeds: must be >= 0")
+    return args
+
+
+def _limit_threads(n: int) -> None:
+    import torch  # noqa: PLC0415 - heavy: only runs need it, not --report
+
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if threadpool_limits is not None:
+        threadpool_limits(limits=n)  # BLAS/OpenMP pools of numpy and scipy, for good
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    out_dir = Path(args.out_dir).expanduser().resolve()
+    figure = FIGURE if out_dir == RESULTS_DIR.resolve() else out_dir / FIGURE.name
+    if args.report:
+        try:
+            md, fig = write_report(out_dir, args.budget, figure)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {md} and {fig}", file=sys.stderr)
+        return 0
+    if args.threads is not None:
+        _limit_threads(args.threads)
+    methods = []
+    for m in args.methods:
+        missing = missing_requirements(m)
+        if missing:
+            print(f"skipping {m}: missing {', '.join(missing)} (pip install -e .[peers])",
+                  file=sys.stderr)
+        else:
+            methods.append(m)
+    box = load_task(lambda msg: print(msg, file=sys.stderr, flush=True))
+    (out_dir / NAME).mkdir(parents=True, exist_ok=True)
+    (out_dir / NAME / "reference.json").write_text(json.dumps(box.reference) + "\n")
+
+    def on_trial(method: str, seed: int, rec: dict[str, Any]) -> None:
+        write_csv(out_dir)
+        vals = rec["values"] or {}
+        shown = (f"exact {vals['exact']:.2f} num_parameters {vals['num_parameters']:.0f}"
+                 if rec["status"] == "completed" else rec.get("error") or "")
+        secs = rec["seconds"]
+        print(f"{method} seed {seed}: trial {rec['trial'] + 1}/{args.budget} {rec['source']} "
+              f"{rec['status']} {shown} ({_fmt(secs if secs is not None else math.nan, '.1f')}"
+              " s)", file=sys.stderr, flush=True)
+
+    for seed in args.seeds:
+        for m in methods:
+            n = len(records(out_dir, m, seed))
+            if n >= args.budget:
+                print(f"{m} seed {seed}: complete ({n} trials), skipped", file=sys.stderr)
+                continue
+            print(f"{m} seed {seed}: {'resuming after ' + str(n) if n else 'starting'}",
+                  file=sys.stderr, flush=True)
+            run_method(m, box, seed, args.budget, out_dir, on_trial)
+    write_csv(out_dir)
+    md, fig = write_report(out_dir, args.budget, figure)
+    print(f"wrote {out_dir / (NAME + '.csv')}, {md} and {fig}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
