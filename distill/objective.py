@@ -320,9 +320,11 @@ class DistillationTask:
     def objectives(self) -> list[Any]:
         from mobo.trial import Objective
 
+        # the parameter count is a closed form of the configuration: the optimizer takes it
+        # as known (exact value, no uncertainty) instead of learning it with a GP
         return [
             Objective("exact", maximize=True, threshold=self.no_answer_em),
-            Objective("num_parameters"),
+            Objective("num_parameters", known=self.num_parameters),
         ]
 
     # ---- preparation ---------------------------------------------------------------------

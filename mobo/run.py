@@ -36,6 +36,7 @@ from mobo.tasks import Task, TaskEntry, TaskLike, available_tasks, find_task
 __all__ = ["main", "build_parser"]
 
 _DEFAULT_PROBLEM = "distill"
+_WARPS = ("none", "rank", "yeo-johnson")
 _BACKENDS = ("inline", "process", "ray")
 
 
@@ -109,6 +110,11 @@ def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
     p.add_argument("--address", default=None,
                    help="address of an existing Ray cluster (ray backend; default: start a "
                    "local instance)")
+    p.add_argument("--warp", choices=_WARPS, default=None,
+                   help="output warping of the modelled objectives before the GP fit: none, "
+                   "rank (normal scores of ranks) or yeo-johnson (power transform); EHVI is "
+                   "then measured in warped units (default: none; when resuming, the "
+                   "journal's)")
     p.add_argument("--noisy", action="store_true",
                    help="the metrics are noisy (the proposer averages over the in-sample "
                    "front); implied by the noisy toy problems")
@@ -289,13 +295,18 @@ def default_n_initial(dim: int, budget: int) -> int:
     return max(1, min(dim + 1, budget // 2), min(2 * (dim + 1), budget // 4))
 
 
-def _journal_seed(storage: Path, default: int) -> int:
-    """The seed recorded in an existing journal (the task's data may depend on it)."""
+def _journal_header(storage: Path) -> dict[str, Any]:
+    """The header event of an existing journal ({} if it has none)."""
     try:
         events = Journal(storage).read()
     except ValueError as e:
         raise UsageError(f"--storage: {e}") from None
-    seed = events[0].get("seed") if events else None
+    return dict(events[0]) if events else {}
+
+
+def _journal_seed(storage: Path, default: int) -> int:
+    """The seed recorded in an existing journal (the task's data may depend on it)."""
+    seed = _journal_header(storage).get("seed")
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else default
 
 
@@ -331,6 +342,9 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
     seed = args.seed if args.seed is not None else 0
     if resuming and args.seed is None:
         seed = _journal_seed(storage, seed)
+    warp = args.warp
+    if warp is None:  # a resumed study keeps the warp it was started with
+        warp = _journal_header(storage).get("warp") if resuming else None
     entry, task = _resolve_task(args, seed, parser, given)
     n_initial = args.n_initial
     if n_initial is None and not resuming:
@@ -338,7 +352,8 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
     try:
         study = Study(task.space, list(task.objectives), constraints=list(task.constraints),
                       storage=storage, seed=args.seed if resuming else seed,
-                      noisy=args.noisy or task.noisy, n_initial=n_initial)
+                      noisy=args.noisy or task.noisy, n_initial=n_initial,
+                      warp=None if warp == "none" else warp)
     except ValueError as e:
         raise UsageError(str(e)) from None
 

@@ -158,6 +158,9 @@ def test_distill_run_prepares_once_then_evaluates(tmp_path: Path,
     # the real preparation fine-tunes a teacher for minutes; the wiring is what is tested
     monkeypatch.setattr(objective.DistillationTask, "prepare", prepare)
     monkeypatch.setattr(objective.DistillationTask, "__call__", evaluate)
+    # the parameter count is a known objective: its closed form must agree with the trials'
+    monkeypatch.setattr(objective.DistillationTask, "num_parameters",
+                        lambda self, params: 1e6 * params["n_layers"])
     out = io.StringIO()
     journal = tmp_path / "distill.jsonl"
     assert main(["--budget", "3", "--storage", str(journal)], out=out) == 0
@@ -475,3 +478,25 @@ def test_without_the_distillation_task_the_default_says_how_to_get_it(
     assert main(["--problem", "zdt1", "--budget", "1"], out=io.StringIO()) == 0
     assert main(["--problem", "zdt1", "--data", "synthetic"], out=io.StringIO()) == 2
     assert "unrecognized" in _one_error_line(capsys.readouterr().err)
+
+
+def test_warp_is_recorded_kept_on_resume_and_checked(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "w.jsonl"
+    base = ["--problem", "zdt1", "--seed", "1", "--storage", str(journal)]
+    assert main([*base, "--budget", "9", "--warp", "rank"], out=io.StringIO()) == 0
+    assert json.loads(journal.read_text().splitlines()[0])["warp"] == "rank"
+    # resumed without --warp: the journal's warp is used, no error
+    assert main([*base, "--budget", "10"], out=io.StringIO()) == 0
+    assert Study.read(journal).warp == "rank"
+    assert len(Study.read(journal).trials) == 10
+    before = journal.read_bytes()
+    assert main([*base, "--budget", "11", "--warp", "none"], out=io.StringIO()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "warp" in err[0]
+    assert journal.read_bytes() == before
+    # a fresh run without --warp is unwarped
+    plain = tmp_path / "p.jsonl"
+    assert main(["--problem", "zdt1", "--budget", "8", "--storage", str(plain)],
+                out=io.StringIO()) == 0
+    assert Study.read(plain).warp is None
