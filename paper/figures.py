@@ -16,7 +16,10 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   (:meth:`mobo.Study.read`), so a run still writing it can be plotted;
 - ``results/distill_reference.json``: the teacher's and the baseline student's
   exact match and parameter count; ``results/distill.md``: the task's sizes, from
-  its Task table.
+  its Task table;
+- ``results/distill_diagnosis.json``: the replay of the committed distillation journals
+  by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
+  the section :mod:`paper.diagnosis` writes.
 
 It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
 placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md``, so that
@@ -65,6 +68,7 @@ from mobo.plot import (
 )
 from mobo.study import Study
 from mobo.trial import Trial
+from paper.diagnosis import diagnosis_section
 
 __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables", "render"]
 
@@ -223,6 +227,18 @@ def distill_reference_models(path: Path) -> dict[str, dict[str, Any]]:
                          f"and num_parameters (and the baseline's params): "
                          f"{type(e).__name__}: {e}") from None
     return found
+
+
+def distill_diagnosis(path: Path, journal: Path) -> tuple[dict[str, str], dict[str, str],
+                                                         Figure]:
+    """The diagnosis section's values, tables and figure from distill_diagnosis.json
+    (written by ``python -m benchmarks.distill_diagnosis``), for ``journal`` when the file
+    diagnoses it."""
+    try:
+        return diagnosis_section(json.loads(_read(path)), _rel(journal))
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise InputError(f"{_rel(path)}: not a diagnosis the paper can report: "
+                         f"{type(e).__name__}: {e}") from None
 
 
 def distill_task_facts(path: Path) -> dict[str, str]:
@@ -932,6 +948,10 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
               f"({_rel(journal)})")
     figures["distill_hypervolume"] = plot_hypervolume(study)
     figures["distill_importance"] = plot_importance(importance)
+    v, diagnosis_tables, figures["distill_diagnosis"] = distill_diagnosis(
+        results / "distill_diagnosis.json", journal)
+    values.update(v)
+    tables.update(diagnosis_tables)
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _quality_section(
         peers, "peers", "botorch", missed)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import paper.figures as figures
@@ -273,3 +275,95 @@ def test_coverage_names_the_methods_short_of_the_planned_seeds() -> None:
     assert "all 10 planned seeds for mobo and sobol" in cov
     assert "botorch has fewer on zdt1 (3)" in cov
     assert "2 of the 7 planned problems" in cov
+
+
+# ---------------------------------------------------------------------------- diagnosis
+def _diagnosis_section(text: str) -> str:
+    start = text.index("### 4.4 Why the distillation search piled into 1-layer students")
+    return text[start:text.index("\n## ", start)]
+
+
+def test_the_diagnosis_section_types_no_number() -> None:
+    section = _diagnosis_section(TEMPLATE.read_text())
+    words = re.sub(r"\{\{[a-z0-9_]+\}\}", " ", section)
+    # the names of things (the section, its figure, the depths compared, the width of the
+    # coverage interval) are the only digits the template itself may hold
+    for allowed in ("### 4.4", "**Figure 8.**", "1-layer", "4-layer", "3+ layers",
+                    "3 layers", "3 or more layers", "±2 sd"):
+        words = words.replace(allowed, " ")
+    assert not re.findall(r"\d", words), re.findall(r".{20}\d.{20}", words)
+
+
+def test_the_diagnosis_section_reports_the_json(generated: Path) -> None:
+    data = json.loads((RESULTS / "distill_diagnosis.json").read_text())
+    journal = figures.find_distill_journal(RESULTS).relative_to(ROOT).as_posix()
+    # the paper's own journal is diagnosed in the committed file
+    (j,) = [e for e in data["journals"].values() if e["path"] == journal]
+    text = _diagnosis_section((generated / "paper.md").read_text())
+    flat = " ".join(text.split())
+    assert f"`{j['path']}`" in text and "not a new run" in text
+    assert "](figures/distill_diagnosis.png)" in text
+    props = j["proposals"]
+    n = len(props)
+    one = [p for p in props if p["params"]["n_layers"] == 1]
+    base = [p["fixes"]["baseline"]["proposal"] for p in one]
+    assert f"{len(one)} of the {n} sampled proposals are 1-layer" in flat
+    assert (f"median {np.median([b['exact_mean'] for b in base]):.1f} ± "
+            f"{np.median([b['exact_sd'] for b in base]):.1f} EM") in flat
+    observed = [t["exact"] for t in j["trials"] if t["exact"] is not None
+                and t["n_layers"] == 1]
+    assert f"{len(observed)} 1-layer students never exceeded {max(observed):.1f} EM" in flat
+    beyond = np.median([p["strip_summary"]["beyond_depth_best"] for p in one])
+    assert f"A median {beyond:.0%} of a 1-layer proposal's EHVI" in flat
+    gap = np.median([p["fixes"]["baseline"]["proposal"]["log_ehvi"]
+                     - p["fixes"]["baseline"]["alt4"]["log_ehvi"] for p in props])
+    assert f"by a median {gap:.1f} nats" in flat
+    size_sd = np.median([p["fixes"]["baseline"]["proposal"]["size_sd"] for p in props])
+    assert f"a median {size_sd:,.0f} parameters" in flat
+    assert f"{j['end']['size_gp']['one_head_step']:,.0f} for one attention head" in flat
+
+    # the calibration table: one row per group, z sd and coverage as fitted and clamped
+    cal = (generated / "figures" / "table_distill_diagnosis_calibration.md").read_text()
+    assert cal.strip() in text
+    rows = {r[0]: r for r in figures.markdown_tables(cal)[0].rows}
+    for key, label in (("plateau", "on the threshold"), ("below", "below the threshold"),
+                       ("above", "above the threshold"), ("teacher_3plus", "3+ layers")):
+        (row,) = [r for name, r in rows.items() if label in name]
+        c = j["end"]["calibration"][key]
+        k = j["end"]["calibration_clamped"][key]
+        assert row[1] == str(c["n"])
+        assert row[4:6] == [f"{c['z_sd']:.2f}", f"{c['coverage_2sd']:.0%}"]
+        assert row[6:8] == ([f"{k['z_sd']:.2f}", f"{k['coverage_2sd']:.0%}"] if k["n"]
+                            else ["–", "–"])
+
+    # the remedies table: counted from every sampled state of the JSON
+    rem = (generated / "figures" / "table_distill_diagnosis_remedies.md").read_text()
+    assert rem.strip() in text
+    rows = {r[0]: r for r in figures.markdown_tables(rem)[0].rows}
+    for fix in props[0]["fixes"]:
+        scored = [p["fixes"][fix] for p in props]
+        flips = sum(r["alt4"]["log_ehvi"] > r["proposal"]["log_ehvi"] for r in scored)
+        deep = sum(p["fixes"][fix]["grid_best"]["n_layers"] >= 3 for p in props)
+        assert rows[fix][2:4] == [f"{flips}/{n}", f"{deep}/{n}"], fix
+    for which in props[0]["repropose"]:
+        deep = sum(p["repropose"][which]["n_layers"] >= 3 for p in props)
+        teacher = sum(p["repropose"][which]["init"] == "teacher" for p in props)
+        assert rows[which][4:6] == [f"{deep}/{n}", f"{teacher}/{n}"], which
+    as_run = sum(p["params"]["n_layers"] >= 3 for p in props)
+    assert rows["baseline"][4] == f"{as_run}/{n}"
+
+
+def test_a_bad_diagnosis_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = _copy_results(tmp_path)
+    data = json.loads((results / "distill_diagnosis.json").read_text())
+    for entry in data["journals"].values():
+        del entry["end"]
+    (results / "distill_diagnosis.json").write_text(json.dumps(data))
+    code = figures.main(["--results", str(results), "--paper", str(tmp_path / "p.md"),
+                         "--out", str(tmp_path / "f")])
+    err = capsys.readouterr().err
+    assert code == 2 and "distill_diagnosis.json: not a diagnosis" in err, err
+    (results / "distill_diagnosis.json").unlink()
+    assert figures.main(["--results", str(results), "--paper", str(tmp_path / "p.md"),
+                         "--out", str(tmp_path / "f")]) == 2
+    assert "distill_diagnosis.json: missing" in capsys.readouterr().err
