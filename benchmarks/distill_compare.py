@@ -46,11 +46,11 @@ The report ``<out-dir>/distill_compare.md`` is computed from the CSV alone, with
 fixed reference ``exact`` = the task's always-no-answer EM and ``num_parameters`` = the
 teacher's parameter count (kept in ``<out-dir>/distill_compare/reference.json``).
 Hypervolume is measured in EM points times the teacher's size (``num_parameters``
-divided by the teacher's count). The figure of the fronts goes to
-``paper/figures/distill_compare_fronts.png`` for the default ``--out-dir``, else into
-``--out-dir``.
+divided by the teacher's count). The figure of the fronts goes
+next to the report, ``<out-dir>/distill_compare_fronts.png`` (the paper draws its own from
+the CSV).
 
-Usage (from the repository root of a checkout; about 17 s a trial on 2 CPU cores)::
+Usage (from the repository root of a checkout; a trial's cost: results/distill.md)::
 
     python -m benchmarks.distill_compare --methods mobo tpe --seeds 10 11 12
     python -m benchmarks.distill_compare --report
@@ -106,7 +106,7 @@ SIZE_BANDS: tuple[float, ...] = (0.6, 0.7, 0.8)
 # the black box's own seed: python -m mobo.run's default, the same for every run
 TASK_SEED = 0
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
-FIGURE = Path(__file__).resolve().parents[1] / "paper" / "figures" / "distill_compare_fronts.png"
+FIGURE_NAME = "distill_compare_fronts.png"
 NAME = "distill_compare"
 # BoTorch's acquisition optimiser: the restarts and raw samples of the standard loop
 BOTORCH_RESTARTS = 10
@@ -806,7 +806,7 @@ def _limit_threads(n: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out_dir = Path(args.out_dir).expanduser().resolve()
-    figure = FIGURE if out_dir == RESULTS_DIR.resolve() else out_dir / FIGURE.name
+    figure = out_dir / FIGURE_NAME
     if args.report:
         try:
             md, fig = write_report(out_dir, args.budget, figure)
