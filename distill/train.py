@@ -101,13 +101,11 @@ def _attention_kernels(device: torch.device) -> Iterator[None]:
     """On CUDA, scaled-dot-product attention without cuDNN's kernel (elsewhere: no change).
 
     For attention with a padding mask, PyTorch tries cuDNN's kernel first on recent GPUs,
-    and cuDNN builds an execution plan for every new input shape (a fraction of a second
-    to a second each, per public reports). Length-grouped dynamic padding gives almost
-    every batch a new length, and each trial a new head count, so those builds would
-    dominate a trial. Measured on an H100 (torch 2.11, cuDNN left on): one epoch of
-    ``benchmarks.speed_trainer`` (4,000 features, 66 distinct batch lengths) took 22.8 s
-    with every shape new and 3.6 s once all had been seen. The memory-efficient kernel
-    takes the mask as well, in forward and backward.
+    and cuDNN builds an execution plan for every new input shape, which is slow.
+    Length-grouped dynamic padding gives almost every batch a new length, and each trial a
+    new head count, so those builds would dominate a trial (the GPU runs in
+    results/distill.md, before and after this change). The memory-efficient kernel takes
+    the mask as well, in forward and backward.
     """
     if device.type != "cuda":
         yield
@@ -288,7 +286,7 @@ def make_optimizer(
         lr=config.learning_rate,
         betas=(config.beta_1, config.beta_2),
         eps=config.adam_epsilon,
-        # the fused kernel is one pass over memory; on CPU it is ~10x faster than the
+        # the fused kernel is one pass over memory; on CPU it is much faster than the
         # per-tensor loop, which otherwise dominates steps of small students
         fused=device.type in ("cuda", "cpu"),
     )

@@ -61,15 +61,13 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     argv = ["--model", str(folder), "--context", CONTEXT, "--question", QUESTION]
     assert main(argv) == 0
     assert capsys.readouterr().out.strip() == "The"
-    import distill.answer
-
     seen = {}
 
     def none(*args, **kwargs):
         seen.update(kwargs)
         return ""
 
-    monkeypatch.setattr(distill.answer, "answer", none)
+    monkeypatch.setattr("distill.answer.answer", none)
     assert main(argv) == 0
     assert capsys.readouterr().out.strip() == NO_ANSWER
     # the student's own windows

@@ -1,3 +1,5 @@
+"""Tests of distill.config: the configuration's validation and JSON, and the search spaces."""
+
 import json
 
 import pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -153,8 +154,6 @@ def test_squad_v2_from_datasets_cache_is_offline(monkeypatch):
     calls = {}
 
     def load_dataset(name, download_mode=None):
-        import os
-
         calls["offline"] = os.environ.get("HF_DATASETS_OFFLINE")
         calls["args"] = (name, download_mode)
         row = {"id": "x", "title": "T", "context": "ab cd", "question": "q?",

@@ -1,10 +1,20 @@
+"""Tests of distill.models: QA models, DistilBERT renaming, head pruning, students, counts."""
+
 import copy
 import itertools
 
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertModel, DistilBertConfig
+from transformers import (
+    BertConfig,
+    BertForQuestionAnswering,
+    BertModel,
+    DistilBertConfig,
+    DistilBertForQuestionAnswering,
+    DistilBertModel,
+    GPT2Config,
+)
 
 from distill.config import DistillConfig
 from distill.models import (
@@ -197,8 +207,6 @@ def test_checkpoint_round_trip(base, tmp_path):
 
 
 def test_loads_hf_bert_qa_checkpoint(tmp_path):
-    from transformers import BertForQuestionAnswering
-
     torch.manual_seed(1)
     hf = BertForQuestionAnswering(tiny_config()).eval()
     hf.save_pretrained(tmp_path / "hf")
@@ -232,8 +240,6 @@ def tiny_distil_config(layers: int = 2, heads: int = 2) -> DistilBertConfig:
 
 
 def test_distilbert_encoder_maps_to_bert_layout(tmp_path):
-    from transformers import DistilBertModel
-
     torch.manual_seed(2)
     hf = DistilBertModel(tiny_distil_config()).eval()
     with torch.no_grad():  # non-trivial LayerNorms and biases, so every mapping shows
@@ -252,8 +258,6 @@ def test_distilbert_encoder_maps_to_bert_layout(tmp_path):
 
 
 def test_distilbert_qa_teacher(tmp_path):
-    from transformers import DistilBertForQuestionAnswering, DistilBertModel
-
     torch.manual_seed(3)
     hf = DistilBertForQuestionAnswering(tiny_distil_config()).eval()
     hf.save_pretrained(tmp_path / "qa")
@@ -278,8 +282,6 @@ def test_distilbert_qa_teacher(tmp_path):
 
 def test_count_follows_the_source_each_init_copies(tmp_path, base):
     """A BERT teacher and a DistilBERT encoder of other widths, heads and depths."""
-    from transformers import DistilBertModel
-
     cfg, teacher, _ = base  # hidden 32, 4 heads, 2 layers
     DistilBertModel(tiny_distil_config(layers=3, heads=2)).save_pretrained(tmp_path / "d")
     encoder = load_encoder(tmp_path / "d")
@@ -306,7 +308,5 @@ def test_seed_baseline_student_is_66_3m():
 
 
 def test_bert_config_of_rejects_other_models():
-    from transformers import GPT2Config
-
     with pytest.raises(ValueError, match="gpt2"):
         bert_config_of(GPT2Config())

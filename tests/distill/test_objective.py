@@ -1,14 +1,25 @@
+"""Tests of distill.objective: the distillation black box on tiny teachers and sources."""
+
 import json
 import pickle
 from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel
+from transformers import (
+    BertConfig,
+    BertForQuestionAnswering,
+    BertModel,
+    DistilBertConfig,
+    DistilBertModel,
+)
 
+import distill.train as train_module
+from distill.answer import main as answer_main
 from distill.config import DistillConfig, embedded_space, seed_space
 from distill.models import QAModel, save_qa_model
 from distill.objective import TEACHER_RECIPE, DistillationTask, no_answer_exact
+from distill.students import STAGING, student_key
 from distill.train import TrialFailed
 
 torch.set_num_threads(2)
@@ -107,8 +118,6 @@ def test_cache_is_reused(task, tiny_dirs):
 
 
 def test_trial_failed_propagates(task, monkeypatch):
-    import distill.train as train_module
-
     def nan_loss(*args, **kwargs):
         return torch.tensor(float("nan"), requires_grad=True)
 
@@ -157,8 +166,6 @@ def hub_dirs(tmp_path_factory):
     """A BERT QA teacher only in a faked local Hugging Face cache (hidden 32, 4 heads, 3
     layers) and a DistilBERT encoder folder of another shape (hidden 24, 2 heads, 2 layers),
     both over MiniLM's vocabulary."""
-    from transformers import BertForQuestionAnswering, DistilBertConfig, DistilBertModel
-
     root = tmp_path_factory.mktemp("hub")
     commit = "f" * 40
     repo = root / "hf" / "hub" / "models--org--tiny-bert-qa"
@@ -225,9 +232,6 @@ def test_sources_checked_at_construction(hub_dirs):
 
 
 def test_hub_teacher_distilbert_encoder_and_kept_students(hub_dirs, capsys):
-    from distill.answer import main as answer_main
-    from distill.students import STAGING, student_key
-
     students = hub_dirs / "students"
     task = hub_task(hub_dirs, encoder=hub_dirs / "distil", students_dir=students,
                     trial_progress=True)

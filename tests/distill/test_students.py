@@ -1,5 +1,6 @@
 """Keeping the front's students: staging, promotion, pruning, and what a kill leaves."""
 
+import json
 import warnings
 from types import SimpleNamespace
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 from transformers import BertConfig
 
+import distill
 from distill.config import DistillConfig
 from distill.data import load_tokenizer
 from distill.models import QAModel
@@ -67,8 +69,6 @@ def keep(study, root, reported=None):
 
 
 def test_key_survives_a_journal_round_trip():
-    import json
-
     live = {"learning_rate": 0.1 + 0.2, "n_layers": 3, "temperature": 2, "init": "teacher"}
     journaled = json.loads(json.dumps(live))
     assert key_of(live) == key_of(journaled)
@@ -157,7 +157,6 @@ def test_save_and_load_round_trip(tmp_path):
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
     again = save_student(model, load_tokenizer(), config, tmp_path)  # replaces in place
     assert again == folder and len(list((tmp_path / STAGING).iterdir())) == 1
-    import distill
 
     loaded, tok = distill.load_student(folder)
     assert not loaded.training and tok.is_fast

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from transformers import BertConfig, BertForQuestionAnswering
 
 from distill import objective
 from distill.config import DistillConfig
@@ -69,8 +70,6 @@ def test_bad_flags_raise_and_exit_2_with_the_same_message(
 
 
 def test_source_budget_and_students_flags(tmp_path: Path, monkeypatch) -> None:
-    from transformers import BertConfig, BertForQuestionAnswering
-
     commit = "e" * 40
     repo = tmp_path / "hf" / "hub" / "models--org--tiny-qa"
     (repo / "refs").mkdir(parents=True)

@@ -1,3 +1,5 @@
+"""Tests of distill.train: the distillation loss, training, failure detection, evaluation."""
+
 import io
 import math
 
@@ -6,15 +8,20 @@ import pytest
 import torch
 from transformers import BertConfig
 
+import distill.train as train_module
 from distill.config import DistillConfig
-from distill.data import build_features, load_tokenizer
+from distill.data import build_features, collate, length_grouped_batches, load_tokenizer
 from distill.models import QAModel, build_student
 from distill.synthetic import synthetic_squad
 from distill.train import (
     TeacherLogits,
     TrainingProgress,
     TrialFailed,
+    _attention_kernels,
+    _Health,
+    _training_batches,
     compute_logits,
+    evaluate,
     kd_loss,
     make_optimizer,
     make_scheduler,
@@ -147,8 +154,6 @@ def tiny_task():
 
 
 def test_train_and_evaluate_end_to_end(tiny_task, tmp_path):
-    from distill.train import evaluate
-
     tok, _, dev_rows, ftr, fdv, teacher = tiny_task
     logits = compute_logits(teacher, ftr, batch_size=16, pad_id=tok.pad_token_id, device="cpu")
     assert [len(x) for x in logits.start] == ftr.lengths
@@ -176,9 +181,6 @@ def test_train_and_evaluate_end_to_end(tiny_task, tmp_path):
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
 def test_training_batches_match_per_batch_collation(tiny_task, batch_size):
     # the device-side gather against the obvious path: collate each batch on the host
-    from distill.data import collate, length_grouped_batches
-    from distill.train import _training_batches
-
     tok, _, _, ftr, _, teacher = tiny_task
     logits = compute_logits(teacher, ftr, batch_size=16, pad_id=tok.pad_token_id, device="cpu")
     c = DistillConfig(train_batch_size=batch_size, epochs=2, seed=5, device="cpu")
@@ -210,8 +212,6 @@ def test_nan_raises_trial_failed(tiny_task):
 
 
 def test_divergence_raises_trial_failed(tiny_task, monkeypatch):
-    import distill.train as train_module
-
     tok, _, _, ftr, _, teacher = tiny_task
     c = DistillConfig(n_layers=1, n_heads=4, train_batch_size=1, alpha_ce=0.0, device="cpu")
     real = train_module.kd_loss
@@ -230,8 +230,6 @@ def test_divergence_raises_trial_failed(tiny_task, monkeypatch):
 
 
 def test_health_reads_back_every_ten_steps_and_names_the_failing_step():
-    from distill.train import _Health
-
     seen = []
     h = _Health(total=25, check_grad=True, progress=lambda s, t, loss: seen.append(s))
     for i in range(12):
@@ -258,8 +256,6 @@ def test_alpha_without_teacher_logits_is_rejected(tiny_task):
 
 def test_cuda_attention_skips_cudnn_and_restores_the_setting():
     # cuDNN attention builds a plan per new shape; the other kernels stay allowed
-    from distill.train import _attention_kernels
-
     before = torch.backends.cuda.cudnn_sdp_enabled()
     with _attention_kernels(torch.device("cuda")):
         assert not torch.backends.cuda.cudnn_sdp_enabled()
