@@ -128,6 +128,9 @@ def test_a_resumed_run_repairs_the_students_before_its_first_new_trial(
     # put right
     monkeypatch.setattr(objective.DistillationTask, "prepare", prepare)
     monkeypatch.setattr(objective.DistillationTask, "__call__", evaluate)
+    # the known parameter count, in the stand-in's closed form (the real one needs prepare)
+    monkeypatch.setattr(objective.DistillationTask, "num_parameters",
+                        lambda self, params: 1e6 * params["n_layers"])
     monkeypatch.setenv("MOBO_CACHE", str(tmp_path / "cache"))
     argv = ["--device", "cpu", "--seed", "0", "--storage", str(journal)]
     assert main([*argv, "--budget", "3"], out=io.StringIO()) == 0
