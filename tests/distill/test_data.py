@@ -22,7 +22,6 @@ from distill.data import (
     load_tokenizer,
     minilm_dir,
 )
-from distill.synthetic import synthetic_squad
 
 CTX_A = "The Normans were a people who in the 10th and 11th centuries gave their name to Normandy."
 CTX_B = "Zorvath Quelmarin was born in Brastovia in 1912. She died in 1980."
@@ -56,14 +55,6 @@ def _official(tmp: Path, name: str, with_impossible: bool = True) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tok():
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return synthetic_squad(seed=3, n_train=400, n_dev=150)
 
 
 # ----------------------------------------------------------------------------- tokenizer

@@ -9,18 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from distill.data import build_features, load_squad, load_tokenizer
+from distill.data import build_features, load_squad
 from distill.synthetic import synthetic_squad
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return synthetic_squad(seed=3, n_train=400, n_dev=150)
 
 
 def test_synthetic_is_deterministic_and_seeded():
