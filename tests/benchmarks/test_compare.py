@@ -9,8 +9,6 @@ import mobo
 from benchmarks import compare as C
 from mobo.problems import get_problem
 
-moocore = pytest.importorskip("moocore")
-
 
 def test_checkpoints() -> None:
     assert C.checkpoints(8) == [8]
@@ -20,6 +18,7 @@ def test_checkpoints() -> None:
 
 
 def test_score_matches_a_direct_hypervolume() -> None:
+    moocore = pytest.importorskip("moocore")  # the independent reference
     prob = get_problem("c2dtlz2")
     run = C.run_sobol(prob, seed=3, budget=30)
     rows = C.score(prob, run, 30)

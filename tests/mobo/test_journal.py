@@ -216,8 +216,11 @@ def test_lock_is_released_when_journal_is_collected(tmp_path: Path) -> None:
     path = tmp_path / "j"
     a = Journal(path)
     a.append({"event": "a"})
+    with pytest.raises(JournalLockedError):  # held while the writer lives
+        Journal(path).append({"event": "x"})
     del a
-    Journal(path).append({"event": "b"})
+    Journal(path).append({"event": "b"})  # a crashed script's writer frees its lock
+    assert Journal(path).read() == [{"event": "a"}, {"event": "b"}]
 
 
 def test_second_writer_in_other_process_is_refused_until_first_exits(tmp_path: Path) -> None:
