@@ -16,7 +16,13 @@ proposal's hyper-parameters) and reads off:
 * the same comparison under candidate remedies (``num_parameters`` as a known closed form,
   values below the threshold clamped to it before the fit, a fixed reference size, a wider
   noise prior) and, for those that only change the proposer's inputs, the proposal the
-  unchanged proposer then makes.
+  unchanged proposer then makes;
+* the proposal :class:`mobo.acquisition.Proposer` makes on the same state, with the same
+  random stream, under its opt-in options: ``num_parameters`` known in closed form (zero
+  variance, exact value) and output warps fitted before the GP (:mod:`mobo.warping`: rank
+  normal scores, or the power transform of Yeo & Johnson 2000 as in HEBO, Cowen-Rivers et
+  al. 2022), with EHVI in warped units; with the GP's prediction of ``exact`` at that
+  proposal mapped back through the warp's inverse.
 
 At the end of each run the ``exact`` GP is checked by its closed-form leave-one-out
 predictive (Rasmussen & Williams 2006, sec. 5.4.2): with ``K`` the standardised kernel
@@ -56,10 +62,11 @@ from distill.config import DistillConfig  # noqa: E402
 from distill.models import num_parameters  # noqa: E402
 from mobo.acquisition import Proposer  # noqa: E402
 from mobo.boxes import Boxes, boxes_from_bounds, decompose  # noqa: E402
-from mobo.gp import GP, NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp  # noqa: E402
+from mobo.gp import GP, NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp, single_threaded  # noqa: E402
 from mobo.improvement import log_ehvi_boxes  # noqa: E402
 from mobo.pareto import is_nondominated  # noqa: E402
 from mobo.study import Study  # noqa: E402
+from mobo.warping import fit_warp, warp_columns  # noqa: E402
 
 # shapes of the MiniLM-L6 teacher the students are cut from (checked against every
 # num_parameters value in the journals before use)
@@ -85,6 +92,22 @@ FIX_NOTES = {
     "all": "clamp + known num_parameters + teacher-size reference",
 }
 REPROPOSE = ("clamp", "fixed_ref", "clamp_fixed_ref", "rank_warp", "noisy")
+# the proposer's opt-in options rerun on the journal's own inputs: option -> (num_parameters
+# known in closed form, output warp of the modelled objectives)
+OPTIONS: dict[str, tuple[bool, str | None]] = {
+    "known": (True, None),
+    "known_rank": (True, "rank"),
+    "known_yj": (True, "yeo-johnson"),
+    "rank": (False, "rank"),
+    "yeo-johnson": (False, "yeo-johnson"),
+}
+OPTION_NOTES = {
+    "known": "num_parameters known in closed form",
+    "known_rank": "known num_parameters + rank warp of exact",
+    "known_yj": "known num_parameters + Yeo-Johnson warp of exact",
+    "rank": "rank warp of both objectives",
+    "yeo-johnson": "Yeo-Johnson warp of both objectives",
+}
 
 
 # --------------------------------------------------------------------------- replay
@@ -334,6 +357,58 @@ def repropose(state: State, which: str, teacher_size: float) -> dict[str, Any]:
             "layer_choice": p["layer_choice"], "log_acq": prop.log_acq_value}
 
 
+def modelled_warm(warm: dict[str, Any] | None, columns: Sequence[int]
+                  ) -> dict[str, Any] | None:
+    """The previous proposal's hyper-parameters restricted to the objectives in ``columns``:
+    a proposer that models fewer objectives than the journal's then starts its fit where
+    the journal's fit of those objectives ended (:func:`mobo.gp.fit_gp` ignores a warm
+    start of another shape)."""
+    if warm is None:
+        return None
+    out = dict(warm)
+    for key in ("lengthscales", "outputscales", "noises", "means", "y_mean", "y_scale"):
+        if key in out:
+            out[key] = [out[key][j] for j in columns]
+    return out
+
+
+def propose_with(state: State, option: str) -> dict[str, Any]:
+    """The proposer's choice under ``option`` (of :data:`OPTIONS`) on the state's own
+    inputs, with the same rng stream as the study's proposal, and the GP's prediction of
+    exact there in EM: the median and the band of +-1 sd in the GP's units, both mapped
+    back through the warp's inverse (mean +- sd when there is no warp)."""
+    known_size, warp = OPTIONS[option]
+    study = state.study
+    columns = [0] if known_size else [0, 1]
+    warm = modelled_warm(state.warm, columns) if known_size else state.warm
+    proposer = Proposer(study.space, known={1: closed_size} if known_size else None,
+                        warp=warp)
+    prop = proposer.propose(state.X, state.Y, state.ref,
+                            rng=np.random.default_rng([study.seed, state.k]),
+                            X_failed=state.X_failed if len(state.X_failed) else None,
+                            warm_start=warm)
+    # the proposer's fit of the modelled objectives, redone (same inputs, same
+    # deterministic fit) to read its prediction at the proposal
+    Y = state.Y
+    if warp is not None:
+        Y, _ = warp_columns(Y, state.ref, columns, warp)
+    with single_threaded():
+        # the same array the proposer fits: a column selection of Y may be laid out in
+        # Fortran order, and its standardisation then differs in the last bits
+        gp = fit_gp(state.X, Y[:, columns] if known_size else Y, warm)
+    mean, std = gp.posterior(prop.x[None])
+    m, s = float(mean[0, 0]), float(std[0, 0])
+    z = np.array([m, m - s, m + s])  # minimised exact: m - s is the higher exact
+    if warp is not None:
+        z = fit_warp(state.Y[:, 0], warp).inverse(z)
+    p = study.space.decode(prop.x)
+    return {"n_layers": p["n_layers"], "n_heads": p["n_heads"], "init": p["init"],
+            "layer_choice": p["layer_choice"], "log_acq": prop.log_acq_value,
+            "exact_median": float(-z[0]), "exact_low": float(-z[2]),
+            "exact_high": float(-z[1]),
+            "same_fit": gp.model_state()["lengthscales"] == prop.model_state["lengthscales"]}
+
+
 def analyse_proposal(state: State, event: dict[str, Any], observed: float | None,
                      teacher_size: float, do_repropose: bool) -> dict[str, Any]:
     """Everything recorded for one sampled model proposal."""
@@ -408,6 +483,7 @@ def analyse_proposal(state: State, event: dict[str, Any], observed: float | None
     }
     if do_repropose:
         out["repropose"] = {w: repropose(state, w, teacher_size) for w in REPROPOSE}
+        out["options"] = {o: propose_with(state, o) for o in OPTIONS}
     return out
 
 
@@ -837,8 +913,64 @@ def summarise(j: dict[str, Any]) -> dict[str, Any]:
                                  for w in REPROPOSE}
         out["repropose_teacher"] = {w: sum(p["repropose"][w]["init"] == "teacher"
                                            for p in props) for w in REPROPOSE}
+    if props and "options" in props[0]:
+        out["options_deep"] = {o: sum(p["options"][o]["n_layers"] >= 3 for p in props)
+                               for o in OPTIONS}
+        out["options_teacher"] = {o: sum(p["options"][o]["init"] == "teacher" for p in props)
+                                  for o in OPTIONS}
     out["reproduced"] = sum(p["reproduction"]["same_discrete"] for p in props)
     return out
+
+
+def depth_outcomes(j: dict[str, Any], choices: Sequence[dict[str, Any]]
+                   ) -> tuple[float, float]:
+    """What the whole run's students with the chosen depth and init scored: the mean over
+    ``choices`` of their mean exact, and of their share above the threshold (NaN where the
+    run has no such student)."""
+    rows = {(r["n_layers"], r["init"]): r for r in j["observed_by_depth"]}
+    means, above = [], []
+    for c in choices:
+        r = rows.get((c["n_layers"], c["init"]))
+        means.append(r["mean"] if r else math.nan)
+        above.append(r["above"] / r["n"] if r else math.nan)
+    return float(np.mean(means)), float(np.mean(above))
+
+
+def options_markdown(j: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    """The report's tables of the proposer's opt-in options on the replayed states."""
+    props = j["proposals"]
+    md = ["", "The proposer with its opt-in options (`Proposer(known=..., warp=...)`) on the "
+          "journal's own inputs (same rng stream). Predicted exact: the GP's median at the "
+          "proposal and its +-1 sd band, mapped back to EM through the warp's inverse. Run "
+          "at depth/init: the whole run's students with the proposal's n_layers and init, "
+          "mean exact and share above the threshold, averaged over the states.", "",
+          "| options | what | proposals with n_layers >= 3 | init = teacher "
+          "| median predicted exact | run at depth/init: mean exact | above threshold |",
+          "|---|---|---|---|---|---|---|"]
+    as_run = depth_outcomes(j, [p["params"] for p in props])
+    md.append(f"| journal (as run) | no options "
+              f"| {sum(p['params']['n_layers'] >= 3 for p in props)}/{s['n']} "
+              f"| {sum(p['params']['init'] == 'teacher' for p in props)}/{s['n']} "
+              f"| {s['median_prop_mean']:.1f} | {as_run[0]:.1f} | {as_run[1]:.0%} |")
+    for o in OPTIONS:
+        chosen = [p["options"][o] for p in props]
+        mean, above = depth_outcomes(j, chosen)
+        md.append(f"| {o} | {OPTION_NOTES[o]} | {s['options_deep'][o]}/{s['n']} "
+                  f"| {s['options_teacher'][o]}/{s['n']} "
+                  f"| {np.median([c['exact_median'] for c in chosen]):.1f} "
+                  f"| {mean:.1f} | {above:.0%} |")
+    md += ["", "| trial | " + " | ".join(OPTIONS) + " |", "|---|" + "---|" * len(OPTIONS)]
+    for p in props:
+        md.append(f"| {p['trial']} | " + " | ".join(
+            f"{p['options'][o]['n_layers']}L {p['options'][o]['init']}" for o in OPTIONS)
+            + " |")
+    md += ["", "Predicted exact at each option's proposal, median (+-1 sd band), EM:", "",
+           "| trial | " + " | ".join(OPTIONS) + " |", "|---|" + "---|" * len(OPTIONS)]
+    for p in props:
+        md.append(f"| {p['trial']} | " + " | ".join(
+            f"{p['options'][o]['exact_median']:.1f} ({p['options'][o]['exact_low']:.1f}"
+            f"-{p['options'][o]['exact_high']:.1f})" for o in OPTIONS) + " |")
+    return md
 
 
 def write_markdown(data: dict[str, Any], path: Path) -> None:
@@ -914,6 +1046,8 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
                 md.append(f"| {p['trial']} | " + " | ".join(
                     f"{p['repropose'][w]['n_layers']}L {p['repropose'][w]['init']}"
                     for w in REPROPOSE) + " |")
+        if "options_deep" in s:
+            md += options_markdown(j, s)
         e = j["end"]
         h = e["hyper_exact"]
         hc = e["hyper_exact_clamped"]
@@ -1017,6 +1151,12 @@ def why_paragraph(j: dict[str, Any], s: dict[str, Any]) -> str:
             f"{s['repropose_deep']['rank_warp']}/{s['n']} with the rank warp (init=teacher "
             f"{s['repropose_teacher']['rank_warp']}/{s['n']}) and "
             f"{s['repropose_deep']['noisy']}/{s['n']} in noisy mode (as run: {as_run}/{s['n']}).")
+    if "options_deep" in s:
+        deep, teacher = s["options_deep"], s["options_teacher"]
+        text += (
+            " With its opt-in options on the journal's own inputs, the proposer picks 3+ "
+            "layers in " + ", ".join(f"{deep[o]}/{s['n']} with {o} (init=teacher "
+                                     f"{teacher[o]}/{s['n']})" for o in OPTIONS) + ".")
     text += (
         f" num_parameters is not the cause: its GP sd at the proposals is a median "
         f"{s['median_size_sd_prop']:,.0f} parameters, a fraction of one head of one layer "
@@ -1035,7 +1175,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--sample", type=int, default=10,
                     help="analyse every K-th model proposal of each journal")
     ap.add_argument("--no-repropose", action="store_true",
-                    help="skip rerunning the proposer on modified inputs")
+                    help="skip rerunning the proposer (on modified inputs and with its "
+                         "opt-in options)")
     args = ap.parse_args(argv)
     if args.sample < 1:
         ap.error("--sample: must be >= 1")

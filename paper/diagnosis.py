@@ -5,9 +5,11 @@ which replays the committed distillation journals after the fact: at a sample of
 proposals it rebuilds the study just before the ask, refits the surrogate as the proposer
 did, splits the proposal's exact expected hypervolume improvement (Emmerich et al., 2016;
 Yang et al., 2019) over the strips of the two-objective non-dominated region, compares the
-proposal with a 4-layer alternative, scores candidate remedies, and checks the ``exact`` GP
-at the end of the run by its closed-form leave-one-out predictive (Rasmussen & Williams,
-2006, sec. 5.4.2).
+proposal with a 4-layer alternative, scores candidate remedies, reruns the proposer under
+its opt-in options (``num_parameters`` known in closed form; output warps fitted before the
+GP, rank normal scores or Yeo & Johnson, 2000, as in HEBO, Cowen-Rivers et al., 2022) on
+the same states, and checks the ``exact`` GP at the end of the run by its closed-form
+leave-one-out predictive (Rasmussen & Williams, 2006, sec. 5.4.2).
 
 :func:`diagnosis_section` turns that file into the values of the template's ``diag_*``
 placeholders, two markdown tables (leave-one-out calibration by group; remedies) and one
@@ -55,6 +57,12 @@ REMEDY_NOTES: dict[str, str] = {
     "noisy": "the proposer in noisy mode",
     "rank_warp": "exact replaced by the normal scores of its ranks",
     "all": "clamp, known num_parameters and the teacher-size reference",
+    # the proposer's opt-in options, on the journal's own inputs
+    "known": "option: num_parameters known in closed form",
+    "known_rank": "options: num_parameters known, rank warp of exact",
+    "known_yj": "options: num_parameters known, Yeo-Johnson warp of exact",
+    "rank": "option: rank warp of both objectives",
+    "yeo-johnson": "option: Yeo-Johnson warp of both objectives",
 }
 
 _GROUP_COLOURS = {"plateau": "0.45", "below": "#d62728", "above": "#1f77b4"}
@@ -86,6 +94,14 @@ def _lead(p: Mapping[str, Any], fix: str) -> float:
     """log EHVI of the proposal minus that of the 4-layer alternative under ``fix``."""
     r = p["fixes"][fix]
     return float(r["proposal"]["log_ehvi"] - r["alt4"]["log_ehvi"])
+
+
+def _run_at_depth(j: Mapping[str, Any], chosen: Sequence[Mapping[str, Any]]) -> float:
+    """The mean over ``chosen`` (proposals) of the mean exact that the whole run's students
+    with the proposal's depth and init scored (NaN where the run has none), as the script's
+    report computes it."""
+    rows = {(r["n_layers"], r["init"]): r["mean"] for r in j["observed_by_depth"]}
+    return float(np.mean([rows.get((c["n_layers"], c["init"]), np.nan) for c in chosen]))
 
 
 def _ordinal(n: int) -> str:
@@ -206,15 +222,16 @@ def _size_values(j: Mapping[str, Any]) -> dict[str, str]:
 def _remedies(j: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     """Per remedy, over the sampled states: how often the 4-layer alternative outranks the
     proposal, how often the best depth (over every depth and init) is 3 or more, and, for
-    the remedies that only change the proposer's inputs, what the unchanged proposer then
-    picks."""
+    the remedies that only change the proposer's inputs and for the proposer's opt-in
+    options, what the proposer then picks."""
     props = j["proposals"]
     n = len(props)
     fixes = list(props[0]["fixes"])
     rerun = list(props[0].get("repropose", {}))
+    options = list(props[0].get("options", {}))
     values: dict[str, str] = {}
     rows = []
-    for name in fixes + [w for w in rerun if w not in fixes]:
+    for name in fixes + [w for w in rerun if w not in fixes] + options:
         row = [name, REMEDY_NOTES.get(name, name)]
         if name in fixes:
             flips = sum(_lead(p, name) < 0 for p in props)
@@ -225,6 +242,8 @@ def _remedies(j: Mapping[str, Any]) -> tuple[dict[str, str], str]:
             row += [_DASH, _DASH]
         if name == "baseline":
             chosen = [p["params"] for p in props]
+        elif name in options:
+            chosen = [p["options"][name] for p in props]
         elif name in rerun:
             chosen = [p["repropose"][name] for p in props]
         else:
@@ -232,7 +251,19 @@ def _remedies(j: Mapping[str, Any]) -> tuple[dict[str, str], str]:
         if chosen:
             deep = sum(c["n_layers"] >= 3 for c in chosen)
             teacher = sum(c["init"] == "teacher" for c in chosen)
-            values[f"diag_rerun_{name}"] = f"{deep}/{n}"
+            if name in options:
+                # placeholder names take no hyphen (yeo-johnson)
+                key = name.replace("-", "_")
+                values[f"diag_option_{key}"] = f"{deep}/{n}"
+                values[f"diag_option_{key}_teacher"] = f"{teacher}/{n}"
+                values[f"diag_option_{key}_exact"] = \
+                    f"{_median([c['exact_median'] for c in chosen]):.1f}"
+                values[f"diag_option_{key}_run"] = f"{_run_at_depth(j, chosen):.1f}"
+            elif name == "baseline":
+                values["diag_rerun_baseline"] = f"{deep}/{n}"
+                values["diag_as_run_run"] = f"{_run_at_depth(j, chosen):.1f}"
+            else:
+                values[f"diag_rerun_{name}"] = f"{deep}/{n}"
             row += [f"{deep}/{n}", f"{teacher}/{n}"]
         else:
             row += [_DASH, _DASH]

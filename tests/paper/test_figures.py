@@ -356,6 +356,35 @@ def test_the_diagnosis_section_reports_the_json(generated: Path) -> None:
     as_run = sum(p["params"]["n_layers"] >= 3 for p in props)
     assert rows["baseline"][4] == f"{as_run}/{n}"
 
+    # the proposer's opt-in options rerun on the same states: their rows and the prose
+    options = props[0]["options"]
+    assert set(options) == {"known", "known_rank", "known_yj", "rank", "yeo-johnson"}
+    deep = {}
+    for option in options:
+        chosen = [p["options"][option] for p in props]
+        deep[option] = f"{sum(c['n_layers'] >= 3 for c in chosen)}/{n}"
+        teacher = sum(c["init"] == "teacher" for c in chosen)
+        assert rows[option][2:6] == ["–", "–", deep[option], f"{teacher}/{n}"], option
+    assert (f"picks 3 or more layers in {deep['known']} states; with it and an output warp "
+            f"of exact, {deep['known_rank']} with the rank warp and {deep['known_yj']} with "
+            f"the Yeo-Johnson warp, against {deep['rank']} and {deep['yeo-johnson']} with "
+            "the warps alone") in flat
+    outcome = {(r["n_layers"], r["init"]): r["mean"] for r in j["observed_by_depth"]}
+
+    def run_mean(chosen: list[dict]) -> str:
+        return f"{np.mean([outcome[(c['n_layers'], c['init'])] for c in chosen]):.1f}"
+
+    assert (f"scored a mean exact match of {run_mean([p['options']['known'] for p in props])}"
+            f" EM with num_parameters known, "
+            f"{run_mean([p['options']['known_rank'] for p in props])} with the rank warp "
+            f"added and {run_mean([p['options']['known_yj'] for p in props])} with the "
+            f"Yeo-Johnson warp added (the journal's own proposals: "
+            f"{run_mean([p['params'] for p in props])})") in flat
+    medians = [np.median([p["options"][o]["exact_median"] for p in props])
+               for o in ("known_rank", "known_yj", "known")]
+    assert (f"at those proposals is {medians[0]:.1f} and {medians[1]:.1f} EM "
+            f"(num_parameters known alone: {medians[2]:.1f})") in flat
+
 
 def test_a_bad_diagnosis_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = _copy_results(tmp_path)
