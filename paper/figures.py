@@ -495,16 +495,16 @@ def _kernel_figure(ks: KernelSpeed) -> Figure:
     ax_hv.set_title("Hypervolume (lower is better)", fontsize=9)
     ax_hv.legend(fontsize=7)
     x = np.arange(len(ks.ehvi))
-    ax_ehvi.bar(x - width / 2, [r["mobo_reused"] for r in ks.ehvi], width, color="#1f77b4",
+    ax_ehvi.bar(x - width / 2, [r["mobo"] for r in ks.ehvi], width, color="#1f77b4",
                 label="mobo")
     ax_ehvi.bar(x + width / 2, [r["botorch"] for r in ks.ehvi], width, color="#ff7f0e",
                 label="BoTorch analytic EHVI")
     for k, r in enumerate(ks.ehvi):
-        ax_ehvi.annotate(f"{r['mobo_reused'] / r['botorch']:.1f}x",
-                         (k - width / 2, r["mobo_reused"]), ha="center", va="bottom",
+        ax_ehvi.annotate(f"{r['mobo'] / r['botorch']:.1f}x",
+                         (k - width / 2, r["mobo"]), ha="center", va="bottom",
                          fontsize=7)
     ax_ehvi.set_yscale("log")
-    _log_floor(ax_ehvi, [r[k] for r in ks.ehvi for k in ("mobo_reused", "botorch")])
+    _log_floor(ax_ehvi, [r[k] for r in ks.ehvi for k in ("mobo", "botorch")])
     ax_ehvi.set_xticks(x, [f"{int(r['objectives'])} objectives" for r in ks.ehvi], fontsize=8)
     ax_ehvi.set_ylabel("candidates per second (best thread count)")
     ax_ehvi.set_title("EHVI throughput, 50-point front (higher is better)", fontsize=9)
@@ -683,13 +683,16 @@ def _kernel_section(ks: KernelSpeed, missed: list[str]) -> tuple[dict[str, str],
     misses = []
     for r in ks.ehvi:
         m = int(r["objectives"])
-        ratio = r["mobo_reused"] / r["botorch"]
+        # the result file's own ratio: a whole call, decomposition included, on both sides
+        ratio = r["mobo"] / r["botorch"]
         rows.append([f"EHVI, {m} objectives, 50-point front",
-                     f"{_thousands(r['mobo_reused'])} candidates/s",
+                     f"{_thousands(r['mobo'])} candidates/s",
                      f"{_thousands(r['botorch'])} candidates/s (BoTorch)",
                      f"{ratio:.1f} (target at least {TARGETS['ehvi_vs_botorch']:g})"])
         values[f"kernel_ehvi{m}_ratio"] = f"{ratio:.1f}"
-        values[f"kernel_ehvi{m}_mobo"] = _thousands(r["mobo_reused"])
+        values[f"kernel_ehvi{m}_mobo"] = _thousands(r["mobo"])
+        values[f"kernel_ehvi{m}_reused"] = _thousands(r["mobo_reused"])
+        values[f"kernel_ehvi{m}_reused_ratio"] = f"{r['mobo_reused'] / r['botorch']:.1f}"
         values[f"kernel_ehvi{m}_botorch"] = _thousands(r["botorch"])
         if ratio < TARGETS["ehvi_vs_botorch"]:
             misses.append(f"{m} objectives")
