@@ -690,7 +690,9 @@ def _verdicts(s: Mapping[str, Mapping[str, Any]], cps: Sequence[int]) -> list[st
         return ["- no mobo run yet"]
     peers = [m for m in s if m != "mobo"]
     lines = []
-    if cps:
+    if not peers:  # a verdict against nobody would read as met
+        lines.append("- no peer run in this file: the comparisons with peers are not judged")
+    if cps and peers:
         c = cps[-1]
         ours = s["mobo"]["hv"].get(c, [])
         med = _median(ours)
@@ -707,7 +709,7 @@ def _verdicts(s: Mapping[str, Mapping[str, Any]], cps: Sequence[int]) -> list[st
                  + ("met" if ok else "MISSED") + f" (mobo {_fmt(share, '.0%')}; "
                  + ", ".join(f"{m} {_fmt(_median(s[m]['share']), '.0%')}" for m in peers)
                  + ")")
-    for b in SIZE_BANDS:
+    for b in SIZE_BANDS if peers else ():
         best = _median(s["mobo"]["best"][b])
         beaten = [m for m in peers if not math.isnan(_median(s[m]["best"][b]))
                   and (math.isnan(best) or _median(s[m]["best"][b]) > best)]
