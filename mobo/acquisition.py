@@ -76,6 +76,29 @@ point, fantasies and predictions are all warped, and a monotone map keeps domina
 which points beat the reference point (the warped GPs of Snelson, Rasmussen & Ghahramani
 2004, with a warp fitted beforehand as in HEBO, Cowen-Rivers et al. 2022).
 
+Threshold model (``threshold_model``, off by default): for objectives with a threshold
+(a reference value the user gave, not an inferred one), outcomes at or beyond the
+threshold add nothing to the hypervolume, yet often dominate the data -- a plateau of
+trials that did not work at all and a cliff next to it. One stationary GP fitted to the
+plateau and to the trials that do beat the threshold is mis-specified twice: too wide on
+the plateau, too narrow where values vary. The threshold model splits the question as
+the feasibility model above splits off failures (the constrained acquisition of Gardner
+et al. 2014 and Gelbart et al. 2014): a classifier GP (the same probit-squashed
+regression on labels +1 / -1 as the feasibility model) learns whether a trial beats
+every modelled threshold, and the objectives' GP is fitted only to the trials that do
+(strictly better than the reference in every thresholded column, minimisation form). The
+acquisition is log P(beats | x) + log EHVI(x) with EHVI from that GP; the front is the
+same, since a point that does not beat the reference never enters it. With several
+thresholded objectives there is one classifier, on beating all of them, and every GP
+uses the trials that beat all of them (the simplest consistent choice: the EHVI of a
+candidate that misses one threshold is 0 whatever the others do). The plain behaviour
+(every GP on every trial, no classifier) is kept while fewer than 2 trials beat the
+thresholds (no GP to fit) or none fails to (nothing to classify). Known objectives are
+never modelled, so their thresholds do not enter the labels (their exact values already
+enter EHVI); a warp is fitted to the values the GP sees, the trials that beat the
+thresholds, and applied to every value and the reference point alike. In noisy mode the
+front samples are drawn at the inputs of those trials (and the pending ones).
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -83,7 +106,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +127,7 @@ from mobo.gp import (
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
 from mobo.pareto import is_nondominated
 from mobo.space import Space
-from mobo.warping import check_warp, warp_columns
+from mobo.warping import check_warp, fit_warp, warp_columns
 
 __all__ = ["Proposal", "Proposer"]
 
@@ -174,6 +197,26 @@ def _log_prob_feasible(mu: torch.Tensor, sd: torch.Tensor, lower: torch.Tensor,
     return torch.logaddexp(narrow, wide)
 
 
+def _log_prob_positive(classifier: GP, Xt: torch.Tensor) -> torch.Tensor:
+    """(q,) log p(label +1) of a GP regression on labels +1 / -1, squashed by a probit
+    (the feasibility model's reading, see the module docstring)."""
+    mu, sd = classifier.posterior_torch(Xt)
+    return torch.special.log_ndtr(mu[:, 0] / torch.sqrt(sd[:, 0] ** 2 + _FEAS_TAU2))
+
+
+def _warp_fitted_to(Y: np.ndarray, ref: np.ndarray, columns: Sequence[int], warp: str,
+                    rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Y`` and ``ref`` with each of ``columns`` warped by a warp fitted to that column's
+    values in ``rows`` only (the values the GP sees); the other columns unchanged (copies)."""
+    Y = np.array(Y, dtype=np.float64)
+    ref = np.array(ref, dtype=np.float64)
+    for j in columns:
+        w = fit_warp(Y[rows, j], warp)
+        ref[j] = float(w(ref[j]))
+        Y[:, j] = w(Y[:, j])
+    return Y, ref
+
+
 class _KnownValues:
     """The objectives known in closed form, evaluated at candidates and cached.
 
@@ -229,16 +272,17 @@ class _KnownValues:
 
 
 class _Acquisition:
-    """log(EHVI averaged over front samples) + log p(success) + log p(constraints hold),
-    batched over candidates."""
+    """log(EHVI averaged over front samples) + log p(success) + log p(constraints hold)
+    + log p(beats the thresholds), batched over candidates."""
 
     def __init__(self, models: list[GP], boxes: list[Boxes], feas: GP | None,
                  cons: GP | None = None, bounds: np.ndarray | None = None,
-                 known: _KnownValues | None = None) -> None:
+                 known: _KnownValues | None = None, beats: GP | None = None) -> None:
         self.models = models  # one per front sample (the GP given that sample), zipped strictly
         self.boxes = boxes
         self.feas = feas
         self.cons = cons
+        self.beats = beats  # the threshold model's classifier (None: off or not applicable)
         self.known = known  # objectives known in closed form (the models cover the others)
         if cons is not None:
             assert bounds is not None
@@ -268,21 +312,22 @@ class _Acquisition:
                 mean, std = self.known.predictions(X, mean, std)
             values.append(log_ehvi_boxes(mean, std, b))
         out, _ = self._combine(values)
-        if self.feas is not None or self.cons is not None:
+        if self.feas is not None or self.cons is not None or self.beats is not None:
             with torch.no_grad():
                 out = out + self._log_success_torch(torch.from_numpy(X)).numpy()
         return out
 
     def _log_success_torch(self, Xt: torch.Tensor) -> torch.Tensor:
-        """(q,) log p(the trial succeeds) + log p(every outcome constraint holds)."""
+        """(q,) log p(the trial succeeds) + log p(every outcome constraint holds)
+        + log p(the trial beats every modelled threshold)."""
         total = torch.zeros(Xt.shape[0], dtype=Xt.dtype)
         if self.feas is not None:
-            mu, sd = self.feas.posterior_torch(Xt)
-            total = total + torch.special.log_ndtr(mu[:, 0] / torch.sqrt(sd[:, 0] ** 2
-                                                                         + _FEAS_TAU2))
+            total = total + _log_prob_positive(self.feas, Xt)
         if self.cons is not None:
             mu, sd = self.cons.posterior_torch(Xt)
             total = total + _log_prob_feasible(mu, sd, self._lower, self._upper).sum(-1)
+        if self.beats is not None:
+            total = total + _log_prob_positive(self.beats, Xt)
         return total
 
     def score_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -308,7 +353,7 @@ class _Acquisition:
         for (mean, std), w, dm, ds in zip(posts, W, dms, dss, strict=True):
             total = total + (mean * torch.from_numpy(w[:, None] * dm)).sum() \
                 + (std * torch.from_numpy(w[:, None] * ds)).sum()
-        if self.feas is not None or self.cons is not None:
+        if self.feas is not None or self.cons is not None or self.beats is not None:
             lf = self._log_success_torch(Xt)
             total = total + lf.sum()
             out = out + lf.detach().numpy()
@@ -333,6 +378,11 @@ class Proposer:
             least one objective must be modelled). Default: none.
         warp: ``None`` (default), ``"rank"`` or ``"yeo-johnson"``: the output warp of the
             modelled objectives (:mod:`mobo.warping`); EHVI is then in warped units.
+        threshold_model: model whether a trial beats the thresholds with a classifier and
+            fit the objectives' GP to the trials that do (see the module docstring).
+            Default: off.
+        thresholded: the objective columns whose reference value is a threshold the user
+            gave (the threshold model's columns, known ones aside). Default: every column.
     """
 
     def __init__(
@@ -348,6 +398,8 @@ class Proposer:
         neighbourhood_steps: int = 5,
         known: Mapping[int, Callable[[dict[str, Any]], float]] | None = None,
         warp: str | None = None,
+        threshold_model: bool = False,
+        thresholded: Sequence[int] | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -375,6 +427,15 @@ class Proposer:
         self._discrete = bool(space.is_discrete().any())
         self.known = known
         self.warp = check_warp(warp)
+        if not isinstance(threshold_model, bool | np.bool_):
+            raise ValueError(f"threshold_model: expected a bool, got {threshold_model!r}")
+        self.threshold_model = bool(threshold_model)
+        if thresholded is not None:
+            thresholded = list(thresholded)
+            if any(isinstance(j, bool) or not isinstance(j, int | np.integer) or j < 0
+                   for j in thresholded):
+                raise ValueError(f"thresholded: expected objective columns, got {thresholded!r}")
+        self.thresholded = None if thresholded is None else sorted({int(j) for j in thresholded})
         self._known_values: _KnownValues | None = None  # built once m is known, then kept
 
     # ------------------------------------------------------------------ checks
@@ -473,11 +534,18 @@ class Proposer:
             if self._known_values is None or self._known_values.m != Y.shape[1]:
                 self._known_values = _KnownValues(self.space, self.known, Y.shape[1])
             kv = self._known_values
+        modelled = kv.modelled if kv is not None else list(range(Y.shape[1]))
+        above, beats = self._threshold_split(X, Y, ref, modelled, warm)
         if self.warp is not None:
             # the front, the reference point and the GP all live in warped units
-            modelled = kv.modelled if kv is not None else list(range(Y.shape[1]))
-            Y, ref = warp_columns(Y, ref, modelled, self.warp)
-        gp = fit_gp(X, Y if kv is None else Y[:, kv.modelled], warm_start,
+            if above is None:
+                Y, ref = warp_columns(Y, ref, modelled, self.warp)
+            else:
+                Y, ref = _warp_fitted_to(Y, ref, modelled, self.warp, above)
+        # the trials the objectives' GP is fitted to and the front is formed from: with the
+        # threshold model, those that beat the thresholds (the others never enter the front)
+        XG, YG = (X, Y) if above is None else (X[above], Y[above])
+        gp = fit_gp(XG, YG if kv is None else YG[:, kv.modelled], warm_start,
                     noise_prior=NOISY_NOISE_PRIOR if self.noisy else NOISE_PRIOR)
         feas = None
         if len(X_failed):
@@ -490,6 +558,7 @@ class Proposer:
             assert C_bounds is not None
             cons = fit_gp(X, C, warm.get("constraints"))
             ok = np.all((C >= C_bounds[:, 0]) & (C <= C_bounds[:, 1]), axis=1)
+        okG = ok if above is None else ok[above]
         t_fit = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -504,15 +573,15 @@ class Proposer:
             # sample, the front is its non-dominated part and the candidate's predictive is
             # the GP given that sample, so candidate and front stay correlated (a candidate
             # next to an observed point cannot beat that point's sampled value by chance)
-            n, X_all = len(X), np.vstack([X, X_pending])
+            n, X_all = len(XG), np.vstack([XG, X_pending])
             samples = gp.sample_joint(X_all, self.n_front_samples, rng)
             # one factorisation for all samples (same inputs and hyper-parameters)
             models = gp.given_latents(X_all, samples)
             if kv is not None:
                 # a known objective is noise-free: its values in every sample
-                exact = np.vstack([Y[:, kv.columns], kv.values(X_pending)])
+                exact = np.vstack([YG[:, kv.columns], kv.values(X_pending)])
                 samples = np.stack([kv.complete(s, exact) for s in samples])
-            boxes = [decompose(np.vstack([s[:n][ok], s[n:][believed]]), ref) for s in samples]
+            boxes = [decompose(np.vstack([s[:n][okG], s[n:][believed]]), ref) for s in samples]
         else:
             model = gp
             front_extra = np.zeros((0, Y.shape[1]))
@@ -523,8 +592,8 @@ class Proposer:
                     fantasy = kv.complete(fantasy, kv.values(X_pending))
                 front_extra = fantasy[believed]
             models = [model]
-            boxes = [decompose(np.vstack([Y[ok], front_extra]), ref)]
-        acq = _Acquisition(models, boxes, feas, cons, C_bounds, kv)
+            boxes = [decompose(np.vstack([YG[okG], front_extra]), ref)]
+        acq = _Acquisition(models, boxes, feas, cons, C_bounds, kv, beats)
 
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
@@ -556,6 +625,8 @@ class Proposer:
             state["feasibility"] = feas.model_state()
         if cons is not None:
             state["constraints"] = cons.model_state()
+        if beats is not None:
+            state["threshold"] = beats.model_state()
         s = float(s)
         return Proposal(
             x=np.asarray(x, dtype=np.float64).copy(),
@@ -566,6 +637,26 @@ class Proposer:
         )
 
     # ------------------------------------------------------------------ pieces
+    def _threshold_split(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray,
+                         modelled: list[int], warm: Mapping[str, Any]
+                         ) -> tuple[np.ndarray | None, GP | None]:
+        """The threshold model's mask of the completed trials that beat every modelled
+        threshold and its classifier, or (None, None) where it does not apply (off, no
+        modelled threshold, fewer than 2 trials beating them or none missing them)."""
+        if not self.threshold_model:
+            return None, None
+        columns = [j for j in (self.thresholded if self.thresholded is not None
+                               else range(Y.shape[1])) if j in modelled]
+        if not columns:
+            return None, None
+        # strictly better than the reference, as a point must be to enter the front
+        above = np.all(Y[:, columns] < ref[columns], axis=1)
+        if above.sum() < 2 or above.all():
+            return None, None
+        labels = np.where(above, 1.0, -1.0)[:, None]
+        beats = fit_gp(X, labels, warm.get("threshold"), min_lengthscale=_FEAS_MIN_LENGTHSCALE)
+        return above, beats
+
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(2**63 - 1))
         sob = self.space.sobol(self.n_candidates, seed=seed)

@@ -104,6 +104,7 @@ class _Header:
     n_initial: int | None
     constraints: list[Constraint] = field(default_factory=list)
     warp: str | None = None
+    threshold_model: bool = False
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> _Header:
@@ -116,11 +117,14 @@ class _Header:
             n_initial = int(event["n_initial"])
             constraints = [Constraint.from_dict(c) for c in event.get("constraints", [])]
             warp = check_warp(event.get("warp"))
+            threshold_model = event.get("threshold_model", False)
+            if not isinstance(threshold_model, bool):
+                raise TypeError(f"threshold_model is {threshold_model!r}, not a bool")
         except (KeyError, TypeError) as e:
             raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
                 from None
         return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial,
-                   constraints, warp)
+                   constraints, warp, threshold_model)
 
     def with_known(self, known: Mapping[str, Callable[[Mapping[str, Any]], float]] | None,
                    path: Path | None) -> _Header:
@@ -138,7 +142,7 @@ class _Header:
         objectives = [Objective.from_dict(o.to_dict(), known.get(o.name))
                       for o in self.objectives]
         return _Header(self.space, objectives, self.seed, self.noisy, self.n_initial,
-                       self.constraints, self.warp)
+                       self.constraints, self.warp, self.threshold_model)
 
     def check_compatible(self, other: _Header, path: Path | None) -> None:
         """Refuse to resume a journal under a different definition (ValueError)."""
@@ -160,3 +164,6 @@ class _Header:
                              f"not {other.n_initial}")
         if other.warp != self.warp:
             raise ValueError(f"{where}: it was created with warp={self.warp!r}")
+        if other.threshold_model != self.threshold_model:
+            raise ValueError(f"{where}: it was created with "
+                             f"threshold_model={self.threshold_model}")

@@ -115,6 +115,10 @@ def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
                    "rank (normal scores of ranks) or yeo-johnson (power transform); EHVI is "
                    "then measured in warped units (default: none; when resuming, the "
                    "journal's)")
+    p.add_argument("--threshold-model", action=argparse.BooleanOptionalAction, default=None,
+                   help="for objectives with a threshold, a classifier of beating it and a "
+                   "GP fitted to the trials that do (default: off; when resuming, the "
+                   "journal's)")
     p.add_argument("--noisy", action="store_true",
                    help="the metrics are noisy (the proposer averages over the in-sample "
                    "front); implied by the noisy toy problems")
@@ -345,6 +349,9 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
     warp = args.warp
     if warp is None:  # a resumed study keeps the warp it was started with
         warp = _journal_header(storage).get("warp") if resuming else None
+    threshold_model = args.threshold_model
+    if threshold_model is None:  # likewise for the threshold model
+        threshold_model = resuming and _journal_header(storage).get("threshold_model") is True
     entry, task = _resolve_task(args, seed, parser, given)
     n_initial = args.n_initial
     if n_initial is None and not resuming:
@@ -353,7 +360,7 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
         study = Study(task.space, list(task.objectives), constraints=list(task.constraints),
                       storage=storage, seed=args.seed if resuming else seed,
                       noisy=args.noisy or task.noisy, n_initial=n_initial,
-                      warp=None if warp == "none" else warp)
+                      warp=None if warp == "none" else warp, threshold_model=threshold_model)
     except ValueError as e:
         raise UsageError(str(e)) from None
 

@@ -35,7 +35,11 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
   and :meth:`Study.load` refuses without it (:meth:`Study.read` does not need it);
 - output warping (``warp``, :mod:`mobo.warping`: "rank" or "yeo-johnson" after Yeo &
   Johnson 2000 as in HEBO, Cowen-Rivers et al. 2022): the GP is fitted to warped values
-  of the modelled objectives and EHVI is measured in warped units; recorded in the header.
+  of the modelled objectives and EHVI is measured in warped units; recorded in the header;
+- the threshold model (``threshold_model``, :mod:`mobo.acquisition`; after the feasibility
+  models of Gardner et al. 2014 and Gelbart et al. 2014): a classifier of "beats every
+  threshold" and a GP fitted to the trials that do, for the objectives with a threshold;
+  recorded in the header when set.
 
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
@@ -140,6 +144,9 @@ class Study:
         warp: ``None`` (default), ``"rank"`` or ``"yeo-johnson"``: fit the GP to warped
             values of the objectives that are not known in closed form
             (:mod:`mobo.warping`); acquisition values are then in warped units.
+        threshold_model: for the modelled objectives with a threshold, learn whether a
+            trial beats the thresholds with a classifier and fit the GP to the trials that
+            do (:mod:`mobo.acquisition`). Default: off.
     """
 
     def __init__(
@@ -154,6 +161,7 @@ class Study:
         n_initial: int | None = None,
         proposer_options: Mapping[str, Any] | None = None,
         warp: str | None = None,
+        threshold_model: bool = False,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -170,10 +178,13 @@ class Study:
         if proposer_options is not None and not isinstance(proposer_options, Mapping):
             raise ValueError(f"proposer_options: expected a mapping, got {proposer_options!r}")
         warp = check_warp(warp)
+        if not isinstance(threshold_model, bool | np.bool_):
+            raise ValueError(f"threshold_model: expected a bool, got {threshold_model!r}")
         path = _check_storage_path(storage) if storage is not None else None
 
         if path is not None:
-            mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints, warp)
+            mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints, warp,
+                           bool(threshold_model))
             known = {o.name: o.known for o in objectives if o.known is not None}
             if self._resume(path, proposer_options, read_only=False, expected=mine,
                             known=known):
@@ -183,13 +194,13 @@ class Study:
         self._setup(space, objectives, seed, bool(noisy),
                     n_initial if n_initial is not None else 2 * (space.dim + 1),
                     proposer_options, None if path is None else Journal(path), constraints,
-                    warp)
+                    warp, bool(threshold_model))
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
                journal: Journal | None, constraints: Sequence[Constraint] = (),
-               warp: str | None = None) -> None:
+               warp: str | None = None, threshold_model: bool = False) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
         self.constraints: list[Constraint] = list(constraints)
@@ -197,6 +208,7 @@ class Study:
         self.noisy: bool = noisy
         self.n_initial: int = n_initial
         self.warp: str | None = warp
+        self.threshold_model: bool = threshold_model
         self._proposer_options = dict(proposer_options or {})
         self._proposer: Any = None
         self._journal = journal
@@ -308,7 +320,7 @@ class Study:
             events = journal.read()  # what a writer that just let go may have added
         self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
                     stored.n_initial, proposer_options, None if read_only else journal,
-                    stored.constraints, stored.warp)
+                    stored.constraints, stored.warp, stored.threshold_model)
         self._replay(events[1:], path)
         if not read_only:
             self._abandon_orphans()
@@ -330,6 +342,8 @@ class Study:
             event["constraints"] = [c.to_dict() for c in self.constraints]
         if self.warp is not None:  # likewise
             event["warp"] = self.warp
+        if self.threshold_model:  # likewise
+            event["threshold_model"] = True
         return event
 
     def _record(self, event: dict[str, Any]) -> None:
@@ -582,6 +596,10 @@ class Study:
                 options["known"] = known
             if self.warp is not None:
                 options["warp"] = self.warp
+            if self.threshold_model:
+                options["threshold_model"] = True
+                options["thresholded"] = [j for j, o in enumerate(self.objectives)
+                                          if o.threshold is not None]
             self._proposer = Proposer(self.space, noisy=self.noisy, **options)
         return self._proposer
 
@@ -846,8 +864,10 @@ class Study:
         """The GP the next proposal fits to the completed trials, as one GPyTorch ``ExactGP``
         per modelled objective, by name (:func:`mobo.surrogate.fit_surrogate` says how, and
         in which units: warped ones when the study has a ``warp``). Objectives known in
-        closed form are not modelled and have no entry. Changes nothing in the study.
-        Raises ValueError before the first completed trial."""
+        closed form are not modelled and have no entry. With ``threshold_model`` it is still
+        fitted to every completed trial (the proposer's GP sees only those that beat the
+        thresholds). Changes nothing in the study. Raises ValueError before the first
+        completed trial."""
         # torch and gpytorch are lazy here too (see _get_proposer)
         from mobo.surrogate import fit_surrogate
 

@@ -502,3 +502,24 @@ def test_warp_is_recorded_kept_on_resume_and_checked(tmp_path: Path,
     assert main(["--problem", "zdt1", "--budget", "8", "--storage", str(plain)],
                 out=io.StringIO()) == 0
     assert Study.read(plain).warp is None
+
+
+def test_threshold_model_is_recorded_kept_on_resume_and_checked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "t.jsonl"
+    base = ["--problem", "zdt1", "--seed", "1", "--storage", str(journal)]
+    assert main([*base, "--budget", "9", "--threshold-model"], out=io.StringIO()) == 0
+    assert json.loads(journal.read_text().splitlines()[0])["threshold_model"] is True
+    # resumed without the flag: the journal's setting is used, no error
+    assert main([*base, "--budget", "10"], out=io.StringIO()) == 0
+    assert Study.read(journal).threshold_model
+    before = journal.read_bytes()
+    assert main([*base, "--budget", "11", "--no-threshold-model"], out=io.StringIO()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "threshold_model" in err[0]
+    assert journal.read_bytes() == before
+    # a fresh run without the flag has it off, and its header says nothing of it
+    plain = tmp_path / "p.jsonl"
+    assert main(["--problem", "zdt1", "--budget", "8", "--storage", str(plain)],
+                out=io.StringIO()) == 0
+    assert "threshold_model" not in json.loads(plain.read_text().splitlines()[0])
