@@ -247,12 +247,13 @@ def records(out_dir: Path, method: str, seed: int) -> list[dict[str, Any]]:
 
 
 def run_mobo(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial,
-             warp: str | None = None) -> None:
+             warp: str | None = None, threshold_model: bool = False) -> None:
     resuming = path.is_file() and path.stat().st_size > 0
     # resumed like python -m mobo.run: the journal's design size
     n_initial = None if resuming else default_n_initial(box.space.dim, budget)
     study = Study(box.space, list(box.objectives), storage=path, seed=seed,
-                  noisy=box.noisy, n_initial=n_initial, warp=warp)
+                  noisy=box.noisy, n_initial=n_initial, warp=warp,
+                  threshold_model=threshold_model)
     with study:
         def callback(s: Study, t: Trial) -> None:
             k = sum(u.status in ("completed", "failed") for u in s.trials
@@ -458,16 +459,19 @@ def run_botorch(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnT
 
 
 def run_method(method: str, box: Blackbox, seed: int, budget: int, out_dir: Path,
-               on_trial: OnTrial | None = None, mobo_warp: str | None = None) -> None:
+               on_trial: OnTrial | None = None, mobo_warp: str | None = None,
+               mobo_threshold_model: bool = False) -> None:
     """Continue the run of ``method`` with ``seed`` on ``box`` up to ``budget`` finished
     trials, recording each in its per-run file; ``on_trial(method, seed, record)`` is
-    called after each. ``mobo_warp`` is mobo's ``Study(warp=...)`` (development runs of
-    a setting go to an ``out_dir`` of their own)."""
+    called after each. ``mobo_warp`` and ``mobo_threshold_model`` are mobo's
+    ``Study(warp=..., threshold_model=...)`` (development runs of a setting go to an
+    ``out_dir`` of their own)."""
     path = run_path(out_dir, method, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     cb: OnTrial = on_trial if on_trial is not None else (lambda m, s, r: None)
     if method == "mobo":
-        run_mobo(box, seed, budget, path, cb, warp=mobo_warp)
+        run_mobo(box, seed, budget, path, cb, warp=mobo_warp,
+                 threshold_model=mobo_threshold_model)
     elif method == "sobol":
         run_sobol(box, seed, budget, path, cb)
     elif method == "botorch":
@@ -782,6 +786,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-warp", choices=("none", "rank", "yeo-johnson"), default="none",
                     help="mobo's output warping (Study(warp=...); default none); compare "
                     "settings on the development seeds, each in its own --out-dir")
+    ap.add_argument("--mobo-threshold-model", action="store_true",
+                    help="mobo's threshold model (Study(threshold_model=True)); for "
+                    "development runs, in their own --out-dir")
     ap.add_argument("--report", action="store_true",
                     help="only rewrite the report and the figure from the CSV")
     ap.add_argument("--out-dir", default=str(RESULTS_DIR), metavar="DIR",
@@ -851,7 +858,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{m} seed {seed}: {'resuming after ' + str(n) if n else 'starting'}",
                   file=sys.stderr, flush=True)
             run_method(m, box, seed, args.budget, out_dir, on_trial,
-                       mobo_warp=None if args.mobo_warp == "none" else args.mobo_warp)
+                       mobo_warp=None if args.mobo_warp == "none" else args.mobo_warp,
+                       mobo_threshold_model=args.mobo_threshold_model)
     write_csv(out_dir)
     md, fig = write_report(out_dir, args.budget, figure)
     print(f"wrote {out_dir / (NAME + '.csv')}, {md} and {fig}", file=sys.stderr)
