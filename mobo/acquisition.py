@@ -99,6 +99,23 @@ enter EHVI); a warp is fitted to the values the GP sees, the trials that beat th
 thresholds, and applied to every value and the reference point alike. In noisy mode the
 front samples are drawn at the inputs of those trials (and the pending ones).
 
+Trust region (``trust_region``, off by default): in many dimensions the GP knows little
+away from the trials, its variance there is the prior's, and EHVI rewards that variance
+wherever a good outcome would add volume -- on a task with a threshold, far from the
+trials that beat it. A trust region keeps the search near what works (TuRBO, Eriksson,
+Pearce, Gardner, Turner & Poloczek 2019, "Scalable global optimization via local
+Bayesian optimization"; with several regions around the Pareto set for several
+objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022): the centres are the
+inputs of the front formed by the completed trials that beat the reference point in every
+objective (and meet the constraints), each with a box of half-width ``trust_region`` in
+the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
+random for each) and Gaussian perturbations of the centres clipped to their boxes, and
+each L-BFGS-B refinement stays in the box of its start's nearest centre. The discrete
+hill-climb that follows takes single steps out of the boxes as well (a categorical
+changes only through it: a trust region at Hamming distance one, as CASMOPOLITAN, Wan et
+al. 2021, treats categorical inputs). The region's size is fixed, not adapted; until a
+trial beats the reference point, the search is global.
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -115,6 +132,7 @@ import scipy.optimize
 import torch
 
 from mobo.boxes import Boxes, decompose
+from mobo.definition import check_trust_region
 from mobo.gp import (
     GP,
     NOISE_PRIOR,
@@ -383,6 +401,9 @@ class Proposer:
             Default: off.
         thresholded: the objective columns whose reference value is a threshold the user
             gave (the threshold model's columns, known ones aside). Default: every column.
+        trust_region: ``None`` (default: a global search) or the half-width, in the unit
+            cube, of the boxes around the inputs of the front beating the reference point
+            that candidates are drawn from (see the module docstring), in (0, 1].
     """
 
     def __init__(
@@ -400,6 +421,7 @@ class Proposer:
         warp: str | None = None,
         threshold_model: bool = False,
         thresholded: Sequence[int] | None = None,
+        trust_region: float | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -436,6 +458,7 @@ class Proposer:
                    for j in thresholded):
                 raise ValueError(f"thresholded: expected objective columns, got {thresholded!r}")
         self.thresholded = None if thresholded is None else sorted({int(j) for j in thresholded})
+        self.trust_region = check_trust_region(trust_region)
         self._known_values: _KnownValues | None = None  # built once m is known, then kept
 
     # ------------------------------------------------------------------ checks
@@ -598,7 +621,11 @@ class Proposer:
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
-        cands = self._candidates(X[near], Y[near], rng)
+        centres = self._trust_centres(X, Y, ref, ok)
+        if centres is None:
+            cands = self._candidates(X[near], Y[near], rng)
+        else:
+            cands = self._region_candidates(centres, rng)
         scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
         pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
@@ -606,7 +633,8 @@ class Proposer:
 
         starts = self._distinct(cands[order], self.n_starts)
         if len(starts) and self.max_iter > 0:
-            refined = self.space.round(self._refine(acq, starts))
+            bounds = None if centres is None else self._region_bounds(centres, starts)
+            refined = self.space.round(self._refine(acq, starts, bounds))
             pool_x.append(refined)
             pool_s.append(acq.score(refined))
         PX = np.vstack(pool_x)
@@ -657,6 +685,46 @@ class Proposer:
         beats = fit_gp(X, labels, warm.get("threshold"), min_lengthscale=_FEAS_MIN_LENGTHSCALE)
         return above, beats
 
+    def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray,
+                       ok: np.ndarray) -> np.ndarray | None:
+        """(k, d) inputs of the front of the completed trials that beat ``ref`` in every
+        column and meet the constraints: the trust region's centres; None when the trust
+        region is off or no trial qualifies (the search is then global)."""
+        if self.trust_region is None:
+            return None
+        inside = ok & np.all(Y < ref, axis=1)
+        if not inside.any():
+            return None
+        return X[inside][is_nondominated(Y[inside])]
+
+    def _region_candidates(self, centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(n_candidates + n_local * k, d) candidates in the trust region's boxes: Sobol
+        points mapped into the box of a centre drawn at random for each, and the Gaussian
+        perturbations of :meth:`_candidates` around the centres, clipped to their boxes."""
+        assert self.trust_region is not None
+        r = self.trust_region
+        seed = int(rng.integers(2**63 - 1))
+        U = self.space.sobol(self.n_candidates, seed=seed)
+        owner = rng.integers(len(centres), size=len(U))
+        parts = [centres[owner] + (2.0 * U - 1.0) * r]
+        if self.n_local:
+            P = centres
+            if len(P) > 16:
+                P = P[rng.choice(len(P), 16, replace=False)]
+            scale = np.where(rng.random((len(P), self.n_local, 1)) < 0.5, 0.02, 0.1)
+            step = np.clip(scale * rng.standard_normal((len(P), self.n_local, P.shape[1])),
+                           -r, r)
+            parts.append((P[:, None, :] + step).reshape(-1, P.shape[1]))
+        return self.space.round(np.clip(np.vstack(parts), 0.0, 1.0))
+
+    def _region_bounds(self, centres: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """(k, d, 2) per start, the box of its nearest centre (max-norm) within the cube."""
+        assert self.trust_region is not None
+        dist = np.max(np.abs(starts[:, None, :] - centres[None, :, :]), axis=2)
+        c = centres[np.argmin(dist, axis=1)]
+        return np.stack([np.clip(c - self.trust_region, 0.0, 1.0),
+                         np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
+
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(2**63 - 1))
         sob = self.space.sobol(self.n_candidates, seed=seed)
@@ -682,9 +750,13 @@ class Proposer:
                 out.append(c)
         return np.array(out).reshape(len(out), C.shape[1])
 
-    def _refine(self, acq: _Acquisition, starts: np.ndarray) -> np.ndarray:
-        """Batched L-BFGS-B on the sum of the starts' log acquisitions (separable)."""
+    def _refine(self, acq: _Acquisition, starts: np.ndarray,
+                bounds: np.ndarray | None = None) -> np.ndarray:
+        """Batched L-BFGS-B on the sum of the starts' log acquisitions (separable), each
+        start within its (d, 2) box of ``bounds`` (k, d, 2); default the unit cube."""
         k, d = starts.shape
+        box = [(0.0, 1.0)] * (k * d) if bounds is None else \
+            [(float(lo), float(hi)) for lo, hi in bounds.reshape(k * d, 2)]
 
         def f(z: np.ndarray) -> tuple[float, np.ndarray]:
             v, g = acq.score_and_grad(z.reshape(k, d))
@@ -696,7 +768,7 @@ class Proposer:
         try:
             res = scipy.optimize.minimize(
                 f, starts.ravel(), jac=True, method="L-BFGS-B",
-                bounds=[(0.0, 1.0)] * (k * d), options={"maxiter": self.max_iter},
+                bounds=box, options={"maxiter": self.max_iter},
             )
             Z = res.x.reshape(k, d)
         except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):

@@ -93,6 +93,17 @@ def _check_constraints(constraints: Any, objectives: list[Objective]) -> list[Co
     return out
 
 
+def check_trust_region(value: Any) -> float | None:
+    """``value`` as a trust region half-width: None, or a real number in (0, 1]
+    (ValueError otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) \
+            or not 0.0 < float(value) <= 1.0:
+        raise ValueError(f"trust_region: expected None or a half-width in (0, 1], got {value!r}")
+    return float(value)
+
+
 @dataclass
 class _Header:
     """The definition a journal was created with (its first event)."""
@@ -105,6 +116,7 @@ class _Header:
     constraints: list[Constraint] = field(default_factory=list)
     warp: str | None = None
     threshold_model: bool = False
+    trust_region: float | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> _Header:
@@ -120,11 +132,12 @@ class _Header:
             threshold_model = event.get("threshold_model", False)
             if not isinstance(threshold_model, bool):
                 raise TypeError(f"threshold_model is {threshold_model!r}, not a bool")
+            trust_region = check_trust_region(event.get("trust_region"))
         except (KeyError, TypeError) as e:
             raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
                 from None
         return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial,
-                   constraints, warp, threshold_model)
+                   constraints, warp, threshold_model, trust_region)
 
     def with_known(self, known: Mapping[str, Callable[[Mapping[str, Any]], float]] | None,
                    path: Path | None) -> _Header:
@@ -142,7 +155,7 @@ class _Header:
         objectives = [Objective.from_dict(o.to_dict(), known.get(o.name))
                       for o in self.objectives]
         return _Header(self.space, objectives, self.seed, self.noisy, self.n_initial,
-                       self.constraints, self.warp, self.threshold_model)
+                       self.constraints, self.warp, self.threshold_model, self.trust_region)
 
     def check_compatible(self, other: _Header, path: Path | None) -> None:
         """Refuse to resume a journal under a different definition (ValueError)."""
@@ -167,3 +180,5 @@ class _Header:
         if other.threshold_model != self.threshold_model:
             raise ValueError(f"{where}: it was created with "
                              f"threshold_model={self.threshold_model}")
+        if other.trust_region != self.trust_region:
+            raise ValueError(f"{where}: it was created with trust_region={self.trust_region}")

@@ -25,7 +25,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -119,6 +119,11 @@ def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
                    help="for objectives with a threshold, a classifier of beating it and a "
                    "GP fitted to the trials that do (default: off; when resuming, the "
                    "journal's)")
+    p.add_argument("--trust-region", type=trust_region_arg, default=None, metavar="R",
+                   help="draw proposals from boxes of half-width R (unit cube, 0 < R <= 1) "
+                   "around the inputs of the front that beats the thresholds; 0 or none: a "
+                   "global search (default: the task's recommendation, off for the toy "
+                   "problems; when resuming, the journal's)")
     p.add_argument("--noisy", action="store_true",
                    help="the metrics are noisy (the proposer averages over the in-sample "
                    "front); implied by the noisy toy problems")
@@ -148,6 +153,20 @@ def _int_arg(flag: str, minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = flag
     return parse
+
+
+def trust_region_arg(text: str) -> float:
+    """--trust-region: a half-width in (0, 1], or 0 / none for a global search."""
+    if text.strip().lower() == "none":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in (0, 1] or none, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] or none, got {text!r}")
+    return value
 
 
 def _float_arg(flag: str, minimum: float, strict: bool = False) -> Callable[[str], float]:
@@ -308,6 +327,27 @@ def _journal_header(storage: Path) -> dict[str, Any]:
     return dict(events[0]) if events else {}
 
 
+def _study_options(args: argparse.Namespace, entry: TaskEntry,
+                   header: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The study's ``warp``, ``threshold_model`` and ``trust_region``: each from its flag
+    when given, else from the journal of a resumed study (``header``), else the task's
+    recommendation (:attr:`mobo.tasks.TaskEntry.study_options`; off where it has none)."""
+    if header is None:
+        options = {"warp": None, "threshold_model": False, "trust_region": None}
+        options.update(entry.study_options)
+    else:
+        options = {"warp": header.get("warp"),
+                   "threshold_model": header.get("threshold_model") is True,
+                   "trust_region": header.get("trust_region")}
+    if args.warp is not None:
+        options["warp"] = None if args.warp == "none" else args.warp
+    if args.threshold_model is not None:
+        options["threshold_model"] = args.threshold_model
+    if args.trust_region is not None:
+        options["trust_region"] = args.trust_region or None  # 0: off
+    return options
+
+
 def _journal_seed(storage: Path, default: int) -> int:
     """The seed recorded in an existing journal (the task's data may depend on it)."""
     seed = _journal_header(storage).get("seed")
@@ -346,21 +386,15 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
     seed = args.seed if args.seed is not None else 0
     if resuming and args.seed is None:
         seed = _journal_seed(storage, seed)
-    warp = args.warp
-    if warp is None:  # a resumed study keeps the warp it was started with
-        warp = _journal_header(storage).get("warp") if resuming else None
-    threshold_model = args.threshold_model
-    if threshold_model is None:  # likewise for the threshold model
-        threshold_model = resuming and _journal_header(storage).get("threshold_model") is True
     entry, task = _resolve_task(args, seed, parser, given)
+    options = _study_options(args, entry, _journal_header(storage) if resuming else None)
     n_initial = args.n_initial
     if n_initial is None and not resuming:
         n_initial = default_n_initial(task.space.dim, args.budget)
     try:
         study = Study(task.space, list(task.objectives), constraints=list(task.constraints),
                       storage=storage, seed=args.seed if resuming else seed,
-                      noisy=args.noisy or task.noisy, n_initial=n_initial,
-                      warp=None if warp == "none" else warp, threshold_model=threshold_model)
+                      noisy=args.noisy or task.noisy, n_initial=n_initial, **options)
     except ValueError as e:
         raise UsageError(str(e)) from None
 

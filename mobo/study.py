@@ -39,7 +39,10 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
 - the threshold model (``threshold_model``, :mod:`mobo.acquisition`; after the feasibility
   models of Gardner et al. 2014 and Gelbart et al. 2014): a classifier of "beats every
   threshold" and a GP fitted to the trials that do, for the objectives with a threshold;
-  recorded in the header when set.
+  recorded in the header when set;
+- a trust region (``trust_region``, :mod:`mobo.acquisition`; after TuRBO, Eriksson et al.
+  2019, and MORBO, Daulton et al. 2022): proposals drawn near the inputs of the front
+  that beats the reference point; recorded in the header when set.
 
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
@@ -67,6 +70,7 @@ from mobo.definition import (
     _check_seed,
     _check_storage_path,
     _Header,
+    check_trust_region,
 )
 from mobo.executors import make_executor
 from mobo.journal import Journal
@@ -147,6 +151,9 @@ class Study:
         threshold_model: for the modelled objectives with a threshold, learn whether a
             trial beats the thresholds with a classifier and fit the GP to the trials that
             do (:mod:`mobo.acquisition`). Default: off.
+        trust_region: ``None`` (default: a global search) or a half-width in (0, 1]: draw
+            proposals from boxes of that half-width (unit cube) around the inputs of the
+            front that beats the reference point (:mod:`mobo.acquisition`).
     """
 
     def __init__(
@@ -162,6 +169,7 @@ class Study:
         proposer_options: Mapping[str, Any] | None = None,
         warp: str | None = None,
         threshold_model: bool = False,
+        trust_region: float | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -180,11 +188,12 @@ class Study:
         warp = check_warp(warp)
         if not isinstance(threshold_model, bool | np.bool_):
             raise ValueError(f"threshold_model: expected a bool, got {threshold_model!r}")
+        trust_region = check_trust_region(trust_region)
         path = _check_storage_path(storage) if storage is not None else None
 
         if path is not None:
             mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints, warp,
-                           bool(threshold_model))
+                           bool(threshold_model), trust_region)
             known = {o.name: o.known for o in objectives if o.known is not None}
             if self._resume(path, proposer_options, read_only=False, expected=mine,
                             known=known):
@@ -194,13 +203,14 @@ class Study:
         self._setup(space, objectives, seed, bool(noisy),
                     n_initial if n_initial is not None else 2 * (space.dim + 1),
                     proposer_options, None if path is None else Journal(path), constraints,
-                    warp, bool(threshold_model))
+                    warp, bool(threshold_model), trust_region)
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
                journal: Journal | None, constraints: Sequence[Constraint] = (),
-               warp: str | None = None, threshold_model: bool = False) -> None:
+               warp: str | None = None, threshold_model: bool = False,
+               trust_region: float | None = None) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
         self.constraints: list[Constraint] = list(constraints)
@@ -209,6 +219,7 @@ class Study:
         self.n_initial: int = n_initial
         self.warp: str | None = warp
         self.threshold_model: bool = threshold_model
+        self.trust_region: float | None = trust_region
         self._proposer_options = dict(proposer_options or {})
         self._proposer: Any = None
         self._journal = journal
@@ -320,7 +331,8 @@ class Study:
             events = journal.read()  # what a writer that just let go may have added
         self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
                     stored.n_initial, proposer_options, None if read_only else journal,
-                    stored.constraints, stored.warp, stored.threshold_model)
+                    stored.constraints, stored.warp, stored.threshold_model,
+                    stored.trust_region)
         self._replay(events[1:], path)
         if not read_only:
             self._abandon_orphans()
@@ -344,6 +356,8 @@ class Study:
             event["warp"] = self.warp
         if self.threshold_model:  # likewise
             event["threshold_model"] = True
+        if self.trust_region is not None:  # likewise
+            event["trust_region"] = self.trust_region
         return event
 
     def _record(self, event: dict[str, Any]) -> None:
@@ -600,6 +614,8 @@ class Study:
                 options["threshold_model"] = True
                 options["thresholded"] = [j for j, o in enumerate(self.objectives)
                                           if o.threshold is not None]
+            if self.trust_region is not None:
+                options["trust_region"] = self.trust_region
             self._proposer = Proposer(self.space, noisy=self.noisy, **options)
         return self._proposer
 

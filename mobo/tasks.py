@@ -74,6 +74,9 @@ from mobo.space import Space
 from mobo.study import Study
 from mobo.trial import Constraint, Objective, Trial
 
+# the Study arguments a task may recommend (TaskEntry.study_options)
+STUDY_OPTIONS: tuple[str, ...] = ("warp", "threshold_model", "trust_region")
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Task",
@@ -156,6 +159,10 @@ class TaskEntry:
             are refused when another task is selected.
         header: text printed on its own line after the run's ``study:`` line (none when
             absent or empty).
+        study_options: the study settings recommended for the task, which ``python -m
+            mobo.run`` uses for a new study unless a flag says otherwise: any of ``warp``,
+            ``threshold_model`` and ``trust_region`` (:class:`mobo.study.Study`'s
+            arguments of those names). Default: none (every one off).
     """
 
     name: str
@@ -163,6 +170,7 @@ class TaskEntry:
     build: Callable[[argparse.Namespace, int], TaskLike]
     add_arguments: Callable[[argparse._ArgumentGroup], None] | None = None
     header: Callable[[TaskLike], str] | None = None
+    study_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or any(c.isspace() for c in self.name):
@@ -175,6 +183,12 @@ class TaskEntry:
             value = getattr(self, name)
             if value is not None and not callable(value):
                 raise ValueError(f"{name}: {value!r} is not callable")
+        if not isinstance(self.study_options, Mapping):
+            raise ValueError(f"study_options: expected a mapping, got {self.study_options!r}")
+        unknown = sorted(set(self.study_options) - set(STUDY_OPTIONS))
+        if unknown:
+            raise ValueError(f"study_options: unknown option(s) {unknown} "
+                             f"(valid: {', '.join(STUDY_OPTIONS)})")
 
 
 def _toy_task(name: str, args: argparse.Namespace, seed: int) -> Task:

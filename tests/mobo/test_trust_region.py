@@ -1,0 +1,222 @@
+"""The trust region of :mod:`mobo.acquisition`: candidates and refinements kept in boxes
+around the inputs of the front that beats the reference point, the global search while
+no trial beats it, and its record in the journal, in :class:`mobo.Study` and in
+``python -m mobo.run``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mobo.acquisition import Proposer
+from mobo.pareto import is_nondominated
+from mobo.run import main
+from mobo.space import Categorical, Float, Int, Space
+from mobo.study import Study
+from mobo.tasks import Task, TaskEntry, register_task, unregister_task
+from mobo.trial import Objective
+
+SPACE3 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0), Float("c", 0.0, 1.0)])
+# small and fast: the tests check where proposals go, not their quality
+FAST = {"n_candidates": 256, "n_local": 8, "n_starts": 2, "max_iter": 10}
+
+
+def _problem(X: np.ndarray) -> np.ndarray:
+    """Two minimised objectives on [0,1]^3."""
+    return np.stack([X[:, 0] + 0.3 * X[:, 2], 1.0 - X[:, 0] ** 2 + 0.3 * X[:, 1]], axis=1)
+
+
+def _centres_reference(X: np.ndarray, Y: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The inputs of the non-dominated trials among those strictly better than ``ref`` in
+    every column, by pairwise comparison."""
+    inside = [i for i in range(len(X)) if all(Y[i, j] < ref[j] for j in range(Y.shape[1]))]
+    keep = []
+    for i in inside:
+        dominated = any(np.all(Y[k] <= Y[i]) and np.any(Y[k] < Y[i]) for k in inside)
+        if not dominated:
+            keep.append(i)
+    return X[keep]
+
+
+def _within(x: np.ndarray, centres: np.ndarray, r: float) -> bool:
+    return any(float(np.max(np.abs(x - c))) <= r + 1e-12 for c in centres)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_proposal_stays_in_a_box_around_the_front_that_beats_the_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.random((12, 3))
+    Y = _problem(X)
+    ref = np.quantile(Y, 0.6, axis=0)  # some trials beat it, some do not
+    centres = _centres_reference(X, Y, ref)
+    assert 0 < len(centres) < len(X)
+    for r in (0.05, 0.2):
+        p = Proposer(SPACE3, trust_region=r, **FAST).propose(X, Y, ref,
+                                                             rng=np.random.default_rng(seed))
+        assert _within(p.x, centres, r)
+
+
+def test_candidates_and_refinement_bounds_against_loops() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((10, 3))
+    Y = _problem(X)
+    ref = np.quantile(Y, 0.7, axis=0)
+    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
+    centres = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool))
+    assert centres is not None
+    expected = _centres_reference(X, Y, ref)
+    assert sorted(map(tuple, centres)) == sorted(map(tuple, expected))
+    C = prop._region_candidates(centres, np.random.default_rng(0))
+    assert len(C) == FAST["n_candidates"] + FAST["n_local"] * len(centres)
+    assert all(_within(c, centres, 0.1) for c in C)
+    assert np.all((C >= 0.0) & (C <= 1.0))
+    # each start gets the box of its nearest centre in the max-norm, cut to the cube
+    starts = rng.random((6, 3))
+    B = prop._region_bounds(centres, starts)
+    for s, b in zip(starts, B, strict=True):
+        d = [float(np.max(np.abs(s - c))) for c in centres]
+        c = centres[int(np.argmin(d))]
+        assert np.allclose(b[:, 0], np.maximum(c - 0.1, 0.0))
+        assert np.allclose(b[:, 1], np.minimum(c + 0.1, 1.0))
+
+
+def test_constraint_breakers_are_no_centres() -> None:
+    rng = np.random.default_rng(4)
+    X = rng.random((10, 3))
+    Y = _problem(X)
+    ref = np.full(2, 10.0)  # every trial beats it
+    ok = np.ones(len(X), dtype=bool)
+    best = int(np.argmin(Y[:, 0]))
+    ok[best] = False  # the best trial breaks a constraint
+    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
+    centres = prop._trust_centres(X, Y, ref, ok)
+    assert centres is not None
+    assert not any(np.array_equal(c, X[best]) for c in centres)
+    assert sorted(map(tuple, centres)) == sorted(
+        map(tuple, X[ok][is_nondominated(Y[ok])]))
+
+
+def test_search_is_global_while_no_trial_beats_the_reference() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.random((8, 3))
+    Y = _problem(X)
+    ref = Y.min(axis=0) - 1.0  # nothing beats it
+    on = Proposer(SPACE3, trust_region=0.1, **FAST).propose(X, Y, ref,
+                                                            rng=np.random.default_rng(7))
+    off = Proposer(SPACE3, **FAST).propose(X, Y, ref, rng=np.random.default_rng(7))
+    assert np.array_equal(on.x, off.x)
+
+
+def test_mixed_space_proposal_is_a_valid_point_near_the_front() -> None:
+    space = Space([Float("a", 0.0, 1.0), Int("k", 1, 6), Categorical("c", ["x", "y", "z"])])
+    rng = np.random.default_rng(6)
+    X = space.sobol(14, seed=1)
+    Y = np.stack([X[:, 0] + 0.1 * X[:, 1], 1.0 - X[:, 0] + 0.2 * X[:, 2]], axis=1)
+    ref = np.quantile(Y, 0.6, axis=0)
+    centres = _centres_reference(X, Y, ref)
+    p = Proposer(space, trust_region=0.1, neighbourhood_steps=0, **FAST).propose(
+        X, Y, ref, rng=rng)
+    assert np.array_equal(space.round(p.x[None])[0], p.x)
+    # rounding moves a discrete coordinate by at most half a level beyond the box
+    assert _within(p.x, centres, 0.1 + 0.5 / 5)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, True, "0.1", float("nan")])
+def test_bad_half_widths_are_refused(bad: Any) -> None:
+    with pytest.raises(ValueError, match="trust_region"):
+        Proposer(SPACE3, trust_region=bad)
+    with pytest.raises(ValueError, match="trust_region"):
+        Study(SPACE3, ["f0", "f1"], trust_region=bad)
+
+
+def _fn(params: dict[str, Any]) -> dict[str, float]:
+    y = _problem(np.array([[params["a"], params["b"], params["c"]]]))[0]
+    return {"f0": float(y[0]), "f1": float(y[1])}
+
+
+def test_study_records_it_uses_it_and_checks_it_on_resume(tmp_path: Path) -> None:
+    objectives = [Objective("f0", threshold=0.8), Objective("f1", threshold=0.9)]
+    on, off = tmp_path / "on.jsonl", tmp_path / "off.jsonl"
+    with Study(SPACE3, objectives, storage=on, seed=0, n_initial=6, proposer_options=FAST,
+               trust_region=0.1) as s:
+        s.optimize(_fn, 9)
+        assert s._get_proposer().trust_region == 0.1
+    with Study(SPACE3, objectives, storage=off, seed=0, n_initial=6,
+               proposer_options=FAST) as s:
+        s.optimize(_fn, 7)
+    assert json.loads(on.read_text().splitlines()[0])["trust_region"] == 0.1
+    assert "trust_region" not in json.loads(off.read_text().splitlines()[0])
+    assert Study.read(on).trust_region == 0.1 and Study.read(off).trust_region is None
+    loaded = Study.load(on, FAST)
+    assert loaded.trust_region == 0.1
+    loaded.close()
+    before = on.read_bytes()
+    with pytest.raises(ValueError, match="trust_region"):
+        Study(SPACE3, objectives, storage=on, seed=0, n_initial=6, trust_region=0.2)
+    assert on.read_bytes() == before
+    # every model proposal of the run lies near a front point of the trials before it
+    s = Study.read(on)
+    ref = np.array([0.8, 0.9])
+    for k, t in enumerate(s.trials):
+        if t.source != "model":
+            continue
+        done = [u for u in s.trials[:k] if u.status == "completed"]
+        Xk = np.array([SPACE3.encode(u.params) for u in done])
+        Yk = np.array([[u.values["f0"], u.values["f1"]] for u in done])
+        centres = _centres_reference(Xk, Yk, ref)
+        if len(centres):
+            assert _within(SPACE3.encode(t.params), centres, 0.1)
+
+
+def test_cli_flag_recorded_kept_on_resume_and_checked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "t.jsonl"
+    base = ["--problem", "zdt1", "--seed", "1", "--storage", str(journal)]
+    assert main([*base, "--budget", "9", "--trust-region", "0.2"], out=io.StringIO()) == 0
+    assert json.loads(journal.read_text().splitlines()[0])["trust_region"] == 0.2
+    assert main([*base, "--budget", "10"], out=io.StringIO()) == 0  # the journal's
+    assert Study.read(journal).trust_region == 0.2
+    before = journal.read_bytes()
+    assert main([*base, "--budget", "11", "--trust-region", "none"], out=io.StringIO()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trust_region" in err[0]
+    assert journal.read_bytes() == before
+    for bad in ("2", "-0.1", "wide"):
+        assert main(["--problem", "zdt1", "--budget", "3", "--trust-region", bad],
+                    out=io.StringIO()) == 2
+        assert "--trust-region" in capsys.readouterr().err
+
+
+def test_task_recommendation_applies_to_new_studies_unless_a_flag_says_otherwise(
+        tmp_path: Path) -> None:
+    def build(args: argparse.Namespace, seed: int) -> Task:
+        return Task(SPACE3, [Objective("f0", threshold=0.8), Objective("f1", threshold=0.9)],
+                    _fn)
+
+    register_task(TaskEntry("tr-recommends", "a task that recommends a trust region", build,
+                            study_options={"trust_region": 0.15}))
+    try:
+        fresh, flagged = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+        assert main(["--problem", "tr-recommends", "--budget", "8", "--storage", str(fresh)],
+                    out=io.StringIO()) == 0
+        assert Study.read(fresh).trust_region == 0.15
+        assert main(["--problem", "tr-recommends", "--budget", "8", "--storage",
+                     str(flagged), "--trust-region", "0"], out=io.StringIO()) == 0
+        assert Study.read(flagged).trust_region is None
+        # resumed without a flag: each keeps its own
+        assert main(["--problem", "tr-recommends", "--budget", "9", "--storage",
+                     str(flagged)], out=io.StringIO()) == 0
+        assert Study.read(flagged).trust_region is None
+    finally:
+        unregister_task("tr-recommends")
+
+
+def test_task_entry_refuses_unknown_study_options() -> None:
+    with pytest.raises(ValueError, match="study_options"):
+        TaskEntry("x", "y", lambda a, s: None, study_options={"trust": 0.1})  # type: ignore
