@@ -9,7 +9,8 @@ distilled from a MiniLM-L6 teacher on the synthetic SQuAD-2.0-format task
 - ``mobo``: ``mobo.Study`` exactly as ``python -m mobo.run`` sets it up: the task's own
   objectives and thresholds (``exact`` above the always-no-answer EM, ``num_parameters``
   with an inferred reference), its initial design size
-  (:func:`mobo.run.default_n_initial`), no other option.
+  (:func:`mobo.run.default_n_initial`) and the study settings the task recommends
+  (``TaskEntry.study_options``), no other option.
 - ``tpe``: Optuna's ``TPESampler(multivariate=True)`` (Bergstra et al., 2011; Ozaki et
   al., 2020), with mobo's Sobol design enqueued as its start-up trials.
 - ``gp``: Optuna's ``GPSampler`` (Gaussian-process BO with log expected hypervolume
@@ -67,7 +68,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,9 @@ from benchmarks.compare import (
     mann_whitney_p,
     missing_requirements,
 )
+from benchmarks.distill_standin import StandIn
 from mobo.pareto import is_nondominated
-from mobo.run import build_parser, default_n_initial
+from mobo.run import build_parser, default_n_initial, trust_region_arg
 from mobo.space import Categorical, Float, Int, Space
 from mobo.study import Study
 from mobo.trial import Objective, Trial
@@ -106,7 +108,11 @@ SIZE_BANDS: tuple[float, ...] = (0.6, 0.7, 0.8)
 # the black box's own seed: python -m mobo.run's default, the same for every run
 TASK_SEED = 0
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+# where --standin runs go unless --out-dir says otherwise (never the reported results)
+STANDIN_DIR = RESULTS_DIR / "distill_standin"
 FIGURE_NAME = "distill_compare_fronts.png"
+# in a run folder, marks runs on the stand-in (the report says so in its title)
+STANDIN_MARKER = "standin.txt"
 NAME = "distill_compare"
 # BoTorch's acquisition optimiser: the restarts and raw samples of the standard loop
 BOTORCH_RESTARTS = 10
@@ -127,6 +133,8 @@ class Blackbox:
     fn: Callable[[Mapping[str, Any]], Mapping[str, float]]
     reference: dict[str, float]
     noisy: bool = False
+    # the Study settings the task recommends (mobo.tasks.TaskEntry.study_options)
+    study_options: dict[str, Any] = field(default_factory=dict)
 
 
 def load_task(progress: Callable[[str], None]) -> Blackbox:
@@ -142,7 +150,23 @@ def load_task(progress: Callable[[str], None]) -> Blackbox:
     fn = task.fn
     reference = {"exact": float(fn.no_answer_em),
                  "num_parameters": float(fn.teacher_num_parameters)}
-    return Blackbox(task.space, list(task.objectives), fn, reference, noisy=task.noisy)
+    return Blackbox(task.space, list(task.objectives), fn, reference, noisy=task.noisy,
+                    study_options=dict(ENTRY.study_options))
+
+
+def load_standin() -> Blackbox:
+    """The stand-in of :mod:`benchmarks.distill_standin` (a forest fitted to the real
+    task's recorded trials, the parameter count exact) with the real task's space,
+    objectives and fixed reference (the teacher is the deepest, widest student)."""
+    # the task's entry (light: no torch), for the settings it recommends
+    from distill.task import ENTRY
+
+    standin = StandIn()
+    top = {p.name: p.high for p in standin.space.params if p.name in ("n_layers", "n_heads")}
+    reference = {"exact": standin.threshold,
+                 "num_parameters": standin.num_parameters(top)}
+    return Blackbox(standin.space, standin.objectives(), standin, reference,
+                    study_options=dict(ENTRY.study_options))
 
 
 # ---------------------------------------------------------------------------------------
@@ -247,13 +271,15 @@ def records(out_dir: Path, method: str, seed: int) -> list[dict[str, Any]]:
 
 
 def run_mobo(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial,
-             warp: str | None = None, threshold_model: bool = False) -> None:
+             options: Mapping[str, Any] | None = None) -> None:
+    """mobo's run, with the task's recommended study settings updated by ``options``
+    (``warp``, ``threshold_model``, ``trust_region``: development runs of a setting)."""
     resuming = path.is_file() and path.stat().st_size > 0
     # resumed like python -m mobo.run: the journal's design size
     n_initial = None if resuming else default_n_initial(box.space.dim, budget)
+    settings = {**box.study_options, **(options or {})}
     study = Study(box.space, list(box.objectives), storage=path, seed=seed,
-                  noisy=box.noisy, n_initial=n_initial, warp=warp,
-                  threshold_model=threshold_model)
+                  noisy=box.noisy, n_initial=n_initial, **settings)
     with study:
         def callback(s: Study, t: Trial) -> None:
             k = sum(u.status in ("completed", "failed") for u in s.trials
@@ -459,19 +485,18 @@ def run_botorch(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnT
 
 
 def run_method(method: str, box: Blackbox, seed: int, budget: int, out_dir: Path,
-               on_trial: OnTrial | None = None, mobo_warp: str | None = None,
-               mobo_threshold_model: bool = False) -> None:
+               on_trial: OnTrial | None = None,
+               mobo_options: Mapping[str, Any] | None = None) -> None:
     """Continue the run of ``method`` with ``seed`` on ``box`` up to ``budget`` finished
     trials, recording each in its per-run file; ``on_trial(method, seed, record)`` is
-    called after each. ``mobo_warp`` and ``mobo_threshold_model`` are mobo's
-    ``Study(warp=..., threshold_model=...)`` (development runs of a setting go to an
-    ``out_dir`` of their own)."""
+    called after each. ``mobo_options`` override the task's recommended ``Study``
+    settings for mobo (development runs of a setting go to an ``out_dir`` of their
+    own)."""
     path = run_path(out_dir, method, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     cb: OnTrial = on_trial if on_trial is not None else (lambda m, s, r: None)
     if method == "mobo":
-        run_mobo(box, seed, budget, path, cb, warp=mobo_warp,
-                 threshold_model=mobo_threshold_model)
+        run_mobo(box, seed, budget, path, cb, mobo_options)
     elif method == "sobol":
         run_sobol(box, seed, budget, path, cb)
     elif method == "botorch":
@@ -639,12 +664,15 @@ def _fmt(v: float, spec: str = ".2f") -> str:
 
 
 def markdown_report(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, float],
-                    budget: int) -> str:
-    """The report of :func:`summary`, with one verdict line per target."""
+                    budget: int, standin: bool = False) -> str:
+    """The report of :func:`summary`, with one verdict line per target (``standin``: the
+    runs are on the stand-in of :mod:`benchmarks.distill_standin`, and the title says so)."""
     s = summary(rows, reference, budget)
     teacher = float(reference["num_parameters"])
+    title = ("the stand-in of the embedded distillation task (benchmarks/distill_standin.py; "
+             "for development only)" if standin else "the embedded distillation task")
     out = [
-        "# mobo against its peers on the embedded distillation task",
+        f"# mobo against its peers on {title}",
         "",
         f"Fixed reference: exact = {reference['exact']:.4g} (always no answer), "
         f"num_parameters = {teacher:.0f} (the teacher). Hypervolume in EM points times the "
@@ -768,7 +796,8 @@ def write_report(out_dir: Path, budget: int, figure: Path) -> tuple[Path, Path]:
     rows = read_csv(csv_path)
     reference = json.loads(ref_path.read_text())
     md = out_dir / f"{NAME}.md"
-    md.write_text(markdown_report(rows, reference, budget))
+    standin = (out_dir / NAME / STANDIN_MARKER).is_file()
+    md.write_text(markdown_report(rows, reference, budget, standin=standin))
     return md, fronts_figure(rows, reference, figure)
 
 
@@ -791,17 +820,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=None, metavar="N",
                     help="torch/numpy threads of this process (e.g. 1 for two runs side by "
                     "side; default: the libraries' own)")
-    ap.add_argument("--mobo-warp", choices=("none", "rank", "yeo-johnson"), default="none",
-                    help="mobo's output warping (Study(warp=...); default none); compare "
-                    "settings on the development seeds, each in its own --out-dir")
-    ap.add_argument("--mobo-threshold-model", action="store_true",
-                    help="mobo's threshold model (Study(threshold_model=True)); for "
+    ap.add_argument("--mobo-warp", choices=("none", "rank", "yeo-johnson"), default=None,
+                    help="mobo's output warping (Study(warp=...); default: the task's "
+                    "recommendation, as python -m mobo.run); compare settings on the "
+                    "development seeds, each in its own --out-dir")
+    ap.add_argument("--mobo-threshold-model", action=argparse.BooleanOptionalAction,
+                    default=None, help="mobo's threshold model (Study(threshold_model=...); "
+                    "default: the task's recommendation); for development runs, in their "
+                    "own --out-dir")
+    ap.add_argument("--mobo-trust-region", type=trust_region_arg, default=None,
+                    metavar="R", help="mobo's trust region half-width (Study(trust_region="
+                    "...); 0 or none: global; default: the task's recommendation); for "
                     "development runs, in their own --out-dir")
+    ap.add_argument("--standin", action="store_true",
+                    help="run on the cheap stand-in learned from the real task's journals "
+                    "(benchmarks/distill_standin.py), for development; results go to "
+                    "results/distill_standin/ unless --out-dir is given")
     ap.add_argument("--report", action="store_true",
                     help="only rewrite the report and the figure from the CSV")
-    ap.add_argument("--out-dir", default=str(RESULTS_DIR), metavar="DIR",
+    ap.add_argument("--out-dir", default=None, metavar="DIR",
                     help="where the CSV, the report and the per-run files go "
-                    "(default: results/)")
+                    "(default: results/, or results/distill_standin/ with --standin)")
     args = ap.parse_args(argv)
     if args.budget < 1:
         ap.error(f"--budget: must be >= 1, got {args.budget}")
@@ -810,6 +849,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if any(s < 0 for s in args.seeds):
         ap.error("--seeds: must be >= 0")
     return args
+
+
+def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The mobo settings given on the command line (the others stay the task's)."""
+    out: dict[str, Any] = {}
+    if args.mobo_warp is not None:
+        out["warp"] = None if args.mobo_warp == "none" else args.mobo_warp
+    if args.mobo_threshold_model is not None:
+        out["threshold_model"] = args.mobo_threshold_model
+    if args.mobo_trust_region is not None:
+        out["trust_region"] = args.mobo_trust_region or None  # 0: off
+    return out
 
 
 def _limit_threads(n: int) -> None:
@@ -823,7 +874,8 @@ def _limit_threads(n: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    out_dir = Path(args.out_dir).expanduser().resolve()
+    default_dir = STANDIN_DIR if args.standin else RESULTS_DIR
+    out_dir = Path(args.out_dir or default_dir).expanduser().resolve()
     figure = out_dir / FIGURE_NAME
     if args.report:
         try:
@@ -843,9 +895,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
         else:
             methods.append(m)
-    box = load_task(lambda msg: print(msg, file=sys.stderr, flush=True))
+    # runs on the stand-in and on the real task never share a folder
+    marker = out_dir / NAME / STANDIN_MARKER
+    if marker.exists() != args.standin and _run_files(out_dir):
+        held = "stand-in" if marker.exists() else "real-task"
+        print(f"error: {out_dir} holds {held} runs; give another --out-dir", file=sys.stderr)
+        return 2
+    if args.standin:
+        box = load_standin()
+    else:
+        box = load_task(lambda msg: print(msg, file=sys.stderr, flush=True))
     (out_dir / NAME).mkdir(parents=True, exist_ok=True)
     (out_dir / NAME / "reference.json").write_text(json.dumps(box.reference) + "\n")
+    if args.standin:
+        marker.write_text("runs on the stand-in of benchmarks/distill_standin.py\n")
 
     def on_trial(method: str, seed: int, rec: dict[str, Any]) -> None:
         write_csv(out_dir)
@@ -866,8 +929,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{m} seed {seed}: {'resuming after ' + str(n) if n else 'starting'}",
                   file=sys.stderr, flush=True)
             run_method(m, box, seed, args.budget, out_dir, on_trial,
-                       mobo_warp=None if args.mobo_warp == "none" else args.mobo_warp,
-                       mobo_threshold_model=args.mobo_threshold_model)
+                       mobo_options=mobo_overrides(args))
     write_csv(out_dir)
     md, fig = write_report(out_dir, args.budget, figure)
     print(f"wrote {out_dir / (NAME + '.csv')}, {md} and {fig}", file=sys.stderr)
