@@ -14,20 +14,33 @@ Usage (from the repository root of a checkout; benchmarks is not installed)::
 
     python -m benchmarks.speed_trainer --examples 256 --layers 3       # CPU
     python -m benchmarks.speed_trainer --device cuda --examples 4000   # GPU, bf16
+
+Each call prints its figures. ``--record results/speed_trainer.json`` also appends them to
+that file, with the command, the date, the commit, the software versions and the machine's
+load average, and rewrites the report beside it (``results/speed_trainer.md``) from the
+whole file (:mod:`benchmarks.speed_trainer_report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import os
 import platform
+import shlex
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import Trainer, TrainingArguments
 
+from benchmarks.speed_trainer_report import append
+from benchmarks.speed_trainer_report import markdown as report
 from distill.config import DistillConfig
 from distill.data import Features, build_features, load_tokenizer
 from distill.models import build_student, load_encoder
@@ -182,6 +195,8 @@ def run(
     return {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else
         f"CPU ({platform.processor() or platform.machine()}), {threads} threads",
+        "device_type": dev.type,
+        "threads": threads,
         "precision": precision,
         "features": len(features),
         "mean_tokens": float(np.mean(features.lengths)),
@@ -216,7 +231,42 @@ def markdown(r: dict[str, Any]) -> str:
     ])
 
 
+def _versions() -> dict[str, str]:
+    out = {"torch": torch.__version__}
+    for name in ("transformers", "accelerate"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    if torch.cuda.is_available() and torch.backends.cudnn.is_available():
+        out["cudnn"] = str(torch.backends.cudnn.version())
+    return out
+
+
+def _git(*args: str) -> str | None:
+    """A git command's output in the checkout, or None without git or a repository."""
+    try:
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def provenance(argv: list[str], load_before: float, load_after: float) -> dict[str, Any]:
+    """What a recorded measurement says about how it was made."""
+    return {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": _git("rev-parse", "HEAD") or None,
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "command": " ".join(["python -m benchmarks.speed_trainer", *map(shlex.quote, argv)]),
+        "versions": _versions(),
+        "machine_state": f"1-minute load average {load_before:.1f} before and "
+                         f"{load_after:.1f} after, {os.cpu_count()} CPU(s) seen",
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=256)
     ap.add_argument("--layers", type=int, default=3)
@@ -226,12 +276,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=None,
                     help="timed runs of each trainer, alternating (default 2 on CUDA, 1 on CPU)")
+    ap.add_argument("--record", type=Path, default=None, metavar="JSON",
+                    help="append the measurement to this file (results/speed_trainer.json) "
+                    "and rewrite the report beside it (same name, .md)")
     a = ap.parse_args(argv)
     if a.repeats is not None and a.repeats < 1:
         ap.error(f"--repeats: must be >= 1, got {a.repeats}")
+    load_before = os.getloadavg()[0]
     r = run(n_examples=a.examples, n_layers=a.layers, batch_size=a.batch_size,
             device=a.device, seed=a.seed, threads=a.threads, repeats=a.repeats)
     print(markdown(r))
+    if a.record is not None:
+        data = append(a.record, {**provenance(argv, load_before, os.getloadavg()[0]), **r})
+        out = a.record.with_suffix(".md")
+        out.write_text(report(data, a.record.as_posix()))
+        print(f"recorded in {a.record}; wrote {out}")
 
 
 if __name__ == "__main__":

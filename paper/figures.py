@@ -9,8 +9,9 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/speed.csv``: proposal time of mobo and BoTorch;
 - ``results/speed_kernels.csv`` if present, else the tables of
   ``speed_kernels.md``: hypervolume time against moocore, EHVI throughput against BoTorch;
-- ``results/speed_trainer.md``: the distillation trainer against the Hugging
-  Face Trainer;
+- ``results/speed_trainer.json``: the distillation trainer against the Hugging
+  Face Trainer (the latest measurement per device and size, as
+  :mod:`benchmarks.speed_trainer_report` reports them);
 - a distillation journal, ``results/distill_budget<B>.jsonl``: the one with the
   most finished trials (ties: the larger budget ``B``), or ``--journal``; it is only read
   (:meth:`mobo.Study.read`), so a run still writing it can be plotted;
@@ -56,6 +57,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.compare import mann_whitney_p, parse_args, read_rows
+from benchmarks.speed_trainer_report import load as load_trainer_speed
+from benchmarks.speed_trainer_report import speedups as trainer_speedup_values
 from mobo.plot import (
     Importance,
     classify,
@@ -344,19 +347,14 @@ def kernel_speed(results: Path) -> KernelSpeed:
 
 
 def trainer_speedups(path: Path) -> tuple[list[float], list[float]]:
-    """The measured trainer speed-ups: (on CPU, on a GPU), the GPU ones from tables under a
-    heading that names a GPU."""
-    cpu: list[float] = []
-    gpu: list[float] = []
-    for t in markdown_tables(_read(path)):
-        col = t.find(lambda h: h.startswith("speed-up") or h.startswith("speedup"))
-        if not col:
-            continue
-        values = [_number(r[col[0]], _rel(path)) for r in t.rows if r[col[0]].strip()]
-        (gpu if "gpu" in t.heading.lower() else cpu).extend(values)
-    if not cpu and not gpu:
-        raise InputError(f"{_rel(path)}: no table with a speed-up column")
-    return cpu, gpu
+    """The reported trainer speed-ups, (on CPU, on a GPU), from speed_trainer.json: the
+    latest measurement per kind of device and training-set size."""
+    if not path.exists():
+        raise InputError(f"{_rel(path)}: missing")
+    try:
+        return trainer_speedup_values(load_trainer_speed(path))
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{_rel(path)}: {' '.join(str(e).split())}") from None
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -930,7 +928,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     sobol = _quality_rows(results / "quality_vs_sobol.csv")
     speed = _speed_rows(results / "speed.csv")
     kernels = kernel_speed(results)
-    speedups, gpu_speedups = trainer_speedups(results / "speed_trainer.md")
+    speedups, gpu_speedups = trainer_speedups(results / "speed_trainer.json")
     importance = parameter_importance(study)
 
     values: dict[str, str] = {}

@@ -243,30 +243,23 @@ def test_rerun_replaces_the_cheap_results_only_when_a_run_succeeds(tmp_path: Pat
     assert (results / "quality_vs_sobol.csv").read_text() == "old\n"
 
 
-def test_trainer_speedups_are_split_by_the_heading_naming_a_gpu(tmp_path: Path) -> None:
-    path = tmp_path / "speed_trainer.md"
-    path.write_text("""# Trainer
+def test_trainer_speedups_are_the_latest_per_device_and_size(tmp_path: Path) -> None:
+    path = tmp_path / "speed_trainer.json"
 
-## CPU, float32
+    def m(kind: str, features: int, speedup: float) -> dict:
+        return {"device": kind, "device_type": kind, "precision": "p", "features": features,
+                "mean_tokens": 70, "ours_seconds": 1.0, "hf_seconds": speedup,
+                "ours_examples_per_s": 1.0, "hf_examples_per_s": 1.0, "speedup": speedup}
 
-| features | ours s | theirs s | speed-up |
-|---|---:|---:|---:|
-| 256 | 5.7 | 7.1 | 1.24x |
-
-## GPU, bf16 (one H100)
-
-| run | ours s | theirs s |
-|---|---:|---:|
-| 1 | 22.8 | 5.9 |
-
-| setting | ours ex/s | theirs ex/s | speed-up |
-|---|---:|---:|---:|
-| fastest | 1,104 | 829 | 1.33x |
-""")
-    assert figures.trainer_speedups(path) == ([1.24], [1.33])
-    path.write_text("## CPU\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
-    with pytest.raises(figures.InputError, match="no table with a speed-up column"):
+    path.write_text(json.dumps({"measurements": [
+        m("cpu", 512, 1.22), m("cpu", 256, 1.24), m("cuda", 4000, 1.33), m("cpu", 256, 1.27),
+        m("cuda", 4000, 1.32)]}))
+    assert figures.trainer_speedups(path) == ([1.27, 1.22], [1.32])
+    path.write_text(json.dumps({"measurements": [{"device": "cpu"}]}))
+    with pytest.raises(figures.InputError, match="lacks"):
         figures.trainer_speedups(path)
+    with pytest.raises(figures.InputError, match="missing"):
+        figures.trainer_speedups(tmp_path / "none.json")
 
 
 def test_coverage_names_the_methods_short_of_the_planned_seeds() -> None:
