@@ -16,8 +16,8 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   most finished trials (ties: the larger budget ``B``), or ``--journal``; it is only read
   (:meth:`mobo.Study.read`), so a run still writing it can be plotted;
 - ``results/distill_reference.json``: the teacher's and the baseline student's
-  exact match and parameter count; ``results/distill.md``: the task's sizes, from
-  its Task table;
+  exact match and parameter count; ``results/distill_task.json``: the task's sizes
+  (``python -m benchmarks.distill_task``);
 - ``results/distill_diagnosis.json``: the replay of the committed distillation journals
   by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
   the section :mod:`paper.diagnosis` writes.
@@ -59,6 +59,7 @@ from matplotlib.figure import Figure
 from benchmarks.compare import mann_whitney_p, parse_args, read_rows
 from benchmarks.speed_trainer_report import load as load_trainer_speed
 from benchmarks.speed_trainer_report import speedups as trainer_speedup_values
+from benchmarks.wall_time import run_wall_time
 from mobo.plot import (
     Importance,
     classify,
@@ -245,20 +246,22 @@ def distill_diagnosis(path: Path, journal: Path) -> tuple[dict[str, str], dict[s
 
 
 def distill_task_facts(path: Path) -> dict[str, str]:
-    """The task's dev set and per-trial training set sizes from distill.md's Task table."""
-    wanted = {"dev questions": "dev", "training questions per trial": "train_per_trial"}
-    for table in markdown_tables(_read(path)):
-        if [h.lower() for h in table.header[:2]] != ["quantity", "value"]:
-            continue
-        found = {}
-        for row in table.rows:
-            for prefix, key in wanted.items():
-                if row[0].lower().startswith(prefix) and len(row) > 1:
-                    found[key] = row[1]
-        if len(found) == len(wanted):
-            return found
-    raise InputError(f"{_rel(path)}: no Task table (quantity, value) with the rows "
-                     f"{', '.join(repr(k) for k in wanted)}")
+    """The task's dev set and per-trial training set sizes, each a count and a note, from
+    distill_task.json (written by ``python -m benchmarks.distill_task``)."""
+    try:
+        task = json.loads(_read(path))
+        epochs = int(task["trial"]["epochs"])
+        return {
+            "dev_n": f"{int(task['dev_questions']):,}",
+            "dev_note": f"{int(task['dev_answerable'])} answerable, "
+                        f"{int(task['dev_unanswerable'])} unanswerable",
+            "train_n": f"{int(task['trial']['train_questions']):,}",
+            "train_note": "one epoch" if epochs == 1 else f"{epochs} epochs",
+        }
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{_rel(path)}: expected the dev questions (answerable, "
+                         f"unanswerable) and the trial's questions and epochs: "
+                         f"{type(e).__name__}: {e}") from None
 
 
 def _quality_rows(path: Path) -> list[dict[str, Any]]:
@@ -756,14 +759,10 @@ def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str
     design = [k for k, t in enumerate(order) if t.source == "sobol"]
     hv_design = hv[design[-1]] if design else 0.0
     durations = [t.duration for t in finished if t.duration is not None]
-    # wall time while trials ran: the union of the finished trials' intervals, so the time
-    # a stopped study waited before it was resumed does not count
-    spans = sorted((t.started, t.finished) for t in finished if t.started and t.finished)
-    busy, end = 0.0, -math.inf
-    for a, b in spans:
-        busy += max(0.0, b - max(a, end))  # type: ignore[operator]
-        end = max(end, b)  # type: ignore[type-var]
-    wall_min = busy / 60.0
+    # the run's wall time as results/distill.md defines it (benchmarks/wall_time.py): first
+    # trial start to last trial end per segment, the time stopped before a resume not
+    # counted; the journal holds no preparation time, so none is added
+    wall_min = run_wall_time(study).minutes
     model_asks = [t.timings["ask"] for t in study.trials
                   if t.source == "model" and "ask" in t.timings]
     ref = study.ref_point or {}
@@ -923,7 +922,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     refs = distill_reference_models(results / "distill_reference.json")
-    task = distill_task_facts(results / "distill.md")
+    task = distill_task_facts(results / "distill_task.json")
     peers = _quality_rows(results / "compare.csv")
     sobol = _quality_rows(results / "quality_vs_sobol.csv")
     speed = _speed_rows(results / "speed.csv")
@@ -936,11 +935,9 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     figures: dict[str, Figure] = {}
     v, tables["table_distill_front"] = _distill_section(study, journal, refs, importance)
     values.update(v)
-    for key, text in (("dev", task["dev"]), ("train", task["train_per_trial"])):
-        # "600 (407 answerable, 193 unanswerable)": the count, and the note in parentheses
-        match = re.match(r"^\s*([^()]*?)\s*(?:\((.*)\))?\s*$", text)
-        values[f"distill_{key}_n"] = match.group(1) if match else text
-        values[f"distill_{key}_note"] = (match.group(2) or "") if match else ""
+    for key in ("dev", "train"):
+        values[f"distill_{key}_n"] = task[f"{key}_n"]
+        values[f"distill_{key}_note"] = task[f"{key}_note"]
     references = {f"teacher ({refs['teacher']['exact']:.2f} EM)": refs["teacher"],
                   f"baseline ({refs['baseline']['exact']:.2f} EM)": refs["baseline"]}
     figures["distill_pareto"] = plot_pareto(

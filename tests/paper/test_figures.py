@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import paper.figures as figures
+from benchmarks.wall_time import run_wall_time
 from mobo.space import Float, Space
 from mobo.study import Study
 
@@ -109,6 +110,14 @@ def test_the_generated_paper_reports_the_result_files(generated: Path) -> None:
     # the teacher's exact match as distill_reference.json states it
     teacher = figures.distill_reference_models(RESULTS / "distill_reference.json")["teacher"]
     assert f"teacher at {teacher['exact']:.2f} EM" in text
+    # the run's wall time by the one definition results/distill.md uses
+    wall = run_wall_time(Study.read(journal))
+    assert f"{wall.minutes:.1f} minutes of wall time" in text
+    assert f"**{wall.minutes:.1f} min**" in (RESULTS / "distill.md").read_text()
+    # the task's sizes as distill_task.json states them
+    task = json.loads((RESULTS / "distill_task.json").read_text())
+    assert (f"{task['dev_questions']} dev questions\n({task['dev_answerable']} answerable, "
+            f"{task['dev_unanswerable']} unanswerable)") in text
 
 
 def test_markdown_tables_are_parsed_by_their_headers() -> None:
