@@ -145,6 +145,7 @@ from mobo.gp import (
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
 from mobo.pareto import is_nondominated
 from mobo.space import Space
+from mobo.volume import hypervolume
 from mobo.warping import check_warp, fit_warp, warp_columns
 
 __all__ = ["Proposal", "Proposer"]
@@ -621,11 +622,12 @@ class Proposer:
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
-        centres = self._trust_centres(X, Y, ref, ok)
-        if centres is None:
+        region = self._trust_centres(X, Y, ref, ok)
+        centres = None if region is None else region[0]
+        if region is None:
             cands = self._candidates(X[near], Y[near], rng)
         else:
-            cands = self._region_candidates(centres, rng)
+            cands = self._region_candidates(*region, rng)
         scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
         pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
@@ -686,31 +688,43 @@ class Proposer:
         return above, beats
 
     def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray,
-                       ok: np.ndarray) -> np.ndarray | None:
-        """(k, d) inputs of the front of the completed trials that beat ``ref`` in every
-        column and meet the constraints: the trust region's centres; None when the trust
-        region is off or no trial qualifies (the search is then global)."""
+                       ok: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The trust region's centres, (k, d) inputs of the front of the completed trials
+        that beat ``ref`` in every column and meet the constraints, and their (k,) weights,
+        each centre's share of the hypervolume that it alone dominates (uniform if none
+        dominates any alone); None when the trust region is off or no trial qualifies (the
+        search is then global)."""
         if self.trust_region is None:
             return None
         inside = ok & np.all(Y < ref, axis=1)
         if not inside.any():
             return None
-        return X[inside][is_nondominated(Y[inside])]
+        front = is_nondominated(Y[inside])
+        P, F = X[inside][front], Y[inside][front]
+        total = hypervolume(F, ref)
+        alone = np.array([total - hypervolume(np.delete(F, i, axis=0), ref)
+                          for i in range(len(F))])
+        alone = np.maximum(alone, 0.0)
+        weights = alone / alone.sum() if alone.sum() > 0 else np.full(len(F), 1.0 / len(F))
+        return P, weights
 
-    def _region_candidates(self, centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(n_candidates + n_local * k, d) candidates in the trust region's boxes: Sobol
-        points mapped into the box of a centre drawn at random for each, and the Gaussian
-        perturbations of :meth:`_candidates` around the centres, clipped to their boxes."""
+    def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
+                           rng: np.random.Generator) -> np.ndarray:
+        """(n_candidates + n_local * min(k, 16), d) candidates in the trust region's boxes:
+        Sobol points mapped into the box of a centre drawn for each with probability
+        ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
+        the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
+        largest weight, clipped to their boxes."""
         assert self.trust_region is not None
         r = self.trust_region
         seed = int(rng.integers(2**63 - 1))
         U = self.space.sobol(self.n_candidates, seed=seed)
-        owner = rng.integers(len(centres), size=len(U))
+        owner = rng.choice(len(centres), size=len(U), p=weights)
         parts = [centres[owner] + (2.0 * U - 1.0) * r]
         if self.n_local:
             P = centres
             if len(P) > 16:
-                P = P[rng.choice(len(P), 16, replace=False)]
+                P = P[np.argsort(-weights, kind="stable")[:16]]
             scale = np.where(rng.random((len(P), self.n_local, 1)) < 0.5, 0.02, 0.1)
             step = np.clip(scale * rng.standard_normal((len(P), self.n_local, P.shape[1])),
                            -r, r)

@@ -44,6 +44,18 @@ def _centres_reference(X: np.ndarray, Y: np.ndarray, ref: np.ndarray) -> np.ndar
     return X[keep]
 
 
+def _area_2d(F: np.ndarray, ref: np.ndarray) -> float:
+    """Area dominated by the points ``F`` (minimised) within ``ref``: the union of their
+    rectangles, summed over the vertical strips between consecutive first coordinates."""
+    xs = sorted({float(f[0]) for f in F} | {float(ref[0])})
+    area = 0.0
+    for lo, hi in zip(xs[:-1], xs[1:], strict=True):
+        below = [f[1] for f in F if f[0] <= lo]
+        if below:
+            area += (hi - lo) * (ref[1] - min(below))
+    return area
+
+
 def _within(x: np.ndarray, centres: np.ndarray, r: float) -> bool:
     return any(float(np.max(np.abs(x - c))) <= r + 1e-12 for c in centres)
 
@@ -68,11 +80,17 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     Y = _problem(X)
     ref = np.quantile(Y, 0.7, axis=0)
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    centres = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool))
-    assert centres is not None
+    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool))
+    assert region is not None
+    centres, weights = region
     expected = _centres_reference(X, Y, ref)
     assert sorted(map(tuple, centres)) == sorted(map(tuple, expected))
-    C = prop._region_candidates(centres, np.random.default_rng(0))
+    # each centre's weight: its share of the area it alone dominates
+    F = np.array([Y[int(np.flatnonzero((X == c).all(axis=1))[0])] for c in centres])
+    alone = np.array([_area_2d(F, ref) - _area_2d(np.delete(F, i, axis=0), ref)
+                      for i in range(len(F))])
+    assert np.allclose(weights, alone / alone.sum())
+    C = prop._region_candidates(centres, weights, np.random.default_rng(0))
     assert len(C) == FAST["n_candidates"] + FAST["n_local"] * len(centres)
     assert all(_within(c, centres, 0.1) for c in C)
     assert np.all((C >= 0.0) & (C <= 1.0))
@@ -95,8 +113,9 @@ def test_constraint_breakers_are_no_centres() -> None:
     best = int(np.argmin(Y[:, 0]))
     ok[best] = False  # the best trial breaks a constraint
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    centres = prop._trust_centres(X, Y, ref, ok)
-    assert centres is not None
+    region = prop._trust_centres(X, Y, ref, ok)
+    assert region is not None
+    centres = region[0]
     assert not any(np.array_equal(c, X[best]) for c in centres)
     assert sorted(map(tuple, centres)) == sorted(
         map(tuple, X[ok][is_nondominated(Y[ok])]))
@@ -220,3 +239,14 @@ def test_task_recommendation_applies_to_new_studies_unless_a_flag_says_otherwise
 def test_task_entry_refuses_unknown_study_options() -> None:
     with pytest.raises(ValueError, match="study_options"):
         TaskEntry("x", "y", lambda a, s: None, study_options={"trust": 0.1})  # type: ignore
+
+
+def test_repeated_outcomes_make_one_centre_of_full_weight() -> None:
+    # two trials with the same outcome: one centre (the first), which alone dominates all
+    X = np.array([[0.1, 0.2, 0.3], [0.6, 0.5, 0.4], [0.9, 0.9, 0.9]])
+    Y = np.array([[0.2, 0.3], [0.2, 0.3], [0.9, 0.9]])
+    region = Proposer(SPACE3, trust_region=0.1, **FAST)._trust_centres(
+        X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool))
+    assert region is not None
+    centres, weights = region
+    assert np.array_equal(centres, X[:1]) and np.allclose(weights, 1.0)
