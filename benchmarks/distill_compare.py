@@ -61,6 +61,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -212,6 +214,101 @@ def _append(path: Path, record: Mapping[str, Any]) -> None:
         f.write((json.dumps(record) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())
+
+
+class EvaluationCache:
+    """Completed evaluations of one black box, kept in a JSON-lines file and shared by
+    every run that uses it: the task is deterministic (a student is trained from a fixed
+    seed), so a configuration that another run (another method with the same design, or
+    another setting on the same seed) has already evaluated is served from the file.
+
+    Lines: ``{"key": <params as canonical JSON>, "values": {...}}``, the first one
+    ``{"task": <fingerprint>}`` (:func:`task_fingerprint`); a file made for another task is
+    refused (ValueError). The fingerprint does not cover the task's code: after changing
+    the trainer or the data, start a new cache file. Only completed evaluations with
+    finite values are kept."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self._values: dict[str, dict[str, float]] = {}
+        self.hits = 0
+        self._read()
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            self._write({"task": fingerprint})
+
+    @staticmethod
+    def key(params: Mapping[str, Any]) -> str:
+        return json.dumps(dict(params), sort_keys=True)
+
+    def _read(self) -> None:
+        if not self.path.is_file():
+            return
+        lines = [line for line in self.path.read_text().splitlines() if line.strip()]
+        for k, line in enumerate(lines):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash
+            if k == 0:
+                if rec.get("task") != self.fingerprint:
+                    raise ValueError(f"{self.path}: an evaluation cache of another task "
+                                     f"({rec.get('task')!r}); give another --eval-cache")
+                continue
+            self._values[rec["key"]] = rec["values"]
+
+    def get(self, params: Mapping[str, Any]) -> dict[str, float] | None:
+        """The cached values of ``params`` (rereading the file on a miss), or None."""
+        k = self.key(params)
+        if k not in self._values:
+            self._read()
+        found = self._values.get(k)
+        if found is not None:
+            self.hits += 1
+        return None if found is None else dict(found)
+
+    def put(self, params: Mapping[str, Any], values: Mapping[str, float]) -> None:
+        k = self.key(params)
+        self._values[k] = dict(values)
+        self._write({"key": k, "values": dict(values)})
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        # one write(2) of a whole line on an O_APPEND descriptor, led by a newline: lines
+        # of concurrent writers never interleave, and a line torn by a crash ends at the
+        # next one (and is skipped as unreadable) instead of swallowing it
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, ("\n" + json.dumps(record) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class CachedFn:
+    """``fn`` with its completed evaluations kept in (and served from) ``cache``."""
+
+    fn: Callable[[Mapping[str, Any]], Mapping[str, float]]
+    cache: EvaluationCache
+
+    def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
+        found = self.cache.get(params)
+        if found is not None:
+            return found
+        values = {k: float(v) for k, v in self.fn(params).items()}
+        if all(math.isfinite(v) for v in values.values()):
+            self.cache.put(params, values)
+        return values
+
+
+def task_fingerprint(box: Blackbox) -> str:
+    """What identifies the black box for :class:`EvaluationCache`: its space, objectives
+    and fixed reference (the no-answer EM and the teacher's size), and the task seed."""
+    text = json.dumps({"space": box.space.to_dict(),
+                       "objectives": [o.to_dict() for o in box.objectives],
+                       "reference": box.reference, "task_seed": TASK_SEED}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _evaluate(box: Blackbox, params: Mapping[str, Any]) -> tuple[str, dict[str, float] | None,
@@ -836,6 +933,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
                     "results/distill_standin/ unless --out-dir is given")
+    ap.add_argument("--eval-cache", default=None, metavar="PATH",
+                    help="file of completed evaluations shared by runs (the task is "
+                    "deterministic: a configuration already evaluated, e.g. the initial "
+                    "design another method shares, is not trained again; default "
+                    "<out-dir>/distill_compare/evaluations.jsonl; not used with --standin)")
+    ap.add_argument("--no-eval-cache", action="store_true",
+                    help="evaluate every trial, even one already in the cache")
     ap.add_argument("--report", action="store_true",
                     help="only rewrite the report and the figure from the CSV")
     ap.add_argument("--out-dir", default=None, metavar="DIR",
@@ -905,6 +1009,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         box = load_standin()
     else:
         box = load_task(lambda msg: print(msg, file=sys.stderr, flush=True))
+        if not args.no_eval_cache:
+            cache_path = Path(args.eval_cache or out_dir / NAME / "evaluations.jsonl")
+            try:
+                cache = EvaluationCache(cache_path.expanduser(), task_fingerprint(box))
+            except ValueError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            box = dataclasses.replace(box, fn=CachedFn(box.fn, cache))
     (out_dir / NAME).mkdir(parents=True, exist_ok=True)
     (out_dir / NAME / "reference.json").write_text(json.dumps(box.reference) + "\n")
     if args.standin:

@@ -260,3 +260,42 @@ def test_arguments() -> None:
         D.parse_args(["--budget", "0"])
     with pytest.raises(SystemExit):
         D.parse_args(["--methods", "nsga2"])
+
+
+def test_evaluation_cache_serves_what_another_run_evaluated(tmp_path: Path) -> None:
+    box, fake = make_box()
+    cache = D.EvaluationCache(tmp_path / "cache.jsonl", D.task_fingerprint(box))
+    cached = D.Blackbox(box.space, box.objectives, D.CachedFn(fake, cache), box.reference)
+    budget = 6
+    D.run_method("sobol", cached, 4, budget, tmp_path / "a")
+    records = D.read_records(D.run_path(tmp_path / "a", "sobol", 4))
+    completed = sum(r["status"] == "completed" for r in records)
+    failed = len(records) - completed
+    assert fake.calls == budget and completed >= 1
+    # another run of the same design (another process, as after a restart): only the
+    # failed evaluations are tried again, the records are the same
+    again = D.EvaluationCache(tmp_path / "cache.jsonl", D.task_fingerprint(box))
+    cached2 = D.Blackbox(box.space, box.objectives, D.CachedFn(fake, again), box.reference)
+    D.run_method("sobol", cached2, 4, budget, tmp_path / "b")
+    assert fake.calls == budget + failed and again.hits == completed
+    strip = [{k: v for k, v in r.items() if k != "seconds"}
+             for r in D.read_records(D.run_path(tmp_path / "a", "sobol", 4))]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"}
+                     for r in D.read_records(D.run_path(tmp_path / "b", "sobol", 4))]
+    # failed evaluations are not kept: they are tried again
+    failing = {"n_layers": 2, "learning_rate": 0.009, "init": "teacher"}
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            cached2.fn(failing)
+    assert again.get(failing) is None
+    # a torn line (a crash mid-write) is skipped, and the lines after it are read
+    with (tmp_path / "cache.jsonl").open("a") as f:
+        f.write('{"key": "{\\"n_lay')
+    extra = {"n_layers": 3, "learning_rate": 1e-3, "init": "teacher"}
+    cached2.fn(extra)
+    third = D.EvaluationCache(tmp_path / "cache.jsonl", D.task_fingerprint(box))
+    assert third.get(extra) == fake(extra)
+    # another task's cache is refused
+    other = D.Blackbox(box.space, box.objectives, fake, {"exact": 1.0, "num_parameters": 2.0})
+    with pytest.raises(ValueError, match="another task"):
+        D.EvaluationCache(tmp_path / "cache.jsonl", D.task_fingerprint(other))
