@@ -134,6 +134,9 @@ def test_a_resumed_run_repairs_the_students_before_its_first_new_trial(
     monkeypatch.setenv("MOBO_CACHE", str(tmp_path / "cache"))
     argv = ["--device", "cpu", "--seed", "0", "--storage", str(journal)]
     assert main([*argv, "--budget", "3"], out=io.StringIO()) == 0
+    # a new study gets the task's recommended settings
+    assert ENTRY.study_options == {"trust_region": 0.1}
+    assert Study.read(journal).trust_region == 0.1
     front = [t.number for t in Study.read(journal).pareto_front()]
     kept = {p.name for p in students.iterdir()} - {STAGING}
     assert front and kept == {f"trial-{n}" for n in front}
