@@ -348,6 +348,18 @@ def _study_options(args: argparse.Namespace, entry: TaskEntry,
     return options
 
 
+def _settings_line(study: Study) -> str:
+    """The proposer's opt-in settings in use, on one line ("" when none is)."""
+    parts = []
+    if study.trust_region is not None:
+        parts.append(f"trust region {study.trust_region:g}")
+    if study.threshold_model:
+        parts.append("threshold model")
+    if study.warp is not None:
+        parts.append(f"{study.warp} warp")
+    return "settings: " + ", ".join(parts) if parts else ""
+
+
 def _journal_seed(storage: Path, default: int) -> int:
     """The seed recorded in an existing journal (the task's data may depend on it)."""
     seed = _journal_header(storage).get("seed")
@@ -410,6 +422,9 @@ def _run(args: argparse.Namespace, out: TextIO, parser: _Parser,
               f"seed {study.seed}, budget {args.budget}, {args.workers} worker(s) on {backend}; "
               f"{where}" + (f" (resumed with {before} finished trials)" if resuming else ""),
               file=out, flush=True)
+        settings = _settings_line(study)
+        if settings:
+            print(settings, file=out, flush=True)
         extra = entry.header(task) if entry.header is not None else ""
         if extra:
             print(extra, file=out, flush=True)

@@ -197,7 +197,9 @@ def test_cli_flag_recorded_kept_on_resume_and_checked(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     journal = tmp_path / "t.jsonl"
     base = ["--problem", "zdt1", "--seed", "1", "--storage", str(journal)]
-    assert main([*base, "--budget", "9", "--trust-region", "0.2"], out=io.StringIO()) == 0
+    shown = io.StringIO()
+    assert main([*base, "--budget", "9", "--trust-region", "0.2"], out=shown) == 0
+    assert "settings: trust region 0.2\n" in shown.getvalue()
     assert json.loads(journal.read_text().splitlines()[0])["trust_region"] == 0.2
     assert main([*base, "--budget", "10"], out=io.StringIO()) == 0  # the journal's
     assert Study.read(journal).trust_region == 0.2
