@@ -622,7 +622,7 @@ class Proposer:
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
-        region = self._trust_centres(X, Y, ref, ok)
+        region = self._trust_centres(X, Y, ref, ok, gp, modelled)
         centres = None if region is None else region[0]
         if region is None:
             cands = self._candidates(X[near], Y[near], rng)
@@ -687,20 +687,33 @@ class Proposer:
         beats = fit_gp(X, labels, warm.get("threshold"), min_lengthscale=_FEAS_MIN_LENGTHSCALE)
         return above, beats
 
-    def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray,
-                       ok: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+                       gp: GP, modelled: Sequence[int]
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
         """The trust region's centres, (k, d) inputs of the front of the completed trials
         that beat ``ref`` in every column and meet the constraints, and their (k,) weights,
         each centre's share of the hypervolume that it alone dominates (uniform if none
         dominates any alone); None when the trust region is off or no trial qualifies (the
-        search is then global)."""
+        search is then global).
+
+        A trial that beats the reference by less than the GP's own uncertainty about it
+        (the posterior sd of the ``modelled`` columns at its input) is no centre while
+        others beat it credibly, by at least one posterior sd in every modelled column: a
+        collapsed configuration that scores a hair above a threshold by luck would
+        otherwise anchor the search where nothing learns."""
         if self.trust_region is None:
             return None
         inside = ok & np.all(Y < ref, axis=1)
         if not inside.any():
             return None
-        front = is_nondominated(Y[inside])
-        P, F = X[inside][front], Y[inside][front]
+        cols = list(modelled)
+        mean, sd = gp.posterior(X[inside])
+        credible = np.all(mean + sd < ref[cols], axis=1)
+        keep = np.flatnonzero(inside)
+        if credible.any():
+            keep = keep[credible]
+        front = is_nondominated(Y[keep])
+        P, F = X[keep][front], Y[keep][front]
         total = hypervolume(F, ref)
         alone = np.array([total - hypervolume(np.delete(F, i, axis=0), ref)
                           for i in range(len(F))])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from mobo.acquisition import Proposer
+from mobo.gp import fit_gp
 from mobo.pareto import is_nondominated
 from mobo.run import main
 from mobo.space import Categorical, Float, Int, Space
@@ -34,8 +35,14 @@ def _problem(X: np.ndarray) -> np.ndarray:
 
 def _centres_reference(X: np.ndarray, Y: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """The inputs of the non-dominated trials among those strictly better than ``ref`` in
-    every column, by pairwise comparison."""
+    every column, by pairwise comparison; of those, only the ones whose GP posterior mean
+    beats ``ref`` by a posterior sd in every column, if there are any (the GP the proposer
+    fits: all trials, no warm start)."""
     inside = [i for i in range(len(X)) if all(Y[i, j] < ref[j] for j in range(Y.shape[1]))]
+    mean, sd = fit_gp(X, Y).posterior(X)
+    credible = [i for i in inside
+                if all(mean[i, j] + sd[i, j] < ref[j] for j in range(Y.shape[1]))]
+    inside = credible or inside
     keep = []
     for i in inside:
         dominated = any(np.all(Y[k] <= Y[i]) and np.any(Y[k] < Y[i]) for k in inside)
@@ -80,7 +87,7 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     Y = _problem(X)
     ref = np.quantile(Y, 0.7, axis=0)
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool))
+    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool), fit_gp(X, Y), [0, 1])
     assert region is not None
     centres, weights = region
     expected = _centres_reference(X, Y, ref)
@@ -113,7 +120,7 @@ def test_constraint_breakers_are_no_centres() -> None:
     best = int(np.argmin(Y[:, 0]))
     ok[best] = False  # the best trial breaks a constraint
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, ok)
+    region = prop._trust_centres(X, Y, ref, ok, fit_gp(X, Y), [0, 1])
     assert region is not None
     centres = region[0]
     assert not any(np.array_equal(c, X[best]) for c in centres)
@@ -248,7 +255,35 @@ def test_repeated_outcomes_make_one_centre_of_full_weight() -> None:
     X = np.array([[0.1, 0.2, 0.3], [0.6, 0.5, 0.4], [0.9, 0.9, 0.9]])
     Y = np.array([[0.2, 0.3], [0.2, 0.3], [0.9, 0.9]])
     region = Proposer(SPACE3, trust_region=0.1, **FAST)._trust_centres(
-        X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool))
+        X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool), fit_gp(X, Y), [0, 1])
     assert region is not None
     centres, weights = region
     assert np.array_equal(centres, X[:1]) and np.allclose(weights, 1.0)
+
+
+class _FixedPosterior:
+    """A stand-in GP whose posterior at the i-th input is (means[i], sds[i])."""
+
+    def __init__(self, X: np.ndarray, means: np.ndarray, sds: np.ndarray) -> None:
+        self.X, self.means, self.sds = X, means, sds
+
+    def posterior(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = [int(np.flatnonzero((self.X == x).all(axis=1))[0]) for x in Xq]
+        return self.means[rows], self.sds[rows]
+
+
+def test_a_trial_within_its_posterior_sd_of_the_reference_anchors_only_alone() -> None:
+    # column 0 modelled (sd 0.5 everywhere), column 1 known; reference (0, 10)
+    X = np.array([[0.1, 0.1, 0.1], [0.5, 0.5, 0.5], [0.9, 0.9, 0.9]])
+    Y = np.array([[-0.1, 1.0],    # beats the reference by a hair: within its sd
+                  [-5.0, 6.0],    # beats it credibly
+                  [1.0, 0.5]])    # does not beat it
+    ref = np.array([0.0, 10.0])
+    gp = _FixedPosterior(X, Y[:, :1].copy(), np.full((3, 1), 0.5))
+    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
+    region = prop._trust_centres(X, Y, ref, np.ones(3, dtype=bool), gp, [0])  # type: ignore
+    assert region is not None and np.array_equal(region[0], X[1:2])
+    # without a credible one, the trial that beats the reference by a hair is the centre
+    alone = prop._trust_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
+                                [0])  # type: ignore
+    assert alone is not None and np.array_equal(alone[0], X[:1])
