@@ -32,7 +32,8 @@ evaluated so far, on noise-free values (the noisy problem's observations carry n
 its score does not), after 25, 50 and 100 evaluations (and at the budget if it is none
 of those). Raw results go to a CSV (one row per problem, method, seed and checkpoint)
 that a re-run resumes from; a markdown table of median and interquartile range is
-written next to it.
+written next to it (next to ``results/compare.csv``, the development seeds' file, the report
+of :mod:`benchmarks.compare_report` instead: held-out and development seeds side by side).
 
 Usage (from the repository root of a checkout; benchmarks is not installed)::
 
@@ -386,19 +387,22 @@ def run_one(
     return rows
 
 
+def parse_row(raw: dict[str, str]) -> dict[str, Any]:
+    """One row of a results CSV as :func:`csv.DictReader` gives it, its numbers parsed."""
+    row: dict[str, Any] = dict(raw)
+    for key in ("seed", "n_evals", "n_feasible"):
+        row[key] = int(raw[key])
+    for key in ("hypervolume", "max_hv", "log10_gap", "wall_s"):
+        row[key] = float(raw[key])
+    return row
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a results CSV (numbers parsed); [] if the file does not exist."""
     if not path.exists():
         return []
     with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["seed"] = int(row["seed"])
-        row["n_evals"] = int(row["n_evals"])
-        row["n_feasible"] = int(row["n_feasible"])
-        for key in ("hypervolume", "max_hv", "log10_gap", "wall_s"):
-            row[key] = float(row[key])
-    return rows
+        return [parse_row(raw) for raw in csv.DictReader(f)]
 
 
 def append_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -420,12 +424,18 @@ def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
     return float(q50), float(q25), float(q75)
 
 
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided Mann-Whitney U test's p-value (Mann & Whitney 1947) of two samples of gaps;
-    1 when either is empty. A large p means their difference is within seed-to-seed noise."""
+def mann_whitney_p(
+    a: Sequence[float], b: Sequence[float], alternative: str = "two-sided"
+) -> float:
+    """Mann-Whitney U test's p-value (Mann & Whitney 1947) of two samples of gaps; 1 when
+    either is empty. A large p means their difference is within seed-to-seed noise.
+
+    ``alternative`` is scipy's: ``"two-sided"``, or ``"less"`` for the one-sided test that
+    ``a`` tends to be lower than ``b`` (a small p: ``a``'s gaps are lower beyond noise).
+    """
     if not len(a) or not len(b):
         return 1.0
-    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    return float(mannwhitneyu(a, b, alternative=alternative).pvalue)
 
 
 def _evidence(ours: Sequence[float], theirs: Sequence[float], name: str) -> str:
@@ -501,6 +511,19 @@ def markdown_table(rows: Sequence[dict[str, Any]], methods: Sequence[str] = METH
     if verdicts:
         out += ["## Targets (median log10 gap of mobo at the last checkpoint)", "", *verdicts, ""]
     return "\n".join(out)
+
+
+def write_table(csv_path: Path, md_path: Path) -> None:
+    """Write the markdown table of ``csv_path`` to ``md_path``; for the development file,
+    results/compare.md, the report of held-out and development seeds side by side
+    (:mod:`benchmarks.compare_report`)."""
+    # compare_report imports this module: imported here, where both are loaded
+    from benchmarks import compare_report
+
+    if md_path.resolve() == compare_report.REPORT.resolve():
+        md_path.write_text(compare_report.generate(csv_path))
+    else:
+        md_path.write_text(markdown_table(read_rows(csv_path)) + "\n")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -618,8 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
                     continue
                 record(job, rows)
-    rows = read_rows(csv_path)
-    md_path.write_text(markdown_table(rows) + "\n")
+    write_table(csv_path, md_path)
     print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
     if failures:
         print(f"{failures} runs failed (see above); re-run to retry them", file=sys.stderr)
