@@ -291,6 +291,12 @@ def p_text(p: float | None) -> str:
     return "<0.001" if p < 0.0005 else f"{p:.3f}"
 
 
+def p_phrase(p: float | None) -> str:
+    """``p = 0.312`` or ``p < 0.001``."""
+    text = p_text(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 def verdict_text(v: Verdict, names: Mapping[str, str] | None = None) -> str:
     """One verdict in words: the outcome, both medians, seed counts and the p-value."""
     names = names or {}
@@ -299,7 +305,7 @@ def verdict_text(v: Verdict, names: Mapping[str, str] | None = None) -> str:
         empty = [names.get(m, m) for m, n in (("mobo", v.n_mobo), (v.peer, v.n_peer)) if not n]
         return f"vs {peer}: not judged ({join(empty)} not run yet)"
     return (f"vs {peer}: {v.outcome} ({v.mobo:.3f} vs {v.theirs:.3f}; n {v.n_mobo} and "
-            f"{v.n_peer}; p = {p_text(v.p)})")
+            f"{v.n_peer}; {p_phrase(v.p)})")
 
 
 def coverage_lines(cov: Coverage, seeds: SeedSet, plan: Plan) -> list[str]:
@@ -384,8 +390,8 @@ def _difference_section(pairs: Sequence[tuple[Verdict, Verdict]], n_both: int) -
         return [*out, f"None: the {n_both} verdicts judged on both seed sets agree.", ""]
     for h, d in pairs:
         out.append(f"- {h.problem} vs {h.peer}: {d.outcome} on development seeds "
-                   f"({d.mobo:.3f} vs {d.theirs:.3f}, p = {p_text(d.p)}), {h.outcome} on "
-                   f"held-out seeds ({h.mobo:.3f} vs {h.theirs:.3f}, p = {p_text(h.p)})")
+                   f"({d.mobo:.3f} vs {d.theirs:.3f}, {p_phrase(d.p)}), {h.outcome} on "
+                   f"held-out seeds ({h.mobo:.3f} vs {h.theirs:.3f}, {p_phrase(h.p)})")
     return [*out, "", f"{len(pairs)} of the {n_both} verdicts judged on both seed sets "
                       "differ.", ""]
 
