@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import paper.figures as figures
+from benchmarks.compare import append_rows, read_rows
 from benchmarks.wall_time import run_wall_time
 from mobo.space import Float, Space
 from mobo.study import Study
@@ -189,6 +190,7 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path: Path,
         (["--results", str(results)], "compare.csv: missing"),
         (["--results", str(tmp_path / "none")], "is not a folder"),
         (["--journal", str(tmp_path / "none.jsonl")], "--journal"),
+        (["--heldout", str(tmp_path / "none.csv")], "--heldout"),
         (["--out", str(results / "speed.csv")], "is not a folder"),
         (["--bogus"], "unrecognized arguments"),
     ]
@@ -204,6 +206,47 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path: Path,
                          "--out", str(tmp_path / "f")])
     err = capsys.readouterr().err
     assert code == 2 and "speed_kernels.md: no hypervolume table" in err
+
+
+def _heldout_rows(problem: str, method: str, gaps: list[float]) -> list[dict]:
+    return [{"problem": problem, "method": method, "seed": 100 + k, "n_evals": n,
+             "hypervolume": 1.0, "max_hv": 2.0, "log10_gap": gap, "n_feasible": n,
+             "wall_s": 1.0} for k, gap in enumerate(gaps) for n in (25, 50, 100)]
+
+
+def test_the_peer_section_sets_the_heldout_seeds_beside_the_development_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = _copy_results(tmp_path)
+    # held-out: mobo loses to BoTorch on zdt1 (it wins on the development seeds), Sobol has
+    # two of the five seeds, every other cell has no run
+    held = tmp_path / "heldout.csv"
+    append_rows(held, _heldout_rows("zdt1", "mobo", [0.1, 0.2, 0.3, 0.4, 0.5])
+                + _heldout_rows("zdt1", "botorch", [-0.5, -0.4, -0.3, -0.2, -0.1])
+                + _heldout_rows("zdt1", "sobol", [2.0, 2.2]))
+    paper = tmp_path / "p.md"
+    assert figures.main(["--results", str(results), "--heldout", str(held), "--paper",
+                         str(paper), "--out", str(tmp_path / "f")]) == 0, capsys.readouterr()
+    text = paper.read_text()
+    dev = [r["log10_gap"] for r in read_rows(RESULTS / "compare.csv")
+           if (r["problem"], r["method"], r["n_evals"]) == ("zdt1", "mobo", 100)]
+    med, q25, q75 = (np.percentile(dev, q) for q in (50, 25, 75))
+    assert (f"| zdt1 | mobo (exact EHVI) | 0.300 [0.200, 0.400] | 5 |  | "
+            f"{med:.3f} [{q25:.3f}, {q75:.3f}] | {len(dev)} |  |") in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("|  | BoTorch qLogNEHVI |")
+               and "-0.300 [-0.400, -0.200]" in ln)
+    assert float(row.split("|")[5]) > 0.9  # mobo's held-out gaps are the higher ones
+    assert "Seeds 0-9 are development seeds" in text and "Seeds 100-104 are held out" in text
+    flat = " ".join(text.split())
+    assert "The held-out rerun is partial" in flat
+    assert "Fewer seeds so far: zdt1 Sobol with 2 of 5." in flat
+    assert "No run yet: branincurrin (every method); zdt1 (Optuna TPE, Optuna GPSampler and " \
+           "Optuna NSGA-II);" in flat
+    assert "- zdt1 against BoTorch qLogNEHVI: met on the development seeds" in text
+    assert "MISSED on the held-out seeds (0.300 vs -0.300" in text
+    assert ("zdt1, held-out seeds: mobo's median log10 gap after 100 evaluations is worse "
+            "than BoTorch qLogNEHVI's (0.300 vs -0.300, one-sided Mann-Whitney p = ") in flat
+    assert "- zdt1: held-out seeds: worse than BoTorch qLogNEHVI (0.300 vs -0.300" in text
+    assert "- c2dtlz2: held-out seeds: not judged yet (no runs of mobo)" in text
 
 
 def test_kernel_speed_reads_a_csv_when_it_has_the_columns(tmp_path: Path) -> None:
@@ -278,7 +321,7 @@ def test_coverage_names_the_methods_short_of_the_planned_seeds() -> None:
               "log10_gap": 0.0} for s in range(3)]
     text = figures._coverage(rows, {"peers_all_met": "yes", "peers_budget": "100"})
     cov = text["peers_coverage"]
-    assert "all 10 planned seeds for mobo and sobol" in cov
+    assert "all 10 planned development seeds (0-9) for mobo and sobol" in cov
     assert "botorch has fewer on zdt1 (3)" in cov
     assert "2 of the 7 planned problems" in cov
 
