@@ -88,7 +88,7 @@ from benchmarks.compare import (
 )
 from benchmarks.distill_standin import StandIn
 from mobo.pareto import is_nondominated
-from mobo.run import build_parser, default_n_initial, trust_region_arg
+from mobo.run import build_parser, default_n_initial, flag_overrides, trust_region_arg
 from mobo.space import Categorical, Float, Int, Space
 from mobo.study import Study
 from mobo.trial import Objective, Trial
@@ -957,14 +957,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The mobo settings given on the command line (the others stay the task's)."""
-    out: dict[str, Any] = {}
-    if args.mobo_warp is not None:
-        out["warp"] = None if args.mobo_warp == "none" else args.mobo_warp
-    if args.mobo_threshold_model is not None:
-        out["threshold_model"] = args.mobo_threshold_model
-    if args.mobo_trust_region is not None:
-        out["trust_region"] = args.mobo_trust_region or None  # 0: off
-    return out
+    return flag_overrides(args.mobo_warp, args.mobo_threshold_model, args.mobo_trust_region)
 
 
 def _limit_threads(n: int) -> None:

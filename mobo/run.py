@@ -339,13 +339,23 @@ def _study_options(args: argparse.Namespace, entry: TaskEntry,
         options = {"warp": header.get("warp"),
                    "threshold_model": header.get("threshold_model") is True,
                    "trust_region": header.get("trust_region")}
-    if args.warp is not None:
-        options["warp"] = None if args.warp == "none" else args.warp
-    if args.threshold_model is not None:
-        options["threshold_model"] = args.threshold_model
-    if args.trust_region is not None:
-        options["trust_region"] = args.trust_region or None  # 0: off
+    options.update(flag_overrides(args.warp, args.threshold_model, args.trust_region))
     return options
+
+
+def flag_overrides(warp: str | None, threshold_model: bool | None,
+                   trust_region: float | None) -> dict[str, Any]:
+    """The Study settings that flags give, as ``Study`` takes them: ``warp`` "none" (off)
+    or a warp name, ``threshold_model`` a bool, ``trust_region`` a half-width or 0 (off);
+    None: the flag was not given (the setting is left out)."""
+    out: dict[str, Any] = {}
+    if warp is not None:
+        out["warp"] = None if warp == "none" else warp
+    if threshold_model is not None:
+        out["threshold_model"] = threshold_model
+    if trust_region is not None:
+        out["trust_region"] = trust_region or None  # 0: off
+    return out
 
 
 def _settings_line(study: Study) -> str:
