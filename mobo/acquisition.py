@@ -111,9 +111,11 @@ objective (and meet the constraints), each with a box of half-width ``trust_regi
 the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
 random for each) and Gaussian perturbations of the centres clipped to their boxes, and
 each L-BFGS-B refinement stays in the box of its start's nearest centre. The discrete
-hill-climb that follows takes single steps out of the boxes as well (a categorical
-changes only through it: a trust region at Hamming distance one, as CASMOPOLITAN, Wan et
-al. 2021, treats categorical inputs). The region's size is fixed, not adapted; until a
+hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
+while a categorical may change at each step (a categorical changes only through it: a
+trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
+inputs). A trial that beats the reference by less than its posterior sd anchors no box
+while others beat it credibly. The region's size is fixed, not adapted; until a
 trial beats the reference point, the search is global.
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
@@ -645,7 +647,7 @@ class Proposer:
         if x is None:
             x, s = self._best_new(cands[order], scores[order], taken)
         if x is not None and self._discrete and self.neighbourhood_steps:
-            x, s = self._neighbourhood(acq, x, s, taken)
+            x, s = self._neighbourhood(acq, x, s, taken, centres)
         if x is None:
             x, s = self._random_new(acq, taken, rng)
         t_acq = time.perf_counter() - t1
@@ -744,6 +746,19 @@ class Proposer:
             parts.append((P[:, None, :] + step).reshape(-1, P.shape[1]))
         return self.space.round(np.clip(np.vstack(parts), 0.0, 1.0))
 
+    def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """(n,) whether each rounded row of ``Z`` could come from a centre's box in its
+        numeric (not one-hot) coordinates: per coordinate, the stretch that rounds to it
+        (:meth:`mobo.space.Space.cells`) meets the box, for some centre."""
+        assert self.trust_region is not None
+        numeric = np.ones(Z.shape[1], dtype=bool)
+        for i, _p in self.space._cat_params:
+            numeric[self.space.slices[i]] = False
+        lo, hi = self.space.cells(Z)
+        C = centres[None, :, numeric]
+        gap = np.maximum(np.maximum(lo[:, None, numeric] - C, C - hi[:, None, numeric]), 0.0)
+        return (gap.max(axis=2, initial=0.0) <= self.trust_region + 1e-12).any(axis=1)
+
     def _region_bounds(self, centres: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """(k, d, 2) per start, the box of its nearest centre (max-norm) within the cube."""
         assert self.trust_region is not None
@@ -817,10 +832,16 @@ class Proposer:
         return None, -math.inf
 
     def _neighbourhood(
-        self, acq: _Acquisition, x: np.ndarray, s: float, taken: np.ndarray
+        self, acq: _Acquisition, x: np.ndarray, s: float, taken: np.ndarray,
+        centres: np.ndarray | None = None,
     ) -> tuple[np.ndarray, float]:
+        """Greedy steps to the best discrete neighbour while it scores higher; with the
+        trust region's ``centres``, only to neighbours whose numeric coordinates stay in
+        some centre's box (a categorical may change at every step)."""
         for _ in range(self.neighbourhood_steps):
             N = self.space.neighbours(x)
+            if len(N) and centres is not None:
+                N = N[self._in_region(N, centres)]
             if len(N) == 0:
                 break
             keep = np.array([not self._is_taken(n, taken) for n in N])

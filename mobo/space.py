@@ -440,6 +440,23 @@ class Space:
             return np.zeros((0, self.dim))
         return np.array(out)
 
+    def cells(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stretch of the unit cube that rounds to each coordinate of the rounded
+        points ``X`` (n, dim): ``(lo, hi)``, both (n, dim). An Int's column spans its
+        integer's interval of the continuous relaxation (k - 1/2 to k + 1/2, encoded);
+        Float and one-hot columns are points (lo = hi = the value)."""
+        X = self.round(np.atleast_2d(np.asarray(X, dtype=float)))
+        lo, hi = X.copy(), X.copy()
+        for i, p in self._int_params:
+            c = self.slices[i].start
+            k = self._decode_number(p, X[:, c])
+            a, b = self._relaxed_bounds(p)
+            for edge, out in ((-0.5, lo), (0.5, hi)):
+                v = np.clip(k + edge, p.low - 0.5, p.high + 0.5)
+                v = np.log(v) if p.log else v
+                out[:, c] = np.clip((v - a) / (b - a), 0.0, 1.0)
+        return lo, hi
+
     def is_discrete(self) -> np.ndarray:
         """``(dim,)`` bool mask of encoded columns that belong to Int or Categorical params."""
         mask = np.zeros(self.dim, dtype=bool)

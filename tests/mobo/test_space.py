@@ -333,3 +333,22 @@ def test_from_dict_raises_only_valueerror(d):
     except ValueError:
         return
     assert Space.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_cells_are_the_stretches_that_round_to_each_integer(log: bool) -> None:
+    space = Space([Int("k", 1, 9, log=log), Float("a", 0.0, 1.0), Categorical("c", ["x", "y"])])
+    grid = np.linspace(0.0, 1.0, 2001)
+    for k in range(1, 10):
+        x = space.encode({"k": k, "a": 0.25, "c": "y"})
+        lo, hi = space.cells(x[None])
+        # every unit value that rounds to k lies in [lo, hi], and lo/hi are tight
+        U = np.tile(x, (len(grid), 1))
+        U[:, 0] = grid
+        rounds_to_k = space.round(U)[:, 0] == x[0]
+        assert lo[0, 0] - 1e-9 <= grid[rounds_to_k].min()
+        assert grid[rounds_to_k].max() <= hi[0, 0] + 1e-9
+        assert grid[rounds_to_k].min() - lo[0, 0] < 1e-3
+        assert hi[0, 0] - grid[rounds_to_k].max() < 1e-3
+        # floats and one-hot columns are points
+        assert np.array_equal(lo[0, 1:], x[1:]) and np.array_equal(hi[0, 1:], x[1:])

@@ -287,3 +287,56 @@ def test_a_trial_within_its_posterior_sd_of_the_reference_anchors_only_alone() -
     alone = prop._trust_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
                                 [0])  # type: ignore
     assert alone is not None and np.array_equal(alone[0], X[:1])
+
+
+MIXED = Space([Int("layers", 1, 6), Int("heads", 1, 12), Categorical("init", ["t", "p"])])
+
+
+def _reachable(z: np.ndarray, centres: np.ndarray, r: float) -> bool:
+    """Whether some point of a centre's box, clipped to the cube, rounds to ``z`` in the
+    integer coordinates (the categorical left free): a search over a fine grid."""
+    grid = np.linspace(0.0, 1.0, 1201)
+    for c in centres:
+        ok = True
+        for col in (0, 1):
+            u = grid[(grid >= c[col] - r) & (grid <= c[col] + r)]
+            probe = np.tile(z, (len(u), 1))
+            probe[:, col] = u
+            if not np.any(np.abs(MIXED.round(probe)[:, col] - z[col]) < 1e-12):
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+def test_region_membership_of_rounded_points_against_a_grid_search() -> None:
+    rng = np.random.default_rng(8)
+    centres = MIXED.random(3, rng)
+    Z = MIXED.random(60, rng)
+    prop = Proposer(MIXED, trust_region=0.1, **FAST)
+    got = prop._in_region(Z, centres)
+    assert got.any() and not got.all()
+    assert list(got) == [_reachable(z, centres, 0.1) for z in Z]
+
+
+def test_hill_climb_stays_in_the_region_and_may_change_a_categorical() -> None:
+    def score(z: np.ndarray) -> float:
+        # rewards few layers and heads, and the other choice of the categorical
+        p = MIXED.decode(z)
+        return -p["layers"] - 0.1 * p["heads"] + (1.0 if p["init"] == "p" else 0.0)
+
+    class Scorer:
+        def score(self, Z: np.ndarray) -> np.ndarray:
+            return np.array([score(z) for z in Z])
+
+    start = MIXED.encode({"layers": 5, "heads": 9, "init": "t"})
+    prop = Proposer(MIXED, trust_region=0.1, neighbourhood_steps=10, **FAST)
+    taken = np.zeros((0, MIXED.dim))
+    x, _ = prop._neighbourhood(Scorer(), start, score(start), taken,  # type: ignore
+                               start[None])
+    p = MIXED.decode(x)
+    assert p["init"] == "p"  # the categorical changed
+    assert (p["layers"], p["heads"]) == (4, 8)  # one level down each: the box's edge
+    free, _ = prop._neighbourhood(Scorer(), start, score(start), taken)  # type: ignore
+    assert MIXED.decode(free)["layers"] < 4  # without the region it walks on
