@@ -23,7 +23,9 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   (``python -m benchmarks.distill_task``);
 - ``results/distill_diagnosis.json``: the replay of the committed distillation journals
   by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
-  the section :mod:`paper.diagnosis` writes.
+  the section :mod:`paper.diagnosis` writes;
+- ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
+  the distillation search's settings, for the section :mod:`paper.trust_region` writes.
 
 It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
 placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md``, so that
@@ -77,6 +79,7 @@ from mobo.plot import (
 from mobo.study import Study
 from mobo.trial import Trial
 from paper.diagnosis import diagnosis_section
+from paper.trust_region import trust_region_section
 
 __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables", "render"]
 
@@ -1206,6 +1209,9 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         results / "distill_diagnosis.json", journal)
     values.update(v)
     tables.update(diagnosis_tables)
+    v, trust_tables = trust_region_section(results)
+    values.update(v)
+    tables.update(trust_tables)
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)
