@@ -1209,7 +1209,10 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         results / "distill_diagnosis.json", journal)
     values.update(v)
     tables.update(diagnosis_tables)
-    v, trust_tables = trust_region_section(results)
+    try:
+        v, trust_tables = trust_region_section(results)
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"trust region section: {e}") from None
     values.update(v)
     tables.update(trust_tables)
     missed: list[str] = []

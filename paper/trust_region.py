@@ -39,7 +39,8 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("threshold", "global search, threshold model"),
     ("trust_region_raw", "trust region 0.1, every trial beating the threshold a centre"),
     ("trust_region_escape", "trust region 0.1, hill-climb unrestricted"),
-    ("trust_region", "trust region 0.1 (the task's setting)"),
+    ("trust_region", "trust region 0.1"),
+    ("trust_region_005", "trust region 0.05"),
 )
 BUDGET = 100
 
@@ -101,15 +102,22 @@ def trust_region_section(results: Path) -> tuple[dict[str, str], dict[str, str]]
 
 
 def _largest_one_layer(results: Path) -> float:
-    """The largest parameter count of a 1-layer student among the committed 200-trial
-    journal's trials (every student's count is recorded there)."""
+    """The largest parameter count of a 1-layer student among the trials of the
+    distillation journals in ``results`` (``distill*.jsonl``; every student's count is
+    recorded there)."""
     best = 0.0
-    asks: dict[int, dict[str, Any]] = {}
-    for line in (results / "distill_budget200.jsonl").read_text().splitlines():
-        e = json.loads(line)
-        if e["event"] == "ask":
-            asks[e["number"]] = e
-        elif e["event"] == "tell" and e.get("values") and e["number"] in asks:
-            if asks[e["number"]]["params"]["n_layers"] == 1:
-                best = max(best, float(e["values"]["num_parameters"]))
+    for path in sorted(results.glob("distill*.jsonl")):
+        asks: dict[int, dict[str, Any]] = {}
+        for line in path.read_text().splitlines():
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line of a run still writing
+            if e.get("event") == "ask":
+                asks[e["number"]] = e
+            elif e.get("event") == "tell" and e.get("values") and e["number"] in asks:
+                if asks[e["number"]]["params"].get("n_layers") == 1:
+                    best = max(best, float(e["values"]["num_parameters"]))
+    if not best:
+        raise ValueError(f"{results}: no distillation journal with a 1-layer student")
     return best

@@ -329,7 +329,9 @@ def test_coverage_names_the_methods_short_of_the_planned_seeds() -> None:
 # ---------------------------------------------------------------------------- diagnosis
 def _diagnosis_section(text: str) -> str:
     start = text.index("### 4.4 Why the distillation search piled into 1-layer students")
-    return text[start:text.index("\n## ", start)]
+    # up to the next section, of either level
+    ends = [i for i in (text.find("\n## ", start), text.find("\n### ", start + 1)) if i > 0]
+    return text[start:min(ends)]
 
 
 def test_the_diagnosis_section_types_no_number() -> None:
