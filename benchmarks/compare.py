@@ -62,6 +62,7 @@ import torch
 from scipy.stats import mannwhitneyu
 
 import mobo
+from benchmarks import provenance
 from mobo.problems import PROBLEMS, Problem, get_problem, hv_gap
 from mobo.space import Categorical, Float, Int
 from mobo.volume import hypervolume
@@ -90,6 +91,7 @@ FIELDS: tuple[str, ...] = (
     "log10_gap",
     "n_feasible",
     "wall_s",
+    "commit",
 )
 # the packages each method needs beyond mobo's own dependencies
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
@@ -394,6 +396,7 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
         row[key] = int(raw[key])
     for key in ("hypervolume", "max_hv", "log10_gap", "wall_s"):
         row[key] = float(raw[key])
+    row["commit"] = raw.get("commit") or ""  # rows made before commits were recorded: ""
     return row
 
 
@@ -406,17 +409,41 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def append_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    """Append rows to the CSV (header written when the file is new), flushed to disk."""
+    """Append rows to the CSV (header written when the file is new), flushed to disk.
+
+    A file written before a column existed is first rewritten (temp file and rename) with
+    today's header, the new column empty in its old rows; a row without ``commit`` gets an
+    empty one.
+    """
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not new:
+        _upgrade_header(path)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         if new:
             writer.writeheader()
         for row in rows:
-            writer.writerow({k: row[k] for k in FIELDS})
+            writer.writerow({k: row.get(k, "") if k == "commit" else row[k] for k in FIELDS})
         f.flush()
         os.fsync(f.fileno())
+
+
+def _upgrade_header(path: Path) -> None:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) == FIELDS:
+            return
+        old = list(reader)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for raw in old:
+            writer.writerow({k: raw.get(k) or "" for k in FIELDS})
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -607,9 +634,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_skipped = len(args.problems) * len(args.seeds) * len(methods) - len(jobs)
     print(f"{len(jobs)} runs to do, {n_skipped} already in {csv_path}", file=sys.stderr)
     failures = 0
+    # each run's rows carry the commit it ran from (the code is imported now, at the start)
+    stamps = {m: provenance.stamp(provenance.covers("compare", m)) for m in methods}
 
     def record(job: tuple[str, str, int], rows: list[dict[str, Any]]) -> None:
         last = rows[-1]
+        for r in rows:
+            r["commit"] = stamps[job[1]]
         append_rows(
             csv_path,
             [r for r in rows if (r["problem"], r["method"], r["seed"], r["n_evals"]) not in done],

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,8 @@ REPORT = RESULTS_DIR / "compare.md"
 DEVELOPMENT = RESULTS_DIR / "compare.csv"
 HELDOUT = RESULTS_DIR / "compare_heldout.csv"
 HELDOUT_SEEDS: tuple[int, ...] = (100, 101, 102, 103, 104)
+# a commit stamp as benchmarks.provenance writes it, or none (rows made before stamps)
+_WHOLE_COMMIT = re.compile(r"([0-9a-f]{40}(\+dirty)?)?")
 HELDOUT_COMMAND = (
     "python -m benchmarks.compare --methods METHOD --seeds "
     + " ".join(str(s) for s in HELDOUT_SEEDS)
@@ -157,7 +160,10 @@ def parse_text(text: str | None) -> list[dict[str, Any]]:
         return []
     rows = []
     for raw in csv.DictReader(io.StringIO(text, newline="")):
-        if all(raw.get(k) not in (None, "") for k in raw) and None not in raw:
+        # every field but the commit (empty in rows made before it was recorded) is
+        # non-empty, and a commit is whole: a row cut short fails one or the other
+        if (None not in raw and all(raw.get(k) not in (None, "") for k in raw if k != "commit")
+                and _WHOLE_COMMIT.fullmatch(raw.get("commit") or "")):
             rows.append(parse_row(raw))
     return rows
 

@@ -41,7 +41,9 @@ recorded into its optimiser and continues; a complete run is skipped. After ever
 per-run files, columns ``method,seed,trial,source,status,exact,f1,num_parameters,seconds``
 (``source``: ``initial`` for the initial design, ``model`` afterwards; for ``sobol``,
 ``model`` marks the points after the same initial count). Peers resume with the
-``--budget`` they started with (it sets the initial design size).
+``--budget`` they started with (it sets the initial design size). Each run segment (a
+start or a resumption) appends the commit it runs from and its command to
+``<out-dir>/distill_compare/provenance.jsonl`` (:mod:`benchmarks.provenance`).
 
 The report ``<out-dir>/distill_compare.md`` is computed from the CSV alone, with the
 fixed reference ``exact`` = the task's always-no-answer EM and ``num_parameters`` = the
@@ -66,6 +68,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -78,6 +81,7 @@ import numba
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks import provenance
 from benchmarks.compare import (
     _optuna_sampler,
     _quantiles,
@@ -115,6 +119,7 @@ STANDIN_DIR = RESULTS_DIR / "distill_standin"
 FIGURE_NAME = "distill_compare_fronts.png"
 # in a run folder, marks runs on the stand-in (the report says so in its title)
 STANDIN_MARKER = "standin.txt"
+PROVENANCE = "provenance.jsonl"  # one line per run segment: method, seed, commit, command
 NAME = "distill_compare"
 # BoTorch's acquisition optimiser: the restarts and raw samples of the standard loop
 BOTORCH_RESTARTS = 10
@@ -216,6 +221,20 @@ def _append(path: Path, record: Mapping[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def append_shared_line(path: Path, record: Mapping[str, Any]) -> None:
+    """Append one JSON line to a file that several processes append to at once."""
+    # one write(2) of a whole line on an O_APPEND descriptor, led by a newline: lines of
+    # concurrent writers never interleave, and a line torn by a crash ends at the next one
+    # (and is skipped as unreadable: readers skip blank lines) instead of swallowing it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, ("\n" + json.dumps(record) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class EvaluationCache:
     """Completed evaluations of one black box, kept in a JSON-lines file and shared by
     every run that uses it: the task is deterministic (a student is trained from a fixed
@@ -273,16 +292,7 @@ class EvaluationCache:
         self._write({"key": k, "values": dict(values)})
 
     def _write(self, record: Mapping[str, Any]) -> None:
-        # one write(2) of a whole line on an O_APPEND descriptor, led by a newline: lines
-        # of concurrent writers never interleave, and a line torn by a crash ends at the
-        # next one (and is skipped as unreadable) instead of swallowing it
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, ("\n" + json.dumps(record) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_shared_line(self.path, record)
 
 
 @dataclass
@@ -1025,6 +1035,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{rec['status']} {shown} ({_fmt(secs if secs is not None else math.nan, '.1f')}"
               " s)", file=sys.stderr, flush=True)
 
+    # every run segment records the commit it runs from (its code is imported by now)
+    stamps = {m: provenance.stamp(provenance.covers("distill_compare", m)) for m in methods}
+    command = " ".join(["python -m benchmarks.distill_compare",
+                        shlex.join(sys.argv[1:] if argv is None else list(argv))])
     for seed in args.seeds:
         for m in methods:
             n = len(records(out_dir, m, seed))
@@ -1033,6 +1047,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             print(f"{m} seed {seed}: {'resuming after ' + str(n) if n else 'starting'}",
                   file=sys.stderr, flush=True)
+            append_shared_line(out_dir / NAME / PROVENANCE, {
+                "method": m, "seed": seed, "from_trial": n, "commit": stamps[m],
+                "command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})
             run_method(m, box, seed, args.budget, out_dir, on_trial,
                        mobo_options=mobo_overrides(args))
     write_csv(out_dir)

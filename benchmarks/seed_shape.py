@@ -37,7 +37,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertModel
 
+from benchmarks.provenance import git
 from distill.config import DistillConfig
 from distill.data import Features
 from distill.models import build_student
@@ -141,15 +141,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def _git(*args: str) -> str | None:
-    """The output of a git command in the checkout, or None without git or a repository."""
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _fmt(x: float) -> str:
@@ -270,12 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         m["projection"] = project(m["examples_per_second"], **plan)
         measurements.append(m)
         print(f"{device}: {m['examples_per_second']:.3g} examples/s", flush=True)
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no")
     result = {
         "shape": shape, "seq": a.seq, "batch": a.batch, "steps": a.steps,
         "warmup": a.warmup, "repeats": a.repeats, "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "torch": torch.__version__,
-        "commit": _git("rev-parse", "HEAD") or None, "dirty": bool(status),
+        "commit": git("rev-parse", "HEAD") or None, "dirty": bool(status),
         "command": "python -m benchmarks.seed_shape " + shlex.join(argv),
         # 1-minute load averages: how busy the machine was besides this run
         "load_average": {"before": load_before, "after": os.getloadavg()[0]},

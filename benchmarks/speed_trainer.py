@@ -28,7 +28,6 @@ import importlib.metadata
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainingArguments
 
+from benchmarks.provenance import git
 from benchmarks.speed_trainer_report import append
 from benchmarks.speed_trainer_report import markdown as report
 from distill.config import DistillConfig
@@ -243,21 +243,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _git(*args: str) -> str | None:
-    """A git command's output in the checkout, or None without git or a repository."""
-    try:
-        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def provenance(argv: list[str], load_before: float, load_after: float) -> dict[str, Any]:
     """What a recorded measurement says about how it was made."""
     return {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "commit": _git("rev-parse", "HEAD") or None,
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "commit": git("rev-parse", "HEAD") or None,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "command": " ".join(["python -m benchmarks.speed_trainer", *map(shlex.quote, argv)]),
         "versions": _versions(),
         "machine_state": f"1-minute load average {load_before:.1f} before and "

@@ -1,0 +1,223 @@
+"""Which commit made a result, and whether the code behind it has changed since.
+
+Every benchmark that writes a result records the commit of the checkout it ran from
+(:func:`stamp`): ``results/compare.csv`` and ``results/compare_heldout.csv`` in a
+``commit`` column (one per row), :mod:`benchmarks.distill_compare` in a
+``provenance.jsonl`` beside its per-run files (one line per run segment: from which trial
+on, which commit, which command), the JSON results of :mod:`benchmarks.seed_shape` and
+:mod:`benchmarks.speed_trainer` in their entries. A stamp is the full commit hash, with
+``+dirty`` appended when the files the result depends on had uncommitted changes when the
+run started (the commit then does not say what ran).
+
+A result is *stale* when the code it depends on (:data:`COVERS`, per result and method)
+differs between the commit it was made at and ``HEAD``; a result without a stamp (made
+before stamps were recorded) or with a ``+dirty`` one cannot be checked and counts as
+stale too. ``python -m benchmarks.provenance`` writes ``results/provenance.md``: per result
+file and method, how many runs, at which commits, and for the stale ones the covered paths
+that changed since; ``--check`` also exits 1 when any run is stale.
+
+Usage (from the repository root of a checkout)::
+
+    python -m benchmarks.provenance            # writes results/provenance.md
+    python -m benchmarks.provenance --check    # and exits 1 if anything is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DIRTY = "+dirty"
+
+# The code a result's numbers depend on, per kind of result and method: a change to any of
+# these paths between the result's commit and HEAD may change the numbers. The peers' rows
+# depend on mobo only through the problems, the space (the shared Sobol design) and the
+# hypervolume; mobo's rows on all of mobo.
+_TOY_PEER = ("benchmarks/compare.py", "mobo/problems.py", "mobo/space.py", "mobo/volume.py",
+             "mobo/pareto.py")
+_DISTILL_PEER = ("benchmarks/distill_compare.py", "distill", "mobo/space.py",
+                 "mobo/tasks.py")
+COVERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "compare": {"mobo": ("mobo", "benchmarks/compare.py"), "*": _TOY_PEER},
+    "distill_compare": {"mobo": ("mobo", "distill", "benchmarks/distill_compare.py"),
+                        "*": _DISTILL_PEER},
+}
+
+
+def covers(kind: str, method: str) -> tuple[str, ...]:
+    """The code paths a ``kind`` result's ``method`` runs depend on."""
+    table = COVERS[kind]
+    return table.get(method, table["*"])
+
+
+def git(*args: str, root: Path = ROOT) -> str | None:
+    """A git command's output in ``root``, or None without git or a repository."""
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def stamp(paths: Sequence[str] = (), root: Path = ROOT) -> str:
+    """The commit of ``root``'s checkout, ``+dirty`` when tracked files under ``paths``
+    (all tracked files when empty) have uncommitted changes; ``""`` outside a repository."""
+    head = git("rev-parse", "HEAD", root=root)
+    if not head:
+        return ""
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *paths, root=root)
+    return head + (DIRTY if status else "")
+
+
+def changed_since(commit: str, paths: Sequence[str], root: Path = ROOT) -> list[str]:
+    """The files under ``paths`` that differ between ``commit`` and HEAD.
+
+    A commit that cannot be checked (empty, ``+dirty``, or unknown to the repository) gives
+    one line saying so instead of file names: such a result counts as stale.
+    """
+    if not commit:
+        return ["(no commit recorded)"]
+    if commit.endswith(DIRTY):
+        return ["(made from uncommitted changes)"]
+    if git("cat-file", "-e", f"{commit}^{{commit}}", root=root) is None:
+        return [f"(commit {commit[:12]} not in this repository)"]
+    out = git("diff", "--name-only", commit, "HEAD", "--", *paths, root=root)
+    return [] if out is None else [line for line in out.splitlines() if line]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The runs of one method in one result file, by commit."""
+
+    result: str                        # path of the result file, relative to the root
+    method: str
+    runs_by_commit: Mapping[str, int]  # commit stamp -> runs (or run segments)
+    changed: Mapping[str, list[str]]   # commit stamp -> covered files changed since
+
+    @property
+    def stale_runs(self) -> int:
+        return sum(n for c, n in self.runs_by_commit.items() if self.changed[c])
+
+
+def _group(result: str, kind: str, method: str, commits: Iterable[str],
+           root: Path) -> Group:
+    counts: dict[str, int] = defaultdict(int)
+    for c in commits:
+        counts[c] += 1
+    changed = {c: changed_since(c, covers(kind, method), root) for c in counts}
+    return Group(result, method, dict(sorted(counts.items())), changed)
+
+
+def compare_groups(path: Path, root: Path = ROOT) -> list[Group]:
+    """Per method of a toy comparison CSV: its runs (problem and seed) by commit stamp."""
+    runs: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            # a run's checkpoints share its stamp; the last one read stands for the run
+            runs[row["method"]][(row["problem"], row["seed"])] = row.get("commit") or ""
+    rel = _rel(path, root)
+    return [_group(rel, "compare", m, r.values(), root) for m, r in sorted(runs.items())]
+
+
+def distill_groups(out_dir: Path, root: Path = ROOT) -> list[Group]:
+    """Per method of a :mod:`benchmarks.distill_compare` folder: its run segments by
+    commit stamp; a (method, seed) run with trials but no segment line counts as one
+    segment with no commit."""
+    per_run = out_dir / "distill_compare"
+    segments: dict[str, list[str]] = defaultdict(list)
+    stamped: set[tuple[str, int]] = set()
+    log = per_run / "provenance.jsonl"
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line
+            segments[e["method"]].append(e.get("commit") or "")
+            stamped.add((e["method"], int(e["seed"])))
+    for path in sorted(per_run.glob("*-*.jsonl")):
+        method, _, seed = path.stem.rpartition("-")
+        if seed.isdigit() and (method, int(seed)) not in stamped and path.stat().st_size:
+            segments[method].append("")
+    rel = _rel(out_dir / "distill_compare.csv", root)
+    return [_group(rel, "distill_compare", m, c, root) for m, c in sorted(segments.items())]
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def all_groups(root: Path = ROOT) -> list[Group]:
+    """Every stamped kind of result in ``root/results``."""
+    results = root / "results"
+    groups: list[Group] = []
+    for name in ("compare.csv", "compare_heldout.csv"):
+        if (results / name).is_file():
+            groups += compare_groups(results / name, root)
+    for csv_path in sorted(results.rglob("distill_compare.csv")):
+        if (csv_path.parent / "distill_compare" / "standin.txt").is_file():
+            continue  # the stand-in's runs: development scratch, not kept as results
+        groups += distill_groups(csv_path.parent, root)
+    return groups
+
+
+def markdown(groups: Sequence[Group]) -> str:
+    """The report: one row per result file and method."""
+    lines = [
+        "# Provenance of the results",
+        "",
+        "Which commit made each run of the stamped results, and whether the code those "
+        "runs depend on has changed since (`benchmarks/provenance.py`: `COVERS`). A run "
+        "made before commits were recorded, or from uncommitted changes, cannot be checked "
+        "and counts as stale. Generated by `python -m benchmarks.provenance`.",
+        "",
+        "| result | method | runs | fresh | stale | made at | changed since (stale runs) |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for g in groups:
+        total = sum(g.runs_by_commit.values())
+        made = ", ".join(f"`{c[:10] + (DIRTY if c.endswith(DIRTY) else '')}` ({n})"
+                         if c else f"unrecorded ({n})" for c, n in g.runs_by_commit.items())
+        changed = sorted({p for c in g.runs_by_commit for p in g.changed[c]})
+        shown = ", ".join(f"`{p}`" if not p.startswith("(") else p for p in changed[:6])
+        if len(changed) > 6:
+            shown += f" and {len(changed) - 6} more"
+        lines.append(f"| `{g.result}` | {g.method} | {total} | {total - g.stale_runs} | "
+                     f"{g.stale_runs} | {made} | {shown or '-'} |")
+    stale = sum(g.stale_runs for g in groups)
+    lines += ["", f"{stale} of {sum(sum(g.runs_by_commit.values()) for g in groups)} runs "
+              "are stale." if stale else "No run is stale."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.provenance",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "provenance.md",
+                    help="the report (default results/provenance.md)")
+    ap.add_argument("--check", action="store_true", help="exit 1 if any run is stale")
+    args = ap.parse_args(argv)
+    if not args.out.parent.is_dir():
+        ap.error(f"--out: {args.out.parent} is not a folder")
+    if git("rev-parse", "HEAD") is None:
+        ap.error(f"{ROOT} is not a git checkout: provenance needs its history")
+    groups = all_groups()
+    args.out.write_text(markdown(groups))
+    stale = sum(g.stale_runs for g in groups)
+    print(f"wrote {args.out}: {stale} stale runs", file=sys.stderr)
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Tests of benchmarks.provenance: commit stamps and staleness, checked in a scratch git
+repository against what git itself says changed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks import compare as C
+from benchmarks import provenance as P
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    for rel in ("mobo/acquisition.py", "mobo/problems.py", "benchmarks/compare.py",
+                "distill/train.py", "README.md"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"# {rel}\n")
+    _git(root.parent, "init", "-q", str(root))
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    return root
+
+
+def _commit(root: Path, rel: str, text: str) -> str:
+    (root / rel).write_text(text)
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", rel)
+    return _git(root, "rev-parse", "HEAD")
+
+
+def test_stamp_is_the_head_commit_and_dirty_only_for_the_covered_paths(repo: Path) -> None:
+    head = _git(repo, "rev-parse", "HEAD")
+    assert P.stamp(("mobo",), repo) == head
+    (repo / "README.md").write_text("edited\n")
+    assert P.stamp(("mobo",), repo) == head            # the change is outside mobo/
+    assert P.stamp((), repo) == head + P.DIRTY           # but the tree is dirty
+    (repo / "mobo" / "acquisition.py").write_text("edited\n")
+    assert P.stamp(("mobo",), repo) == head + P.DIRTY
+    assert P.stamp(("mobo",), repo.parent) == ""         # not a repository
+
+
+def test_changed_since_lists_what_git_diff_lists_under_the_covered_paths(repo: Path) -> None:
+    first = _git(repo, "rev-parse", "HEAD")
+    mobo_mobo = P.covers("compare", "mobo")
+    peer = P.covers("compare", "tpe")
+    assert P.changed_since(first, mobo_mobo, repo) == []
+    _commit(repo, "README.md", "other\n")
+    assert P.changed_since(first, mobo_mobo, repo) == []          # not covered
+    _commit(repo, "mobo/acquisition.py", "new acquisition\n")
+    assert P.changed_since(first, mobo_mobo, repo) == ["mobo/acquisition.py"]
+    assert P.changed_since(first, peer, repo) == []               # peers don't run it
+    _commit(repo, "mobo/problems.py", "new problems\n")
+    assert P.changed_since(first, peer, repo) == ["mobo/problems.py"]
+    assert sorted(P.changed_since(first, mobo_mobo, repo)) == ["mobo/acquisition.py",
+                                                               "mobo/problems.py"]
+    # what cannot be checked is stale, each with its reason
+    assert P.changed_since("", mobo_mobo, repo) == ["(no commit recorded)"]
+    assert P.changed_since(first + P.DIRTY, mobo_mobo, repo) == [
+        "(made from uncommitted changes)"]
+    assert "not in this repository" in P.changed_since("0" * 40, mobo_mobo, repo)[0]
+
+
+def _rows(method: str, seed: int, commit: str) -> list[dict[str, object]]:
+    return [{"problem": "zdt1", "method": method, "seed": seed, "n_evals": n,
+             "hypervolume": 1.0, "max_hv": 2.0, "log10_gap": 0.0, "n_feasible": n,
+             "wall_s": 1.0, "commit": commit} for n in (25, 50, 100)]
+
+
+def test_compare_groups_count_runs_by_commit_and_judge_each(repo: Path) -> None:
+    old = _git(repo, "rev-parse", "HEAD")
+    new = _commit(repo, "mobo/acquisition.py", "changed\n")
+    results = repo / "results"
+    path = results / "compare.csv"
+    C.append_rows(path, _rows("mobo", 0, old) + _rows("mobo", 1, new) + _rows("mobo", 2, "")
+                  + _rows("sobol", 0, old))
+    groups = {g.method: g for g in P.compare_groups(path, repo)}
+    mobo = groups["mobo"]
+    assert mobo.runs_by_commit == {"": 1, old: 1, new: 1}   # three runs, not nine rows
+    assert mobo.stale_runs == 2                              # the unrecorded and the old
+    assert mobo.changed[new] == [] and mobo.changed[old] == ["mobo/acquisition.py"]
+    assert groups["sobol"].stale_runs == 0                   # sobol does not run it
+    text = P.markdown(list(groups.values()))
+    assert "| `results/compare.csv` | mobo | 3 | 1 | 2 |" in text
+    assert "`mobo/acquisition.py`" in text and "unrecorded (1)" in text
+    assert "2 of 4 runs are stale." in text
+
+
+def test_distill_groups_read_the_segment_log_and_count_unlogged_runs(repo: Path) -> None:
+    head = _git(repo, "rev-parse", "HEAD")
+    per_run = repo / "results" / "x" / "distill_compare"
+    per_run.mkdir(parents=True)
+    for name in ("mobo-10", "mobo-11", "tpe-10"):
+        (per_run / f"{name}.jsonl").write_text("{}\n")
+    lines = [{"method": "mobo", "seed": 10, "from_trial": 0, "commit": head},
+             {"method": "mobo", "seed": 10, "from_trial": 40, "commit": head + P.DIRTY}]
+    (per_run / "provenance.jsonl").write_text(
+        "\n".join(json.dumps(e) for e in lines) + "\n{\"method\": \"mo")  # torn last line
+    groups = {g.method: g for g in P.distill_groups(per_run.parent, repo)}
+    # mobo: two logged segments of seed 10, and seed 11 with no line at all
+    assert groups["mobo"].runs_by_commit == {"": 1, head: 1, head + P.DIRTY: 1}
+    assert groups["mobo"].stale_runs == 2
+    assert groups["tpe"].runs_by_commit == {"": 1}
+    assert groups["mobo"].result == "results/x/distill_compare.csv"
+
+
+def test_an_old_csv_gets_the_commit_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    old_fields = [f for f in C.FIELDS if f != "commit"]
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=old_fields)
+        w.writeheader()
+        w.writerow({k: r for k, r in _rows("mobo", 0, "")[2].items() if k != "commit"})
+    C.append_rows(path, _rows("tpe", 0, "a" * 40))
+    rows = C.read_rows(path)
+    assert [r["method"] for r in rows] == ["mobo", "tpe", "tpe", "tpe"]
+    assert [r["commit"] for r in rows] == ["", "a" * 40, "a" * 40, "a" * 40]
+    with path.open(newline="") as f:
+        assert tuple(csv.DictReader(f).fieldnames or ()) == C.FIELDS
+
+
+def test_the_command_line_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "provenance.md"
+    assert P.main(["--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Provenance of the results")
+    assert "`results/compare.csv`" in text
+    with pytest.raises(SystemExit) as e:
+        P.main(["--out", str(tmp_path / "no" / "p.md")])
+    assert e.value.code == 2
