@@ -663,13 +663,23 @@ def write_csv(out_dir: Path) -> Path:
 def read_csv(path: Path) -> list[dict[str, Any]]:
     """Rows of the CSV with numbers parsed (empty cells: None)."""
     with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["seed"] = int(row["seed"])
-        row["trial"] = int(row["trial"])
-        for k in ("exact", "f1", "num_parameters", "seconds"):
-            row[k] = float(row[k]) if row[k] != "" else None
-    return rows
+        return [parse_row(row) for row in csv.DictReader(f)]
+
+
+def parse_row(raw: Mapping[str, str]) -> dict[str, Any]:
+    """One CSV row with its numbers parsed (empty cells: None)."""
+    row: dict[str, Any] = dict(raw)
+    row["seed"] = int(raw["seed"])
+    row["trial"] = int(raw["trial"])
+    for k in ("exact", "f1", "num_parameters", "seconds"):
+        row[k] = float(raw[k]) if raw[k] != "" else None
+    return row
+
+
+def journal_rows(path: Path, method: str = "mobo", seed: int = 0) -> list[dict[str, Any]]:
+    """A mobo journal's finished trials as parsed CSV rows (``source`` from the journal:
+    ``initial`` for its design, ``model`` after), for :func:`summary` and friends."""
+    return [parse_row(_csv_row(method, seed, r)) for r in mobo_records(path)]
 
 
 # ---------------------------------------------------------------------------------------

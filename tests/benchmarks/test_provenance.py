@@ -140,3 +140,25 @@ def test_the_command_line_writes_the_report(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         P.main(["--out", str(tmp_path / "no" / "p.md")])
     assert e.value.code == 2
+
+
+def _checkable_repository() -> bool:
+    return (P.git("rev-parse", "HEAD") is not None
+            and P.git("rev-parse", "--is-shallow-repository") == "false")
+
+
+@pytest.mark.skipif(not _checkable_repository(),
+                    reason="needs the checkout's full git history")
+def test_no_stamped_committed_result_is_stale() -> None:
+    # runs made before stamps were recorded are listed in results/provenance.md as
+    # unrecorded; every run that carries a stamp must still match the code it covers
+    stale = [f"{g.result} {g.method} @ {c[:10]}: {', '.join(g.changed[c][:3])}"
+             for g in P.all_groups() for c in g.runs_by_commit if c and g.changed[c]]
+    assert not stale, "rerun these (the code they depend on changed): " + "; ".join(stale)
+
+
+@pytest.mark.skipif(not _checkable_repository(),
+                    reason="needs the checkout's full git history")
+def test_the_committed_report_is_what_the_stamps_give() -> None:
+    committed = (P.ROOT / "results" / "provenance.md").read_text()
+    assert committed == P.markdown(P.all_groups()), "run python -m benchmarks.provenance"
