@@ -13,7 +13,7 @@ A result is *stale* when the code it depends on (:data:`COVERS`, per result and 
 differs between the commit it was made at and ``HEAD``; a result without a stamp (made
 before stamps were recorded) or with a ``+dirty`` one cannot be checked and counts as
 stale too. ``python -m benchmarks.provenance`` writes ``results/provenance.md``: per result
-file and method, how many runs, at which commits, and for the stale ones the covered paths
+file that git tracks (runs still in progress beside them are not reported) and method, how many runs, at which commits, and for the stale ones the covered paths
 that changed since; ``--check`` also exits 1 when any run is stale.
 
 Usage (from the repository root of a checkout)::
@@ -127,25 +127,31 @@ def compare_groups(path: Path, root: Path = ROOT) -> list[Group]:
     return [_group(rel, "compare", m, r.values(), root) for m, r in sorted(runs.items())]
 
 
-def distill_groups(out_dir: Path, root: Path = ROOT) -> list[Group]:
+def distill_groups(out_dir: Path, root: Path = ROOT,
+                   tracked: set[str] | None = None) -> list[Group]:
     """Per method of a :mod:`benchmarks.distill_compare` folder: its run segments by
     commit stamp; a (method, seed) run with trials but no segment line counts as one
-    segment with no commit."""
+    segment with no commit. ``tracked``: the paths (relative to ``root``) to read; None:
+    every file on disk."""
+    def wanted(path: Path) -> bool:
+        return tracked is None or _rel(path, root) in tracked
+
     per_run = out_dir / "distill_compare"
     segments: dict[str, list[str]] = defaultdict(list)
     stamped: set[tuple[str, int]] = set()
     log = per_run / "provenance.jsonl"
-    if log.is_file():
+    if log.is_file() and wanted(log):
         for line in log.read_text().splitlines():
             try:
                 e = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a torn last line
+                continue  # a torn line, or the blank line a writer leads with
             segments[e["method"]].append(e.get("commit") or "")
             stamped.add((e["method"], int(e["seed"])))
     for path in sorted(per_run.glob("*-*.jsonl")):
         method, _, seed = path.stem.rpartition("-")
-        if seed.isdigit() and (method, int(seed)) not in stamped and path.stat().st_size:
+        if (seed.isdigit() and (method, int(seed)) not in stamped and path.stat().st_size
+                and wanted(path)):
             segments[method].append("")
     rel = _rel(out_dir / "distill_compare.csv", root)
     return [_group(rel, "distill_compare", m, c, root) for m, c in sorted(segments.items())]
@@ -159,16 +165,21 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def all_groups(root: Path = ROOT) -> list[Group]:
-    """Every stamped kind of result in ``root/results``."""
+    """Every stamped kind of result in ``root/results`` that git tracks (the report is on
+    the committed results, not on runs still in progress beside them)."""
     results = root / "results"
+    listed = git("ls-files", "--", "results", root=root)
+    tracked = set(listed.splitlines()) if listed else set()
     groups: list[Group] = []
     for name in ("compare.csv", "compare_heldout.csv"):
-        if (results / name).is_file():
+        if _rel(results / name, root) in tracked:
             groups += compare_groups(results / name, root)
     for csv_path in sorted(results.rglob("distill_compare.csv")):
+        if _rel(csv_path, root) not in tracked:
+            continue
         if (csv_path.parent / "distill_compare" / "standin.txt").is_file():
             continue  # the stand-in's runs: development scratch, not kept as results
-        groups += distill_groups(csv_path.parent, root)
+        groups += distill_groups(csv_path.parent, root, tracked)
     return groups
 
 
