@@ -13,8 +13,9 @@ A result is *stale* when the code it depends on (:data:`COVERS`, per result and 
 differs between the commit it was made at and ``HEAD``; a result without a stamp (made
 before stamps were recorded) or with a ``+dirty`` one cannot be checked and counts as
 stale too. ``python -m benchmarks.provenance`` writes ``results/provenance.md``: per result
-file that git tracks (runs still in progress beside them are not reported) and method, how many runs, at which commits, and for the stale ones the covered paths
-that changed since; ``--check`` also exits 1 when any run is stale.
+file that git tracks (runs still in progress beside them are not reported) and method,
+how many runs, at which commits, and for the stale ones the covered paths that changed
+since; ``--check`` also exits 1 when any run is stale.
 
 Usage (from the repository root of a checkout)::
 
