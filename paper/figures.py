@@ -8,7 +8,7 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   development seeds and on the held-out seeds, side by side as
   :mod:`benchmarks.compare_report` reports them; the held-out file, which its command
   appends to run by run, as git's index holds it (or ``--heldout PATH`` as it is on disk);
-- ``results/quality_vs_sobol.csv``: mobo against Sobol on more seeds;
+  mobo against Sobol alone (Figure 5) is the development seeds' mobo and Sobol rows;
 - ``results/speed.csv``: proposal time of mobo and BoTorch;
 - ``results/speed_kernels.csv`` if present, else the tables of
   ``speed_kernels.md``: hypervolume time against moocore, EHVI throughput against BoTorch;
@@ -78,6 +78,7 @@ from mobo.plot import (
 )
 from mobo.study import Study
 from mobo.trial import Trial
+from paper.before_after import before_after_section
 from paper.diagnosis import diagnosis_section
 from paper.trust_region import trust_region_section
 
@@ -861,7 +862,7 @@ def _peers_section(runs: PeerRuns, missed: list[str]
 
 
 def _rel_name(prefix: str) -> str:
-    return {"peers": "compare.csv", "sobol": "quality_vs_sobol.csv"}.get(prefix, prefix)
+    return {"peers": "compare.csv", "sobol": "compare.csv"}.get(prefix, prefix)
 
 
 def _speed_section(rows: Sequence[Mapping[str, Any]],
@@ -1183,7 +1184,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     refs = distill_reference_models(results / "distill_reference.json")
     task = distill_task_facts(results / "distill_task.json")
     runs = peer_runs(results, heldout)
-    sobol = _quality_rows(results / "quality_vs_sobol.csv")
+    sobol = [r for r in runs.development_rows if r["method"] in ("mobo", "sobol")]
     speed = _speed_rows(results / "speed.csv")
     kernels = kernel_speed(results)
     speedups, gpu_speedups = trainer_speedups(results / "speed_trainer.json")
@@ -1215,6 +1216,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         raise InputError(f"trust region section: {e}") from None
     values.update(v)
     tables.update(trust_tables)
+    try:
+        v, ba_tables, figures["distill_before_after"] = before_after_section(results, ROOT)
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"before/after section: {e}") from None
+    values.update(v)
+    tables.update(ba_tables)
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)
@@ -1274,17 +1281,13 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
 
 
 # ---------------------------------------------------------------------------- --rerun
-# The cheap benchmarks: (description, command, outputs to move into results/ or None when
-# the command writes them there itself). The quality run resumes from its CSV, so it runs
-# into a fresh folder and replaces the committed files only when it succeeds.
+# The cheap benchmarks: (description, command, outputs to move from the scratch folder into
+# results/; none when the command writes them there itself). A command that resumes from an
+# output (as benchmarks.compare does) runs into the scratch folder, so that the committed
+# files are replaced only when it succeeds.
 def _rerun_commands(tmp: Path, results: Path) -> list[tuple[str, list[str], list[str]]]:
     py = sys.executable
     return [
-        ("mobo vs Sobol on 4 problems x 10 seeds",
-         [py, "-m", "benchmarks.compare", "--problems", "branincurrin", "zdt1", "dtlz2",
-          "vehiclesafety", "--methods", "mobo", "sobol", "--workers", "2", "--out",
-          str(tmp / "quality_vs_sobol")],
-         ["quality_vs_sobol.csv", "quality_vs_sobol.md"]),
         ("proposal speed vs BoTorch",
          [py, "-m", "benchmarks.speed", "--sizes", "50", "100", "200", "--repeats", "3",
           "--out", str(results / "speed")],
@@ -1337,8 +1340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "disk (default: results/compare_heldout.csv as git's index holds it; a "
                    "file git does not track: no held-out run yet)")
     p.add_argument("--rerun", action="store_true",
-                   help="first re-run the cheap benchmarks (mobo vs Sobol, proposal speed; "
-                   "minutes, see benchmarks/README.md) and overwrite their result files")
+                   help="first re-run the cheap benchmark (proposal speed; minutes, see "
+                   "benchmarks/README.md) and overwrite its result files")
     try:
         args = p.parse_args(argv)
         results = Path(args.results)

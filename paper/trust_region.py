@@ -28,7 +28,7 @@ STANDIN_SETTINGS: tuple[tuple[str, str], ...] = (
     ("peers", "the peers"),
     ("none", "global search"),
     ("threshold", "global search, threshold model"),
-    ("tr05", "trust region 0.05"),
+    ("tr05", "trust region 0.05 (the task's setting)"),
     ("tr1", "trust region 0.1"),
     ("tr2", "trust region 0.2"),
     ("tr1_threshold", "trust region 0.1, threshold model"),
@@ -40,7 +40,7 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_raw", "trust region 0.1, every trial beating the threshold a centre"),
     ("trust_region_escape", "trust region 0.1, hill-climb unrestricted"),
     ("trust_region", "trust region 0.1"),
-    ("trust_region_005", "trust region 0.05"),
+    ("trust_region_005", "trust region 0.05 (the task's setting)"),
 )
 BUDGET = 100
 

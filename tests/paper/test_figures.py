@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import paper.before_after as before_after
 import paper.figures as figures
 from benchmarks.compare import append_rows, read_rows
 from benchmarks.wall_time import run_wall_time
@@ -178,6 +179,8 @@ def _copy_results(tmp_path: Path) -> Path:
         if path.suffix in (".csv", ".md", ".json"):
             shutil.copy(path, results / path.name)
     shutil.copy(figures.find_distill_journal(RESULTS), results / "distill_budget40.jsonl")
+    for name in (before_after.BEFORE, before_after.AFTER):  # section 4.6's two runs
+        shutil.copy(RESULTS / name, results / name)
     return results
 
 
@@ -270,29 +273,15 @@ def test_render_refuses_unknown_placeholders() -> None:
         figures.render("a {{x}} {{z}}", {"x": "1"})
 
 
-def test_rerun_replaces_the_cheap_results_only_when_a_run_succeeds(tmp_path: Path) -> None:
+def test_rerun_runs_the_speed_benchmark_into_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
-    (results / "quality_vs_sobol.csv").write_text("old\n")
     seen: list[list[str]] = []
-
-    def fake(cmd: list[str]) -> int:
-        seen.append(cmd)
-        if "--out" in cmd:  # the quality run writes into its scratch folder
-            out = Path(cmd[cmd.index("--out") + 1])
-            out.with_suffix(".csv").write_text("new\n")
-            out.with_suffix(".md").write_text("# new\n")
-        return 0
-
-    figures.rerun(results, run=fake)
-    assert [c[2] for c in seen] == ["benchmarks.compare", "benchmarks.speed"]
-    assert "--methods" in seen[0] and "botorch" not in seen[0]
-    assert seen[1][seen[1].index("--out") + 1] == str(results / "speed")
-    assert (results / "quality_vs_sobol.csv").read_text() == "new\n"
-    (results / "quality_vs_sobol.csv").write_text("old\n")
+    figures.rerun(results, run=lambda cmd: seen.append(cmd) or 0)
+    assert [c[2] for c in seen] == ["benchmarks.speed"]
+    assert seen[0][seen[0].index("--out") + 1] == str(results / "speed")
     with pytest.raises(RuntimeError, match="failed with exit status 3"):
         figures.rerun(results, run=lambda cmd: 3)
-    assert (results / "quality_vs_sobol.csv").read_text() == "old\n"
 
 
 def test_trainer_speedups_are_the_latest_per_device_and_size(tmp_path: Path) -> None:

@@ -79,5 +79,5 @@ def test_missing_folders_are_skipped(tmp_path: Path) -> None:
     assert not [line for line in tables["table_trust_region"].splitlines()
                 if line.startswith("| task") or line.startswith("| stand")]
     (results / "distill_budget200.jsonl").unlink()
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="no distillation journal with a 1-layer student"):
         trust_region_section(results)

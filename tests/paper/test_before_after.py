@@ -1,0 +1,87 @@
+"""The paper's before/after of the 200-trial search (paper/before_after.py), on two small
+journals whose every number is known by construction."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from mobo.space import Categorical, Int, Space
+from mobo.study import Study
+from mobo.trial import Objective
+from paper import before_after as BA
+
+REFERENCE = {"exact": 30.0, "num_parameters": 100.0}
+
+
+def _run(path: Path, outcomes: list[tuple[float, float]], trust_region: float | None) -> None:
+    """A journal whose k-th finished trial scored ``outcomes[k]`` = (exact, size); the
+    parameters are whatever the study proposed (their depth and init are read back)."""
+    space = Space([Int("n_layers", 1, 4), Categorical("init", ["teacher", "pretrained"])])
+    objectives = [Objective("exact", maximize=True, threshold=REFERENCE["exact"]),
+                  Objective("num_parameters", threshold=REFERENCE["num_parameters"])]
+    study = Study(space, objectives, seed=0, n_initial=3, storage=path,
+                  trust_region=trust_region)
+    for exact, size in outcomes:
+        t = study.ask()
+        study.tell(t, {"exact": exact, "num_parameters": size})
+    study.close()
+
+
+def _write_reference(results: Path) -> None:
+    (results / "distill_reference.json").write_text(json.dumps({
+        "always_no_answer_exact": REFERENCE["exact"],
+        "teacher": {"num_parameters": REFERENCE["num_parameters"]}}))
+
+
+def test_summary_counts_and_hypervolume_by_hand(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    # 3 design trials, then 4 model proposals of which 2 beat the threshold of 30
+    outcomes = [(20.0, 90.0), (40.0, 80.0), (30.0, 50.0),
+                (50.0, 60.0), (10.0, 40.0), (35.0, 30.0), (30.0, 20.0)]
+    _run(path, outcomes, trust_region=None)
+    s = BA.run_summary(path, REFERENCE)
+    study = Study.read(path)
+    model = [t for t in study.trials if t.source == "model"]
+    assert s["trials"] == 7 and s["model"] == 4 == len(model)
+    assert s["share"] == pytest.approx(2 / 4)
+    assert s["one_layer"] == pytest.approx(sum(t.params["n_layers"] == 1 for t in model) / 4)
+    assert s["pretrained"] == pytest.approx(
+        sum(t.params["init"] == "pretrained" for t in model) / 4)
+    assert s["settings"] == "global search, every objective modelled"
+    # the points strictly above the threshold, as (EM above 30, 1 - size/teacher):
+    # (10, 0.2), (20, 0.4), (5, 0.7); the union of the rectangles [0, a] x [0, b] they
+    # span is 20 x 0.4 plus the strip of 5 x (0.7 - 0.4) above it
+    union = 20 * 0.4 + 5 * (0.7 - 0.4)
+    assert s["hv"] == {}                        # no checkpoint of 25 reached
+    assert BA.run_hypervolume(s["rows"], REFERENCE) == pytest.approx(union)
+    # best exact within 60% of the teacher's size: 50 at 60, within 70% the same
+    assert s["best"][0.6] == 50.0 and s["best"][0.8] == 50.0
+
+
+def test_section_table_and_refusal(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    _write_reference(results)
+    _run(results / BA.BEFORE, [(20.0, 90.0), (40.0, 80.0), (30.0, 50.0), (31.0, 10.0)], None)
+    with pytest.raises(ValueError, match="missing"):
+        BA.before_after_section(results, tmp_path)
+    _run(results / BA.AFTER, [(20.0, 90.0), (40.0, 80.0), (30.0, 50.0)], 0.05)
+    values, tables, fig = BA.before_after_section(results, tmp_path)
+    assert values["before_journal"] == f"results/{BA.BEFORE}"
+    assert values["after_coverage"] == "partial: 3 of its 200 trials so far"
+    table = tables["table_before_after"]
+    assert values["before_after_table"] == table
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()}
+    assert lines["proposer"].endswith("| global search, every objective modelled | "
+                                      "trust region 0.05, every objective modelled |")
+    assert lines["finished trials"].endswith("| 4 | 3 |")
+    # the after run has no model proposal yet: its shares are dashes, not 0%
+    assert lines["model proposals above the no-answer threshold"].endswith("| 100% | - |")
+    assert lines["hypervolume after 25 trials"].endswith("| - | - |")
+    assert len(fig.axes) == 2
+    assert not math.isnan(BA.run_hypervolume(BA.run_summary(results / BA.BEFORE,
+                                                             REFERENCE)["rows"], REFERENCE))
