@@ -36,7 +36,6 @@ import argparse
 import csv
 import io
 import re
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from benchmarks.compare import (
     parse_row,
     read_rows,
 )
+from benchmarks.provenance import git, relative
 
 REPORT = RESULTS_DIR / "compare.md"
 DEVELOPMENT = RESULTS_DIR / "compare.csv"
@@ -127,30 +127,21 @@ def development_seeds() -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------------- inputs
-def _git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str] | None:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              check=False)
-    except OSError:  # no git on this machine
-        return None
-
-
 def staged_text(path: Path) -> str | None:
     """``path``'s content as git's index holds it (what the next commit records), None where
     git does not track the file; outside a git work tree the file itself (None if absent)."""
     path = path.resolve()
-    top = _git(["rev-parse", "--show-toplevel"], path.parent) if path.parent.is_dir() else None
-    if top is None or top.returncode != 0:
+    top = git("rev-parse", "--show-toplevel", root=path.parent) if path.parent.is_dir() else None
+    if top is None:
         return path.read_text() if path.is_file() else None
-    root = Path(top.stdout.strip()).resolve()
-    rel = path.relative_to(root).as_posix()
-    listed = _git(["ls-files", "--", rel], root)
-    if listed is None or listed.returncode != 0 or not listed.stdout.strip():
+    root = Path(top).resolve()
+    rel = relative(path, root)
+    if not git("ls-files", "--", rel, root=root):
         return None
-    shown = _git(["show", f":{rel}"], root)
-    if shown is None or shown.returncode != 0:
-        raise RuntimeError(f"git show :{rel} failed: {shown.stderr if shown else ''}")
-    return shown.stdout
+    shown = git("show", f":{rel}", root=root, strip=False)
+    if shown is None:
+        raise RuntimeError(f"git show :{rel} failed in {root}")
+    return shown
 
 
 def parse_text(text: str | None) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
 """Which commit made a result, and whether the code behind it has changed since.
 
 Every benchmark that writes a result records the commit of the checkout it ran from
-(:func:`stamp`): ``results/compare.csv`` and ``results/compare_heldout.csv`` in a
-``commit`` column (one per row), :mod:`benchmarks.distill_compare` in a
-``provenance.jsonl`` beside its per-run files (one line per run segment: from which trial
-on, which commit, which command), the JSON results of :mod:`benchmarks.seed_shape` and
-:mod:`benchmarks.speed_trainer` in their entries. A stamp is the full commit hash, with
+(:func:`stamp`): ``results/compare.csv``, ``results/compare_heldout.csv`` and
+``results/speed.csv`` in a ``commit`` column (one per row),
+:mod:`benchmarks.distill_compare` in a ``provenance.jsonl`` beside its per-run files (one
+line per run segment: from which trial on, which commit, which command), the JSON
+results of :mod:`benchmarks.seed_shape` and :mod:`benchmarks.speed_trainer` in their
+entries. A stamp is the full commit hash, with
 ``+dirty`` appended when the files the result depends on had uncommitted changes when the
 run started (the commit then does not say what ran).
 
@@ -46,10 +47,16 @@ _TOY_PEER = ("benchmarks/compare.py", "mobo/problems.py", "mobo/space.py", "mobo
              "mobo/pareto.py")
 _DISTILL_PEER = ("benchmarks/distill_compare.py", "distill", "mobo/space.py",
                  "mobo/tasks.py")
+# A proposal's time depends on all of mobo, BoTorch's on the problems and the proposer in
+# benchmarks/compare.py; both on the timing harness.
+_SPEED_MOBO = ("mobo", "benchmarks/speed.py")
 COVERS: dict[str, dict[str, tuple[str, ...]]] = {
     "compare": {"mobo": ("mobo", "benchmarks/compare.py"), "*": _TOY_PEER},
     "distill_compare": {"mobo": ("mobo", "distill", "benchmarks/distill_compare.py"),
                         "*": _DISTILL_PEER},
+    "speed": {"mobo": _SPEED_MOBO, "mobo_in_study": _SPEED_MOBO,
+              "*": ("benchmarks/speed.py", "benchmarks/compare.py", "mobo/problems.py",
+                    "mobo/space.py")},
 }
 
 
@@ -59,13 +66,25 @@ def covers(kind: str, method: str) -> tuple[str, ...]:
     return table.get(method, table["*"])
 
 
-def git(*args: str, root: Path = ROOT) -> str | None:
-    """A git command's output in ``root``, or None without git or a repository."""
+def git(*args: str, root: Path = ROOT, strip: bool = True) -> str | None:
+    """A git command's output in ``root`` (stripped of surrounding whitespace unless
+    ``strip`` is False: a file's text), or None without git, outside a repository or when
+    the command fails."""
     try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                             check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
+    return out.strip() if strip else out
+
+
+def relative(path: Path, root: Path = ROOT) -> str:
+    """``path`` relative to ``root`` with forward slashes, as git and the reports name it;
+    unchanged when it lies outside ``root``."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def stamp(paths: Sequence[str] = (), root: Path = ROOT) -> str:
@@ -117,15 +136,18 @@ def _group(result: str, kind: str, method: str, commits: Iterable[str],
     return Group(result, method, dict(sorted(counts.items())), changed)
 
 
-def compare_groups(path: Path, root: Path = ROOT) -> list[Group]:
-    """Per method of a toy comparison CSV: its runs (problem and seed) by commit stamp."""
-    runs: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
+def compare_groups(path: Path, root: Path = ROOT, kind: str = "compare",
+                   run: Sequence[str] = ("problem", "seed")) -> list[Group]:
+    """Per method of a CSV with a ``commit`` column (a toy comparison, or with ``kind``
+    ``"speed"`` and ``run`` ``("problem", "n_obs", "seed")`` the proposal timings): its runs
+    (rows sharing the ``run`` columns) by commit stamp."""
+    runs: dict[str, dict[tuple[str, ...], str]] = defaultdict(dict)
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             # a run's checkpoints share its stamp; the last one read stands for the run
-            runs[row["method"]][(row["problem"], row["seed"])] = row.get("commit") or ""
-    rel = _rel(path, root)
-    return [_group(rel, "compare", m, r.values(), root) for m, r in sorted(runs.items())]
+            runs[row["method"]][tuple(row[k] for k in run)] = row.get("commit") or ""
+    rel = relative(path, root)
+    return [_group(rel, kind, m, r.values(), root) for m, r in sorted(runs.items())]
 
 
 def distill_groups(out_dir: Path, root: Path = ROOT,
@@ -135,7 +157,7 @@ def distill_groups(out_dir: Path, root: Path = ROOT,
     segment with no commit. ``tracked``: the paths (relative to ``root``) to read; None:
     every file on disk."""
     def wanted(path: Path) -> bool:
-        return tracked is None or _rel(path, root) in tracked
+        return tracked is None or relative(path, root) in tracked
 
     per_run = out_dir / "distill_compare"
     segments: dict[str, list[str]] = defaultdict(list)
@@ -154,15 +176,8 @@ def distill_groups(out_dir: Path, root: Path = ROOT,
         if (seed.isdigit() and (method, int(seed)) not in stamped and path.stat().st_size
                 and wanted(path)):
             segments[method].append("")
-    rel = _rel(out_dir / "distill_compare.csv", root)
+    rel = relative(out_dir / "distill_compare.csv", root)
     return [_group(rel, "distill_compare", m, c, root) for m, c in sorted(segments.items())]
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def all_groups(root: Path = ROOT) -> list[Group]:
@@ -173,10 +188,13 @@ def all_groups(root: Path = ROOT) -> list[Group]:
     tracked = set(listed.splitlines()) if listed else set()
     groups: list[Group] = []
     for name in ("compare.csv", "compare_heldout.csv"):
-        if _rel(results / name, root) in tracked:
+        if relative(results / name, root) in tracked:
             groups += compare_groups(results / name, root)
+    if relative(results / "speed.csv", root) in tracked:
+        groups += compare_groups(results / "speed.csv", root, "speed",
+                                 ("problem", "n_obs", "seed"))
     for csv_path in sorted(results.rglob("distill_compare.csv")):
-        if _rel(csv_path, root) not in tracked:
+        if relative(csv_path, root) not in tracked:
             continue
         if (csv_path.parent / "distill_compare" / "standin.txt").is_file():
             continue  # the stand-in's runs: development scratch, not kept as results

@@ -33,6 +33,7 @@ from benchmarks.distill_compare import (
     journal_rows,
     run_hypervolume,
 )
+from benchmarks.provenance import relative
 from mobo.pareto import is_nondominated
 from mobo.study import Study
 
@@ -165,8 +166,8 @@ def before_after_section(results: Path,
             after = run_summary(copy, reference)
     after["path"] = after_path
     values = {
-        "before_journal": _rel(before["path"], root),
-        "after_journal": _rel(after["path"], root),
+        "before_journal": relative(before["path"], root),
+        "after_journal": relative(after["path"], root),
         "after_trials": str(after["trials"]),
         "after_coverage": ("complete" if after["trials"] >= 200 else
                            f"partial: {after['trials']} of its 200 trials so far"),
@@ -178,12 +179,5 @@ def before_after_section(results: Path,
             + table(before, after))
     values["before_after_table"] = text
     return values, {"table_before_after": text}, figure(before, after, reference)
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 

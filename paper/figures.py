@@ -63,6 +63,7 @@ from matplotlib.figure import Figure
 
 from benchmarks import compare_report as peers_report
 from benchmarks.compare import mann_whitney_p, parse_args, read_rows
+from benchmarks.provenance import relative
 from benchmarks.speed_trainer_report import load as load_trainer_speed
 from benchmarks.speed_trainer_report import speedups as trainer_speedup_values
 from benchmarks.wall_time import run_wall_time
@@ -186,14 +187,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text()
     except FileNotFoundError:
-        raise InputError(f"{_rel(path)}: missing") from None
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+        raise InputError(f"{relative(path)}: missing") from None
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -218,7 +212,7 @@ def find_distill_journal(results: Path) -> Path:
         if best is None or key[:2] > best[:2]:
             best = key
     if best is None:
-        raise InputError(f"{_rel(results)}: no distillation journal distill_budget<B>.jsonl")
+        raise InputError(f"{relative(results)}: no distillation journal distill_budget<B>.jsonl")
     return best[2]
 
 
@@ -235,7 +229,7 @@ def distill_reference_models(path: Path) -> dict[str, dict[str, Any]]:
         found["baseline"]["description"] = (f"{p['init']} init, {int(p['n_layers'])} layers, "
                                             f"{int(p['n_heads'])} heads")
     except (ValueError, KeyError, TypeError) as e:
-        raise InputError(f"{_rel(path)}: expected the teacher's and the baseline's exact, f1 "
+        raise InputError(f"{relative(path)}: expected the teacher's and the baseline's exact, f1 "
                          f"and num_parameters (and the baseline's params): "
                          f"{type(e).__name__}: {e}") from None
     return found
@@ -247,9 +241,9 @@ def distill_diagnosis(path: Path, journal: Path) -> tuple[dict[str, str], dict[s
     (written by ``python -m benchmarks.distill_diagnosis``), for ``journal`` when the file
     diagnoses it."""
     try:
-        return diagnosis_section(json.loads(_read(path)), _rel(journal))
+        return diagnosis_section(json.loads(_read(path)), relative(journal))
     except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise InputError(f"{_rel(path)}: not a diagnosis the paper can report: "
+        raise InputError(f"{relative(path)}: not a diagnosis the paper can report: "
                          f"{type(e).__name__}: {e}") from None
 
 
@@ -267,28 +261,28 @@ def distill_task_facts(path: Path) -> dict[str, str]:
             "train_note": "one epoch" if epochs == 1 else f"{epochs} epochs",
         }
     except (ValueError, KeyError, TypeError) as e:
-        raise InputError(f"{_rel(path)}: expected the dev questions (answerable, "
+        raise InputError(f"{relative(path)}: expected the dev questions (answerable, "
                          f"unanswerable) and the trial's questions and epochs: "
                          f"{type(e).__name__}: {e}") from None
 
 
 def _quality_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
-        raise InputError(f"{_rel(path)}: missing")
+        raise InputError(f"{relative(path)}: missing")
     rows = read_rows(path)
     if not rows:
-        raise InputError(f"{_rel(path)}: no rows")
+        raise InputError(f"{relative(path)}: no rows")
     return rows
 
 
 def _speed_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
-        raise InputError(f"{_rel(path)}: missing")
+        raise InputError(f"{relative(path)}: missing")
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     need = {"problem", "d", "m", "n_obs", "method", "seed", "total_s"}
     if not rows or not need <= set(rows[0]):
-        raise InputError(f"{_rel(path)}: expected rows with columns {sorted(need)}")
+        raise InputError(f"{relative(path)}: expected rows with columns {sorted(need)}")
     for r in rows:
         r["n_obs"] = int(r["n_obs"])
         for k in ("fit_s", "acquisition_s", "total_s"):
@@ -346,26 +340,26 @@ def kernel_speed(results: Path) -> KernelSpeed:
             raw = list(csv.reader(f))
         if raw:
             table = MdTable("", [h.strip() for h in raw[0]], [list(r) for r in raw[1:] if r])
-            hv, ehvi = _kernel_tables([table], _rel(csv_path))
+            hv, ehvi = _kernel_tables([table], relative(csv_path))
             if hv and ehvi:
-                return KernelSpeed(hv, ehvi, _rel(csv_path))
-    hv, ehvi = _kernel_tables(markdown_tables(_read(md_path)), _rel(md_path))
+                return KernelSpeed(hv, ehvi, relative(csv_path))
+    hv, ehvi = _kernel_tables(markdown_tables(_read(md_path)), relative(md_path))
     if not hv or not ehvi:
-        raise InputError(f"{_rel(md_path)}: no hypervolume table (objectives, points, mobo "
+        raise InputError(f"{relative(md_path)}: no hypervolume table (objectives, points, mobo "
                          "(ms), moocore (ms)) or no EHVI throughput table (objectives, mobo "
                          "and BoTorch thread columns)")
-    return KernelSpeed(hv, ehvi, _rel(md_path))
+    return KernelSpeed(hv, ehvi, relative(md_path))
 
 
 def trainer_speedups(path: Path) -> tuple[list[float], list[float]]:
     """The reported trainer speed-ups, (on CPU, on a GPU), from speed_trainer.json: the
     latest measurement per kind of device and training-set size."""
     if not path.exists():
-        raise InputError(f"{_rel(path)}: missing")
+        raise InputError(f"{relative(path)}: missing")
     try:
         return trainer_speedup_values(load_trainer_speed(path))
     except (ValueError, KeyError, TypeError) as e:
-        raise InputError(f"{_rel(path)}: {' '.join(str(e).split())}") from None
+        raise InputError(f"{relative(path)}: {' '.join(str(e).split())}") from None
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -666,15 +660,15 @@ def peer_runs(results: Path, heldout: Path | None = None) -> PeerRuns:
     if heldout is None:
         path = results / "compare_heldout.csv"
         held_rows = peers_report.parse_text(peers_report.staged_text(path))
-        source = f"{_rel(path)} as staged in git"
+        source = f"{relative(path)} as staged in git"
     else:
         held_rows = peers_report.parse_text(_read(heldout))
-        source = _rel(heldout)
+        source = relative(heldout)
     held_seeds = peers_report.HELDOUT_SEEDS
     dev_seeds = peers_report.development_seeds()
     return PeerRuns(
         peers_report.seed_set("held-out", held_seeds, source, held_rows, plan.budget),
-        peers_report.seed_set("development", dev_seeds, _rel(dev_path), dev_rows, plan.budget),
+        peers_report.seed_set("development", dev_seeds, relative(dev_path), dev_rows, plan.budget),
         [r for r in held_rows if r["seed"] in held_seeds],
         [r for r in dev_rows if r["seed"] in dev_seeds], plan)
 
@@ -978,13 +972,13 @@ def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str
                      importance: Importance) -> tuple[dict[str, str], str]:
     names = [o.name for o in study.objectives]
     if names != ["exact", "num_parameters"]:
-        raise InputError(f"{_rel(journal)}: expected the objectives exact and num_parameters, "
+        raise InputError(f"{relative(journal)}: expected the objectives exact and num_parameters, "
                          f"got {names}")
     exact_obj = study.objectives[0]
     view = classify(study)
     front = sorted(view.front, key=lambda t: t.values["num_parameters"])  # type: ignore[index]
     if not front:
-        raise InputError(f"{_rel(journal)}: no completed trial beats the exact threshold yet")
+        raise InputError(f"{relative(journal)}: no completed trial beats the exact threshold yet")
     finished = [t for t in study.trials if t.done]
     completed = [t for t in study.trials if t.status == "completed"]
     match = _JOURNAL_NAME.search(journal.name)
@@ -1005,7 +999,7 @@ def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str
                      str(p.get("n_heads", "")), str(p.get("init", "")),
                      str(p.get("layer_choice", "")),
                      f"{p['learning_rate']:.2g}" if "learning_rate" in p else ""])
-    table = (f"Pareto front of {_rel(journal)} (synthetic task; exact maximised, "
+    table = (f"Pareto front of {relative(journal)} (synthetic task; exact maximised, "
              "num_parameters minimised; trials beating the exact threshold only).\n\n"
              + _md_table(["trial", "source", "exact", "f1", "num_parameters", "n_layers",
                           "n_heads", "init", "layers kept", "learning rate"], rows,
@@ -1033,7 +1027,7 @@ def _distill_section(study: Study, journal: Path, refs: Mapping[str, Mapping[str
               f"a partial run: {len(finished)} of {budget} trials finished so far"
               if budget is not None else f"{len(finished)} trials finished")
     values = {
-        "distill_journal": _rel(journal),
+        "distill_journal": relative(journal),
         "distill_status": status,
         "distill_finished": str(len(finished)),
         "distill_completed": str(len(completed)),
@@ -1162,7 +1156,7 @@ def render(template: str, values: Mapping[str, str]) -> str:
     """Fill every ``{{name}}`` of ``template``; an unknown name is an error, not a blank."""
     missing = sorted({m for m in _PLACEHOLDER.findall(template) if m not in values})
     if missing:
-        raise InputError(f"{_rel(TEMPLATE)}: no value for placeholder(s) {', '.join(missing)}")
+        raise InputError(f"{relative(TEMPLATE)}: no value for placeholder(s) {', '.join(missing)}")
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
@@ -1203,7 +1197,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     figures["distill_pareto"] = plot_pareto(
         study, references=references,
         title=f"Distillation on the synthetic task: {values['distill_finished']} trials "
-              f"({_rel(journal)})")
+              f"({relative(journal)})")
     figures["distill_hypervolume"] = plot_hypervolume(study)
     figures["distill_importance"] = plot_importance(importance)
     v, diagnosis_tables, figures["distill_diagnosis"] = distill_diagnosis(
@@ -1259,7 +1253,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
                           for j in range(len(importance.objectives))]
                        for k in importance.order()]
     tables["table_distill_importance"] = (
-        f"Parameter importance for {_rel(journal)}: {importance.method}.\n\n"
+        f"Parameter importance for {relative(journal)}: {importance.method}.\n\n"
         + _md_table(["parameter", *importance.objectives], importance_rows,
                     ["---"] + ["---:"] * len(importance.objectives)))
     values["distill_importance_table"] = tables["table_distill_importance"]
@@ -1366,7 +1360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     for path in written:
-        print(_rel(path))
+        print(relative(path))
     return 0
 
 

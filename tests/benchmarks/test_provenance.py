@@ -98,6 +98,23 @@ def test_compare_groups_count_runs_by_commit_and_judge_each(repo: Path) -> None:
     assert "2 of 4 runs are stale." in text
 
 
+def test_speed_timings_are_runs_per_size_and_botorch_does_not_depend_on_mobo(
+        repo: Path) -> None:
+    old = _git(repo, "rev-parse", "HEAD")
+    _commit(repo, "mobo/acquisition.py", "changed\n")
+    path = repo / "results" / "speed.csv"
+    path.parent.mkdir(exist_ok=True)
+    rows = ["problem,d,m,n_obs,method,seed,fit_s,acquisition_s,total_s,commit"]
+    rows += [f"dtlz2,6,2,{n},{m},{s},0.1,0.1,0.2,{old}" for n in (50, 200) for s in (0, 1)
+             for m in ("mobo", "botorch")]
+    path.write_text("\n".join(rows) + "\n")
+    groups = {g.method: g for g in P.compare_groups(path, repo, "speed",
+                                                    ("problem", "n_obs", "seed"))}
+    assert groups["mobo"].runs_by_commit == {old: 4}       # two sizes times two seeds
+    assert groups["mobo"].stale_runs == 4                  # mobo changed since
+    assert groups["botorch"].stale_runs == 0               # BoTorch's time does not use it
+
+
 def test_distill_groups_read_the_segment_log_and_count_unlogged_runs(repo: Path) -> None:
     head = _git(repo, "rev-parse", "HEAD")
     per_run = repo / "results" / "x" / "distill_compare"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from benchmarks import speed
+from benchmarks import provenance, speed
 
 
 def test_speed_script_writes_rows_for_every_method_and_size(tmp_path: Path) -> None:
@@ -17,6 +17,10 @@ def test_speed_script_writes_rows_for_every_method_and_size(tmp_path: Path) -> N
         (p, m) for p in ("dtlz2", "vehiclesafety") for m in ("mobo", "mobo_in_study")
     }
     assert all(float(r["total_s"]) > 0 for r in rows)
+    head = provenance.git("rev-parse", "HEAD")
+    if head:  # a git checkout: every row says which commit timed it
+        assert {r["commit"].removesuffix(provenance.DIRTY) for r in rows} == {head}
     md = out.with_suffix(".md").read_text()
     assert "in a running study" in md
     assert "| dtlz2 | 6 | 2 | 8 |" in md
+    assert "python -m benchmarks.speed --sizes 8 --repeats 1 --methods mobo" in md
