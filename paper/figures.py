@@ -25,16 +25,20 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
   the section :mod:`paper.diagnosis` writes;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
-  the distillation search's settings, for the section :mod:`paper.trust_region` writes.
+  the distillation search's settings, for the section :mod:`paper.trust_region` writes;
+- ``results/distill_budget200.jsonl`` and ``results/distill_budget200_trust_region.jsonl``
+  (the latter as staged in git): the 200-trial search before and after, for
+  :mod:`paper.before_after`;
+- ``results/distill_compare.csv`` (as staged in git) and its fixed reference: the held-out
+  comparison on the distillation task, for :mod:`paper.heldout_distill`.
 
 It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
 placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md``, so that
 every number in the paper comes from a result file (or from the targets declared below).
 Figures are saved without timestamps or software versions: a second run gives the same
-bytes. ``--rerun`` first re-runs the two cheap benchmarks (mobo against Sobol on four
-problems, and proposal speed; minutes, see ``benchmarks/README.md``) and overwrites their
-result files; the peer comparison (hours), the kernel benchmark and the distillation search
-are never re-run here.
+bytes. ``--rerun`` first re-runs the one cheap benchmark, proposal speed (minutes, see
+``benchmarks/README.md``), and overwrites its result files; the peer comparisons (hours),
+the kernel benchmark and the distillation searches are never re-run here.
 
 Bad input (a missing result file, a table that cannot be found) ends the command with one
 ``error: ...`` line and exit status 2.
@@ -81,6 +85,7 @@ from mobo.study import Study
 from mobo.trial import Trial
 from paper.before_after import before_after_section
 from paper.diagnosis import diagnosis_section
+from paper.heldout_distill import heldout_distill_section
 from paper.trust_region import trust_region_section
 
 __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables", "render"]
@@ -1216,6 +1221,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         raise InputError(f"before/after section: {e}") from None
     values.update(v)
     tables.update(ba_tables)
+    try:
+        v, hd_tables, figures["distill_heldout"] = heldout_distill_section(results)
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"held-out distillation section: {e}") from None
+    values.update(v)
+    tables.update(hd_tables)
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)

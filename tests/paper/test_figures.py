@@ -181,6 +181,9 @@ def _copy_results(tmp_path: Path) -> Path:
     shutil.copy(figures.find_distill_journal(RESULTS), results / "distill_budget40.jsonl")
     for name in (before_after.BEFORE, before_after.AFTER):  # section 4.6's two runs
         shutil.copy(RESULTS / name, results / name)
+    (results / "distill_compare").mkdir()  # section 4.7's fixed reference
+    shutil.copy(RESULTS / "distill_compare" / "reference.json",
+                results / "distill_compare" / "reference.json")
     return results
 
 

@@ -1,0 +1,184 @@
+"""The paper's held-out comparison on the distillation task (section 4.7), as far as it has run.
+
+``results/distill_compare.csv`` holds every trial of ``python -m benchmarks.distill_compare``
+on the held-out seeds (10, 11, 12: no setting was chosen on them): mobo, Optuna TPE, Optuna's
+GP sampler, BoTorch qLogNEHVI and Sobol, 100 trials a run. Its runs take hours each on a
+CPU and are made in pieces, so the file is read as git's index holds it
+(:func:`benchmarks.compare_report.staged_text`), like the other results that are appended to
+while the paper is made, and the section states which runs are complete.
+
+A partial comparison is still a fair one when it is paired: on one seed every method starts
+from the same initial design (that seed's Sobol points, evaluated once and shared), so the
+methods are compared seed by seed, each peer beside mobo over the first trials of both, as
+many as both runs have reached on that seed. The verdicts on the targets (medians over the
+three seeds after 100 trials) are not drawn here; ``results/distill_compare.md`` judges
+them, provisionally while runs are partial.
+Scores use the fixed reference of :mod:`benchmarks.distill_compare` (the always-no-answer
+exact match and the teacher's parameter count, ``results/distill_compare/reference.json``)
+and its functions, so the numbers are the report's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from benchmarks.compare_report import staged_text
+from benchmarks.distill_compare import (
+    DEFAULT_SEEDS,
+    METHODS,
+    NAME,
+    SIZE_BANDS,
+    above_share,
+    best_within,
+    parse_row,
+    run_hypervolume,
+)
+
+BUDGET = 100
+REFERENCE_UNUSED = {"exact": math.nan, "num_parameters": math.nan}
+
+
+def staged_rows(results: Path) -> list[dict[str, Any]]:
+    """The comparison's trials as git's index holds ``distill_compare.csv`` (parsed rows);
+    [] where it is not tracked yet."""
+    text = staged_text(results / f"{NAME}.csv")
+    if text is None:
+        return []
+    return [parse_row(raw) for raw in csv.DictReader(io.StringIO(text, newline=""))]
+
+
+def reference(results: Path) -> dict[str, float]:
+    """The fixed reference the comparison scores with: exact and num_parameters."""
+    ref = json.loads((results / NAME / "reference.json").read_text())
+    return {"exact": float(ref["exact"]), "num_parameters": float(ref["num_parameters"])}
+
+
+def by_seed(rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[Mapping[str, Any]]]]:
+    """seed -> method -> rows in trial order (methods in the comparison's order)."""
+    out: dict[int, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in sorted(rows, key=lambda r: (r["seed"], r["trial"])):
+        out.setdefault(r["seed"], {}).setdefault(r["method"], []).append(r)
+    order = {m: i for i, m in enumerate(METHODS)}
+    return {s: dict(sorted(ms.items(), key=lambda kv: order.get(kv[0], len(order))))
+            for s, ms in sorted(out.items())}
+
+
+def scores(rows: Sequence[Mapping[str, Any]], ref: Mapping[str, float]) -> dict[str, float]:
+    """A run's hypervolume, share of post-initial trials above the threshold and best exact
+    in each size band (``best0.6`` ...), as :mod:`benchmarks.distill_compare` scores them."""
+    return {"hv": run_hypervolume(rows, ref), "share": above_share(rows, ref),
+            **{f"best{b}": best_within(rows, ref, b) for b in SIZE_BANDS}}
+
+
+def paired(runs: Mapping[str, Sequence[Mapping[str, Any]]], ref: Mapping[str, float]
+           ) -> list[tuple[str, int, dict[str, float], dict[str, float]]]:
+    """Per peer on one seed: (peer, c, its scores, mobo's scores), both over their first c
+    trials, c the count both have reached (at most the budget); [] without a mobo run."""
+    ours = runs.get("mobo")
+    if not ours:
+        return []
+    out = []
+    for m, rs in runs.items():
+        if m == "mobo":
+            continue
+        c = min(len(rs), len(ours), BUDGET)
+        out.append((m, c, scores(rs[:c], ref), scores(ours[:c], ref)))
+    return out
+
+
+def _cell(v: float, spec: str) -> str:
+    return "-" if math.isnan(v) else format(v, spec)
+
+
+def _pair(theirs: float, ours: float, spec: str) -> str:
+    """``peer / mobo``, mobo's value in bold where it is strictly the better (larger)."""
+    mine = _cell(ours, spec)
+    better = not math.isnan(ours) and (math.isnan(theirs) or ours > theirs)
+    return f"{_cell(theirs, spec)} / " + (f"**{mine}**" if better else mine)
+
+
+def table(seeds: Mapping[int, Mapping[str, Sequence[Mapping[str, Any]]]],
+          ref: Mapping[str, float]) -> str:
+    """One row per seed and peer: the peer's and mobo's scores over the trials both have
+    reached on that seed; mobo's in bold where it is strictly better."""
+    bands = " | ".join(f"best EM <= {b:.0%}" for b in SIZE_BANDS)
+    lines = [f"| seed | peer | trials (peer, mobo) | compared at | hypervolume | share above "
+             f"| {bands} |", "|---|---|---|---:|---|---|" + "---|" * len(SIZE_BANDS)]
+    for seed, runs in seeds.items():
+        for m, c, theirs, ours in paired(runs, ref):
+            lines.append(
+                f"| {seed} | {m} | {len(runs[m])}, {len(runs['mobo'])} | {c} | "
+                f"{_pair(theirs['hv'], ours['hv'], '.3f')} | "
+                f"{_pair(theirs['share'], ours['share'], '.0%')} | "
+                + " | ".join(_pair(theirs[f"best{b}"], ours[f"best{b}"], ".2f")
+                             for b in SIZE_BANDS) + " |")
+    return "\n".join(lines)
+
+
+def coverage(seeds: Mapping[int, Mapping[str, Sequence[Mapping[str, Any]]]]) -> tuple[int, str]:
+    """(complete runs, a sentence on what is missing) over the held-out seeds and methods."""
+    planned = [(m, s) for s in DEFAULT_SEEDS for m in METHODS]
+    n = {(m, s): len(seeds.get(s, {}).get(m, ())) for m, s in planned}
+    complete = sum(1 for k in planned if n[k] >= BUDGET)
+    missing = [f"{m} {s} ({n[m, s]} trials)" if n[m, s] else f"{m} {s}"
+               for m, s in planned if n[m, s] < BUDGET]
+    if not missing:
+        return complete, "every run is complete"
+    return complete, "missing or partial: " + ", ".join(missing)
+
+
+def figure(seeds: Mapping[int, Mapping[str, Sequence[Mapping[str, Any]]]],
+           ref: Mapping[str, float]) -> Figure:
+    """One panel per held-out seed: each method's hypervolume after each finished trial."""
+    shown = seeds or {DEFAULT_SEEDS[0]: {}}
+    fig = Figure(figsize=(4.2 * len(shown), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
+    for ax, (seed, runs) in zip(axes, shown.items(), strict=True):
+        for m, rs in runs.items():
+            n = np.arange(1, len(rs) + 1)
+            # mobo drawn on top and wider: every run shares the seed's initial design, so
+            # the curves coincide over it
+            ax.step(n, [run_hypervolume(rs[:k], ref) for k in n], where="post",
+                    label=f"{m} ({len(rs)})", lw=2.2 if m == "mobo" else 1.2,
+                    zorder=3 if m == "mobo" else 2)
+        ax.set_title(f"seed {seed}")
+        ax.set_xlabel("trials")
+        ax.set_xlim(0, BUDGET)
+        if runs:
+            ax.legend(loc="lower right", fontsize=7)
+    axes[0].set_ylabel("hypervolume (EM points x teacher size)")
+    fig.tight_layout()
+    return fig
+
+
+def heldout_distill_section(results: Path) -> tuple[dict[str, str], dict[str, str], Figure]:
+    """(values, tables, figure) for the template: coverage in words, the paired table
+    ``table_heldout_distill`` and the hypervolume figure."""
+    seeds = by_seed([r for r in staged_rows(results) if r["seed"] in DEFAULT_SEEDS])
+    # the reference is written when the comparison first runs; no run, nothing to score
+    ref = reference(results) if seeds else dict(REFERENCE_UNUSED)
+    complete, missing = coverage(seeds)
+    planned = len(DEFAULT_SEEDS) * len(METHODS)
+    values = {
+        "heldout_distill_seeds": ", ".join(map(str, DEFAULT_SEEDS)),
+        "heldout_distill_coverage": f"{complete} of {planned} runs complete ({missing})",
+    }
+    if seeds:
+        text = ("Each cell is peer / mobo on one seed, both over their first c trials, c the "
+                "count both runs have reached; mobo in bold where it is strictly better. "
+                "Shares are of the post-initial trials among them, failed ones included; "
+                "best EM within a share of the teacher's size (- where none that small "
+                "completed).\n\n" + table(seeds, ref))
+    else:
+        text = "No held-out run is committed yet."
+    values["heldout_distill_table"] = text
+    return values, {"table_heldout_distill": text}, figure(seeds, ref)

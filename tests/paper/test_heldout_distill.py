@@ -1,0 +1,85 @@
+"""The paper's held-out comparison on the distillation task (paper/heldout_distill.py), on
+small comparison files whose every number is worked out by hand."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.distill_compare import FIELDS
+from paper import heldout_distill as HD
+
+REFERENCE = {"exact": 30.0, "num_parameters": 100.0}
+
+
+def _rows(method: str, seed: int, outcomes: list[tuple[float, float]],
+          n_initial: int = 1) -> list[dict[str, object]]:
+    return [{"method": method, "seed": seed, "trial": k,
+             "source": "initial" if k < n_initial else "model", "status": "completed",
+             "exact": e, "f1": e, "num_parameters": n, "seconds": 1.0}
+            for k, (e, n) in enumerate(outcomes)]
+
+
+def _results(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    """A results folder outside git (the CSV is read as it is on disk)."""
+    results = tmp_path / "results"
+    (results / "distill_compare").mkdir(parents=True)
+    (results / "distill_compare" / "reference.json").write_text(json.dumps(REFERENCE))
+    with (results / "distill_compare.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return results
+
+
+# mobo: the shared design point (40 EM at half the teacher's size), a collapsed student,
+# then a better one at 80%; TPE: the same design point, then 35 EM at 60%.
+MOBO = _rows("mobo", 10, [(40.0, 50.0), (20.0, 40.0), (50.0, 80.0)])
+TPE = _rows("tpe", 10, [(40.0, 50.0), (35.0, 60.0)])
+
+
+def test_a_peer_and_mobo_are_scored_over_the_trials_both_have_reached() -> None:
+    seeds = HD.by_seed([HD.parse_row({k: str(v) for k, v in r.items()}) for r in MOBO + TPE])
+    [(peer, c, theirs, ours)] = HD.paired(seeds[10], REFERENCE)
+    assert (peer, c) == ("tpe", 2)
+    # TPE's 35 EM at 60% is dominated by the design point: (40 - 30) * (1 - 0.5) = 5
+    assert theirs["hv"] == pytest.approx(5.0) and theirs["share"] == 1.0
+    # mobo's second trial is below the threshold; its third (50 EM) is not counted yet
+    assert ours["hv"] == pytest.approx(5.0) and ours["share"] == 0.0
+    assert theirs["best0.6"] == ours["best0.6"] == 40.0
+    # over all three of its trials mobo adds (50 - 40) * (1 - 0.8) = 2
+    assert HD.scores(MOBO, REFERENCE)["hv"] == pytest.approx(7.0)
+
+
+def test_no_pair_without_mobo() -> None:
+    seeds = HD.by_seed(TPE)
+    assert HD.paired(seeds[10], REFERENCE) == []
+
+
+def test_the_section_states_coverage_and_sets_each_peer_beside_mobo(tmp_path: Path) -> None:
+    results = _results(tmp_path, MOBO + TPE + _rows("gp", 10, [(40.0, 50.0)] * 100)
+                       + _rows("sobol", 99, [(31.0, 10.0)]))  # not a held-out seed
+    values, tables, fig = HD.heldout_distill_section(results)
+    assert values["heldout_distill_seeds"] == "10, 11, 12"
+    cov = values["heldout_distill_coverage"]
+    assert cov.startswith("1 of 15 runs complete")  # gp 10, 100 trials
+    assert "mobo 10 (3 trials)" in cov and "tpe 10 (2 trials)" in cov
+    assert "gp 10" not in cov and "sobol 12" in cov and "99" not in cov
+    text = tables["table_heldout_distill"]
+    assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 | 100% / 0% | 40.00 / 40.00 |" in text
+    # against gp's 100 copies of the design point mobo is compared over its 3 trials: a
+    # larger volume (7 > 5), a smaller share above (1 of 2 against 2 of 2), and the better
+    # student within 80% of the teacher's size
+    assert ("| 10 | gp | 100, 3 | 3 | 5.000 / **7.000** | 100% / 50% | 40.00 / 40.00 | "
+            "40.00 / 40.00 | 40.00 / **50.00** |") in text
+    assert len(fig.axes) == 1  # one panel: the only held-out seed with runs
+
+
+def test_the_section_without_runs_says_so(tmp_path: Path) -> None:
+    values, _, fig = HD.heldout_distill_section(_results(tmp_path, []))
+    assert values["heldout_distill_table"] == "No held-out run is committed yet."
+    assert values["heldout_distill_coverage"].startswith("0 of 15 runs complete")
+    assert len(fig.axes) == 1
