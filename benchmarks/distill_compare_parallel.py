@@ -1,0 +1,251 @@
+"""Run the distillation comparison's runs side by side, one process per (method, seed).
+
+:mod:`benchmarks.distill_compare` runs its (method, seed) runs one after another in one
+process; on a machine with many cores, or a GPU that one small student leaves mostly idle,
+they can run at once. This launcher starts ``python -m benchmarks.distill_compare --methods
+M --seeds S`` for each pair, at most ``--jobs`` at a time, each with ``--threads`` torch
+threads, and writes the report when all have ended. Everything a run writes is what the
+sequential command writes (the same per-run files, evaluation cache and provenance lines),
+so the two may be mixed, and a stopped launcher is resumed by starting it again: complete
+runs are skipped, partial ones resume.
+
+The methods of one seed share that seed's initial design through the evaluation cache. So
+that it is evaluated once (and every method starts from the very same values, also where
+training is not bit-for-bit deterministic), each seed's first method in ``--methods`` order
+is its *leader*: the seed's other runs start only once the leader has recorded a
+post-initial trial, or has ended.
+
+Usage (from the repository root of a checkout)::
+
+    python -m benchmarks.distill_compare_parallel --jobs 15 --threads 1
+    python -m benchmarks.distill_compare_parallel --jobs 4 --methods mobo tpe --seeds 10 11
+
+Each run's output goes to ``<log-dir>/<method>-<seed>.log`` (default
+``<out-dir>/distill_compare/logs``, ignored by git in ``results/``); a line is printed when
+a run starts or ends and, every ``--progress`` seconds, the trials each running run has
+finished. Exit status: 0 when every run ended cleanly, 1 when one did not (its log is
+named), 2 for bad arguments (before anything starts), 130 on Ctrl-C (the children are
+stopped; start again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from benchmarks.distill_compare import (
+    DEFAULT_SEEDS,
+    METHODS,
+    NAME,
+    RESULTS_DIR,
+    STANDIN_DIR,
+    STANDIN_MARKER,
+    records,
+)
+
+Job = tuple[str, int]  # (method, seed)
+
+
+def leaders(jobs: Sequence[Job]) -> dict[int, str]:
+    """seed -> the method whose run evaluates that seed's initial design first: the
+    seed's first job in ``jobs``."""
+    out: dict[int, str] = {}
+    for method, seed in jobs:
+        out.setdefault(seed, method)
+    return out
+
+
+def startable(pending: Sequence[Job], running: int, limit: int, lead: Mapping[int, str],
+              design_done: Callable[[int], bool]) -> list[Job]:
+    """The pending jobs to start now, in order: at most ``limit - running`` of them, a
+    follower only once ``design_done(seed)`` (its leader has left the initial design)."""
+    out: list[Job] = []
+    for method, seed in pending:
+        if running + len(out) >= limit:
+            break
+        if lead[seed] == method or design_done(seed):
+            out.append((method, seed))
+    return out
+
+
+def past_design(rows: Sequence[Mapping[str, object]]) -> bool:
+    """Whether a run's finished trials include a post-initial one."""
+    return any(r.get("source") == "model" for r in rows)
+
+
+@dataclass
+class Launcher:
+    """Starts and watches the runs; ``command(job)`` gives a run's argv."""
+
+    jobs: list[Job]
+    limit: int
+    out_dir: Path
+    log_dir: Path
+    command: Callable[[Job], list[str]]
+    env: Mapping[str, str]
+    say: Callable[[str], None] = print
+    poll_s: float = 2.0
+    progress_s: float = 60.0
+    running: dict[Job, tuple[subprocess.Popen[bytes], IO[bytes]]] = field(default_factory=dict)
+    ended: dict[Job, int] = field(default_factory=dict)
+
+    def design_done(self, seed: int) -> bool:
+        leader = leaders(self.jobs)[seed]
+        if (leader, seed) in self.ended:
+            return True
+        return past_design(records(self.out_dir, leader, seed))
+
+    def _start(self, job: Job) -> None:
+        method, seed = job
+        log = (self.log_dir / f"{method}-{seed}.log").open("ab")
+        proc = subprocess.Popen(self.command(job), stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(self.env))
+        self.running[job] = (proc, log)
+        self.say(f"{method} seed {seed}: started (log {log.name})")
+
+    def _reap(self) -> None:
+        for job, (proc, log) in list(self.running.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            log.close()
+            del self.running[job]
+            self.ended[job] = code
+            n = len(records(self.out_dir, *job))
+            self.say(f"{job[0]} seed {job[1]}: ended with {n} trials"
+                     + ("" if code == 0 else f", exit status {code} (see "
+                        f"{self.log_dir / f'{job[0]}-{job[1]}.log'})"))
+
+    def _progress(self) -> None:
+        if self.running:
+            self.say("running: " + ", ".join(
+                f"{m} {s}: {len(records(self.out_dir, m, s))} trials" for m, s in self.running))
+
+    def run(self) -> dict[Job, int]:
+        """Start every job, wait for all; job -> exit status. On an interrupt the running
+        children are stopped and the interrupt is raised again."""
+        pending = list(self.jobs)
+        lead = leaders(self.jobs)
+        last_progress = time.monotonic()
+        try:
+            while pending or self.running:
+                self._reap()
+                for job in startable(pending, len(self.running), self.limit, lead,
+                                     self.design_done):
+                    pending.remove(job)
+                    self._start(job)
+                if time.monotonic() - last_progress >= self.progress_s:
+                    self._progress()
+                    last_progress = time.monotonic()
+                if pending or self.running:
+                    time.sleep(self.poll_s)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        return dict(self.ended)
+
+    def stop(self) -> None:
+        """Terminate the running children (their runs resume on the next start)."""
+        for proc, _ in self.running.values():
+            proc.terminate()
+        for proc, log in self.running.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+        self.running.clear()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.distill_compare_parallel",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="runs at once (default: the number of CPUs)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch/numpy threads of each run (default 1)")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                    help="methods (default: all; per seed the first leads, see above)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
+                    help="method seeds (default 10 11 12, the held-out seeds)")
+    ap.add_argument("--budget", type=int, default=100, help="trials per run (default 100)")
+    ap.add_argument("--standin", action="store_true",
+                    help="the cheap stand-in of the task (development only)")
+    ap.add_argument("--out-dir", type=Path, default=None,
+                    help="as benchmarks.distill_compare's (default: results/, or "
+                    "results/distill_standin/ with --standin)")
+    ap.add_argument("--log-dir", type=Path, default=None,
+                    help="one log per run (default <out-dir>/distill_compare/logs)")
+    ap.add_argument("--progress", type=float, default=60.0, metavar="S",
+                    help="seconds between progress lines (default 60)")
+    ap.add_argument("--no-report", action="store_true",
+                    help="do not write the report when the runs have ended")
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.threads < 1:
+        ap.error(f"--threads: must be >= 1, got {args.threads}")
+    if args.budget < 2:
+        ap.error(f"--budget: must be >= 2, got {args.budget}")
+    if args.progress <= 0:
+        ap.error(f"--progress: must be > 0, got {args.progress}")
+    if len(set(args.methods)) != len(args.methods) or len(set(args.seeds)) != len(args.seeds):
+        ap.error("--methods and --seeds: each value once")
+    args.out_dir = (args.out_dir or (STANDIN_DIR if args.standin else RESULTS_DIR)
+                    ).expanduser().resolve()
+    marker = args.out_dir / NAME / STANDIN_MARKER
+    runs = list((args.out_dir / NAME).glob("*-*.jsonl"))
+    if runs and marker.exists() != args.standin:
+        held = "stand-in" if marker.exists() else "real-task"
+        ap.error(f"--out-dir: {args.out_dir} holds {held} runs; give another --out-dir")
+    args.log_dir = (args.log_dir or args.out_dir / NAME / "logs").expanduser().resolve()
+    return args
+
+
+def run_command(args: argparse.Namespace, job: Job) -> list[str]:
+    """The sequential command for one (method, seed) run."""
+    method, seed = job
+    cmd = [sys.executable, "-m", "benchmarks.distill_compare", "--methods", method,
+           "--seeds", str(seed), "--budget", str(args.budget), "--threads",
+           str(args.threads), "--out-dir", str(args.out_dir)]
+    return cmd + (["--standin"] if args.standin else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(m, s) for s in args.seeds for m in args.methods]
+    # one thread per BLAS/OpenMP pool too, so that --jobs runs do not oversubscribe
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
+           "MKL_NUM_THREADS": str(args.threads)}
+    launcher = Launcher(jobs, args.jobs, args.out_dir, args.log_dir,
+                        lambda job: run_command(args, job), env,
+                        say=lambda msg: print(msg, flush=True), progress_s=args.progress)
+    print(f"{len(jobs)} runs, {min(args.jobs, len(jobs))} at a time, {args.threads} "
+          f"thread(s) each, into {args.out_dir}; logs in {args.log_dir}", flush=True)
+    try:
+        ended = launcher.run()
+    except KeyboardInterrupt:
+        print("interrupted: the runs were stopped; start again to resume", file=sys.stderr)
+        return 130
+    failed = [f"{m} {s}" for (m, s), code in ended.items() if code != 0]
+    if not args.no_report:
+        cmd = [sys.executable, "-m", "benchmarks.distill_compare", "--report", "--budget",
+               str(args.budget), "--out-dir", str(args.out_dir)]
+        subprocess.run(cmd, check=False)
+    if failed:
+        print(f"error: {len(failed)} run(s) did not end cleanly: {', '.join(failed)} "
+              f"(logs in {args.log_dir})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
