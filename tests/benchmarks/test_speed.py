@@ -24,3 +24,11 @@ def test_speed_script_writes_rows_for_every_method_and_size(tmp_path: Path) -> N
     assert "in a running study" in md
     assert "| dtlz2 | 6 | 2 | 8 |" in md
     assert "python -m benchmarks.speed --sizes 8 --repeats 1 --methods mobo" in md
+    if head:
+        assert f"at commit `{head[:12]}" in md
+
+
+def test_a_stamp_is_shown_short_and_keeps_dirty() -> None:
+    assert speed._short("a" * 40) == "a" * 12
+    assert speed._short("a" * 40 + provenance.DIRTY) == "a" * 12 + provenance.DIRTY
+    assert speed._short("") == "unknown"
