@@ -41,6 +41,7 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_escape", "trust region 0.1, hill-climb unrestricted"),
     ("trust_region", "trust region 0.1"),
     ("trust_region_005", "trust region 0.05 (the task's setting)"),
+    ("peers", "the peers"),
 )
 BUDGET = 100
 
