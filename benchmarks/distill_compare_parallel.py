@@ -95,9 +95,13 @@ class Launcher:
     progress_s: float = 60.0
     running: dict[Job, tuple[subprocess.Popen[bytes], IO[bytes]]] = field(default_factory=dict)
     ended: dict[Job, int] = field(default_factory=dict)
+    lead: dict[int, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lead = leaders(self.jobs)
 
     def design_done(self, seed: int) -> bool:
-        leader = leaders(self.jobs)[seed]
+        leader = self.lead[seed]
         if (leader, seed) in self.ended:
             return True
         return past_design(records(self.out_dir, leader, seed))
@@ -132,12 +136,11 @@ class Launcher:
         """Start every job, wait for all; job -> exit status. On an interrupt the running
         children are stopped and the interrupt is raised again."""
         pending = list(self.jobs)
-        lead = leaders(self.jobs)
         last_progress = time.monotonic()
         try:
             while pending or self.running:
                 self._reap()
-                for job in startable(pending, len(self.running), self.limit, lead,
+                for job in startable(pending, len(self.running), self.limit, self.lead,
                                      self.design_done):
                     pending.remove(job)
                     self._start(job)
