@@ -107,23 +107,15 @@ Pearce, Gardner, Turner & Poloczek 2019, "Scalable global optimization via local
 Bayesian optimization"; with several regions around the Pareto set for several
 objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022): the centres are the
 inputs of the front formed by the completed trials that beat the reference point in every
-objective (and meet the constraints), each with a box in the unit cube (of half-width
-``trust_region``, stretched per coordinate as below); candidates are Sobol points spread over those boxes (a centre drawn at
+objective (and meet the constraints), each with a box of half-width ``trust_region`` in
+the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
 random for each) and Gaussian perturbations of the centres clipped to their boxes, and
 each L-BFGS-B refinement stays in the box of its start's nearest centre. The discrete
 hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
 while a categorical may change at each step (a categorical changes only through it: a
 trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
 inputs). A trial that beats the reference by less than its posterior sd anchors no box
-while others beat it credibly. The boxes are stretched per coordinate by the objectives'
-GP lengthscales as TuRBO's are: half-width ``trust_region * l_i / g`` in numeric
-coordinate ``i``, with ``l_i`` the geometric mean over the modelled objectives of the
-lengthscale of ``i`` and ``g`` the geometric mean of the ``l_i`` over the numeric
-coordinates, so that the box has the volume of the cube of half-width ``trust_region``
-(one-hot coordinates keep ``trust_region``; no half-width exceeds 1). A coordinate the GP
-finds irrelevant is searched widely and one it finds decisive narrowly: where a few inputs
-decide whether anything is learned at all and many tune how much, the box keeps the former
-near what works and lets the latter move. The base size is fixed, not adapted; until a
+while others beat it credibly. The region's size is fixed, not adapted; until a
 trial beats the reference point, the search is global.
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
@@ -173,35 +165,6 @@ _DUP_TOL = 1e-9
 # predictive is read as (1 - eps) N(mu, sd^2) + eps N(mu, (widen sd)^2)
 _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
-
-
-@dataclass(frozen=True)
-class TrustRegion:
-    """Boxes around the trust region's centres: ``centres`` (k, d) unit-cube inputs,
-    ``weights`` (k,) the probability that a candidate is drawn in each centre's box,
-    ``half`` (d,) the boxes' half-width per coordinate (the same for every centre)."""
-
-    centres: np.ndarray
-    weights: np.ndarray
-    half: np.ndarray
-
-
-def region_half_widths(lengthscales: np.ndarray, numeric: np.ndarray, base: float) -> np.ndarray:
-    """(d,) half-widths of a trust region's box stretched by GP lengthscales (TuRBO,
-    Eriksson et al. 2019, section 2: side ``L * l_i / (prod_j l_j)^(1/d)``).
-
-    ``lengthscales`` (m, d): per modelled objective, the lengthscale of each unit-cube
-    coordinate; ``numeric`` (d,) bool: the coordinates that are numbers (not one-hot
-    columns); ``base``: the half-width of the cube of the same volume. Numeric coordinate
-    ``i`` gets ``base * l_i / g`` with ``l_i`` the geometric mean of its lengthscales over
-    the objectives and ``g`` the geometric mean of the ``l_i`` over the numeric coordinates;
-    one-hot coordinates get ``base``; every half-width is at most 1 (the whole cube)."""
-    log_ls = np.log(np.atleast_2d(np.asarray(lengthscales, dtype=np.float64))).mean(axis=0)
-    half = np.full(log_ls.shape, float(base))
-    if numeric.any():
-        z = log_ls[numeric]
-        half[numeric] = base * np.exp(z - z.mean())
-    return np.minimum(half, 1.0)
 
 
 @dataclass
@@ -441,11 +404,9 @@ class Proposer:
             Default: off.
         thresholded: the objective columns whose reference value is a threshold the user
             gave (the threshold model's columns, known ones aside). Default: every column.
-        trust_region: ``None`` (default: a global search) or the base half-width, in the
-            unit cube, of the boxes around the inputs of the front beating the reference
-            point that candidates are drawn from (the half-width of a cube of the boxes'
-            volume; each box is stretched by the GP's lengthscales, see the module
-            docstring), in (0, 1].
+        trust_region: ``None`` (default: a global search) or the half-width, in the unit
+            cube, of the boxes around the inputs of the front beating the reference point
+            that candidates are drawn from (see the module docstring), in (0, 1].
     """
 
     def __init__(
@@ -489,10 +450,6 @@ class Proposer:
         self.n_front_samples = n_front_samples
         self.neighbourhood_steps = neighbourhood_steps
         self._discrete = bool(space.is_discrete().any())
-        # the encoded columns that are numbers, not one-hot columns of a categorical
-        self._numeric = np.ones(space.dim, dtype=bool)
-        for i, _p in space._cat_params:
-            self._numeric[space.slices[i]] = False
         self.known = known
         self.warp = check_warp(warp)
         if not isinstance(threshold_model, bool | np.bool_):
@@ -667,11 +624,12 @@ class Proposer:
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
-        region = self._trust_region(X, Y, ref, ok, gp, modelled)
+        region = self._trust_centres(X, Y, ref, ok, gp, modelled)
+        centres = None if region is None else region[0]
         if region is None:
             cands = self._candidates(X[near], Y[near], rng)
         else:
-            cands = self._region_candidates(region, rng)
+            cands = self._region_candidates(*region, rng)
         scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
         pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
@@ -679,7 +637,7 @@ class Proposer:
 
         starts = self._distinct(cands[order], self.n_starts)
         if len(starts) and self.max_iter > 0:
-            bounds = None if region is None else self._region_bounds(region, starts)
+            bounds = None if centres is None else self._region_bounds(centres, starts)
             refined = self.space.round(self._refine(acq, starts, bounds))
             pool_x.append(refined)
             pool_s.append(acq.score(refined))
@@ -689,7 +647,7 @@ class Proposer:
         if x is None:
             x, s = self._best_new(cands[order], scores[order], taken)
         if x is not None and self._discrete and self.neighbourhood_steps:
-            x, s = self._neighbourhood(acq, x, s, taken, region)
+            x, s = self._neighbourhood(acq, x, s, taken, centres)
         if x is None:
             x, s = self._random_new(acq, taken, rng)
         t_acq = time.perf_counter() - t1
@@ -731,13 +689,13 @@ class Proposer:
         beats = fit_gp(X, labels, warm.get("threshold"), min_lengthscale=_FEAS_MIN_LENGTHSCALE)
         return above, beats
 
-    def _trust_region(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                      gp: GP, modelled: Sequence[int]) -> TrustRegion | None:
-        """The trust region: its centres, (k, d) inputs of the front of the completed trials
-        that beat ``ref`` in every column and meet the constraints, their (k,) weights, each
-        centre's share of the hypervolume that it alone dominates (uniform if none
-        dominates any alone), and the (d,) half-widths of :func:`region_half_widths` from
-        ``gp``'s lengthscales; None when the trust region is off or no trial qualifies (the
+    def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+                       gp: GP, modelled: Sequence[int]
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The trust region's centres, (k, d) inputs of the front of the completed trials
+        that beat ``ref`` in every column and meet the constraints, and their (k,) weights,
+        each centre's share of the hypervolume that it alone dominates (uniform if none
+        dominates any alone); None when the trust region is off or no trial qualifies (the
         search is then global).
 
         A trial that beats the reference by less than the GP's own uncertainty about it
@@ -763,50 +721,51 @@ class Proposer:
                           for i in range(len(F))])
         alone = np.maximum(alone, 0.0)
         weights = alone / alone.sum() if alone.sum() > 0 else np.full(len(F), 1.0 / len(F))
-        half = region_half_widths(gp.lengthscale.numpy(), self._numeric, self.trust_region)
-        return TrustRegion(P, weights, half)
+        return P, weights
 
-    def _region_candidates(self, region: TrustRegion, rng: np.random.Generator) -> np.ndarray:
+    def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
+                           rng: np.random.Generator) -> np.ndarray:
         """(n_candidates + n_local * min(k, 16), d) candidates in the trust region's boxes:
         Sobol points mapped into the box of a centre drawn for each with probability
         ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
         the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
         largest weight, clipped to their boxes."""
-        centres, weights, half = region.centres, region.weights, region.half
+        assert self.trust_region is not None
+        r = self.trust_region
         seed = int(rng.integers(2**63 - 1))
         U = self.space.sobol(self.n_candidates, seed=seed)
         owner = rng.choice(len(centres), size=len(U), p=weights)
-        parts = [centres[owner] + (2.0 * U - 1.0) * half]
+        parts = [centres[owner] + (2.0 * U - 1.0) * r]
         if self.n_local:
             P = centres
             if len(P) > 16:
                 P = P[np.argsort(-weights, kind="stable")[:16]]
             scale = np.where(rng.random((len(P), self.n_local, 1)) < 0.5, 0.02, 0.1)
             step = np.clip(scale * rng.standard_normal((len(P), self.n_local, P.shape[1])),
-                           -half, half)
+                           -r, r)
             parts.append((P[:, None, :] + step).reshape(-1, P.shape[1]))
         return self.space.round(np.clip(np.vstack(parts), 0.0, 1.0))
 
-    def _in_region(self, Z: np.ndarray, region: TrustRegion) -> np.ndarray:
+    def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """(n,) whether each rounded row of ``Z`` could come from a centre's box in its
         numeric (not one-hot) coordinates: per coordinate, the stretch that rounds to it
         (:meth:`mobo.space.Space.cells`) meets the box, for some centre."""
-        numeric = self._numeric
+        assert self.trust_region is not None
+        numeric = np.ones(Z.shape[1], dtype=bool)
+        for i, _p in self.space._cat_params:
+            numeric[self.space.slices[i]] = False
         lo, hi = self.space.cells(Z)
-        C = region.centres[None, :, numeric]
+        C = centres[None, :, numeric]
         gap = np.maximum(np.maximum(lo[:, None, numeric] - C, C - hi[:, None, numeric]), 0.0)
-        beyond = gap - region.half[numeric]  # > 0 where the stretch misses the box
-        return (beyond.max(axis=2, initial=-1.0) <= 1e-12).any(axis=1)
+        return (gap.max(axis=2, initial=0.0) <= self.trust_region + 1e-12).any(axis=1)
 
-    @staticmethod
-    def _region_bounds(region: TrustRegion, starts: np.ndarray) -> np.ndarray:
-        """(k, d, 2) per start, the box of its nearest centre within the cube (nearest in
-        the max-norm with each coordinate in units of its half-width: the centre whose
-        box, grown evenly, reaches the start first)."""
-        centres, half = region.centres, region.half
-        dist = np.max(np.abs(starts[:, None, :] - centres[None, :, :]) / half, axis=2)
+    def _region_bounds(self, centres: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """(k, d, 2) per start, the box of its nearest centre (max-norm) within the cube."""
+        assert self.trust_region is not None
+        dist = np.max(np.abs(starts[:, None, :] - centres[None, :, :]), axis=2)
         c = centres[np.argmin(dist, axis=1)]
-        return np.stack([np.clip(c - half, 0.0, 1.0), np.clip(c + half, 0.0, 1.0)], axis=2)
+        return np.stack([np.clip(c - self.trust_region, 0.0, 1.0),
+                         np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
 
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(2**63 - 1))
@@ -874,15 +833,15 @@ class Proposer:
 
     def _neighbourhood(
         self, acq: _Acquisition, x: np.ndarray, s: float, taken: np.ndarray,
-        region: TrustRegion | None = None,
+        centres: np.ndarray | None = None,
     ) -> tuple[np.ndarray, float]:
         """Greedy steps to the best discrete neighbour while it scores higher; with the
-        trust ``region``, only to neighbours whose numeric coordinates stay in some centre's
-        box (a categorical may change at every step)."""
+        trust region's ``centres``, only to neighbours whose numeric coordinates stay in
+        some centre's box (a categorical may change at every step)."""
         for _ in range(self.neighbourhood_steps):
             N = self.space.neighbours(x)
-            if len(N) and region is not None:
-                N = N[self._in_region(N, region)]
+            if len(N) and centres is not None:
+                N = N[self._in_region(N, centres)]
             if len(N) == 0:
                 break
             keep = np.array([not self._is_taken(n, taken) for n in N])

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
-from mobo.acquisition import Proposer, TrustRegion, region_half_widths
+from mobo.acquisition import Proposer
 from mobo.gp import fit_gp
 from mobo.pareto import is_nondominated
 from mobo.run import main
@@ -64,20 +63,8 @@ def _area_2d(F: np.ndarray, ref: np.ndarray) -> float:
     return area
 
 
-def _half_reference(lengthscales: np.ndarray, numeric: list[bool], base: float) -> np.ndarray:
-    """Per coordinate, ``base`` times its lengthscale (geometric mean over the objectives)
-    over the geometric mean of the numeric coordinates' lengthscales, by explicit products;
-    ``base`` for a one-hot coordinate; at most 1."""
-    m, d = lengthscales.shape
-    own = [float(np.prod([lengthscales[k, i] for k in range(m)])) ** (1.0 / m)
-           for i in range(d)]
-    nums = [own[i] for i in range(d) if numeric[i]]
-    g = float(np.prod(nums)) ** (1.0 / len(nums)) if nums else 1.0
-    return np.array([min(base * own[i] / g if numeric[i] else base, 1.0) for i in range(d)])
-
-
-def _within(x: np.ndarray, centres: np.ndarray, half: float | np.ndarray) -> bool:
-    return any(bool(np.all(np.abs(x - c) <= half + 1e-12)) for c in centres)
+def _within(x: np.ndarray, centres: np.ndarray, r: float) -> bool:
+    return any(float(np.max(np.abs(x - c))) <= r + 1e-12 for c in centres)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -88,11 +75,10 @@ def test_proposal_stays_in_a_box_around_the_front_that_beats_the_reference(seed:
     ref = np.quantile(Y, 0.6, axis=0)  # some trials beat it, some do not
     centres = _centres_reference(X, Y, ref)
     assert 0 < len(centres) < len(X)
-    ls = fit_gp(X, Y).lengthscale.numpy()  # the GP the proposer fits
     for r in (0.05, 0.2):
         p = Proposer(SPACE3, trust_region=r, **FAST).propose(X, Y, ref,
                                                              rng=np.random.default_rng(seed))
-        assert _within(p.x, centres, _half_reference(ls, [True] * 3, r))
+        assert _within(p.x, centres, r)
 
 
 def test_candidates_and_refinement_bounds_against_loops() -> None:
@@ -101,12 +87,9 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     Y = _problem(X)
     ref = np.quantile(Y, 0.7, axis=0)
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    gp = fit_gp(X, Y)
-    region = prop._trust_region(X, Y, ref, np.ones(len(X), dtype=bool), gp, [0, 1])
+    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool), fit_gp(X, Y), [0, 1])
     assert region is not None
-    centres, weights, half = region.centres, region.weights, region.half
-    assert np.allclose(half, _half_reference(gp.lengthscale.numpy(), [True] * 3, 0.1))
-    assert not np.allclose(half, 0.1)  # the lengthscales differ, so does the box's shape
+    centres, weights = region
     expected = _centres_reference(X, Y, ref)
     assert sorted(map(tuple, centres)) == sorted(map(tuple, expected))
     # each centre's weight: its share of the area it alone dominates
@@ -114,25 +97,18 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     alone = np.array([_area_2d(F, ref) - _area_2d(np.delete(F, i, axis=0), ref)
                       for i in range(len(F))])
     assert np.allclose(weights, alone / alone.sum())
-    C = prop._region_candidates(region, np.random.default_rng(0))
+    C = prop._region_candidates(centres, weights, np.random.default_rng(0))
     assert len(C) == FAST["n_candidates"] + FAST["n_local"] * len(centres)
-    assert all(_within(c, centres, half) for c in C)
+    assert all(_within(c, centres, 0.1) for c in C)
     assert np.all((C >= 0.0) & (C <= 1.0))
-    # each start gets the box of its nearest centre (max-norm in half-width units), cut
-    # to the cube
+    # each start gets the box of its nearest centre in the max-norm, cut to the cube
     starts = rng.random((6, 3))
-    B = prop._region_bounds(region, starts)
+    B = prop._region_bounds(centres, starts)
     for s, b in zip(starts, B, strict=True):
-        d = [max(abs(s[i] - c[i]) / half[i] for i in range(3)) for c in centres]
+        d = [float(np.max(np.abs(s - c))) for c in centres]
         c = centres[int(np.argmin(d))]
-        assert np.allclose(b[:, 0], np.maximum(c - half, 0.0))
-        assert np.allclose(b[:, 1], np.minimum(c + half, 1.0))
-    # in a stretched box, nearest is in half-width units: the start lies within the first
-    # centre's box, while the second is nearer in plain max-norm
-    wide = TrustRegion(np.array([[0.1, 0.5, 0.5], [0.5, 0.6, 0.5]]), np.full(2, 0.5),
-                       np.array([0.4, 0.01, 0.01]))
-    b = prop._region_bounds(wide, np.array([[0.35, 0.5, 0.5]]))[0]
-    assert np.allclose(b, [[0.0, 0.5], [0.49, 0.51], [0.49, 0.51]])
+        assert np.allclose(b[:, 0], np.maximum(c - 0.1, 0.0))
+        assert np.allclose(b[:, 1], np.minimum(c + 0.1, 1.0))
 
 
 def test_constraint_breakers_are_no_centres() -> None:
@@ -144,9 +120,9 @@ def test_constraint_breakers_are_no_centres() -> None:
     best = int(np.argmin(Y[:, 0]))
     ok[best] = False  # the best trial breaks a constraint
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_region(X, Y, ref, ok, fit_gp(X, Y), [0, 1])
+    region = prop._trust_centres(X, Y, ref, ok, fit_gp(X, Y), [0, 1])
     assert region is not None
-    centres = region.centres
+    centres = region[0]
     assert not any(np.array_equal(c, X[best]) for c in centres)
     assert sorted(map(tuple, centres)) == sorted(
         map(tuple, X[ok][is_nondominated(Y[ok])]))
@@ -173,12 +149,8 @@ def test_mixed_space_proposal_is_a_valid_point_near_the_front() -> None:
     p = Proposer(space, trust_region=0.1, neighbourhood_steps=0, **FAST).propose(
         X, Y, ref, rng=rng)
     assert np.array_equal(space.round(p.x[None])[0], p.x)
-    half = _half_reference(fit_gp(X, Y).lengthscale.numpy(), [True, True] + [False] * 3, 0.1)
-    # rounding moves a discrete coordinate by at most half a level beyond the box; the
-    # categorical is free
-    half[1] += 0.5 / 6
-    half[2:] = 1.0
-    assert _within(p.x, centres, half)
+    # rounding moves a discrete coordinate by at most half a level beyond the box
+    assert _within(p.x, centres, 0.1 + 0.5 / 5)
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, True, "0.1", float("nan")])
@@ -282,10 +254,10 @@ def test_repeated_outcomes_make_one_centre_of_full_weight() -> None:
     # two trials with the same outcome: one centre (the first), which alone dominates all
     X = np.array([[0.1, 0.2, 0.3], [0.6, 0.5, 0.4], [0.9, 0.9, 0.9]])
     Y = np.array([[0.2, 0.3], [0.2, 0.3], [0.9, 0.9]])
-    region = Proposer(SPACE3, trust_region=0.1, **FAST)._trust_region(
+    region = Proposer(SPACE3, trust_region=0.1, **FAST)._trust_centres(
         X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool), fit_gp(X, Y), [0, 1])
     assert region is not None
-    centres, weights = region.centres, region.weights
+    centres, weights = region
     assert np.array_equal(centres, X[:1]) and np.allclose(weights, 1.0)
 
 
@@ -294,7 +266,6 @@ class _FixedPosterior:
 
     def __init__(self, X: np.ndarray, means: np.ndarray, sds: np.ndarray) -> None:
         self.X, self.means, self.sds = X, means, sds
-        self.lengthscale = torch.ones((means.shape[1], X.shape[1]), dtype=torch.float64)
 
     def posterior(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = [int(np.flatnonzero((self.X == x).all(axis=1))[0]) for x in Xq]
@@ -310,26 +281,25 @@ def test_a_trial_within_its_posterior_sd_of_the_reference_anchors_only_alone() -
     ref = np.array([0.0, 10.0])
     gp = _FixedPosterior(X, Y[:, :1].copy(), np.full((3, 1), 0.5))
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_region(X, Y, ref, np.ones(3, dtype=bool), gp, [0])  # type: ignore
-    assert region is not None and np.array_equal(region.centres, X[1:2])
+    region = prop._trust_centres(X, Y, ref, np.ones(3, dtype=bool), gp, [0])  # type: ignore
+    assert region is not None and np.array_equal(region[0], X[1:2])
     # without a credible one, the trial that beats the reference by a hair is the centre
-    alone = prop._trust_region(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
-                               [0])  # type: ignore
-    assert alone is not None and np.array_equal(alone.centres, X[:1])
+    alone = prop._trust_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
+                                [0])  # type: ignore
+    assert alone is not None and np.array_equal(alone[0], X[:1])
 
 
 MIXED = Space([Int("layers", 1, 6), Int("heads", 1, 12), Categorical("init", ["t", "p"])])
 
 
-def _reachable(z: np.ndarray, centres: np.ndarray, half: np.ndarray) -> bool:
-    """Whether some point of a centre's box (half-width ``half[col]`` in column ``col``),
-    clipped to the cube, rounds to ``z`` in the integer coordinates (the categorical left
-    free): a search over a fine grid."""
+def _reachable(z: np.ndarray, centres: np.ndarray, r: float) -> bool:
+    """Whether some point of a centre's box, clipped to the cube, rounds to ``z`` in the
+    integer coordinates (the categorical left free): a search over a fine grid."""
     grid = np.linspace(0.0, 1.0, 1201)
     for c in centres:
         ok = True
         for col in (0, 1):
-            u = grid[(grid >= c[col] - half[col]) & (grid <= c[col] + half[col])]
+            u = grid[(grid >= c[col] - r) & (grid <= c[col] + r)]
             probe = np.tile(z, (len(u), 1))
             probe[:, col] = u
             if not np.any(np.abs(MIXED.round(probe)[:, col] - z[col]) < 1e-12):
@@ -345,11 +315,9 @@ def test_region_membership_of_rounded_points_against_a_grid_search() -> None:
     centres = MIXED.random(3, rng)
     Z = MIXED.random(60, rng)
     prop = Proposer(MIXED, trust_region=0.1, **FAST)
-    for half in ([0.1, 0.1, 0.1, 0.1], [0.04, 0.25, 0.1, 0.1], [0.3, 0.02, 0.1, 0.1]):
-        region = TrustRegion(centres, np.full(3, 1.0 / 3), np.array(half))
-        got = prop._in_region(Z, region)
-        assert got.any() and not got.all()
-        assert list(got) == [_reachable(z, centres, np.array(half)) for z in Z]
+    got = prop._in_region(Z, centres)
+    assert got.any() and not got.all()
+    assert list(got) == [_reachable(z, centres, 0.1) for z in Z]
 
 
 def test_hill_climb_stays_in_the_region_and_may_change_a_categorical() -> None:
@@ -365,54 +333,10 @@ def test_hill_climb_stays_in_the_region_and_may_change_a_categorical() -> None:
     start = MIXED.encode({"layers": 5, "heads": 9, "init": "t"})
     prop = Proposer(MIXED, trust_region=0.1, neighbourhood_steps=10, **FAST)
     taken = np.zeros((0, MIXED.dim))
-    cube = TrustRegion(start[None], np.ones(1), np.full(MIXED.dim, 0.1))
-    x, _ = prop._neighbourhood(Scorer(), start, score(start), taken, cube)  # type: ignore
+    x, _ = prop._neighbourhood(Scorer(), start, score(start), taken,  # type: ignore
+                               start[None])
     p = MIXED.decode(x)
     assert p["init"] == "p"  # the categorical changed
     assert (p["layers"], p["heads"]) == (4, 8)  # one level down each: the box's edge
-    # a box narrow in layers (less than half a level) and wide in heads (reaching the
-    # cell of 7, whose edge is 1.5 levels = 0.125 away, not that of 6, 0.208 away)
-    stretched = TrustRegion(start[None], np.ones(1), np.array([0.05, 0.2, 0.1, 0.1]))
-    y, _ = prop._neighbourhood(Scorer(), start, score(start), taken,  # type: ignore
-                               stretched)
-    assert (MIXED.decode(y)["layers"], MIXED.decode(y)["heads"]) == (5, 7)
     free, _ = prop._neighbourhood(Scorer(), start, score(start), taken)  # type: ignore
     assert MIXED.decode(free)["layers"] < 4  # without the region it walks on
-
-
-def test_half_widths_against_products_on_random_and_degenerate_lengthscales() -> None:
-    rng = np.random.default_rng(9)
-    for _ in range(20):
-        m, d = int(rng.integers(1, 4)), int(rng.integers(1, 8))
-        ls = np.exp(rng.normal(0.0, 1.5, (m, d)))
-        numeric = rng.random(d) < 0.7
-        base = float(rng.uniform(0.01, 0.5))
-        got = region_half_widths(ls, numeric, base)
-        assert np.allclose(got, _half_reference(ls, list(numeric), base))
-        # scaling every lengthscale alike changes nothing
-        assert np.allclose(region_half_widths(ls * 7.5, numeric, base), got)
-    # the box has the cube's volume when nothing is capped; a longer lengthscale is wider
-    ls = np.array([[0.1, 0.4, 1.6, 3.0]])
-    half = region_half_widths(ls, np.ones(4, dtype=bool), 0.05)
-    assert np.isclose(np.prod(half), 0.05 ** 4) and np.all(np.diff(half) > 0)
-    # degenerate: equal lengthscales, no numeric coordinate, one numeric coordinate, caps
-    assert np.allclose(region_half_widths(np.full((2, 3), 0.7), np.ones(3, dtype=bool), 0.1),
-                       0.1)
-    assert np.allclose(region_half_widths(ls, np.zeros(4, dtype=bool), 0.1), 0.1)
-    assert np.allclose(region_half_widths(ls, np.array([False, True, False, False]), 0.2),
-                       0.2)
-    capped = region_half_widths(np.array([[1e-3, 1e3]]), np.ones(2, dtype=bool), 0.5)
-    assert np.allclose(capped, [0.5 * 1e-3, 1.0])
-
-
-def test_an_irrelevant_coordinate_gets_the_wider_box() -> None:
-    # the outcomes ignore coordinate 2: its lengthscale and its half-width grow
-    rng = np.random.default_rng(10)
-    X = rng.random((20, 3))
-    Y = np.stack([X[:, 0] + 0.5 * X[:, 1], 1.0 - X[:, 0] + 0.5 * (1.0 - X[:, 1])], axis=1)
-    ref = np.quantile(Y, 0.7, axis=0)
-    gp = fit_gp(X, Y)
-    region = Proposer(SPACE3, trust_region=0.05, **FAST)._trust_region(
-        X, Y, ref, np.ones(len(X), dtype=bool), gp, [0, 1])
-    assert region is not None
-    assert region.half[2] > 0.05 > region.half[0]
