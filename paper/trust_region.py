@@ -32,6 +32,8 @@ STANDIN_SETTINGS: tuple[tuple[str, str], ...] = (
     ("tr1", "trust region 0.1"),
     ("tr2", "trust region 0.2"),
     ("tr1_threshold", "trust region 0.1, threshold model"),
+    ("tr05_stretched", "trust region 0.05, boxes stretched by the GP's lengthscales"),
+    ("tr05_rank", "trust region 0.05, rank warp"),
 )
 DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("none", "global search"),
