@@ -108,18 +108,13 @@ Bayesian optimization"; with several regions around the Pareto set for several
 objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022): the centres are the
 inputs of the front formed by the completed trials that beat the reference point in every
 objective (and meet the constraints), each with a box of half-width ``trust_region`` in
-the unit cube. Each proposal searches one box, its centre drawn at random with probability
-the centre's share of the hypervolume that it alone dominates (as MORBO favours the
-centres that contribute most): across boxes, EHVI's values are close (the GP is about as
-sure of a small gain at the most accurate trial as of a larger, less certain one
-elsewhere), and a search over all boxes at once spends proposal after proposal on
-hair-breadth gains at one point of the front; drawn boxes spread the proposals along the
-front in proportion to what each part of it holds. Candidates are Sobol points in the
-drawn box and Gaussian perturbations of its centre clipped to it, the L-BFGS-B refinement
-stays in it, and the discrete hill-climb that follows steps only to neighbours whose
-numeric coordinates stay in it, while a categorical may change at each step (a
-categorical changes only through it: a trust region in Hamming distance, as CASMOPOLITAN,
-Wan et al. 2021, treats categorical inputs). A trial that beats the reference by less than its posterior sd anchors no box
+the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
+random for each) and Gaussian perturbations of the centres clipped to their boxes, and
+each L-BFGS-B refinement stays in the box of its start's nearest centre. The discrete
+hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
+while a categorical may change at each step (a categorical changes only through it: a
+trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
+inputs). A trial that beats the reference by less than its posterior sd anchors no box
 while others beat it credibly. The region's size is fixed, not adapted; until a
 trial beats the reference point, the search is global.
 
@@ -630,10 +625,6 @@ class Proposer:
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
         region = self._trust_centres(X, Y, ref, ok, gp, modelled)
-        if region is not None:
-            # this proposal searches one box, drawn by its centre's weight
-            j = int(rng.choice(len(region[1]), p=region[1]))
-            region = (region[0][j:j + 1], np.ones(1))
         centres = None if region is None else region[0]
         if region is None:
             cands = self._candidates(X[near], Y[near], rng)

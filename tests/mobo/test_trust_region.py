@@ -340,24 +340,3 @@ def test_hill_climb_stays_in_the_region_and_may_change_a_categorical() -> None:
     assert (p["layers"], p["heads"]) == (4, 8)  # one level down each: the box's edge
     free, _ = prop._neighbourhood(Scorer(), start, score(start), taken)  # type: ignore
     assert MIXED.decode(free)["layers"] < 4  # without the region it walks on
-
-
-def test_each_proposal_searches_the_one_box_drawn_by_weight() -> None:
-    # two far-apart groups of trials on the front: the proposal lies in the box of the
-    # centre the rng draws first, with the centres' weights as probabilities
-    rng = np.random.default_rng(11)
-    X = np.vstack([0.1 + 0.05 * rng.random((6, 3)), 0.85 + 0.05 * rng.random((6, 3))])
-    Y = _problem(X)
-    ref = Y.max(axis=0) + 0.1  # every trial beats it
-    prop = Proposer(SPACE3, trust_region=0.05, **FAST)
-    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool), fit_gp(X, Y), [0, 1])
-    assert region is not None
-    centres, weights = region
-    assert len(centres) >= 2
-    drawn = []
-    for seed in range(12):
-        j = int(np.random.default_rng(seed).choice(len(centres), p=weights))
-        x = prop.propose(X, Y, ref, rng=np.random.default_rng(seed)).x
-        assert _within(x, centres[j:j + 1], 0.05)
-        drawn.append(j)
-    assert len(set(drawn)) >= 2  # the draws do not all pick one box
