@@ -1,9 +1,8 @@
 """Where a trust-region search over all of its boxes at once spends its proposals.
 
 The trust region of :mod:`mobo.acquisition` puts a box around each input of the front that
-beats the no-answer threshold. Searched all at once (as it was before each proposal came
-to search one box, drawn by its centre's share of the hypervolume), EHVI picks whichever
-box holds its best candidate. This replays a mobo journal of the distillation task made
+beats the no-answer threshold and searches them all at once: EHVI picks whichever box
+holds its best candidate. This replays a mobo journal of the distillation task made
 that way and, for a sample of its model proposals, rebuilds the proposer's state
 (:func:`benchmarks.distill_diagnosis.replay`), the GP the proposer fits (``exact``
 modelled, ``num_parameters`` known in closed form, the same warm start), the trust

@@ -34,6 +34,7 @@ STANDIN_SETTINGS: tuple[tuple[str, str], ...] = (
     ("tr1_threshold", "trust region 0.1, threshold model"),
     ("tr05_stretched", "trust region 0.05, boxes stretched by the GP's lengthscales"),
     ("tr05_rank", "trust region 0.05, rank warp"),
+    ("tr05_onebox", "trust region 0.05, one box per proposal"),
 )
 DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("none", "global search"),
@@ -43,6 +44,7 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_escape", "trust region 0.1, hill-climb unrestricted"),
     ("trust_region", "trust region 0.1"),
     ("trust_region_005", "trust region 0.05 (the task's setting)"),
+    ("trust_region_onebox", "trust region 0.05, one box per proposal"),
     ("peers", "the peers"),
 )
 BUDGET = 100
