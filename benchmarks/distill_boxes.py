@@ -29,6 +29,7 @@ import json
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,16 @@ def model_asks(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def box_scores(state: D.State, n_per_box: int = N_PER_BOX) -> dict[str, Any]:
-    """The trust region of the replayed ``state`` and each box's log EHVI.
+def box_scores(state: D.State, proposal: np.ndarray,
+               n_per_box: int = N_PER_BOX) -> dict[str, Any]:
+    """The trust region of the replayed ``state``, each box's log EHVI and the boxes the
+    recorded ``proposal`` (d,) lies in.
 
     Returns ``centres``: per centre its student (layers, heads), exact, num_parameters,
     weight, and the best and median log EHVI of ``n_per_box`` Sobol candidates in its box
-    (rounded to the space, as the proposer rounds them); ``half_width``: the region's."""
+    (rounded to the space, as the proposer rounds them); ``half_width``: the region's;
+    ``in_boxes``: the indices of the centres whose box could hold ``proposal``
+    (:meth:`mobo.acquisition.Proposer._in_region`)."""
     study = state.study
     r = study.trust_region
     if r is None:
@@ -74,12 +79,13 @@ def box_scores(state: D.State, n_per_box: int = N_PER_BOX) -> dict[str, Any]:
     ok = np.ones(len(state.X), dtype=bool)
     region = proposer._trust_centres(state.X, state.Y, state.ref, ok, gp, [0])
     if region is None:
-        return {"half_width": r, "centres": []}
+        return {"half_width": r, "centres": [], "in_boxes": []}
     centres, weights = region
     boxes = decompose(state.Y, state.ref)
     U = study.space.sobol(n_per_box, seed=state.number)
-    out = []
-    for c, w in zip(centres, weights, strict=True):
+    x = study.space.round(np.asarray(proposal, dtype=float)[None])
+    out, inside = [], []
+    for j, (c, w) in enumerate(zip(centres, weights, strict=True)):
         C = study.space.round(np.clip(c + (2.0 * U - 1.0) * r, 0.0, 1.0))
         mean, std = gp.posterior(C)
         mean = np.column_stack([mean[:, 0], D.closed_sizes(study, C)])
@@ -92,7 +98,9 @@ def box_scores(state: D.State, n_per_box: int = N_PER_BOX) -> dict[str, Any]:
                     "num_parameters": float(state.Y[row, 1]), "weight": float(w),
                     "best_log_ehvi": float(np.max(logs)),
                     "median_log_ehvi": float(np.median(logs))})
-    return {"half_width": r, "centres": out, "_centres_x": centres}
+        if proposer._in_region(x, centres[j:j + 1])[0]:
+            inside.append(j)
+    return {"half_width": r, "centres": out, "in_boxes": inside}
 
 
 def analyse(journal: Path, stride: int = 5, n_per_box: int = N_PER_BOX) -> dict[str, Any]:
@@ -101,22 +109,17 @@ def analyse(journal: Path, stride: int = 5, n_per_box: int = N_PER_BOX) -> dict[
     lines = D.read_lines(journal)
     every = model_asks(lines)
     students = [(int(e["params"]["n_layers"]), int(e["params"]["n_heads"])) for _, e in every]
-    asks = every[::stride]
     records = []
     with tempfile.TemporaryDirectory() as tmp:
-        for line_no, event in asks:
+        for line_no, event in every[::stride]:
             state = D.state_of(D.replay(lines, line_no, Path(tmp)), int(event["number"]))
-            scores = box_scores(state, n_per_box)
-            centres_x = scores.pop("_centres_x", None)
-            x = state.study.space.round(np.asarray(event["x"], dtype=float)[None])
-            proposer = Proposer(state.study.space, trust_region=scores["half_width"])
-            inside = [] if centres_x is None else [
-                j for j in range(len(centres_x))
-                if bool(proposer._in_region(x, centres_x[j:j + 1])[0])]
-            p = state.study.space.decode(x[0])
-            records.append({"number": int(event["number"]), **scores,
+            scores = box_scores(state, np.asarray(event["x"], dtype=float), n_per_box)
+            p = event["params"]
+            records.append({"number": int(event["number"]), "half_width": scores["half_width"],
+                            "centres": scores["centres"],
                             "proposal": {"n_layers": int(p["n_layers"]),
-                                         "n_heads": int(p["n_heads"]), "in_boxes": inside}})
+                                         "n_heads": int(p["n_heads"]),
+                                         "in_boxes": scores["in_boxes"]}})
     return {"journal": relative(journal.resolve()), "stride": stride, "n_per_box": n_per_box,
             "asks": records, "summary": summarise(records, students)}
 
@@ -138,17 +141,14 @@ def summarise(records: Sequence[dict[str, Any]],
             chosen_weights.append(max(cs[j]["weight"] for j in r["proposal"]["in_boxes"]))
         best = sorted((c["best_log_ehvi"] for c in cs), reverse=True)
         gaps.append(best[0] - best[1])
-    counts: dict[tuple[int, int], int] = {}
-    for st in students:
-        counts[st] = counts.get(st, 0) + 1
-    common = max(counts, key=lambda k: counts[k]) if counts else None
+    common = Counter(students).most_common(1)
     return {"asks": len(multi), "in_most_accurate_box": in_top,
             "median_weight_of_chosen_box": (statistics.median(chosen_weights)
                                             if chosen_weights else None),
             "median_gap_best_to_runner_up": statistics.median(gaps) if multi else None,
             "model_proposals": len(students),
-            "most_frequent_student": None if common is None else list(common),
-            "most_frequent_count": 0 if common is None else counts[common]}
+            "most_frequent_student": list(common[0][0]) if common else None,
+            "most_frequent_count": common[0][1] if common else 0}
 
 
 def markdown(data: dict[str, Any]) -> str:

@@ -52,16 +52,19 @@ def test_box_scores_on_a_replayed_state(tmp_path: Path) -> None:
     lines = D.read_lines(JOURNAL)
     line_no, event = B.model_asks(lines)[0]
     state = D.state_of(D.replay(lines, line_no, tmp_path), int(event["number"]))
-    scores = B.box_scores(state, n_per_box=64)
+    scores = B.box_scores(state, np.asarray(event["x"]), n_per_box=64)
     cs = scores["centres"]
     assert len(cs) >= 1 and scores["half_width"] == state.study.trust_region
     assert math.isclose(sum(c["weight"] for c in cs), 1.0)
-    for c, x in zip(cs, scores["_centres_x"], strict=True):
+    for c in cs:
         assert c["best_log_ehvi"] >= c["median_log_ehvi"]
         # each centre is a completed trial that beats the reference point
-        row = int(np.flatnonzero((state.X == x).all(axis=1))[0])
-        assert np.all(state.Y[row] < state.ref)
-        assert c["exact"] == -state.Y[row, 0]
+        rows = [i for i in range(len(state.X)) if -state.Y[i, 0] == c["exact"]
+                and state.Y[i, 1] == c["num_parameters"]]
+        assert rows and all(np.all(state.Y[i] < state.ref) for i in rows)
+    # a trial's own input lies in its own box
+    first = B.box_scores(state, state.X[rows[0]], n_per_box=8)
+    assert len(cs) - 1 in first["in_boxes"]
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
