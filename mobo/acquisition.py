@@ -109,8 +109,13 @@ objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022): the centres 
 inputs of the front formed by the completed trials that beat the reference point in every
 objective (and meet the constraints), each with a box of half-width ``trust_region`` in
 the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
-random for each) and Gaussian perturbations of the centres clipped to their boxes, and
-each L-BFGS-B refinement stays in the box of its start's nearest centre. The discrete
+random for each), Gaussian perturbations of the centres clipped to their boxes and
+recombinations of two centres (each parameter from one or the other: uniform crossover,
+Syswerda 1989). A recombination's box joins the region for that proposal, so what one
+front point does well in some inputs (say, the training settings of a large model) is
+tried with another's other inputs (a smaller model's shape) instead of being searched for
+again near each. Each L-BFGS-B refinement stays in the box of its start's nearest centre
+or recombination. The discrete
 hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
 while a categorical may change at each step (a categorical changes only through it: a
 trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
@@ -165,6 +170,8 @@ _DUP_TOL = 1e-9
 # predictive is read as (1 - eps) N(mu, sd^2) + eps N(mu, (widen sd)^2)
 _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
+# recombinations of the trust region's centres scored per proposal (see the module docstring)
+_N_CROSSOVERS = 256
 
 
 @dataclass
@@ -630,6 +637,12 @@ class Proposer:
             cands = self._candidates(X[near], Y[near], rng)
         else:
             cands = self._region_candidates(*region, rng)
+            children = self._crossovers(*region, rng)
+            if len(children):
+                # a recombination is a candidate, and its box joins the region for this
+                # proposal: the refinement and the hill-climb may polish it there
+                cands = np.vstack([cands, children])
+                centres = np.vstack([region[0], children])
         scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
         pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
@@ -745,6 +758,29 @@ class Proposer:
                            -r, r)
             parts.append((P[:, None, :] + step).reshape(-1, P.shape[1]))
         return self.space.round(np.clip(np.vstack(parts), 0.0, 1.0))
+
+    def _crossovers(self, centres: np.ndarray, weights: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        """(n, d) recombinations of the trust region's centres (k, d), n = ``_N_CROSSOVERS``
+        when k >= 2, else none: per child a first parent drawn with probability ``weights``,
+        a second drawn uniformly among the other centres, a share p ~ U(0, 1), and per
+        parameter (all encoded columns of a categorical together) the second parent's
+        value with probability p, the first's otherwise (uniform crossover with a random
+        mixing rate; Syswerda 1989, "Uniform crossover in genetic algorithms")."""
+        k, d = centres.shape
+        if k < 2:
+            return np.zeros((0, d))
+        n = _N_CROSSOVERS
+        first = rng.choice(k, size=n, p=weights)
+        # uniform among the k - 1 others: skip over the first parent's index
+        second = rng.integers(k - 1, size=n)
+        second = second + (second >= first)
+        share = rng.random((n, 1))
+        swap = rng.random((n, len(self.space.params))) < share
+        cols = np.empty((n, d), dtype=bool)
+        for i, sl in enumerate(self.space.slices):
+            cols[:, sl] = swap[:, i : i + 1]
+        return np.where(cols, centres[second], centres[first])
 
     def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """(n,) whether each rounded row of ``Z`` could come from a centre's box in its

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import Proposer
+from mobo.acquisition import _N_CROSSOVERS, Proposer
 from mobo.gp import fit_gp
 from mobo.pareto import is_nondominated
 from mobo.run import main
@@ -67,18 +68,83 @@ def _within(x: np.ndarray, centres: np.ndarray, r: float) -> bool:
     return any(float(np.max(np.abs(x - c))) <= r + 1e-12 for c in centres)
 
 
+def _recombinations(centres: np.ndarray, space: Space) -> np.ndarray:
+    """Every point that takes each parameter's encoded columns from one of two centres:
+    all pairs, all 2^(parameters) choices, by enumeration."""
+    out = []
+    for a in centres:
+        for b in centres:
+            for mask in itertools.product([False, True], repeat=len(space.params)):
+                z = a.copy()
+                for take, sl in zip(mask, space.slices, strict=True):
+                    if take:
+                        z[sl] = b[sl]
+                out.append(z)
+    return np.array(out)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_proposal_stays_in_a_box_around_the_front_that_beats_the_reference(seed: int) -> None:
+def test_proposal_stays_in_a_box_around_the_front_or_a_recombination_of_it(seed: int) -> None:
     rng = np.random.default_rng(seed)
     X = rng.random((12, 3))
     Y = _problem(X)
     ref = np.quantile(Y, 0.6, axis=0)  # some trials beat it, some do not
     centres = _centres_reference(X, Y, ref)
     assert 0 < len(centres) < len(X)
+    region = _recombinations(centres, SPACE3)
     for r in (0.05, 0.2):
         p = Proposer(SPACE3, trust_region=r, **FAST).propose(X, Y, ref,
                                                              rng=np.random.default_rng(seed))
-        assert _within(p.x, centres, r)
+        assert _within(p.x, region, r)
+
+
+MIXED3 = Space([Float("a", 0.0, 1.0), Int("k", 1, 6), Categorical("c", ["x", "y", "z"]),
+                Float("b", 0.0, 1.0, log=False)])
+
+
+def test_crossovers_take_each_parameter_from_one_of_two_centres() -> None:
+    rng = np.random.default_rng(11)
+    centres = MIXED3.random(4, rng)
+    weights = np.array([0.7, 0.1, 0.1, 0.1])
+    prop = Proposer(MIXED3, trust_region=0.1, **FAST)
+    children = prop._crossovers(centres, weights, np.random.default_rng(0))
+    assert children.shape == (_N_CROSSOVERS, MIXED3.dim)
+    pairs = []
+    for z in children:
+        # the parents: the pairs (a, b) such that every parameter's block is a's or b's
+        fits = [(i, j) for i in range(4) for j in range(4) if i != j and all(
+            np.array_equal(z[sl], centres[i][sl]) or np.array_equal(z[sl], centres[j][sl])
+            for sl in MIXED3.slices)]
+        assert fits
+        pairs.append(fits)
+        # a categorical's one-hot block moves whole: still one-hot
+        assert np.isclose(z[MIXED3.slices[2]].sum(), 1.0)
+    # the first parent follows the weights: centre 0 takes part in most children
+    share0 = np.mean([any(0 in f for f in fits) for fits in pairs])
+    assert share0 > 0.6
+    # both parents show up: some children differ from every centre
+    assert any(not any(np.array_equal(z, c) for c in centres) for z in children)
+    # fewer than two centres: nothing to recombine
+    assert prop._crossovers(centres[:1], np.ones(1), rng).shape == (0, MIXED3.dim)
+
+
+def test_a_recombination_the_model_favours_is_proposed() -> None:
+    # a sets the first objective (a size), b mostly the second (an error); no trial has
+    # both a small a and a good b, so the front's small-a end has a poor b. The GP, fitted
+    # to a grid of smooth outcomes, expects a small a with a good b to dominate it: a
+    # recombination of two front points, which no box around either reaches
+    space = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0)])
+    g = np.linspace(0.0, 1.0, 6)
+    X = np.array([[a, b] for a in g for b in g])
+    Y = np.stack([X[:, 0], (1.0 - X[:, 1]) ** 2 + 0.5 * (1.0 - X[:, 0])], axis=1)
+    keep = ~((X[:, 0] < 0.5) & (X[:, 1] > 0.5))  # no trial with a small a and a good b
+    X, Y = X[keep], Y[keep]
+    ref = np.array([1.0, 1.0])
+    p = Proposer(space, trust_region=0.05, **FAST).propose(X, Y, ref,
+                                                           rng=np.random.default_rng(0))
+    centres = _centres_reference(X, Y, ref)
+    assert not _within(p.x, centres, 0.05)
+    assert _within(p.x, _recombinations(centres, space), 0.05)
 
 
 def test_candidates_and_refinement_bounds_against_loops() -> None:
