@@ -24,7 +24,7 @@ Each run's output goes to ``<log-dir>/<method>-<seed>.log`` (default
 ``<out-dir>/distill_compare/logs``, ignored by git in ``results/``); a line is printed when
 a run starts or ends and, every ``--progress`` seconds, the trials each running run has
 finished. Exit status: 0 when every run ended cleanly, 1 when one did not (its log is
-named), 2 for bad arguments (before anything starts), 130 on Ctrl-C (the children are
+named), 2 for bad arguments (before anything starts), 130 on Ctrl-C or SIGTERM (the children are
 stopped; start again to resume).
 """
 
@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,10 @@ def startable(pending: Sequence[Job], running: int, limit: int, lead: Mapping[in
 def past_design(rows: Sequence[Mapping[str, object]]) -> bool:
     """Whether a run's finished trials include a post-initial one."""
     return any(r.get("source") == "model" for r in rows)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @dataclass
@@ -133,10 +139,15 @@ class Launcher:
                 f"{m} {s}: {len(records(self.out_dir, m, s))} trials" for m, s in self.running))
 
     def run(self) -> dict[Job, int]:
-        """Start every job, wait for all; job -> exit status. On an interrupt the running
-        children are stopped and the interrupt is raised again."""
+        """Start every job, wait for all; job -> exit status. On an interrupt (Ctrl-C, or
+        SIGTERM as ``kill`` sends it) the running children are stopped and
+        KeyboardInterrupt is raised."""
         pending = list(self.jobs)
         last_progress = time.monotonic()
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            # a terminated launcher must not leave its runs going on without it
+            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             while pending or self.running:
                 self._reap()
@@ -152,6 +163,9 @@ class Launcher:
         except KeyboardInterrupt:
             self.stop()
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         return dict(self.ended)
 
     def stop(self) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +82,34 @@ def test_the_launcher_starts_followers_after_the_design_and_reports_failures(
     assert all(len(DC.records(out, *job)) == 4 for job in jobs)
     assert any("gp seed 1: ended with 4 trials, exit status 3" in ln for ln in lines)
     assert (tmp_path / "logs" / "gp-1.log").is_file()
+
+
+def test_a_terminated_launcher_stops_its_runs(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    child = ("import os, sys, time\n"
+             "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+             "time.sleep(60)\n")
+    (tmp_path / "logs").mkdir()
+    launcher = P.Launcher([("tpe", 1)], 1, tmp_path / "out", tmp_path / "logs",
+                          lambda job: [sys.executable, "-c", child, str(pid_file)],
+                          dict(os.environ), say=lambda msg: None, poll_s=0.05)
+
+    def terminate_when_started() -> None:
+        deadline = time.monotonic() + 20.0
+        while not pid_file.is_file() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)  # as `kill <launcher pid>` would
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=terminate_when_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        launcher.run()
+    # the child was terminated and reaped, and the handler put back
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 @pytest.mark.parametrize("argv, needle", [
