@@ -413,7 +413,8 @@ class Proposer:
             gave (the threshold model's columns, known ones aside). Default: every column.
         trust_region: ``None`` (default: a global search) or the half-width, in the unit
             cube, of the boxes around the inputs of the front beating the reference point
-            that candidates are drawn from (see the module docstring), in (0, 1].
+            (and around recombinations of two of them) that candidates are drawn from (see
+            the module docstring), in (0, 1].
     """
 
     def __init__(

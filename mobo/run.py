@@ -121,7 +121,8 @@ def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
                    "journal's)")
     p.add_argument("--trust-region", type=trust_region_arg, default=None, metavar="R",
                    help="draw proposals from boxes of half-width R (unit cube, 0 < R <= 1) "
-                   "around the inputs of the front that beats the thresholds; 0 or none: a "
+                   "around the inputs of the front that beats the thresholds and "
+                   "recombinations of two of them; 0 or none: a "
                    "global search (default: the task's recommendation, off for the toy "
                    "problems; when resuming, the journal's)")
     p.add_argument("--noisy", action="store_true",

@@ -42,7 +42,8 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
   recorded in the header when set;
 - a trust region (``trust_region``, :mod:`mobo.acquisition`; after TuRBO, Eriksson et al.
   2019, and MORBO, Daulton et al. 2022): proposals drawn near the inputs of the front
-  that beats the reference point; recorded in the header when set.
+  that beats the reference point and near recombinations of two of them; recorded in the
+  header when set.
 
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
@@ -153,7 +154,8 @@ class Study:
             do (:mod:`mobo.acquisition`). Default: off.
         trust_region: ``None`` (default: a global search) or a half-width in (0, 1]: draw
             proposals from boxes of that half-width (unit cube) around the inputs of the
-            front that beats the reference point (:mod:`mobo.acquisition`).
+            front that beats the reference point and around recombinations of two of them
+            (:mod:`mobo.acquisition`).
     """
 
     def __init__(
