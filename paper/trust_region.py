@@ -28,7 +28,7 @@ STANDIN_SETTINGS: tuple[tuple[str, str], ...] = (
     ("peers", "the peers"),
     ("none", "global search"),
     ("threshold", "global search, threshold model"),
-    ("tr05", "trust region 0.05 (the task's setting)"),
+    ("tr05", "trust region 0.05, without recombinations"),
     ("tr1", "trust region 0.1"),
     ("tr2", "trust region 0.2"),
     ("tr1_threshold", "trust region 0.1, threshold model"),
@@ -43,8 +43,9 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_raw", "trust region 0.1, every trial beating the threshold a centre"),
     ("trust_region_escape", "trust region 0.1, hill-climb unrestricted"),
     ("trust_region", "trust region 0.1"),
-    ("trust_region_005", "trust region 0.05 (the task's setting)"),
+    ("trust_region_005", "trust region 0.05, without recombinations"),
     ("trust_region_onebox", "trust region 0.05, one box per proposal"),
+    ("trust_region_crossover", "trust region 0.05 with recombinations (the task's setting)"),
     ("peers", "the peers"),
 )
 BUDGET = 100
