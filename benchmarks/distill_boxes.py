@@ -11,6 +11,10 @@ box, the exact log EHVI (Emmerich, Deutz & Klinkenberg 2011; the box decompositi
 :mod:`mobo.boxes`) of Sobol candidates spread over the box: the best and the median. It
 records which box the run's own proposal fell in.
 
+The boxes are those of the centres; the recombinations of two centres that the trust
+region has scored since (:mod:`mobo.acquisition`) are not replayed, as the journals it was
+made for predate them.
+
 What it reads off: whether the proposals keep to one box (the most accurate student's)
 and by how much that box's best candidate beats the best of the others (a gap of a few
 tenths in log EHVI is a factor near 1: EHVI's values are close across boxes).
