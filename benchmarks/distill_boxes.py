@@ -102,7 +102,7 @@ def box_scores(state: D.State, proposal: np.ndarray,
                     "num_parameters": float(state.Y[row, 1]), "weight": float(w),
                     "best_log_ehvi": float(np.max(logs)),
                     "median_log_ehvi": float(np.median(logs))})
-        if proposer._in_region(x, centres[j:j + 1], r)[0]:
+        if proposer._in_region(x, centres[j:j + 1])[0]:
             inside.append(j)
     return {"half_width": r, "centres": out, "in_boxes": inside}
 

@@ -120,21 +120,8 @@ hill-climb that follows steps only to neighbours whose numeric coordinates stay 
 while a categorical may change at each step (a categorical changes only through it: a
 trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
 inputs). A trial that beats the reference by less than its posterior sd anchors no box
-while others beat it credibly. Until a trial beats the reference point, the search is
-global.
-
-The region widens while the search stalls: after every ``_WIDEN_EVERY`` model proposals
-in a row that raised the hypervolume by less than a clear margin (``stall``, counted by
-:func:`mobo.stagnation.stall_length`), the half-width doubles, at most ``_WIDEN_MAX``
-times, and it is back to ``trust_region`` after a proposal that raised it (variable
-neighbourhood search, Mladenovic & Hansen 1997). A small box keeps the search where
-trials work, but it moves a setting by at most its half-width per step, so when the front's
-inputs hold poor values of some setting (a learning rate ten times too small, say), the
-neighbourhood of each front point can run dry long before the search reaches better
-values; widening lets it look further then, and narrowing again after a gain resumes
-the local search. TuRBO adapts its region too, in the other direction: it shrinks after
-failures and restarts elsewhere from a fresh design, which a budget of a hundred
-trials cannot afford.
+while others beat it credibly. The region's size is fixed, not adapted; until a
+trial beats the reference point, the search is global.
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
@@ -185,11 +172,6 @@ _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
 # recombinations of the trust region's centres scored per proposal (see the module docstring)
 _N_CROSSOVERS = 256
-# the trust region doubles its half-width after every this many model proposals without a
-# success (:mod:`mobo.stagnation`), at most _WIDEN_MAX times, and is back to its set size
-# after a success
-_WIDEN_EVERY = 5
-_WIDEN_MAX = 3
 
 
 @dataclass
@@ -202,8 +184,6 @@ class Proposal:
         model_state: JSON-serialisable GP hyper-parameters (warm start for the next call).
         timings: seconds spent in ``"fit"`` and ``"acquisition"``.
         log_acq_value: natural log of ``acq_value``, finite where ``acq_value`` underflows.
-        trust_region: the half-width of the trust region's boxes this proposal searched
-            (widened after a stall), or None for a global search.
     """
 
     x: np.ndarray
@@ -211,7 +191,6 @@ class Proposal:
     model_state: dict[str, Any]
     timings: dict[str, float]
     log_acq_value: float = field(default=-math.inf)
-    trust_region: float | None = None
 
 
 def _log_prob_within(mu: torch.Tensor, sd: torch.Tensor, lower: torch.Tensor,
@@ -521,7 +500,6 @@ class Proposer:
         warm_start: dict | None = None,
         C: np.ndarray | None = None,
         C_bounds: np.ndarray | None = None,
-        stall: int = 0,
     ) -> Proposal:
         """The next point to evaluate (see the module docstring for the algorithm).
 
@@ -537,9 +515,6 @@ class Proposer:
             C_bounds: (c, 2) the (lower, upper) bound of each constraint; -inf / +inf
                 for a side without one. A completed trial is feasible when every value
                 lies within its bounds.
-            stall: the model proposals since the last one that raised the hypervolume
-                by a clear margin (:func:`mobo.stagnation.stall_length`); the trust
-                region widens with it.
         """
         d = self.space.dim
         X = self._check("X", X, d, allow_empty=False)
@@ -570,11 +545,9 @@ class Proposer:
                 raise ValueError(f"C: expected {len(X)} rows (one per row of X), got {len(C)}")
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng: expected a numpy Generator, got {type(rng).__name__}")
-        if isinstance(stall, bool) or not isinstance(stall, int | np.integer) or stall < 0:
-            raise ValueError(f"stall: expected an integer >= 0, got {stall!r}")
         with single_threaded():
             return self._propose(X, Y, ref, rng, X_failed, X_pending, warm_start, C,
-                                 C_bounds, int(stall))
+                                 C_bounds)
 
     def _propose(
         self,
@@ -587,7 +560,6 @@ class Proposer:
         warm_start: dict | None,
         C: np.ndarray | None = None,
         C_bounds: np.ndarray | None = None,
-        stall: int = 0,
     ) -> Proposal:
         t0 = time.perf_counter()
         warm = warm_start if isinstance(warm_start, dict) else {}
@@ -662,12 +634,10 @@ class Proposer:
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
         region = self._trust_centres(X, Y, ref, ok, gp, modelled)
         centres = None if region is None else region[0]
-        r = None if region is None else self.half_width(stall)
         if region is None:
             cands = self._candidates(X[near], Y[near], rng)
         else:
-            assert r is not None
-            cands = self._region_candidates(*region, r, rng)
+            cands = self._region_candidates(*region, rng)
             children = self._crossovers(*region, rng)
             if len(children):
                 # a recombination is a candidate, and its box joins the region for this
@@ -681,7 +651,7 @@ class Proposer:
 
         starts = self._distinct(cands[order], self.n_starts)
         if len(starts) and self.max_iter > 0:
-            bounds = None if centres is None else self._region_bounds(centres, starts, r)
+            bounds = None if centres is None else self._region_bounds(centres, starts)
             refined = self.space.round(self._refine(acq, starts, bounds))
             pool_x.append(refined)
             pool_s.append(acq.score(refined))
@@ -691,7 +661,7 @@ class Proposer:
         if x is None:
             x, s = self._best_new(cands[order], scores[order], taken)
         if x is not None and self._discrete and self.neighbourhood_steps:
-            x, s = self._neighbourhood(acq, x, s, taken, centres, r)
+            x, s = self._neighbourhood(acq, x, s, taken, centres)
         if x is None:
             x, s = self._random_new(acq, taken, rng)
         t_acq = time.perf_counter() - t1
@@ -710,7 +680,6 @@ class Proposer:
             model_state=state,
             timings={"fit": t_fit, "acquisition": t_acq},
             log_acq_value=s,
-            trust_region=r,
         )
 
     # ------------------------------------------------------------------ pieces
@@ -768,21 +737,15 @@ class Proposer:
         weights = alone / alone.sum() if alone.sum() > 0 else np.full(len(F), 1.0 / len(F))
         return P, weights
 
-    def half_width(self, stall: int) -> float | None:
-        """The trust region's half-width after ``stall`` model proposals without a success:
-        ``trust_region * 2**min(stall // _WIDEN_EVERY, _WIDEN_MAX)``, at most 1 (None when
-        the trust region is off)."""
-        if self.trust_region is None:
-            return None
-        return min(1.0, self.trust_region * 2.0 ** min(stall // _WIDEN_EVERY, _WIDEN_MAX))
-
-    def _region_candidates(self, centres: np.ndarray, weights: np.ndarray, r: float,
+    def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
                            rng: np.random.Generator) -> np.ndarray:
         """(n_candidates + n_local * min(k, 16), d) candidates in the trust region's boxes:
         Sobol points mapped into the box of a centre drawn for each with probability
         ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
         the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
-        largest weight, clipped to their boxes; ``r`` is the boxes' half-width."""
+        largest weight, clipped to their boxes."""
+        assert self.trust_region is not None
+        r = self.trust_region
         seed = int(rng.integers(2**63 - 1))
         U = self.space.sobol(self.n_candidates, seed=seed)
         owner = rng.choice(len(centres), size=len(U), p=weights)
@@ -820,25 +783,26 @@ class Proposer:
             cols[:, sl] = swap[:, i : i + 1]
         return np.where(cols, centres[second], centres[first])
 
-    def _in_region(self, Z: np.ndarray, centres: np.ndarray, r: float) -> np.ndarray:
-        """(n,) whether each rounded row of ``Z`` could come from a centre's box of
-        half-width ``r`` in its numeric (not one-hot) coordinates: per coordinate, the
-        stretch that rounds to it (:meth:`mobo.space.Space.cells`) meets the box, for some
-        centre."""
+    def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """(n,) whether each rounded row of ``Z`` could come from a centre's box in its
+        numeric (not one-hot) coordinates: per coordinate, the stretch that rounds to it
+        (:meth:`mobo.space.Space.cells`) meets the box, for some centre."""
+        assert self.trust_region is not None
         numeric = np.ones(Z.shape[1], dtype=bool)
         for i, _p in self.space._cat_params:
             numeric[self.space.slices[i]] = False
         lo, hi = self.space.cells(Z)
         C = centres[None, :, numeric]
         gap = np.maximum(np.maximum(lo[:, None, numeric] - C, C - hi[:, None, numeric]), 0.0)
-        return (gap.max(axis=2, initial=0.0) <= r + 1e-12).any(axis=1)
+        return (gap.max(axis=2, initial=0.0) <= self.trust_region + 1e-12).any(axis=1)
 
-    def _region_bounds(self, centres: np.ndarray, starts: np.ndarray, r: float) -> np.ndarray:
-        """(k, d, 2) per start, the box of half-width ``r`` of its nearest centre
-        (max-norm) within the cube."""
+    def _region_bounds(self, centres: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """(k, d, 2) per start, the box of its nearest centre (max-norm) within the cube."""
+        assert self.trust_region is not None
         dist = np.max(np.abs(starts[:, None, :] - centres[None, :, :]), axis=2)
         c = centres[np.argmin(dist, axis=1)]
-        return np.stack([np.clip(c - r, 0.0, 1.0), np.clip(c + r, 0.0, 1.0)], axis=2)
+        return np.stack([np.clip(c - self.trust_region, 0.0, 1.0),
+                         np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
 
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(2**63 - 1))
@@ -906,16 +870,15 @@ class Proposer:
 
     def _neighbourhood(
         self, acq: _Acquisition, x: np.ndarray, s: float, taken: np.ndarray,
-        centres: np.ndarray | None = None, r: float | None = None,
+        centres: np.ndarray | None = None,
     ) -> tuple[np.ndarray, float]:
         """Greedy steps to the best discrete neighbour while it scores higher; with the
-        trust region's ``centres`` and half-width ``r``, only to neighbours whose numeric
-        coordinates stay in some centre's box (a categorical may change at every step)."""
+        trust region's ``centres``, only to neighbours whose numeric coordinates stay in
+        some centre's box (a categorical may change at every step)."""
         for _ in range(self.neighbourhood_steps):
             N = self.space.neighbours(x)
             if len(N) and centres is not None:
-                assert r is not None
-                N = N[self._in_region(N, centres, r)]
+                N = N[self._in_region(N, centres)]
             if len(N) == 0:
                 break
             keep = np.array([not self._is_taken(n, taken) for n in N])

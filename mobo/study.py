@@ -42,9 +42,8 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
   recorded in the header when set;
 - a trust region (``trust_region``, :mod:`mobo.acquisition`; after TuRBO, Eriksson et al.
   2019, and MORBO, Daulton et al. 2022): proposals drawn near the inputs of the front
-  that beats the reference point and near recombinations of two of them, widened while
-  proposals stop paying off (:mod:`mobo.stagnation`); recorded in the header when set,
-  the half-width each model proposal searched in its ask event.
+  that beats the reference point and near recombinations of two of them; recorded in the
+  header when set.
 
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
@@ -78,7 +77,6 @@ from mobo.executors import make_executor
 from mobo.journal import Journal
 from mobo.pareto import nondominated_sort
 from mobo.space import Space
-from mobo.stagnation import stall_length
 from mobo.trial import Constraint, Objective, Trial
 from mobo.volume import hypervolume
 from mobo.warping import check_warp, warp_columns
@@ -157,9 +155,7 @@ class Study:
         trust_region: ``None`` (default: a global search) or a half-width in (0, 1]: draw
             proposals from boxes of that half-width (unit cube) around the inputs of the
             front that beats the reference point and around recombinations of two of them
-            (:mod:`mobo.acquisition`), doubled after every 5 model proposals in a row that
-            raise the hypervolume by less than 1%, at most 3 times, and back after one
-            that does (:mod:`mobo.stagnation`).
+            (:mod:`mobo.acquisition`).
     """
 
     def __init__(
@@ -501,15 +497,6 @@ class Study:
                      dtype=float) * self._signs
         return done, X, Y
 
-    def _stall(self) -> int:
-        """Model proposals since the last one that raised the hypervolume of the feasible
-        completed trials by a clear margin (:func:`mobo.stagnation.stall_length`), in the
-        order they were asked."""
-        assert self._ref is not None
-        done, _, Y = self._completed_arrays(feasible_only=True)
-        model = np.array([t.source == "model" for t in done], dtype=bool)
-        return stall_length(Y, self._ref, model)
-
     def _constraint_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(C (n, c) constraint values of the completed trials, bounds (c, 2))."""
         done = [t for t in self._trials if t.status == "completed"]
@@ -649,7 +636,6 @@ class Study:
             warm_start=self._last_model_state,
             C=C,
             C_bounds=C_bounds,
-            stall=self._stall() if self.trust_region is not None else 0,
         )
         x = np.asarray(proposal.x, dtype=float).reshape(-1)
         if x.shape != (self.space.dim,) or not np.all(np.isfinite(x)):
@@ -693,9 +679,6 @@ class Study:
                 event.update(source="model", acq_value=_as_number(proposal.acq_value),
                              model_state=proposal.model_state,
                              timings={k: float(v) for k, v in dict(proposal.timings).items()})
-                if proposal.trust_region is not None:
-                    # the half-width searched: the set one, or wider after a stall
-                    event["trust_region"] = float(proposal.trust_region)
         params = self.space.decode(x)
         event["params"] = params
         event["x"] = [float(v) for v in x]
