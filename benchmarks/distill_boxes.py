@@ -81,7 +81,8 @@ def box_scores(state: D.State, proposal: np.ndarray,
     with single_threaded():
         gp = fit_gp(state.X, state.Y[:, [0]], D.modelled_warm(state.warm, [0]))
     ok = np.ones(len(state.X), dtype=bool)
-    region = proposer._trust_centres(state.X, state.Y, state.ref, ok, gp, [0])
+    region = proposer._trust_centres(state.X, state.Y, state.ref, ok,
+                                     Proposer._loo_sd(gp, None, len(state.X)), [0])
     if region is None:
         return {"half_width": r, "centres": [], "in_boxes": []}
     centres, weights = region

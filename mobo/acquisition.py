@@ -119,8 +119,11 @@ or recombination. The discrete
 hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
 while a categorical may change at each step (a categorical changes only through it: a
 trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
-inputs). A trial that beats the reference by less than its posterior sd anchors no box
-while others beat it credibly. The region's size is fixed, not adapted; until a
+inputs). A trial that beats the reference by less than its leave-one-out predictive sd
+(how far the GP's guess of it from the other trials could be off; Rasmussen & Williams
+2006, eq. 5.12) anchors no box while others beat it credibly: among similar
+configurations whose outcomes scatter about a threshold, the one that lands above it by
+luck anchors nothing. The region's size is fixed, not adapted; until a
 trial beats the reference point, the search is global.
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
@@ -632,7 +635,8 @@ class Proposer:
         taken = np.vstack([X, X_failed, X_pending])
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
-        region = self._trust_centres(X, Y, ref, ok, gp, modelled)
+        region = None if self.trust_region is None else self._trust_centres(
+            X, Y, ref, ok, self._loo_sd(gp, above, len(X)), modelled)
         centres = None if region is None else region[0]
         if region is None:
             cands = self._candidates(X[near], Y[near], rng)
@@ -703,8 +707,21 @@ class Proposer:
         beats = fit_gp(X, labels, warm.get("threshold"), min_lengthscale=_FEAS_MIN_LENGTHSCALE)
         return above, beats
 
+    @staticmethod
+    def _loo_sd(gp: GP, rows: np.ndarray | None, n: int) -> np.ndarray:
+        """(n, k) the leave-one-out predictive sd (:meth:`mobo.gp.GP.leave_one_out`) of
+        the modelled objectives at each of the ``n`` completed trials: of the GP's own
+        data, which is every trial (``rows`` None) or those where the mask ``rows`` is
+        set (inf elsewhere)."""
+        _, sd = gp.leave_one_out()
+        if rows is None:
+            return sd
+        out = np.full((n, sd.shape[1]), np.inf)
+        out[rows] = sd
+        return out
+
     def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                       gp: GP, modelled: Sequence[int]
+                       loo_sd: np.ndarray, modelled: Sequence[int]
                        ) -> tuple[np.ndarray, np.ndarray] | None:
         """The trust region's centres, (k, d) inputs of the front of the completed trials
         that beat ``ref`` in every column and meet the constraints, and their (k,) weights,
@@ -712,19 +729,22 @@ class Proposer:
         dominates any alone); None when the trust region is off or no trial qualifies (the
         search is then global).
 
-        A trial that beats the reference by less than the GP's own uncertainty about it
-        (the posterior sd of the ``modelled`` columns at its input) is no centre while
-        others beat it credibly, by at least one posterior sd in every modelled column: a
-        collapsed configuration that scores a hair above a threshold by luck would
-        otherwise anchor the search where nothing learns."""
+        A trial that beats the reference by less than the GP's uncertainty about it is no
+        centre while others beat it credibly, by at least that much in every modelled
+        column: a collapsed configuration that scores a hair above a threshold by luck
+        would otherwise anchor the search where nothing learns. The uncertainty is
+        ``loo_sd`` (n, len(modelled)), the leave-one-out predictive sd of the trial's
+        outcome given the others (:meth:`_loo_sd`): how far the model's guess could be
+        off had the trial not been run. The posterior sd at the trial's own input would
+        not do: a GP that interpolates its data is sure of every observed value, however
+        much similar configurations scatter."""
         if self.trust_region is None:
             return None
         inside = ok & np.all(Y < ref, axis=1)
         if not inside.any():
             return None
         cols = list(modelled)
-        mean, sd = gp.posterior(X[inside])
-        credible = np.all(mean + sd < ref[cols], axis=1)
+        credible = np.all(Y[inside][:, cols] + loo_sd[inside] < ref[cols], axis=1)
         keep = np.flatnonzero(inside)
         if credible.any():
             keep = keep[credible]

@@ -437,3 +437,43 @@ def test_given_latents_share_one_factorisation_and_match_one_by_one(fitted):
     g1 = grad(gpmod.posterior_torch_many(shared, xt1), xt1)
     g2 = grad([g.posterior_torch(xt2) for g in alone], xt2)
     np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12)
+
+
+def _loo_by_refitting(gp: gpmod.GP) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out the slow way: per observation, the GP on the others with the same
+    hyper-parameters and standardisation, its posterior there, the noise added."""
+    X, Y = gp.X_np, gp.Y_np
+    noise = gp.noise.numpy() * gp.y_scale ** 2
+    mean, sd = np.empty(Y.shape), np.empty(Y.shape)
+    for i in range(len(X)):
+        rest = np.arange(len(X)) != i
+        other = gpmod.GP(X[rest], Y[rest], gp.theta, gp.y_mean, gp.y_scale)
+        mu, s = other.posterior(X[i:i + 1])
+        mean[i], sd[i] = mu[0], np.sqrt(s[0] ** 2 + noise)
+    return mean, sd
+
+
+def test_leave_one_out_matches_refitting_without_each_point(fitted):
+    _, _, gp = fitted
+    mean, sd = gp.leave_one_out()
+    ref_mean, ref_sd = _loo_by_refitting(gp)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(sd, ref_sd, rtol=1e-7)
+
+
+def test_leave_one_out_of_degenerate_data():
+    # duplicated inputs with different values: each copy is predicted from the other
+    X = np.array([[0.2, 0.3], [0.2, 0.3], [0.7, 0.1], [0.9, 0.9]])
+    Y = np.array([[1.0], [2.0], [0.5], [-1.0]])
+    gp = fit_gp(X, Y)
+    mean, sd = gp.leave_one_out()
+    ref_mean, ref_sd = _loo_by_refitting(gp)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sd, ref_sd, rtol=1e-6)
+    # a single observation is predicted by the prior: the constant mean, the prior sd
+    one = fit_gp(np.array([[0.5, 0.5]]), np.array([[3.0, -1.0]]))
+    mean, sd = one.leave_one_out()
+    prior_mean = one.mean.numpy() * one.y_scale + one.y_mean
+    prior_sd = np.sqrt(one.outputscale.numpy() + one.noise.numpy()) * one.y_scale
+    np.testing.assert_allclose(mean[0], prior_mean)
+    np.testing.assert_allclose(sd[0], prior_sd)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mobo.acquisition import _N_CROSSOVERS, Proposer
-from mobo.gp import fit_gp
+from mobo.gp import GP, fit_gp
 from mobo.pareto import is_nondominated
 from mobo.run import main
 from mobo.space import Categorical, Float, Int, Space
@@ -34,15 +34,28 @@ def _problem(X: np.ndarray) -> np.ndarray:
     return np.stack([X[:, 0] + 0.3 * X[:, 2], 1.0 - X[:, 0] ** 2 + 0.3 * X[:, 1]], axis=1)
 
 
+def _loo_sd_reference(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """(n, m) the sd of each observation predicted from all the others: per trial, the GP
+    the proposer fits (all trials, no warm start) with that trial taken out, same
+    hyper-parameters, its posterior variance there plus the noise."""
+    gp = fit_gp(X, Y)
+    noise = gp.noise.numpy() * gp.y_scale ** 2
+    out = np.empty(Y.shape)
+    for i in range(len(X)):
+        rest = np.arange(len(X)) != i
+        _, sd = GP(X[rest], Y[rest], gp.theta, gp.y_mean, gp.y_scale).posterior(X[i:i + 1])
+        out[i] = np.sqrt(sd[0] ** 2 + noise)
+    return out
+
+
 def _centres_reference(X: np.ndarray, Y: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """The inputs of the non-dominated trials among those strictly better than ``ref`` in
-    every column, by pairwise comparison; of those, only the ones whose GP posterior mean
-    beats ``ref`` by a posterior sd in every column, if there are any (the GP the proposer
-    fits: all trials, no warm start)."""
+    every column, by pairwise comparison; of those, only the ones that beat ``ref`` by
+    their leave-one-out sd in every column, if there are any."""
     inside = [i for i in range(len(X)) if all(Y[i, j] < ref[j] for j in range(Y.shape[1]))]
-    mean, sd = fit_gp(X, Y).posterior(X)
+    sd = _loo_sd_reference(X, Y)
     credible = [i for i in inside
-                if all(mean[i, j] + sd[i, j] < ref[j] for j in range(Y.shape[1]))]
+                if all(Y[i, j] + sd[i, j] < ref[j] for j in range(Y.shape[1]))]
     inside = credible or inside
     keep = []
     for i in inside:
@@ -62,6 +75,11 @@ def _area_2d(F: np.ndarray, ref: np.ndarray) -> float:
         if below:
             area += (hi - lo) * (ref[1] - min(below))
     return area
+
+
+def _loo(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The proposer's leave-one-out sd of every trial, from the GP it fits to them all."""
+    return Proposer._loo_sd(fit_gp(X, Y), None, len(X))
 
 
 def _within(x: np.ndarray, centres: np.ndarray, r: float) -> bool:
@@ -153,7 +171,8 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     Y = _problem(X)
     ref = np.quantile(Y, 0.7, axis=0)
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool), fit_gp(X, Y), [0, 1])
+    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool),
+                                _loo(X, Y), [0, 1])
     assert region is not None
     centres, weights = region
     expected = _centres_reference(X, Y, ref)
@@ -186,7 +205,7 @@ def test_constraint_breakers_are_no_centres() -> None:
     best = int(np.argmin(Y[:, 0]))
     ok[best] = False  # the best trial breaks a constraint
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, ok, fit_gp(X, Y), [0, 1])
+    region = prop._trust_centres(X, Y, ref, ok, _loo(X, Y), [0, 1])
     assert region is not None
     centres = region[0]
     assert not any(np.array_equal(c, X[best]) for c in centres)
@@ -321,37 +340,26 @@ def test_repeated_outcomes_make_one_centre_of_full_weight() -> None:
     X = np.array([[0.1, 0.2, 0.3], [0.6, 0.5, 0.4], [0.9, 0.9, 0.9]])
     Y = np.array([[0.2, 0.3], [0.2, 0.3], [0.9, 0.9]])
     region = Proposer(SPACE3, trust_region=0.1, **FAST)._trust_centres(
-        X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool), fit_gp(X, Y), [0, 1])
+        X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool), _loo(X, Y), [0, 1])
     assert region is not None
     centres, weights = region
     assert np.array_equal(centres, X[:1]) and np.allclose(weights, 1.0)
 
 
-class _FixedPosterior:
-    """A stand-in GP whose posterior at the i-th input is (means[i], sds[i])."""
-
-    def __init__(self, X: np.ndarray, means: np.ndarray, sds: np.ndarray) -> None:
-        self.X, self.means, self.sds = X, means, sds
-
-    def posterior(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = [int(np.flatnonzero((self.X == x).all(axis=1))[0]) for x in Xq]
-        return self.means[rows], self.sds[rows]
-
-
-def test_a_trial_within_its_posterior_sd_of_the_reference_anchors_only_alone() -> None:
-    # column 0 modelled (sd 0.5 everywhere), column 1 known; reference (0, 10)
+def test_a_trial_within_its_leave_one_out_sd_of_the_reference_anchors_only_alone() -> None:
+    # column 0 modelled (leave-one-out sd 0.5 everywhere), column 1 known; reference (0, 10)
     X = np.array([[0.1, 0.1, 0.1], [0.5, 0.5, 0.5], [0.9, 0.9, 0.9]])
     Y = np.array([[-0.1, 1.0],    # beats the reference by a hair: within its sd
                   [-5.0, 6.0],    # beats it credibly
                   [1.0, 0.5]])    # does not beat it
     ref = np.array([0.0, 10.0])
-    gp = _FixedPosterior(X, Y[:, :1].copy(), np.full((3, 1), 0.5))
+    sd = np.full((3, 1), 0.5)
     prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, np.ones(3, dtype=bool), gp, [0])  # type: ignore
+    region = prop._trust_centres(X, Y, ref, np.ones(3, dtype=bool), sd, [0])
     assert region is not None and np.array_equal(region[0], X[1:2])
     # without a credible one, the trial that beats the reference by a hair is the centre
-    alone = prop._trust_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
-                                [0])  # type: ignore
+    alone = prop._trust_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), sd[:2],
+                                [0])
     assert alone is not None and np.array_equal(alone[0], X[:1])
 
 
@@ -406,3 +414,28 @@ def test_hill_climb_stays_in_the_region_and_may_change_a_categorical() -> None:
     assert (p["layers"], p["heads"]) == (4, 8)  # one level down each: the box's edge
     free, _ = prop._neighbourhood(Scorer(), start, score(start), taken)  # type: ignore
     assert MIXED.decode(free)["layers"] < 4  # without the region it walks on
+
+
+def test_a_lucky_trial_among_scattered_neighbours_anchors_no_box() -> None:
+    # around (0.2, 0.2, 0.2) a cluster of similar trials scatters about the reference of
+    # the first objective, one of them a hair below it and the smallest in the second;
+    # elsewhere two trials beat it clearly. The GP interpolates, so its posterior sd at
+    # the lucky trial is tiny, but the trial is no better predicted from its neighbours
+    # than their scatter: it anchors no box
+    rng = np.random.default_rng(1)
+    cluster = 0.2 + 0.02 * rng.standard_normal((10, 3))
+    f0 = np.r_[np.tile([2.0, -2.0], 5)[:9] + 0.1 * rng.standard_normal(9), -1.0]
+    good = np.array([[0.8, 0.7, 0.75], [0.75, 0.8, 0.7]])
+    X = np.vstack([cluster, good])
+    Y = np.column_stack([np.r_[f0, -5.0, -4.0], np.r_[np.full(9, 3.0), 0.5, 2.0, 2.5]])
+    ref = np.array([0.0, 10.0])
+    lucky = 9
+    gp = fit_gp(X, Y[:, :1])
+    _, post_sd = gp.posterior(X[lucky:lucky + 1])
+    assert Y[lucky, 0] + post_sd[0, 0] < ref[0]  # credible by its posterior sd
+    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
+    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool),
+                                 Proposer._loo_sd(gp, None, len(X)), [0])
+    assert region is not None
+    assert not any(np.array_equal(c, X[lucky]) for c in region[0])
+    assert any(np.array_equal(c, X[10]) for c in region[0])
