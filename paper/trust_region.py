@@ -46,6 +46,8 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_005", "trust region 0.05, without recombinations"),
     ("trust_region_onebox", "trust region 0.05, one box per proposal"),
     ("trust_region_crossover", "trust region 0.05 with recombinations (the task's setting)"),
+    ("trust_region_widen", "as the task's setting, widened to at most 0.4 while stalled"),
+    ("trust_region_loo", "as the task's setting, centres credible by leave-one-out sd"),
     ("peers", "the peers"),
 )
 BUDGET = 100
