@@ -108,15 +108,16 @@ Bayesian optimization"; with several regions around the Pareto set for several
 objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022): the centres are the
 inputs of the front formed by the completed trials that beat the reference point in every
 objective (and meet the constraints), each with a box of half-width ``trust_region`` in
-the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
+the unit cube, widened in an integer's column to reach the integer's neighbouring values
+(an integer with few values has cells wider than a small box, which would round back to
+the centre's value and never move it); candidates are Sobol points spread over those boxes (a centre drawn at
 random for each), Gaussian perturbations of the centres clipped to their boxes and
 recombinations of two centres (each parameter from one or the other: uniform crossover,
 Syswerda 1989). A recombination's box joins the region for that proposal, so what one
 front point does well in some inputs (say, the training settings of a large model) is
 tried with another's other inputs (a smaller model's shape) instead of being searched for
 again near each. Each L-BFGS-B refinement stays in the box of its start's nearest centre
-or recombination. The discrete
-hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
+or recombination. The discrete hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
 while a categorical may change at each step (a categorical changes only through it: a
 trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
 inputs). A trial that beats the reference by less than its posterior sd anchors no box
@@ -739,26 +740,51 @@ class Proposer:
 
     def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
                            rng: np.random.Generator) -> np.ndarray:
-        """(n_candidates + n_local * min(k, 16), d) candidates in the trust region's boxes:
-        Sobol points mapped into the box of a centre drawn for each with probability
-        ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
-        the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
-        largest weight, clipped to their boxes."""
-        assert self.trust_region is not None
-        r = self.trust_region
+        """(n_candidates + n_local * min(k, 16), d) candidates in the trust region's boxes
+        (:meth:`_boxes`): Sobol points mapped into the box of a centre drawn for each with
+        probability ``weights`` (as MORBO favours the centres that contribute most
+        hypervolume), and the Gaussian perturbations of :meth:`_candidates` around the (up
+        to) 16 centres of largest weight, clipped to their boxes."""
+        box = self._boxes(centres)  # (k, d, 2)
         seed = int(rng.integers(2**63 - 1))
         U = self.space.sobol(self.n_candidates, seed=seed)
         owner = rng.choice(len(centres), size=len(U), p=weights)
-        parts = [centres[owner] + (2.0 * U - 1.0) * r]
+        lo, hi = box[owner, :, 0], box[owner, :, 1]
+        parts = [lo + U * (hi - lo)]
         if self.n_local:
-            P = centres
-            if len(P) > 16:
-                P = P[np.argsort(-weights, kind="stable")[:16]]
+            top = np.arange(len(centres))
+            if len(top) > 16:
+                top = np.argsort(-weights, kind="stable")[:16]
+            P, B = centres[top], box[top]
             scale = np.where(rng.random((len(P), self.n_local, 1)) < 0.5, 0.02, 0.1)
-            step = np.clip(scale * rng.standard_normal((len(P), self.n_local, P.shape[1])),
-                           -r, r)
-            parts.append((P[:, None, :] + step).reshape(-1, P.shape[1]))
+            step = scale * rng.standard_normal((len(P), self.n_local, P.shape[1]))
+            Z = np.clip(P[:, None, :] + step, B[:, None, :, 0], B[:, None, :, 1])
+            parts.append(Z.reshape(-1, P.shape[1]))
         return self.space.round(np.clip(np.vstack(parts), 0.0, 1.0))
+
+    def _boxes(self, centres: np.ndarray) -> np.ndarray:
+        """(k, d, 2) the trust region's box of each centre (k, d), lower and upper bounds in
+        the encoded coordinates (not clipped to the unit cube): half-width ``trust_region`` around the centre, widened in an Int's
+        column to reach the encoded values of its neighbouring integers (one below, one
+        above, within the range). An Int with few values has cells wider than a small box:
+        a box of half-width 0.05 around a 6-valued integer rounds back to the centre's
+        value, so the integer could never change; reaching the neighbours lets it move a
+        step, as the discrete hill-climb moves it (a trust region in the integer's own
+        steps, the ordinal counterpart of CASMOPOLITAN's Hamming distance, Wan et al.
+        2021)."""
+        assert self.trust_region is not None
+        r = self.trust_region
+        lo, hi = centres - r, centres + r
+        for i, p in self.space._int_params:
+            c = self.space.slices[i].start
+            k = self.space._decode_number(p, centres[:, c])
+            a, b = self.space._relaxed_bounds(p)
+            for step, out, pick in ((-1, lo, np.minimum), (1, hi, np.maximum)):
+                v = np.clip(k + step, p.low, p.high)
+                v = np.log(v) if p.log else v
+                out[:, c] = pick(out[:, c], (v - a) / (b - a))
+        # not clipped to the cube: the callers clip, as a box at an edge always was
+        return np.stack([lo, hi], axis=2)
 
     def _crossovers(self, centres: np.ndarray, weights: np.ndarray,
                     rng: np.random.Generator) -> np.ndarray:
@@ -784,25 +810,23 @@ class Proposer:
         return np.where(cols, centres[second], centres[first])
 
     def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        """(n,) whether each rounded row of ``Z`` could come from a centre's box in its
-        numeric (not one-hot) coordinates: per coordinate, the stretch that rounds to it
-        (:meth:`mobo.space.Space.cells`) meets the box, for some centre."""
-        assert self.trust_region is not None
+        """(n,) whether each rounded row of ``Z`` could come from a centre's box
+        (:meth:`_boxes`) in its numeric (not one-hot) coordinates: per coordinate, the
+        stretch that rounds to it (:meth:`mobo.space.Space.cells`) meets the box, for some
+        centre."""
         numeric = np.ones(Z.shape[1], dtype=bool)
         for i, _p in self.space._cat_params:
             numeric[self.space.slices[i]] = False
         lo, hi = self.space.cells(Z)
-        C = centres[None, :, numeric]
-        gap = np.maximum(np.maximum(lo[:, None, numeric] - C, C - hi[:, None, numeric]), 0.0)
-        return (gap.max(axis=2, initial=0.0) <= self.trust_region + 1e-12).any(axis=1)
+        box = self._boxes(centres)[None, :, numeric]  # (1, k, numeric, 2)
+        gap = np.maximum(np.maximum(lo[:, None, numeric] - box[..., 1],
+                                    box[..., 0] - hi[:, None, numeric]), 0.0)
+        return (gap.max(axis=2, initial=0.0) <= 1e-12).any(axis=1)
 
     def _region_bounds(self, centres: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """(k, d, 2) per start, the box of its nearest centre (max-norm) within the cube."""
-        assert self.trust_region is not None
         dist = np.max(np.abs(starts[:, None, :] - centres[None, :, :]), axis=2)
-        c = centres[np.argmin(dist, axis=1)]
-        return np.stack([np.clip(c - self.trust_region, 0.0, 1.0),
-                         np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
+        return np.clip(self._boxes(centres)[np.argmin(dist, axis=1)], 0.0, 1.0)
 
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(2**63 - 1))

@@ -359,16 +359,21 @@ MIXED = Space([Int("layers", 1, 6), Int("heads", 1, 12), Categorical("init", ["t
 
 
 def _reachable(z: np.ndarray, centres: np.ndarray, r: float) -> bool:
-    """Whether some point of a centre's box, clipped to the cube, rounds to ``z`` in the
-    integer coordinates (the categorical left free): a search over a fine grid."""
+    """Whether ``z`` is in some centre's box in the integer coordinates (the categorical
+    left free): per integer, some point within ``r`` of the centre, clipped to the cube,
+    rounds to z's value (a search over a fine grid), or z's value is within one of the
+    centre's."""
     grid = np.linspace(0.0, 1.0, 1201)
+    zp = MIXED.decode(z)
     for c in centres:
+        cp = MIXED.decode(c)
         ok = True
-        for col in (0, 1):
+        for col, name in ((0, "layers"), (1, "heads")):
             u = grid[(grid >= c[col] - r) & (grid <= c[col] + r)]
             probe = np.tile(z, (len(u), 1))
             probe[:, col] = u
-            if not np.any(np.abs(MIXED.round(probe)[:, col] - z[col]) < 1e-12):
+            rounds = np.any(np.abs(MIXED.round(probe)[:, col] - z[col]) < 1e-12)
+            if not (rounds or abs(zp[name] - cp[name]) <= 1):
                 ok = False
                 break
         if ok:
@@ -376,14 +381,35 @@ def _reachable(z: np.ndarray, centres: np.ndarray, r: float) -> bool:
     return False
 
 
-def test_region_membership_of_rounded_points_against_a_grid_search() -> None:
+@pytest.mark.parametrize("r", [0.02, 0.1, 0.3])
+def test_region_membership_of_rounded_points_against_a_grid_search(r: float) -> None:
     rng = np.random.default_rng(8)
     centres = MIXED.random(3, rng)
     Z = MIXED.random(60, rng)
-    prop = Proposer(MIXED, trust_region=0.1, **FAST)
+    prop = Proposer(MIXED, trust_region=r, **FAST)
     got = prop._in_region(Z, centres)
     assert got.any() and not got.all()
-    assert list(got) == [_reachable(z, centres, 0.1) for z in Z]
+    assert list(got) == [_reachable(z, centres, r) for z in Z]
+
+
+def test_a_small_box_reaches_an_integers_neighbours_and_no_further() -> None:
+    # half-width 0.02 is far narrower than a cell of layers (1/6) or heads (1/12)
+    centre = MIXED.encode({"layers": 4, "heads": 1, "init": "t"})
+    prop = Proposer(MIXED, trust_region=0.02, **FAST)
+    box = prop._boxes(centre[None])[0]  # (d, 2)
+    for col, name, reach in ((0, "layers", (3, 5)), (1, "heads", (1, 2))):
+        lo = MIXED.decode(np.where(np.arange(MIXED.dim) == col, box[:, 0], centre))[name]
+        hi = MIXED.decode(np.where(np.arange(MIXED.dim) == col, box[:, 1], centre))[name]
+        assert (lo, hi) == reach  # one step each way, within the range (heads >= 1)
+    # every candidate drawn in the region lies one step or less from the centre, and the
+    # draws reach both neighbouring depths
+    cands = prop._region_candidates(centre[None], np.ones(1), np.random.default_rng(0))
+    layers = {MIXED.decode(z)["layers"] for z in cands}
+    heads = {MIXED.decode(z)["heads"] for z in cands}
+    assert layers == {3, 4, 5} and heads == {1, 2}
+    # refinement bounds: the same box, clipped to the cube
+    bounds = prop._region_bounds(centre[None], centre[None])[0]
+    assert np.allclose(bounds, np.clip(box, 0.0, 1.0))
 
 
 def test_hill_climb_stays_in_the_region_and_may_change_a_categorical() -> None:
