@@ -49,6 +49,7 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_widen", "as the task's setting, widened to at most 0.4 while stalled"),
     ("trust_region_loo", "as the task's setting, centres credible by leave-one-out sd"),
     ("trust_region_ordinal", "as the task's setting, boxes reaching each integer's neighbours"),
+    ("trust_region_threshold", "as the task's setting, with the threshold model"),
     ("peers", "the peers"),
 )
 BUDGET = 100
