@@ -114,8 +114,15 @@ recombinations of two centres (each parameter from one or the other: uniform cro
 Syswerda 1989). A recombination's box joins the region for that proposal, so what one
 front point does well in some inputs (say, the training settings of a large model) is
 tried with another's other inputs (a smaller model's shape) instead of being searched for
-again near each. Each L-BFGS-B refinement stays in the box of its start's nearest centre
-or recombination. The discrete
+again near each. With objectives known in closed form, the candidates also include moves
+of a centre that draw some of its parameters anew over the whole space and keep every
+known objective at the centre's value (the moves that change one are dropped): a box
+moves each setting a little per proposal, and a centre whose other settings are poor (a
+learning rate far from a good one, say) would otherwise stay poor at its size however
+large the gain elsewhere; these moves let EHVI weigh any value of the settings that cost
+nothing in the known objectives. A move's box joins the region for that proposal, as a
+recombination's does. Each L-BFGS-B refinement stays in the box of its start's nearest
+centre, recombination or move. The discrete
 hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
 while a categorical may change at each step (a categorical changes only through it: a
 trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
@@ -172,6 +179,9 @@ _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
 # recombinations of the trust region's centres scored per proposal (see the module docstring)
 _N_CROSSOVERS = 256
+# moves of a centre that redraw some parameters, drawn per proposal; only those that keep
+# every known objective at the centre's value are scored (see the module docstring)
+_N_LEVEL_MOVES = 768
 
 
 @dataclass
@@ -413,7 +423,8 @@ class Proposer:
             gave (the threshold model's columns, known ones aside). Default: every column.
         trust_region: ``None`` (default: a global search) or the half-width, in the unit
             cube, of the boxes around the inputs of the front beating the reference point
-            (and around recombinations of two of them) that candidates are drawn from (see
+            (and around recombinations of two of them and, with ``known`` objectives,
+            moves of one that keep the known values) that candidates are drawn from (see
             the module docstring), in (0, 1].
     """
 
@@ -639,9 +650,11 @@ class Proposer:
         else:
             cands = self._region_candidates(*region, rng)
             children = self._crossovers(*region, rng)
+            if kv is not None:
+                children = np.vstack([children, self._level_moves(*region, kv, rng)])
             if len(children):
-                # a recombination is a candidate, and its box joins the region for this
-                # proposal: the refinement and the hill-climb may polish it there
+                # a recombination or a move is a candidate, and its box joins the region
+                # for this proposal: the refinement and the hill-climb may polish it there
                 cands = np.vstack([cands, children])
                 centres = np.vstack([region[0], children])
         scores = acq.score(cands)
@@ -776,12 +789,35 @@ class Proposer:
         # uniform among the k - 1 others: skip over the first parent's index
         second = rng.integers(k - 1, size=n)
         second = second + (second >= first)
+        return np.where(self._mixing_columns(n, rng), centres[second], centres[first])
+
+    def _level_moves(self, centres: np.ndarray, weights: np.ndarray, kv: _KnownValues,
+                     rng: np.random.Generator) -> np.ndarray:
+        """(n, d) rounded moves of the trust region's centres (k, d) that keep every known
+        objective at the centre's value, n <= ``_N_LEVEL_MOVES``: per move a centre drawn
+        with probability ``weights``, a share p ~ U(0, 1), and per parameter (a
+        categorical's columns together) a value drawn anew over the whole space (a
+        scrambled Sobol point) with probability p, the centre's otherwise; the moves that
+        change a known objective are dropped. A centre's box moves each setting a little;
+        these moves reach any value of the settings that leave the known objectives (a
+        model's size, say) where they are, for EHVI to judge."""
+        n, d = _N_LEVEL_MOVES, centres.shape[1]
+        owner = rng.choice(len(centres), size=n, p=weights)
+        U = self.space.sobol(n, seed=int(rng.integers(2**63 - 1)))
+        Z = self.space.round(np.where(self._mixing_columns(n, rng), U, centres[owner]))
+        keep = np.all(kv.values(Z) == kv.values(centres[owner]), axis=1)
+        return Z[keep].reshape(-1, d)
+
+    def _mixing_columns(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, d) bool: per row a share p ~ U(0, 1) and per parameter, with probability p,
+        True in all of the parameter's encoded columns (a categorical's one-hot block
+        moves as one)."""
         share = rng.random((n, 1))
         swap = rng.random((n, len(self.space.params))) < share
-        cols = np.empty((n, d), dtype=bool)
+        cols = np.empty((n, self.space.dim), dtype=bool)
         for i, sl in enumerate(self.space.slices):
             cols[:, sl] = swap[:, i : i + 1]
-        return np.where(cols, centres[second], centres[first])
+        return cols
 
     def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """(n,) whether each rounded row of ``Z`` could come from a centre's box in its

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import _N_CROSSOVERS, Proposer
+from mobo.acquisition import _N_CROSSOVERS, _N_LEVEL_MOVES, Proposer, _KnownValues
 from mobo.gp import fit_gp
 from mobo.pareto import is_nondominated
 from mobo.run import main
@@ -126,6 +126,54 @@ def test_crossovers_take_each_parameter_from_one_of_two_centres() -> None:
     assert any(not any(np.array_equal(z, c) for c in centres) for z in children)
     # fewer than two centres: nothing to recombine
     assert prop._crossovers(centres[:1], np.ones(1), rng).shape == (0, MIXED3.dim)
+
+
+def _size(params: dict[str, Any]) -> float:
+    """A known objective of MIXED3 that two parameters set: k times the category's rank."""
+    return float(params["k"] * {"x": 1, "y": 2, "z": 3}[params["c"]])
+
+
+def test_level_moves_keep_the_known_objectives_and_redraw_the_rest() -> None:
+    centres = MIXED3.random(3, np.random.default_rng(12))
+    weights = np.array([0.6, 0.2, 0.2])
+    prop = Proposer(MIXED3, trust_region=0.05, known={0: _size}, **FAST)
+    kv = _KnownValues(MIXED3, {0: _size}, 2)
+    moves = prop._level_moves(centres, weights, kv, np.random.default_rng(0))
+    assert 0 < len(moves) <= _N_LEVEL_MOVES
+    sizes = [_size(MIXED3.decode(c)) for c in centres]
+    far = 0
+    for z in moves:
+        assert np.array_equal(MIXED3.round(z), z)  # as it would be evaluated
+        params = MIXED3.decode(z)
+        # a move of some centre: every parameter is that centre's or drawn anew, and the
+        # known objective is where that centre's is
+        owners = [i for i, c in enumerate(centres) if _size(params) == sizes[i]]
+        assert owners
+        far += any(abs(params["a"] - MIXED3.decode(centres[i])["a"]) > 0.3 for i in owners)
+    # the moves reach far beyond a box of half-width 0.05 in the free parameters
+    assert far > 0.1 * len(moves)
+    # the draws that redrew k or c to another size are dropped
+    assert len(moves) < _N_LEVEL_MOVES
+
+
+def test_a_level_move_the_model_favours_is_proposed() -> None:
+    # a (a size, known) and b set the objectives; every trial has b <= 0.3 while the best
+    # b is near 0.9: no box (half-width 0.05) and no recombination of trials reaches it,
+    # a move that redraws b at a centre's size does
+    space = Space([Int("a", 1, 3), Float("b", 0.0, 1.0), Float("c", 0.0, 1.0)])
+    X = space.random(30, np.random.default_rng(0))
+    X[:, 1] *= 0.3
+    P = [space.decode(x) for x in X]
+    Y = np.array([[p["a"], (p["b"] - 0.9) ** 2 + 0.3 * (3 - p["a"]) + 0.1 * p["c"]]
+                  for p in P])
+    ref = np.array([4.0, 2.0])
+    prop = Proposer(space, trust_region=0.05, known={0: lambda p: float(p["a"])}, **FAST)
+    x = space.decode(prop.propose(X, Y, ref, rng=np.random.default_rng(0)).x)
+    assert x["b"] > 0.3 + 0.05 + 0.1
+    # without the known objective there are no such moves: the proposal stays near b <= 0.3
+    plain = Proposer(space, trust_region=0.05, **FAST)
+    y = space.decode(plain.propose(X, Y, ref, rng=np.random.default_rng(0)).x)
+    assert y["b"] <= 0.3 + 0.05 + 1e-9
 
 
 def test_a_recombination_the_model_favours_is_proposed() -> None:
