@@ -546,7 +546,13 @@ def _killed_study(
         else:  # somewhere in the time a proposal takes
             delay = float(rng.uniform(0.0, 1.5 * timing["typical"]))
         before = _line_count(kill_path)
-        awaited = _line_count(kill_path, outcomes_only) + wait_lines
+        counted = _line_count(kill_path, outcomes_only)
+        awaited = counted + wait_lines
+        # while kills are still wanted, the delay ends early once the run has used up the
+        # lines left for them: a delay that outlasts a burst of fast trials (the initial
+        # design) would otherwise let the study finish with too few kills
+        limit = (counted + max(lines_to_go - (phase.min_kills - kills), wait_lines)
+                 if kills < phase.min_kills else None)
         events_before = len(_read_events(kill_path)[0])
         log = work / f"run-{index:03d}.log"
         t0 = time.monotonic()
@@ -560,8 +566,10 @@ def _killed_study(
                         if time.monotonic() - t0 > timeout:
                             break
                         time.sleep(0.002)
-                    if proc.poll() is None and delay:
-                        time.sleep(delay)
+                    end = time.monotonic() + delay
+                    while proc.poll() is None and time.monotonic() < end and (
+                            limit is None or _line_count(kill_path, outcomes_only) < limit):
+                        time.sleep(0.002)
                 if kill and proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
