@@ -50,6 +50,7 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("trust_region_loo", "as the task's setting, centres credible by leave-one-out sd"),
     ("trust_region_ordinal", "as the task's setting, boxes reaching each integer's neighbours"),
     ("trust_region_threshold", "as the task's setting, with the threshold model"),
+    ("trust_region_levels", "as the task's setting, with moves that keep the size"),
     ("peers", "the peers"),
 )
 BUDGET = 100
