@@ -2,8 +2,11 @@
 
 Two journals of ``python -m mobo.run --budget 200`` on the embedded default task: the run
 made before the trust region (``results/distill_budget200.jsonl``) and the rerun with the
-settings the task now recommends (``results/distill_budget200_trust_region.jsonl``, possibly
-still partial: the table gives its trial count). The rerun is read as git's index holds it
+trust region (``results/distill_budget200_trust_region.jsonl``, possibly still partial: the
+table gives its trial count); and the same pair on one H200
+(``results/distill_gpu_h200_budget200.jsonl`` and
+``results/distill_gpu_h200_budget200_trust_region.jsonl``, the latter with the settings the
+task recommends now). The rerun is read as git's index holds it
 (:func:`benchmarks.compare_report.staged_text`), as the held-out toy comparison is: its
 run appends to it while the paper is made, and the committed paper must be what the
 committed journal gives. Both are scored with the fixed reference
@@ -39,6 +42,10 @@ from mobo.study import Study
 
 BEFORE = "distill_budget200.jsonl"
 AFTER = "distill_budget200_trust_region.jsonl"
+# the same pair on one H200: the run before the trust region, and the rerun with the
+# settings the task recommends now (results/distill_compare_gpu/machine.json: how it ran)
+GPU_BEFORE = "distill_gpu_h200_budget200.jsonl"
+GPU_AFTER = "distill_gpu_h200_budget200_trust_region.jsonl"
 CHECKPOINTS = (25, 50, 100, 200)
 
 
@@ -147,37 +154,37 @@ def fixed_reference(results: Path) -> dict[str, float]:
             "num_parameters": float(ref["teacher"]["num_parameters"])}
 
 
-def before_after_section(results: Path,
-                         root: Path) -> tuple[dict[str, str], dict[str, str], Figure]:
+def before_after_section(results: Path, root: Path, before_name: str = BEFORE,
+                         after_name: str = AFTER, prefix: str = ""
+                         ) -> tuple[dict[str, str], dict[str, str], Figure]:
     """(values, tables, figure) for the template: the journals' paths, the after run's
-    coverage, ``table_before_after`` and the figure."""
+    coverage, ``table_<prefix>before_after`` and the figure, for the pair of journals
+    ``before_name`` and ``after_name`` in ``results`` (by default the 2-core CPU runs; the
+    values' names start with ``prefix``)."""
     reference = fixed_reference(results)
-    before = run_summary(results / BEFORE, reference)
-    after_path = results / AFTER
+    before = run_summary(results / before_name, reference)
+    after_path = results / after_name
     text = staged_text(after_path)
     if text is None:
         raise ValueError(f"{after_path}: missing, or not staged in git (python -m mobo.run "
-                         f"--budget 200 --storage {AFTER}, then git add it)")
+                         f"--budget 200 --storage {after_name}, then git add it)")
     with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / AFTER
+        copy = Path(scratch) / after_name
         copy.write_text(text)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a torn last line of a run still writing
             after = run_summary(copy, reference)
     after["path"] = after_path
-    values = {
-        "before_journal": relative(before["path"], root),
-        "after_journal": relative(after["path"], root),
-        "after_trials": str(after["trials"]),
-        "after_coverage": ("complete" if after["trials"] >= 200 else
-                           f"partial: {after['trials']} of its 200 trials so far"),
-    }
-    text = (f"The 200-trial search before (`{values['before_journal']}`) and after "
-            f"(`{values['after_journal']}`, {values['after_coverage']}), scored with the "
-            "fixed reference (the always-no-answer exact match, the teacher's parameter "
-            "count); hypervolume in EM points times the teacher's size.\n\n"
-            + table(before, after))
-    values["before_after_table"] = text
-    return values, {"table_before_after": text}, figure(before, after, reference)
+    paths = (relative(before["path"], root), relative(after["path"], root))
+    coverage = ("complete" if after["trials"] >= 200 else
+                f"partial: {after['trials']} of its 200 trials so far")
+    text = (f"The 200-trial search before (`{paths[0]}`) and after (`{paths[1]}`, "
+            f"{coverage}), scored with the fixed reference (the always-no-answer exact "
+            "match, the teacher's parameter count); hypervolume in EM points times the "
+            "teacher's size.\n\n" + table(before, after))
+    values = {f"{prefix}before_journal": paths[0], f"{prefix}after_journal": paths[1],
+              f"{prefix}after_trials": str(after["trials"]),
+              f"{prefix}after_coverage": coverage, f"{prefix}before_after_table": text}
+    return values, {f"table_{prefix}before_after": text}, figure(before, after, reference)
 
 

@@ -27,10 +27,13 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
 - ``results/distill_budget200.jsonl`` and ``results/distill_budget200_trust_region.jsonl``
-  (the latter as staged in git): the 200-trial search before and after, for
-  :mod:`paper.before_after`;
-- ``results/distill_compare.csv`` (as staged in git) and its fixed reference: the held-out
-  comparison on the distillation task, for :mod:`paper.heldout_distill`.
+  (the latter as staged in git), and their pair on one H200
+  (``results/distill_gpu_h200_budget200*.jsonl``): the 200-trial search before and after,
+  for :mod:`paper.before_after`;
+- ``results/distill_compare.csv`` and ``results/distill_compare_gpu/distill_compare.csv``
+  (as staged in git) and their fixed reference: the held-out comparison on the
+  distillation task on the 2-core CPU machine and on one H200, for
+  :mod:`paper.heldout_distill`.
 
 It writes PNG figures and markdown tables into ``paper/figures/`` and fills the named
 placeholders (``{{name}}``) of ``paper/paper.template.md`` into ``paper/paper.md``, so that
@@ -83,7 +86,7 @@ from mobo.plot import (
 )
 from mobo.study import Study
 from mobo.trial import Trial
-from paper.before_after import before_after_section
+from paper.before_after import GPU_AFTER, GPU_BEFORE, before_after_section
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import heldout_distill_section
 from paper.trust_region import trust_region_section
@@ -92,6 +95,7 @@ __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables"
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
+GPU_COMPARISON = "distill_compare_gpu"  # the held-out distillation comparison on one H200
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1217,16 +1221,20 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     tables.update(trust_tables)
     try:
         v, ba_tables, figures["distill_before_after"] = before_after_section(results, ROOT)
+        v_gpu, ba_gpu, figures["distill_before_after_gpu"] = before_after_section(
+            results, ROOT, GPU_BEFORE, GPU_AFTER, prefix="gpu_")
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"before/after section: {e}") from None
-    values.update(v)
-    tables.update(ba_tables)
+    values.update(v, **v_gpu)
+    tables.update(ba_tables, **ba_gpu)
     try:
         v, hd_tables, figures["distill_heldout"] = heldout_distill_section(results)
+        v_gpu, hd_gpu, figures["distill_heldout_gpu"] = heldout_distill_section(
+            results / GPU_COMPARISON, key="heldout_distill_gpu")
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"held-out distillation section: {e}") from None
-    values.update(v)
-    tables.update(hd_tables)
+    values.update(v, **v_gpu)
+    tables.update(hd_tables, **hd_gpu)
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)

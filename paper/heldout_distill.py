@@ -159,17 +159,20 @@ def figure(seeds: Mapping[int, Mapping[str, Sequence[Mapping[str, Any]]]],
     return fig
 
 
-def heldout_distill_section(results: Path) -> tuple[dict[str, str], dict[str, str], Figure]:
+def heldout_distill_section(results: Path, key: str = "heldout_distill"
+                            ) -> tuple[dict[str, str], dict[str, str], Figure]:
     """(values, tables, figure) for the template: coverage in words, the paired table
-    ``table_heldout_distill`` and the hypervolume figure."""
+    ``table_<key>`` and the hypervolume figure, from the comparison folder ``results``
+    (``results/`` itself, or another ``--out-dir`` such as ``results/distill_compare_gpu``);
+    the template's values are named ``<key>_seeds``, ``<key>_coverage``, ``<key>_table``."""
     seeds = by_seed([r for r in staged_rows(results) if r["seed"] in DEFAULT_SEEDS])
     # the reference is written when the comparison first runs; no run, nothing to score
     ref = reference(results) if seeds else {}
     complete, missing = coverage(seeds)
     planned = len(DEFAULT_SEEDS) * len(METHODS)
     values = {
-        "heldout_distill_seeds": ", ".join(map(str, DEFAULT_SEEDS)),
-        "heldout_distill_coverage": f"{complete} of {planned} runs complete ({missing})",
+        f"{key}_seeds": ", ".join(map(str, DEFAULT_SEEDS)),
+        f"{key}_coverage": f"{complete} of {planned} runs complete ({missing})",
     }
     if seeds:
         text = ("Each cell is peer / mobo on one seed, both over their first c trials, c the "
@@ -179,5 +182,5 @@ def heldout_distill_section(results: Path) -> tuple[dict[str, str], dict[str, st
                 "completed).\n\n" + table(seeds, ref))
     else:
         text = "No held-out run is committed yet."
-    values["heldout_distill_table"] = text
-    return values, {"table_heldout_distill": text}, figure(seeds, ref)
+    values[f"{key}_table"] = text
+    return values, {f"table_{key}": text}, figure(seeds, ref)

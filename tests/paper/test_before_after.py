@@ -86,3 +86,12 @@ def test_section_table_and_refusal(tmp_path: Path) -> None:
     # 1 - size/teacher); their union is 10 x 0.2 plus 1 x (0.9 - 0.2)
     rows = BA.run_summary(results / BA.BEFORE, REFERENCE)["rows"]
     assert BA.run_hypervolume(rows, REFERENCE) == pytest.approx(10 * 0.2 + 1 * 0.7)
+    # another pair of journals (the GPU runs) under its own names; the after run must be
+    # staged like the default one
+    with pytest.raises(ValueError, match="missing"):
+        BA.before_after_section(results, tmp_path, BA.BEFORE, "other.jsonl", prefix="gpu_")
+    gpu, gpu_tables, _ = BA.before_after_section(results, tmp_path, BA.AFTER, BA.BEFORE,
+                                                 prefix="gpu_")
+    assert gpu["gpu_before_journal"] == f"results/{BA.AFTER}"
+    assert gpu["gpu_after_coverage"] == "partial: 4 of its 200 trials so far"
+    assert gpu_tables == {"table_gpu_before_after": gpu["gpu_before_after_table"]}

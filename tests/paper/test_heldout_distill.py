@@ -76,6 +76,10 @@ def test_the_section_states_coverage_and_sets_each_peer_beside_mobo(tmp_path: Pa
     assert ("| 10 | gp | 100, 3 | 3 | 5.000 / **7.000** | 100% / 50% | 40.00 / 40.00 | "
             "40.00 / 40.00 | 40.00 / **50.00** |") in text
     assert len(fig.axes) == 1  # one panel: the only held-out seed with runs
+    # another comparison folder (the GPU runs) fills its own names, the same content
+    other, other_tables, _ = HD.heldout_distill_section(results, key="heldout_distill_gpu")
+    assert other["heldout_distill_gpu_coverage"] == cov
+    assert other_tables == {"table_heldout_distill_gpu": text}
 
 
 def test_the_section_without_runs_says_so(tmp_path: Path) -> None:
