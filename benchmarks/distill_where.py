@@ -1,0 +1,180 @@
+"""Where each method's proposals go on the distillation task, and how often they pay.
+
+The held-out comparison (:mod:`benchmarks.distill_compare`) scores runs by hypervolume and
+by the share of post-initial trials that beat the always-no-answer exact match. This
+report splits that share by the student's shape, so that a pile-up (the smallest students
+of a depth, or an initialisation that collapses to no-answer) shows as a row of trials
+that rarely beat the threshold:
+
+- by depth: post-initial trials per ``n_layers``, as ``above / tried``;
+- by width and initialisation: trials with ``init=pretrained``, and those initialised from
+  the teacher split by ``n_heads`` (1-2, 3-6, 7 or more).
+
+Counted are the post-initial trials (``source == "model"``) among a run's first ``budget``
+finished trials, failed ones included (a failed trial does not beat the threshold), over
+the held-out seeds of every comparison folder given; the threshold is the folder's fixed
+reference (``distill_compare/reference.json``). Nothing is trained: the per-run files are
+read as they are.
+
+Usage::
+
+    python -m benchmarks.distill_where       # results/ and results/distill_compare_gpu/
+    python -m benchmarks.distill_where --folders DIR [DIR ...] --out FILE.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.distill_compare import DEFAULT_SEEDS, METHODS, NAME, _run_files, records
+from benchmarks.provenance import relative
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+DEFAULT_FOLDERS = (RESULTS, RESULTS / "distill_compare_gpu")
+DEFAULT_OUT = RESULTS / "distill_where.md"
+BUDGET = 100
+DEPTHS = (1, 2, 3, 4, 5, 6)
+# (label, lowest, highest) heads of a teacher-initialised student
+WIDTHS: tuple[tuple[str, int, int], ...] = (("1-2", 1, 2), ("3-6", 3, 6), (">= 7", 7, 10**6))
+
+Tally = dict[str, list[int]]  # group -> [above, tried]
+
+
+def is_above(rec: Mapping[str, Any], threshold: float) -> bool:
+    """Whether a finished trial beat the threshold (a failed one never does)."""
+    vals = rec.get("values") or {}
+    return rec["status"] == "completed" and vals.get("exact") is not None \
+        and float(vals["exact"]) > threshold
+
+
+def groups(params: Mapping[str, Any]) -> list[str]:
+    """The groups a trial's parameters fall in: its depth, and its width-or-init group."""
+    out = [f"L{int(params['n_layers'])}"]
+    if params.get("init") == "pretrained":
+        out.append("pretrained")
+    else:
+        heads = int(params["n_heads"])
+        out += [f"heads {label}" for label, lo, hi in WIDTHS if lo <= heads <= hi]
+    return out
+
+
+def tally(runs: Sequence[Sequence[Mapping[str, Any]]], threshold: float,
+          budget: int = BUDGET) -> Tally:
+    """Above/tried counts per group over the post-initial trials of ``runs``."""
+    out: Tally = {}
+    for rs in runs:
+        for rec in rs[:budget]:
+            if rec["source"] != "model":
+                continue
+            up = is_above(rec, threshold)
+            for g in [*groups(rec["params"]), "all"]:
+                cell = out.setdefault(g, [0, 0])
+                cell[0] += up
+                cell[1] += 1
+    return out
+
+
+def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
+                   budget: int = BUDGET) -> tuple[float, dict[str, tuple[Tally, int]]]:
+    """(threshold, method -> (tally, runs counted)) for one comparison folder.
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no comparison (no reference.json).
+    """
+    ref_path = folder / NAME / "reference.json"
+    if not ref_path.is_file():
+        raise FileNotFoundError(f"{folder}: no {NAME}/reference.json (not a comparison "
+                                "folder of benchmarks.distill_compare)")
+    threshold = float(json.loads(ref_path.read_text())["exact"])
+    by_method: dict[str, list[list[dict[str, Any]]]] = {}
+    for m, s in _run_files(folder):
+        if s in seeds:
+            by_method.setdefault(m, []).append(records(folder, m, s))
+    return threshold, {m: (tally(rs, threshold, budget), len(rs))
+                       for m, rs in sorted(by_method.items(), key=lambda kv: METHODS.index(kv[0]))}
+
+
+def _cell(t: Tally, group: str) -> str:
+    above, tried = t.get(group, (0, 0))
+    return f"{above}/{tried}" if tried else "-"
+
+
+def _share(t: Tally) -> str:
+    above, tried = t.get("all", (0, 0))
+    return f"{above / tried:.0%}" if tried else "-"
+
+
+def folder_section(folder: Path, threshold: float,
+                   tallies: Mapping[str, tuple[Tally, int]]) -> list[str]:
+    """The two tables of one folder, as markdown lines."""
+    head = ["method", "runs", "post-initial above / tried", "share"]
+    depth = ["| " + " | ".join(head + [f"{d} layer{'s' if d > 1 else ''}" for d in DEPTHS])
+             + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(DEPTHS)]
+    width = ["| " + " | ".join(["method", "init=pretrained"]
+                               + [f"teacher init, {w[0]} heads" for w in WIDTHS]) + " |",
+             "|---|---:|" + "---:|" * len(WIDTHS)]
+    for m, (t, n) in tallies.items():
+        depth.append(f"| {m} | {n} | {_cell(t, 'all')} | {_share(t)} | "
+                     + " | ".join(_cell(t, f"L{d}") for d in DEPTHS) + " |")
+        width.append(f"| {m} | {_cell(t, 'pretrained')} | "
+                     + " | ".join(_cell(t, f"heads {w[0]}") for w in WIDTHS) + " |")
+    return [f"## `{relative(folder / (NAME + '.csv'))}`", "",
+            f"Threshold: exact > {threshold:.2f} (the folder's fixed reference).", "",
+            "By depth:", "", *depth, "", "By width and initialisation:", "", *width, ""]
+
+
+def report(folders: Sequence[Path], seeds: Sequence[int] = DEFAULT_SEEDS,
+           budget: int = BUDGET) -> str:
+    """The whole markdown report over ``folders``."""
+    lines = [
+        "# Where the proposals go on the distillation task",
+        "",
+        "Generated by `python -m benchmarks.distill_where` from the per-run files of each "
+        "comparison folder below (`benchmarks/distill_where.py` says what is counted). "
+        f"Seeds {', '.join(map(str, seeds))}; each run's first {budget} finished trials, "
+        "of which the post-initial ones (the method's own proposals) are counted, failed "
+        "ones included. Cells: trials that beat the no-answer threshold / trials tried.",
+        "",
+    ]
+    for folder in folders:
+        threshold, tallies = folder_tallies(folder, seeds, budget)
+        lines += folder_section(folder, threshold, tallies)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.distill_where",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--folders", nargs="+", type=Path, default=list(DEFAULT_FOLDERS),
+                   help="comparison folders (--out-dir of benchmarks.distill_compare; "
+                        "default: results/ and results/distill_compare_gpu/)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="the markdown report (default results/distill_where.md)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for folder in args.folders:
+        if not (folder / NAME / "reference.json").is_file():
+            print(f"error: {folder}: not a comparison folder (no {NAME}/reference.json)",
+                  file=sys.stderr)
+            return 2
+    if not args.out.parent.is_dir():
+        print(f"error: --out: {args.out.parent} is not a folder", file=sys.stderr)
+        return 2
+    text = report([f.resolve() for f in args.folders])
+    args.out.write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Where the proposals go (benchmarks/distill_where.py): counts against a plain loop, the
+command line, and the committed report against the committed per-run files."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from benchmarks import distill_where as W
+from benchmarks.distill_compare import NAME, read_records
+
+THRESHOLD = 30.0
+
+
+def _rec(trial: int, source: str, layers: int, heads: int, init: str, status: str,
+         exact: float | None) -> dict:
+    return {"trial": trial, "source": source, "status": status,
+            "params": {"n_layers": layers, "n_heads": heads, "init": init},
+            "values": None if exact is None else {"exact": exact, "num_parameters": 1.0},
+            "seconds": 1.0}
+
+
+def _folder(tmp_path: Path, runs: dict[tuple[str, int], list[dict]]) -> Path:
+    (tmp_path / NAME).mkdir(parents=True)
+    (tmp_path / NAME / "reference.json").write_text(
+        json.dumps({"exact": THRESHOLD, "num_parameters": 100.0}))
+    for (m, s), recs in runs.items():
+        (tmp_path / NAME / f"{m}-{s}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in recs))
+    return tmp_path
+
+
+def _random_run(rng: random.Random, n: int) -> list[dict]:
+    out = []
+    for k in range(n):
+        status = rng.choice(["completed"] * 5 + ["failed"])
+        out.append(_rec(k, "initial" if k < 5 else "model", rng.randint(1, 6),
+                        rng.randint(1, 12), rng.choice(["teacher", "pretrained"]), status,
+                        None if status == "failed" else rng.choice([THRESHOLD, 10.0, 45.0])))
+    return out
+
+
+def _slow_count(runs: list[list[dict]], budget: int) -> dict[str, list[int]]:
+    """The same counts, group by group, by the definition."""
+    def above(r: dict) -> bool:
+        return r["status"] == "completed" and r["values"]["exact"] > THRESHOLD
+
+    def members(r: dict) -> list[str]:
+        p = r["params"]
+        out = ["all", f"L{p['n_layers']}"]
+        if p["init"] == "pretrained":
+            out.append("pretrained")
+        elif p["n_heads"] <= 2:
+            out.append("heads 1-2")
+        elif p["n_heads"] <= 6:
+            out.append("heads 3-6")
+        else:
+            out.append("heads >= 7")
+        return out
+
+    names = {g for rs in runs for r in rs[:budget] if r["source"] == "model"
+             for g in members(r)}
+    return {g: [sum(1 for rs in runs for r in rs[:budget]
+                    if r["source"] == "model" and g in members(r) and above(r)),
+                sum(1 for rs in runs for r in rs[:budget]
+                    if r["source"] == "model" and g in members(r))]
+            for g in names}
+
+
+def test_tally_agrees_with_a_plain_count_on_random_runs() -> None:
+    rng = random.Random(3)
+    for _ in range(20):
+        runs = [_random_run(rng, rng.randint(0, 40)) for _ in range(rng.randint(1, 3))]
+        budget = rng.randint(1, 45)
+        assert W.tally(runs, THRESHOLD, budget) == _slow_count(runs, budget)
+
+
+def test_exactly_at_the_threshold_or_failed_is_not_above() -> None:
+    runs = [[_rec(0, "model", 4, 12, "teacher", "completed", THRESHOLD),
+             _rec(1, "model", 4, 12, "teacher", "failed", None),
+             _rec(2, "model", 4, 1, "teacher", "completed", THRESHOLD + 0.01),
+             _rec(3, "initial", 4, 1, "teacher", "completed", 90.0)]]
+    t = W.tally(runs, THRESHOLD)
+    assert t["all"] == [1, 3] and t["L4"] == [1, 3]
+    assert t["heads >= 7"] == [0, 2] and t["heads 1-2"] == [1, 1]
+    assert "pretrained" not in t
+
+
+def test_report_counts_held_out_seeds_only_and_marks_empty_cells(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        ("tpe", 10): [_rec(0, "initial", 1, 1, "teacher", "completed", 50.0),
+                      _rec(1, "model", 4, 8, "teacher", "completed", 50.0),
+                      _rec(2, "model", 2, 3, "pretrained", "completed", 10.0)],
+        ("tpe", 0): [_rec(0, "model", 6, 8, "teacher", "completed", 50.0)],  # development
+        ("sobol", 11): [_rec(0, "model", 5, 1, "teacher", "failed", None)],
+    })
+    assert read_records(folder / NAME / "tpe-10.jsonl")[1]["params"]["n_layers"] == 4
+    text = W.report([folder])
+    assert "| tpe | 1 | 1/2 | 50% | - | 0/1 | - | 1/1 | - | - |" in text
+    assert "| tpe | 1/1 | - | - | 1/1 |" not in text  # pretrained is 0 of 1
+    assert "| tpe | 0/1 | - | - | 1/1 |" in text
+    assert "| sobol | 1 | 0/1 | 0% | - | - | - | - | 0/1 | - |" in text
+    assert "| sobol | - | 0/1 | - | - |" in text
+    assert "6 layers" in text and "| 1 layer |" in text
+
+
+def test_cli_refuses_a_folder_that_is_no_comparison(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "w.md"
+    assert W.main(["--folders", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "not a comparison" in err[0]
+    assert W.main(["--folders", str(_folder(tmp_path / "f", {})), "--out",
+                   str(tmp_path / "none" / "w.md")]) == 2
+    assert not out.exists()
+
+
+def test_the_committed_report_is_what_the_committed_runs_give() -> None:
+    committed = W.DEFAULT_OUT.read_text()
+    assert committed == W.report(list(W.DEFAULT_FOLDERS))
