@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.distill_compare import DEFAULT_SEEDS, METHODS, NAME, _run_files, records
+from benchmarks.distill_compare import DEFAULT_SEEDS, NAME, _run_files, records
 from benchmarks.provenance import relative
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,11 +93,11 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
                                 "folder of benchmarks.distill_compare)")
     threshold = float(json.loads(ref_path.read_text())["exact"])
     by_method: dict[str, list[list[dict[str, Any]]]] = {}
-    for m, s in _run_files(folder):
+    for m, s in _run_files(folder):  # in the comparison's method order
         if s in seeds:
             by_method.setdefault(m, []).append(records(folder, m, s))
     return threshold, {m: (tally(rs, threshold, budget), len(rs))
-                       for m, rs in sorted(by_method.items(), key=lambda kv: METHODS.index(kv[0]))}
+                       for m, rs in by_method.items()}
 
 
 def _cell(t: Tally, group: str) -> str:
@@ -162,15 +162,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    for folder in args.folders:
-        if not (folder / NAME / "reference.json").is_file():
-            print(f"error: {folder}: not a comparison folder (no {NAME}/reference.json)",
-                  file=sys.stderr)
-            return 2
     if not args.out.parent.is_dir():
         print(f"error: --out: {args.out.parent} is not a folder", file=sys.stderr)
         return 2
-    text = report([f.resolve() for f in args.folders])
+    try:  # the whole report is built before anything is written
+        text = report([f.resolve() for f in args.folders])
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     args.out.write_text(text)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import distill_where as W
-from benchmarks.distill_compare import NAME, read_records
+from benchmarks.distill_compare import NAME, _csv_row, above_share, parse_row, read_records
 
 THRESHOLD = 30.0
 
@@ -78,6 +78,16 @@ def test_tally_agrees_with_a_plain_count_on_random_runs() -> None:
         assert W.tally(runs, THRESHOLD, budget) == _slow_count(runs, budget)
 
 
+def test_the_overall_share_is_the_comparison_reports(tmp_path: Path) -> None:
+    # the "all" cell counts what benchmarks.distill_compare's above_share divides
+    rng = random.Random(5)
+    for _ in range(20):
+        run = _random_run(rng, rng.randint(6, 40))
+        above, tried = W.tally([run], THRESHOLD)["all"]
+        rows = [parse_row(_csv_row("tpe", 10, r)) for r in run]
+        assert above / tried == pytest.approx(above_share(rows, {"exact": THRESHOLD}))
+
+
 def test_exactly_at_the_threshold_or_failed_is_not_above() -> None:
     runs = [[_rec(0, "model", 4, 12, "teacher", "completed", THRESHOLD),
              _rec(1, "model", 4, 12, "teacher", "failed", None),
@@ -100,7 +110,6 @@ def test_report_counts_held_out_seeds_only_and_marks_empty_cells(tmp_path: Path)
     assert read_records(folder / NAME / "tpe-10.jsonl")[1]["params"]["n_layers"] == 4
     text = W.report([folder])
     assert "| tpe | 1 | 1/2 | 50% | - | 0/1 | - | 1/1 | - | - |" in text
-    assert "| tpe | 1/1 | - | - | 1/1 |" not in text  # pretrained is 0 of 1
     assert "| tpe | 0/1 | - | - | 1/1 |" in text
     assert "| sobol | 1 | 0/1 | 0% | - | - | - | - | 0/1 | - |" in text
     assert "| sobol | - | 0/1 | - | - |" in text
