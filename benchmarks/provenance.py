@@ -11,7 +11,9 @@ entries. A stamp is the full commit hash, with
 run started (the commit then does not say what ran).
 
 A result is *stale* when the code it depends on (:data:`COVERS`, per result and method)
-differs between the commit it was made at and ``HEAD``; a result without a stamp (made
+differs between the commit it was made at and ``HEAD``; a Python file whose syntax tree is
+the same once docstrings are dropped (an edit of comments, docstrings or layout only) has
+not changed in this sense, since no number can depend on it. A result without a stamp (made
 before stamps were recorded) or with a ``+dirty`` one cannot be checked and counts as
 stale too. ``python -m benchmarks.provenance`` writes ``results/provenance.md``: per result
 file that git tracks (runs still in progress beside them are not reported) and method,
@@ -27,6 +29,7 @@ Usage (from the repository root of a checkout)::
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import json
 import subprocess
@@ -98,7 +101,8 @@ def stamp(paths: Sequence[str] = (), root: Path = ROOT) -> str:
 
 
 def changed_since(commit: str, paths: Sequence[str], root: Path = ROOT) -> list[str]:
-    """The files under ``paths`` that differ between ``commit`` and HEAD.
+    """The files under ``paths`` that differ between ``commit`` and HEAD, leaving out
+    Python files whose code is the same (:func:`code_of`).
 
     A commit that cannot be checked (empty, ``+dirty``, or unknown to the repository) gives
     one line saying so instead of file names: such a result counts as stale.
@@ -110,7 +114,41 @@ def changed_since(commit: str, paths: Sequence[str], root: Path = ROOT) -> list[
     if git("cat-file", "-e", f"{commit}^{{commit}}", root=root) is None:
         return [f"(commit {commit[:12]} not in this repository)"]
     out = git("diff", "--name-only", commit, "HEAD", "--", *paths, root=root)
-    return [] if out is None else [line for line in out.splitlines() if line]
+    if out is None:
+        return []
+    return [path for path in out.splitlines()
+            if path and not _same_code(commit, path, root)]
+
+
+def code_of(text: str) -> str | None:
+    """A Python source's syntax tree without its docstrings, as text (comments and layout
+    are not in the tree either); None when the text does not parse as Python."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                             ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                node.body = node.body[1:]
+    return ast.dump(tree)
+
+
+def _same_code(commit: str, path: str, root: Path) -> bool:
+    """Whether the Python file ``path`` is the same code at ``commit`` and at HEAD (it
+    differs at most in comments, docstrings and layout); False for any other file, one
+    that is missing on either side, or one that does not parse."""
+    if not path.endswith(".py"):
+        return False
+    old = git("show", f"{commit}:{path}", root=root, strip=False)
+    new = git("show", f"HEAD:{path}", root=root, strip=False)
+    if old is None or new is None:
+        return False
+    code = code_of(old)
+    return code is not None and code == code_of(new)
 
 
 @dataclass(frozen=True)

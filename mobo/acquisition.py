@@ -20,16 +20,15 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
    objectives with expected hypervolume improvement") with the inner integral over the
    candidate done in closed form instead of by Monte Carlo. Ignoring the correlation (the
    candidate's marginal posterior against each sampled front) rewards re-sampling next to
-   a lucky observation; on noisy Branin-Currin conditioning lowered the hypervolume gap
-   clearly. The sample average is a Monte Carlo estimate of the noisy EHVI, and too few
-   samples make the proposal chase the estimate's noise: on noisy Branin-Currin the gap
-   shrank as the samples went from 8 to 32 to 64 (significantly so from 8 to 64 over
-   paired seeds), while a proposal's cost grows with the number of samples; the default
-   is 64 (BoTorch's qLogNEHVI averages over 128 quasi-Monte Carlo samples).
-4. Acquisition: log EHVI (exact, :mod:`mobo.improvement`; Emmerich et al. 2016, Yang et al. 2019)
-   of the GP posterior mean and standard deviation, which keeps ranking where EHVI itself
-   underflows (Ament et al. 2023), plus the log probability of success from a feasibility
-   model when some trials failed.
+   a lucky observation. The sample average is a Monte Carlo estimate of the noisy EHVI;
+   too few samples make the proposal chase the estimate's noise, while a proposal's cost
+   grows with the number of samples. The default, 64 (BoTorch's qLogNEHVI averages over
+   128 quasi-Monte Carlo samples), was chosen on development seeds of noisy Branin-Currin;
+   its verdict on the held-out seeds is in ``results/compare.md``.
+4. Acquisition: log EHVI (exact, :mod:`mobo.improvement`; Emmerich et al. 2016, Yang et
+   al. 2019) of the GP posterior mean and standard deviation, which keeps ranking where
+   EHVI itself underflows (Ament et al. 2023), plus the log probability of success from a
+   feasibility model when some trials failed.
 5. Optimisation: score a scrambled Sobol set and Gaussian perturbations of the current
    Pareto-set inputs in bulk; refine the best few with one batched L-BFGS-B run on the
    continuous relaxation, gradients by the chain rule -- the EHVI kernel's analytic partials
@@ -46,12 +45,12 @@ optimization with inequality constraints", with EHVI in place of EI), and only c
 points that meet every constraint form the front. Each constraint's predictive is read as
 Tukey's contaminated normal, 90% N(mu, sd^2) + 10% N(mu, (10 sd)^2) (Tukey 1960, "A survey
 of sampling from contaminated distributions"): a GP extrapolating a smooth constraint
-into an unexplored corner can be confidently wrong (on C2-DTLZ2 it put the feasible
-extremes of the front at a vanishing probability, and many runs never tried them), and
-the wide component keeps such regions at a small but usable probability (z = -9.5 becomes
+into an unexplored corner can be confidently wrong, putting feasible regions it has not
+seen (on C2-DTLZ2, the extremes of the front) at a vanishing probability, and the wide
+component keeps such regions at a small but usable probability (z = -9.5 becomes
 P = 0.017), while near observations, where sd is small, infeasibility still rules a
-region out. On C2-DTLZ2 it turned a bimodal outcome (runs that found the extremes and
-runs that did not) into uniformly small hypervolume gaps.
+region out. The treatment was chosen on development seeds of C2-DTLZ2; its verdict on the
+held-out seeds is in ``results/compare.md``.
 
 Feasibility model: a GP regression on labels +1 (completed) / -1 (failed) over all
 evaluated inputs, with lengthscales of at least 0.1 (failure regions are taken to be wide,
@@ -115,13 +114,12 @@ Syswerda 1989). A recombination's box joins the region for that proposal, so wha
 front point does well in some inputs (say, the training settings of a large model) is
 tried with another's other inputs (a smaller model's shape) instead of being searched for
 again near each. Each L-BFGS-B refinement stays in the box of its start's nearest centre
-or recombination. The discrete
-hill-climb that follows steps only to neighbours whose numeric coordinates stay in a box,
-while a categorical may change at each step (a categorical changes only through it: a
-trust region in Hamming distance, as CASMOPOLITAN, Wan et al. 2021, treats categorical
-inputs). A trial that beats the reference by less than its posterior sd anchors no box
-while others beat it credibly. The region's size is fixed, not adapted; until a
-trial beats the reference point, the search is global.
+or recombination. The discrete hill-climb that follows steps only to neighbours whose
+numeric coordinates stay in a box, while a categorical may change at each step (a
+categorical changes only through it: a trust region in Hamming distance, as CASMOPOLITAN,
+Wan et al. 2021, treats categorical inputs). A trial that beats the reference by less than
+its posterior sd anchors no box while others beat it credibly. The region's size is fixed,
+not adapted; until a trial beats the reference point, the search is global.
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """

@@ -74,8 +74,8 @@ _MEAN_BOUNDS = (-10.0, 10.0)
 _FTOL = 1e-6
 # LogNormal (loc, scale) priors on the noise variance of standardised outputs: nearly
 # noise-free observations by default (Hvarfner et al. 2024), and a wider prior centred on
-# ~13% of the output variance for objectives declared noisy (on noisy Branin-Currin it
-# lowered the hypervolume gap: the narrow prior makes the GP interpolate the noise)
+# ~13% of the output variance for objectives declared noisy, since the narrow prior makes
+# the GP interpolate the noise (chosen on development seeds of noisy Branin-Currin)
 NOISE_PRIOR = (-4.0, 1.0)
 NOISY_NOISE_PRIOR = (-2.0, 1.5)
 

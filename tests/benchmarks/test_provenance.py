@@ -73,6 +73,35 @@ def test_changed_since_lists_what_git_diff_lists_under_the_covered_paths(repo: P
     assert "not in this repository" in P.changed_since("0" * 40, mobo_mobo, repo)[0]
 
 
+def test_code_of_drops_docstrings_comments_and_layout_but_nothing_else() -> None:
+    base = 'def f(x):\n    """Doc."""\n    return x + 1  # why\n'
+    same = ('"""A module."""\n\n\ndef f(x):\n    """Other words."""\n\n'
+            '    # a new comment\n    return (x\n            + 1)\n')
+    assert P.code_of(base) == P.code_of(same)
+    # a string that is not the first statement is code, as is any other change
+    assert P.code_of(base) != P.code_of('def f(x):\n    y = 0\n    "s"\n    return x + 1\n')
+    assert P.code_of(base) != P.code_of('def f(x):\n    """Doc."""\n    return x + 2\n')
+    assert P.code_of(base) != P.code_of('def f(x):\n    return x - 1\n')
+    assert P.code_of('class A:\n    """Doc."""\n') == P.code_of('class A:\n    """B."""\n')
+    assert P.code_of("new acquisition\n") is None
+
+
+def test_an_edit_of_docstrings_and_comments_only_does_not_make_a_result_stale(
+        repo: Path) -> None:
+    rel = "mobo/acquisition.py"
+    first = _commit(repo, rel, 'def f(x):\n    """Doc."""\n    return x + 1\n')
+    covered = P.covers("compare", "mobo")
+    _commit(repo, rel, '"""Module."""\n\n\ndef f(x):\n    """New doc."""\n'
+            '    # why\n    return x + 1\n')
+    assert P.changed_since(first, covered, repo) == []
+    _commit(repo, "README.md", "a non-Python file changes by its text\n")
+    # a file that does not parse cannot be compared: it counts as changed
+    _commit(repo, "benchmarks/compare.py", "def broken(:\n")
+    assert P.changed_since(first, covered, repo) == ["benchmarks/compare.py"]
+    _commit(repo, rel, 'def f(x):\n    """New doc."""\n    return x + 2\n')
+    assert sorted(P.changed_since(first, covered, repo)) == ["benchmarks/compare.py", rel]
+
+
 def _rows(method: str, seed: int, commit: str) -> list[dict[str, object]]:
     return [{"problem": "zdt1", "method": method, "seed": seed, "n_evals": n,
              "hypervolume": 1.0, "max_hv": 2.0, "log10_gap": 0.0, "n_feasible": n,
