@@ -42,6 +42,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -58,6 +60,7 @@ import scipy.stats  # noqa: E402
 import torch  # noqa: E402
 from transformers import BertConfig  # noqa: E402
 
+from benchmarks.provenance import FILES, stamp_fields  # noqa: E402
 from distill.config import DistillConfig  # noqa: E402
 from distill.models import num_parameters  # noqa: E402
 from mobo.acquisition import Proposer  # noqa: E402
@@ -1181,7 +1184,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.sample < 1:
         ap.error("--sample: must be >= 1")
     t0 = time.perf_counter()
-    data: dict[str, Any] = {"stride": args.sample, "journals": {}}
+    command = shlex.join(["python", "-m", "benchmarks.distill_diagnosis",
+                          *(sys.argv[1:] if argv is None else argv)])
+    data: dict[str, Any] = {"stride": args.sample, "journals": {}, "command": command,
+                            **stamp_fields(FILES["distill_diagnosis.json"])}
     for path in args.journals:
         name = path.stem
         data["journals"][name] = analyse_journal(path, args.sample, not args.no_repropose)

@@ -14,7 +14,8 @@ Schema (percentages as SQuAD's evaluation prints them, sizes in trainable parame
      "teacher": {"exact", "f1", "HasAns_exact", "NoAns_exact", "num_parameters"},
      "baseline": {"exact", "f1", "num_parameters", "inference_time", "seconds", "params"},
      "teacher_recipe": {... distill.objective.TEACHER_RECIPE ...},
-     "measured_on": {"device", "torch_threads", "cpu", "date", "load_average"}}
+     "measured_on": {"device", "torch_threads", "cpu", "date", "load_average"},
+     "command": str, "commit": str | None, "dirty": bool}
 
 ``seconds`` (the baseline trial's wall time) and ``inference_time`` depend on what else
 the machine runs: ``load_average`` is ``/proc/loadavg``'s 1/5/15-minute figures when the
@@ -26,12 +27,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from benchmarks.provenance import FILES, stamp_fields
 from distill.objective import TEACHER_RECIPE, DistillationTask
 
 # The checkout's results/ folder (benchmarks is not installed: this file lies in the checkout).
@@ -133,7 +137,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = DistillationTask(cache_dir=args.cache, device="cpu")
-    result = reference(task)
+    result = {**reference(task), "command": shlex.join(["python", "-m",
+                                                          "benchmarks.distill_reference",
+                                                          *sys.argv[1:]]),
+              **stamp_fields(FILES["distill_reference.json"])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

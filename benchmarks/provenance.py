@@ -32,6 +32,7 @@ import argparse
 import ast
 import csv
 import json
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -61,6 +62,24 @@ COVERS: dict[str, dict[str, tuple[str, ...]]] = {
               "*": ("benchmarks/speed.py", "benchmarks/compare.py", "mobo/problems.py",
                     "mobo/space.py")},
 }
+
+# Results that carry one stamp per file, or one per entry of ``measurements`` (JSON: a
+# ``commit`` with an optional ``dirty`` flag; markdown: "Code: commit <hash>" in its
+# header, "with uncommitted changes" after it when the tree was dirty), by file name under
+# results/, with the code their numbers depend on. The replays (distill_diagnosis,
+# distill_boxes) rerun mobo's surrogate and acquisition on committed journals, so they
+# depend on all of mobo.
+FILES: dict[str, tuple[str, ...]] = {
+    "distill_task.json": ("benchmarks/distill_task.py", "distill"),
+    "distill_reference.json": ("benchmarks/distill_reference.py", "distill"),
+    "seed_shape.json": ("benchmarks/seed_shape.py", "distill"),
+    "speed_trainer.json": ("benchmarks/speed_trainer.py", "distill"),
+    "speed_kernels.md": ("benchmarks/speed_kernels.py", "mobo"),
+    "distill_diagnosis.json": ("benchmarks/distill_diagnosis.py", "mobo", "distill"),
+    "distill_boxes.json": ("benchmarks/distill_boxes.py", "mobo", "distill"),
+    "killtest.md": ("tools/killtest.py", "mobo"),
+}
+_MARKDOWN_STAMP = re.compile(r"Code: commit `?([0-9a-f]{7,40})`?( with uncommitted changes)?")
 
 
 def covers(kind: str, method: str) -> tuple[str, ...]:
@@ -98,6 +117,22 @@ def stamp(paths: Sequence[str] = (), root: Path = ROOT) -> str:
         return ""
     status = git("status", "--porcelain", "--untracked-files=no", "--", *paths, root=root)
     return head + (DIRTY if status else "")
+
+
+def stamp_fields(paths: Sequence[str] = (), root: Path = ROOT) -> dict[str, object]:
+    """:func:`stamp` as a JSON result's fields: ``commit`` (None outside a repository) and
+    ``dirty``, as :func:`file_stamps` reads them."""
+    s = stamp(paths, root)
+    return {"commit": s.removesuffix(DIRTY) or None, "dirty": s.endswith(DIRTY)}
+
+
+def stamp_line(paths: Sequence[str] = (), root: Path = ROOT) -> str:
+    """:func:`stamp` as a markdown result's line, as :func:`file_stamps` reads it."""
+    s = stamp(paths, root)
+    if not s:
+        return "Code: unknown (not a git checkout)"
+    return (f"Code: commit `{s.removesuffix(DIRTY)}`"
+            + (" with uncommitted changes" if s.endswith(DIRTY) else ""))
 
 
 def changed_since(commit: str, paths: Sequence[str], root: Path = ROOT) -> list[str]:
@@ -218,6 +253,54 @@ def distill_groups(out_dir: Path, root: Path = ROOT,
     return [_group(rel, "distill_compare", m, c, root) for m, c in sorted(segments.items())]
 
 
+def file_stamps(path: Path) -> dict[str, list[str]]:
+    """The stamps a result file of :data:`FILES` carries, by method: ``"-"`` for a file
+    stamped once, the device type (``cpu``, ``cuda``) for each entry of a file of
+    ``measurements`` (an entry without a ``commit`` has the file's; one without either,
+    copied in by hand say, gives ``""``). Raises ValueError for a file that is not what
+    :data:`FILES` says it is."""
+    def one(entry: Mapping[str, object]) -> str:
+        if not entry.get("commit") and entry is not data:
+            entry = data
+        commit = str(entry.get("commit") or "")
+        return commit + (DIRTY if commit and entry.get("dirty") else "")
+
+    text = path.read_text()
+    if path.suffix == ".md":
+        m = _MARKDOWN_STAMP.search(text)
+        return {"-": [m.group(1) + (DIRTY if m.group(2) else "") if m else ""]}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path.name}: not JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: not a JSON object")
+    if isinstance(data.get("measurements"), list):
+        stamps: dict[str, list[str]] = defaultdict(list)
+        for entry in data["measurements"]:
+            stamps[str(entry.get("device_type") or "-")].append(one(entry))
+        return dict(stamps)
+    return {"-": [one(data)]}
+
+
+def file_groups(root: Path = ROOT, tracked: set[str] | None = None) -> list[Group]:
+    """Per result file of :data:`FILES` that exists (and git tracks, when ``tracked`` is
+    given) and per method: its stamps."""
+    groups: list[Group] = []
+    for name, paths in FILES.items():
+        path = root / "results" / name
+        rel = relative(path, root)
+        if not path.is_file() or (tracked is not None and rel not in tracked):
+            continue
+        for method, stamps in sorted(file_stamps(path).items()):
+            counts: dict[str, int] = defaultdict(int)
+            for c in stamps:
+                counts[c] += 1
+            changed = {c: changed_since(c, paths, root) for c in counts}
+            groups.append(Group(rel, method, dict(sorted(counts.items())), changed))
+    return groups
+
+
 def all_groups(root: Path = ROOT) -> list[Group]:
     """Every stamped kind of result in ``root/results`` that git tracks (the report is on
     the committed results, not on runs still in progress beside them)."""
@@ -237,7 +320,7 @@ def all_groups(root: Path = ROOT) -> list[Group]:
         if (csv_path.parent / "distill_compare" / "standin.txt").is_file():
             continue  # the stand-in's runs: development scratch, not kept as results
         groups += distill_groups(csv_path.parent, root, tracked)
-    return groups
+    return groups + file_groups(root, tracked)
 
 
 def markdown(groups: Sequence[Group]) -> str:

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from benchmarks.provenance import FILES, stamp_line
 from mobo.boxes import decompose, nondominated_boxes
 from mobo.improvement import ehvi, ehvi_boxes
 from mobo.volume import hypervolume
@@ -373,7 +375,10 @@ def load_average() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def report(repeats: int, n_candidates: int) -> str:
+def report(repeats: int, n_candidates: int, command: str = "") -> str:
+    """The markdown report; ``command`` (the command line that made it) goes in its header
+    beside the commit of the code (:func:`benchmarks.provenance.stamp_line`)."""
+    code = stamp_line(FILES["speed_kernels.md"])
     load_before = load_average()
     compile_s, load_s = first_call_latency()
     hv = bench_hypervolume(repeats)
@@ -381,6 +386,9 @@ def report(repeats: int, n_candidates: int) -> str:
     ehvi_speed, ehvi_values = bench_ehvi(repeats, n_candidates)
     out = ["# Kernel speed: hypervolume, box decomposition, EHVI", ""]
     out += machine()
+    if command:
+        out.append(f"- Command: `{command}`")
+    out.append(f"- {code}")
     out.append(
         f"- Load average (1 / 5 / 15 min) at the start: {load_before}; at the end: "
         f"{load_average()} (2 would mean both cores busy)."
@@ -443,7 +451,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.candidates < 1:
         parser.error("--repeats and --candidates must be positive")
-    text = report(args.repeats, args.candidates)
+    command = shlex.join(["python", "-m", "benchmarks.speed_kernels",
+                          *(sys.argv[1:] if argv is None else argv)])
+    text = report(args.repeats, args.candidates, command)
     print(text, end="")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -102,6 +102,54 @@ def test_an_edit_of_docstrings_and_comments_only_does_not_make_a_result_stale(
     assert sorted(P.changed_since(first, covered, repo)) == ["benchmarks/compare.py", rel]
 
 
+def test_files_stamped_once_or_per_entry_are_read_and_judged(repo: Path) -> None:
+    first = _git(repo, "rev-parse", "HEAD")
+    results = repo / "results"
+    results.mkdir()
+    covered = P.FILES["killtest.md"]
+    assert "mobo" in covered
+    # what the writers write is what the reader reads, clean and dirty
+    (results / "killtest.md").write_text(f"# Kill test\n\nCode: commit `{first}`.\n")
+    (results / "distill_task.json").write_text(json.dumps(
+        {"command": "c", **P.stamp_fields(("distill",), repo)}))
+    assert P.stamp_line(("mobo",), repo) == f"Code: commit `{first}`"
+    assert P.file_stamps(results / "killtest.md") == {"-": [first]}
+    assert P.file_stamps(results / "distill_task.json") == {"-": [first]}
+    (repo / "distill" / "train.py").write_text("x = 2\n")          # uncommitted
+    assert P.stamp_line(("distill",), repo).endswith(" with uncommitted changes")
+    (results / "seed_shape.md").write_text(P.stamp_line(("distill",), repo) + "\n")
+    assert P.file_stamps(results / "seed_shape.md") == {"-": [first + P.DIRTY]}
+    assert P.stamp_fields(("distill",), repo) == {"commit": first, "dirty": True}
+    _git(repo, "checkout", "--", "distill/train.py")
+    # entries: their own commit, else the file's, else none (copied in by hand)
+    (results / "speed_trainer.json").write_text(json.dumps({"measurements": [
+        {"device_type": "cpu", "commit": "b" * 40, "dirty": True},
+        {"device_type": "cpu", "recorded": "abc1234"},
+        {"device_type": "cuda", "commit": first}]}))
+    assert P.file_stamps(results / "speed_trainer.json") == {
+        "cpu": ["b" * 40 + P.DIRTY, ""], "cuda": [first]}
+    (results / "seed_shape.json").write_text(json.dumps(
+        {"commit": first, "dirty": False, "measurements": [{"device": "cpu"}, {}]}))
+    assert P.file_stamps(results / "seed_shape.json") == {"-": [first, first]}
+    (results / "distill_boxes.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a JSON object"):
+        P.file_stamps(results / "distill_boxes.json")
+    (results / "distill_boxes.json").unlink()
+    # judged against the code each file covers: a change to distill/ stales the task
+    # facts, not the kill test; untracked files are left out when asked
+    _commit(repo, "distill/train.py", "x = 3\n")
+    groups = {(g.result, g.method): g for g in P.file_groups(repo)}
+    assert groups[("results/killtest.md", "-")].stale_runs == 0
+    assert groups[("results/distill_task.json", "-")].stale_runs == 1
+    assert groups[("results/distill_task.json", "-")].changed[first] == ["distill/train.py"]
+    trainer = groups[("results/speed_trainer.json", "cpu")]
+    assert trainer.runs_by_commit == {"": 1, "b" * 40 + P.DIRTY: 1}
+    assert trainer.stale_runs == 2
+    assert ("results/seed_shape.md", "-") not in groups              # not in FILES
+    assert [g.result for g in P.file_groups(repo, {"results/killtest.md"})] == [
+        "results/killtest.md"]
+
+
 def _rows(method: str, seed: int, commit: str) -> list[dict[str, object]]:
     return [{"problem": "zdt1", "method": method, "seed": seed, "n_evals": n,
              "hypervolume": 1.0, "max_hv": 2.0, "log10_gap": 0.0, "n_feasible": n,
