@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.provenance import FILES, stamp_fields
 from distill.data import build_features, load_squad, load_tokenizer
 from distill.objective import TEACHER_RECIPE, DistillationTask, no_answer_exact
 
@@ -35,14 +35,6 @@ __all__ = ["main", "measure"]
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "distill_task.json"
-
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip() or None
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def measure(seed: int = 0) -> dict[str, Any]:
@@ -85,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="where to write the JSON (default results/distill_task.json)")
     a = ap.parse_args(argv)
     facts = {"command": " ".join(["python -m benchmarks.distill_task", *map(shlex.quote, argv)]),
-             "commit": _commit(), **measure(a.seed)}
+             **stamp_fields(FILES["distill_task.json"]), **measure(a.seed)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(facts, indent=2) + "\n")
     print(f"wrote {a.out}")
