@@ -741,6 +741,23 @@ def _met_words(found: Sequence[peers_report.Verdict]) -> str:
             + (f" ({rest} not judged yet)" if rest else ""))
 
 
+def _missed_words(found: Sequence[peers_report.Verdict]) -> str:
+    """The missed verdicts grouped by peer, e.g. "missed: no worse than BoTorch qLogNEHVI
+    on dtlz2_m3 and c2dtlz2 (one-sided Mann-Whitney p = 0.50 to 0.73)"; "" when none."""
+    missed = [v for v in found if v.judged and v.outcome == "MISSED"]
+    parts = []
+    for peer in dict.fromkeys(v.peer for v in missed):
+        mine = [v for v in missed if v.peer == peer]
+        target = "no worse than" if peer == peers_report.REFERENCE_PEER else "better than"
+        ps = sorted(v.p for v in mine if v.p is not None)
+        p = ("" if not ps else f" (one-sided Mann-Whitney {peers_report.p_phrase(ps[0])})"
+             if len(ps) == 1 else f" (one-sided Mann-Whitney p = {peers_report.p_text(ps[0])}"
+             f" to {peers_report.p_text(ps[-1])})")
+        parts.append(f"{target} {METHOD_NAMES.get(peer, peer)} on "
+                     f"{_join([v.problem for v in mine])}{p}")
+    return f"missed: {'; '.join(parts)}" if parts else ""
+
+
 def _differ_words(held: Sequence[peers_report.Verdict],
                   dev: Sequence[peers_report.Verdict]) -> str:
     both = sum(h.judged and d.judged for h, d in zip(held, dev, strict=True))
@@ -838,7 +855,10 @@ def _peers_section(runs: PeerRuns, missed: list[str]
     else:
         done = ("a complete rerun" if not cov.partial and not cov.missing else
                 f"a partial rerun so far, {len(cov.complete)} of {cov.n_cells} cells complete")
-        held_summary = f"on the held-out seeds ({held_seeds}), {done}, {_met_words(held_v)}"
+        held_summary = (f"on the held-out seeds ({held_seeds}) that no choice saw, {done}, "
+                        f"{_met_words(held_v)}")
+        if _missed_words(held_v):
+            held_summary += f" ({_missed_words(held_v)})"
     values = {
         "peers_table": _peer_table(runs),
         "peers_verdicts": "\n".join(lines),

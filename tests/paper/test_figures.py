@@ -15,6 +15,7 @@ import pytest
 import paper.before_after as before_after
 import paper.figures as figures
 from benchmarks.compare import append_rows, read_rows
+from benchmarks.compare_report import Verdict
 from benchmarks.wall_time import run_wall_time
 from mobo.space import Float, Space
 from mobo.study import Study
@@ -441,3 +442,17 @@ def test_a_bad_diagnosis_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert figures.main(["--results", str(results), "--paper", str(tmp_path / "p.md"),
                          "--out", str(tmp_path / "f")]) == 2
     assert "distill_diagnosis.json: missing" in capsys.readouterr().err
+
+
+def test_the_missed_verdicts_are_named_per_peer_with_their_p_values() -> None:
+    def v(problem: str, peer: str, outcome: str, p: float | None) -> Verdict:
+        return Verdict(problem, peer, outcome, 1.0, 0.5, 5, 5, p)
+
+    found = [v("zdt1", "botorch", "met", 0.01), v("dtlz2", "botorch", "MISSED", 0.73),
+             v("c2dtlz2", "botorch", "MISSED", 0.5), v("zdt1", "tpe", "MISSED", 0.2),
+             v("dtlz2", "tpe", "not judged", None)]
+    assert figures._missed_words(found) == (
+        "missed: no worse than BoTorch qLogNEHVI on dtlz2 and c2dtlz2 (one-sided "
+        "Mann-Whitney p = 0.500 to 0.730); better than Optuna TPE on zdt1 (one-sided "
+        "Mann-Whitney p = 0.200)")
+    assert figures._missed_words(found[:1] + found[-1:]) == ""
