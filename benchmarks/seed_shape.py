@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertModel
 
-from benchmarks.provenance import git
+from benchmarks.provenance import FILES, stamp_fields
 from distill.config import DistillConfig
 from distill.data import Features
 from distill.models import build_student
@@ -261,12 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         m["projection"] = project(m["examples_per_second"], **plan)
         measurements.append(m)
         print(f"{device}: {m['examples_per_second']:.3g} examples/s", flush=True)
-    status = git("status", "--porcelain", "--untracked-files=no")
     result = {
         "shape": shape, "seq": a.seq, "batch": a.batch, "steps": a.steps,
         "warmup": a.warmup, "repeats": a.repeats, "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "torch": torch.__version__,
-        "commit": git("rev-parse", "HEAD") or None, "dirty": bool(status),
+        **stamp_fields(FILES["seed_shape.json"]),
         "command": "python -m benchmarks.seed_shape " + shlex.join(argv),
         # 1-minute load averages: how busy the machine was besides this run
         "load_average": {"before": load_before, "after": os.getloadavg()[0]},

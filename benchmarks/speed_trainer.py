@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainingArguments
 
-from benchmarks.provenance import git
+from benchmarks.provenance import FILES, stamp_fields
 from benchmarks.speed_trainer_report import append
 from benchmarks.speed_trainer_report import markdown as report
 from distill.config import DistillConfig
@@ -247,8 +247,8 @@ def provenance(argv: list[str], load_before: float, load_after: float) -> dict[s
     """What a recorded measurement says about how it was made."""
     return {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "commit": git("rev-parse", "HEAD") or None,
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        # dirty: uncommitted changes in the code the figures depend on
+        **stamp_fields(FILES["speed_trainer.json"]),
         "command": " ".join(["python -m benchmarks.speed_trainer", *map(shlex.quote, argv)]),
         "versions": _versions(),
         "machine_state": f"1-minute load average {load_before:.1f} before and "
