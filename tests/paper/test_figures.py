@@ -298,10 +298,14 @@ def test_trainer_speedups_are_the_latest_per_device_and_size(tmp_path: Path) -> 
                 "mean_tokens": 70, "ours_seconds": 1.0, "hf_seconds": speedup,
                 "ours_examples_per_s": 1.0, "hf_examples_per_s": 1.0, "speedup": speedup}
 
-    path.write_text(json.dumps({"measurements": [
-        m("cpu", 512, 1.22), m("cpu", 256, 1.24), m("cuda", 4000, 1.33), m("cpu", 256, 1.27),
-        m("cuda", 4000, 1.32)]}))
-    assert figures.trainer_speedups(path) == ([1.27, 1.22], [1.32])
+    rows = [m("cpu", 512, 1.22), m("cpu", 256, 1.24), m("cuda", 4000, 1.33),
+            m("cpu", 256, 1.27), m("cuda", 4000, 1.32)]
+    path.write_text(json.dumps({"measurements": rows}))
+    assert figures.trainer_speedups(path) == ([1.27, 1.22], [1.32], True)
+    # only the reported GPU row's stamp counts: an older unstamped one does not
+    rows[-1]["commit"] = "a" * 40
+    path.write_text(json.dumps({"measurements": rows}))
+    assert figures.trainer_speedups(path) == ([1.27, 1.22], [1.32], False)
     path.write_text(json.dumps({"measurements": [{"device": "cpu"}]}))
     with pytest.raises(figures.InputError, match="lacks"):
         figures.trainer_speedups(path)
