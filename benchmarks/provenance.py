@@ -32,6 +32,7 @@ import argparse
 import ast
 import csv
 import json
+import platform
 import re
 import subprocess
 import sys
@@ -133,6 +134,18 @@ def stamp_line(paths: Sequence[str] = (), root: Path = ROOT) -> str:
         return "Code: unknown (not a git checkout)"
     return (f"Code: commit `{s.removesuffix(DIRTY)}`"
             + (" with uncommitted changes" if s.endswith(DIRTY) else ""))
+
+
+def cpu_name() -> str:
+    """The machine's CPU model as Linux reports it, else the platform's word for it: where a
+    result was made, beside the commit of what made it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def changed_since(commit: str, paths: Sequence[str], root: Path = ROOT) -> list[str]:
