@@ -79,6 +79,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "distill_diagnosis.json": ("benchmarks/distill_diagnosis.py", "mobo", "distill"),
     "distill_boxes.json": ("benchmarks/distill_boxes.py", "mobo", "distill"),
     "killtest.md": ("tools/killtest.py", "mobo"),
+    "distill_recheck.json": ("benchmarks/distill_recheck.py", "benchmarks/distill_compare.py",
+                             "distill"),
 }
 _MARKDOWN_STAMP = re.compile(r"Code: commit `?([0-9a-f]{7,40})`?( with uncommitted changes)?")
 

@@ -185,3 +185,31 @@ def heldout_distill_section(results: Path, key: str = "heldout_distill"
         text = "No held-out run is committed yet."
     values[f"{key}_table"] = text
     return values, {f"table_{key}": text}, figure(seeds, ref)
+
+
+def recheck_words(path: Path) -> str:
+    """What ``results/distill_recheck.json`` (``python -m benchmarks.distill_recheck``) says
+    of the comparison's evaluations on the machine that re-evaluated a sample of them; a
+    sentence saying none was made when the file is absent."""
+    if not path.is_file():
+        return ("No sample of its trials has been re-evaluated on another machine yet "
+                "(`python -m benchmarks.distill_recheck`).")
+    data = json.loads(path.read_text())
+    s = data["summary"]
+    if not s["trials"]:
+        return "The re-evaluation of its trials checked none (`results/distill_recheck.md`)."
+    first = min((t["segment_start"] for t in data["trials"] if t["segment_start"]),
+                default="")
+    last = max((t["segment_start"] for t in data["trials"]), default="")
+    words = (f"On one machine the task is deterministic, but the comparison was made in "
+             f"pieces (run segments from {first[:10]} to {last[:10]}), and a configuration "
+             "trained again elsewhere, with the teacher prepared there, need not score the "
+             f"same. Of {s['trials']} of its completed trials, chosen by their position in "
+             f"their runs and trained again on {data['machine']} ({data['date'][:10]}; "
+             f"teacher dev exact match {data['teacher']['exact']:.2f}), {s['identical']} "
+             "scored exactly what the comparison recorded")
+    if s["identical"] < s["trials"]:
+        words += (f"; the exact match of the others differs by "
+                  f"{s['median_abs_diff']:.2f} EM points at the median over all of them and "
+                  f"{s['max_abs_diff']:.2f} at most")
+    return words + " (`results/distill_recheck.md`, trial by trial with its run segment)."
