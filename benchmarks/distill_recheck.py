@@ -1,21 +1,25 @@
 """Does this machine reproduce a distillation comparison's evaluations?
 
-On one machine the embedded distillation task is deterministic: a configuration trained
-twice with the same cached teacher scores the same exact match (:mod:`distill.objective`
-seeds every trial). Across machines it need not be: the teacher is fine-tuned where the
-task is first prepared (``~/.cache/mobo``) and a CPU of another kind rounds differently,
-so the same configuration can score differently. A comparison run in pieces on more than
-one machine then mixes such evaluations, and a shared evaluation cache serves one
-machine's values to runs on another.
+On one machine, with one number of torch threads, the embedded distillation task is
+deterministic: a configuration trained twice with the same cached teacher scores the same
+exact match (:mod:`distill.objective` seeds every trial). Otherwise it need not be: the
+teacher is fine-tuned where the task is first prepared (``~/.cache/mobo``), a CPU of
+another kind or another thread count sums in another order, and a student near the
+collapse to no-answer can land far from where it landed before. A comparison run in
+pieces on more than one machine then mixes such evaluations, and a shared evaluation
+cache serves one machine's values to runs on another.
 
 This module re-evaluates a sample of the completed trials of a
 :mod:`benchmarks.distill_compare` folder on this machine, with the teacher this machine
 has, and reports the recorded and the new exact match side by side, each trial with the
-start of the run segment it was recorded in (the folder's ``provenance.jsonl``; a value
-served from the evaluation cache was first computed in an earlier segment, perhaps of
-another run). It says how far the folder's numbers are this machine's; it changes none of
-them. The trials are chosen without looking at their values: per run, ``--per-run`` of its
-completed trials at evenly spaced positions.
+start of the run segment it was recorded in and that segment's ``--threads`` (the folder's
+``provenance.jsonl``; a value served from the evaluation cache was first computed in an
+earlier segment, perhaps of another run). It says how far the folder's numbers are this
+machine's; it changes none of them. The trials are chosen without looking at their values:
+per run, ``--per-run`` of its completed trials at evenly spaced positions; a configuration
+several runs recorded (a seed's shared initial design) is trained once, under the first.
+Run it with the thread count the comparison's runs used (``--threads 1`` for the
+committed one).
 
 Usage (from the repository root)::
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -47,6 +52,7 @@ from benchmarks.provenance import cpu_name, relative, stamp_fields
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FOLDER = ROOT / "results"
 DEFAULT_OUT = ROOT / "results" / "distill_recheck.json"
+_THREADS = re.compile(r"--threads[ =](\d+)")
 # the code the new evaluations depend on
 COVERS = ("benchmarks/distill_recheck.py", "benchmarks/distill_compare.py", "distill")
 
@@ -59,10 +65,10 @@ def pick(n: int, k: int) -> list[int]:
     return [(-(-i * n // k) + -(-(i + 1) * n // k) - 1) // 2 for i in range(k)]
 
 
-def segments(folder: Path) -> dict[tuple[str, int], list[tuple[int, str]]]:
-    """Per (method, seed), the run's segments as (first trial, start date), in file order
-    (a torn or blank line is skipped)."""
-    out: dict[tuple[str, int], list[tuple[int, str]]] = {}
+def segments(folder: Path) -> dict[tuple[str, int], list[tuple[int, str, int | None]]]:
+    """Per (method, seed), the run's segments as (first trial, start date, ``--threads`` of
+    its command or None), in file order (a torn or blank line is skipped)."""
+    out: dict[tuple[str, int], list[tuple[int, str, int | None]]] = {}
     log = folder / NAME / "provenance.jsonl"
     if not log.is_file():
         return out
@@ -71,16 +77,19 @@ def segments(folder: Path) -> dict[tuple[str, int], list[tuple[int, str]]]:
             e = json.loads(line)
         except json.JSONDecodeError:
             continue
+        threads = _THREADS.search(str(e.get("command") or ""))
         out.setdefault((e["method"], int(e["seed"])), []).append(
-            (int(e["from_trial"]), str(e.get("date") or "")))
+            (int(e["from_trial"]), str(e.get("date") or ""),
+             int(threads.group(1)) if threads else None))
     return out
 
 
-def segment_start(segs: Sequence[tuple[int, str]], trial: int) -> str:
-    """The start date of the segment that recorded ``trial``: the last segment (in file
-    order) that starts at or before it; "" when none does."""
-    dates = [d for first, d in segs if first <= trial]
-    return dates[-1] if dates else ""
+def segment_of(segs: Sequence[tuple[int, str, int | None]], trial: int
+               ) -> tuple[str, int | None]:
+    """(start date, threads) of the segment that recorded ``trial``: the last segment (in
+    file order) that starts at or before it; ("", None) when none does."""
+    found = [(d, t) for first, d, t in segs if first <= trial]
+    return found[-1] if found else ("", None)
 
 
 def sample(folder: Path, runs: Sequence[str] | None, per_run: int
@@ -95,17 +104,22 @@ def sample(folder: Path, runs: Sequence[str] | None, per_run: int
             raise ValueError(f"no run {', '.join(unknown)} in {relative(folder / NAME)} "
                              f"(there: {', '.join(sorted(names)) or 'none'})")
     segs = segments(folder)
-    out = []
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for method, seed in found:
         if runs and f"{method}-{seed}" not in runs:
             continue
         done = [r for r in records(folder, method, seed) if r["status"] == "completed"]
         for i in pick(len(done), per_run):
             r = done[i]
+            key = json.dumps(r["params"], sort_keys=True)
+            if key in seen:
+                continue
+            seen.add(key)
+            start, threads = segment_of(segs.get((method, seed), []), int(r["trial"]))
             out.append({"run": f"{method}-{seed}", "trial": int(r["trial"]),
                          "source": r["source"], "params": r["params"],
-                         "segment_start": segment_start(segs.get((method, seed), []),
-                                                        int(r["trial"])),
+                         "segment_start": start, "segment_threads": threads,
                          "recorded": {k: r["values"][k] for k in ("exact", "f1")}})
     return out
 
@@ -145,27 +159,31 @@ def markdown(data: Mapping[str, Any]) -> str:
         "edit by hand. Command: "
         f"`{data['command']}` (commit `{data['commit'] or 'unknown'}`"
         + (", with uncommitted changes" if data.get("dirty") else "") + "). "
-        f"Machine: {data['machine']}; {data['date']}.",
+        f"Machine: {data['machine']}, {data['threads']} torch thread(s); {data['date']}.",
         "",
         f"Each row is a completed trial of `{data['folder']}`, chosen by its position in its "
         "run (not by its value), trained again here with this machine's cached teacher "
         f"(dev exact match {teacher['exact']:.2f}, no-answer exact match "
         f"{teacher['NoAns_exact']:.2f}). The segment start is when the run segment that "
         "recorded the trial began (a value served from the evaluation cache was computed "
-        "earlier, perhaps by another run).",
+        "earlier, perhaps by another run); its threads are those its command set (- where "
+        "it set none).",
         "",
         f"**{s['identical']} of {s['trials']} trials reproduce exactly**; the exact match "
         "differs by "
         + (f"{s['median_abs_diff']:.2f} EM points at the median and {s['max_abs_diff']:.2f} "
            "at most." if s["trials"] else "nothing (no trial checked)."),
         "",
-        "| run | trial | source | segment start | exact recorded | exact now | difference |",
-        "|---|---:|---|---|---:|---:|---:|",
+        "| run | trial | source | segment start | threads | exact recorded | exact now "
+        "| difference |",
+        "|---|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in sorted(data["trials"], key=lambda r: (r["segment_start"], r["run"], r["trial"])):
         d = r["new"]["exact"] - r["recorded"]["exact"]
         lines.append(f"| {r['run']} | {r['trial']} | {r['source']} | "
-                     f"{r['segment_start'] or 'unrecorded'} | {r['recorded']['exact']:.2f} | "
+                     f"{r['segment_start'] or 'unrecorded'} | "
+                     f"{r['segment_threads'] if r['segment_threads'] is not None else '-'} | "
+                     f"{r['recorded']['exact']:.2f} | "
                      f"{r['new']['exact']:.2f} | {d:+.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -210,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **stamp_fields(COVERS),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{cpu_name()}, {os.cpu_count()} CPU(s) seen",
+        "threads": torch.get_num_threads(),
         "folder": relative(a.folder), "json": relative(a.out),
         "teacher": {k: teacher[k] for k in ("exact", "f1", "HasAns_exact", "NoAns_exact")
                     if k in teacher},

@@ -201,13 +201,15 @@ def recheck_words(path: Path) -> str:
     first = min((t["segment_start"] for t in data["trials"] if t["segment_start"]),
                 default="")
     last = max((t["segment_start"] for t in data["trials"]), default="")
-    words = (f"On one machine the task is deterministic, but the comparison was made in "
-             f"pieces (run segments from {first[:10]} to {last[:10]}), and a configuration "
-             "trained again elsewhere, with the teacher prepared there, need not score the "
-             f"same. Of {s['trials']} of its completed trials, chosen by their position in "
-             f"their runs and trained again on {data['machine']} ({data['date'][:10]}; "
-             f"teacher dev exact match {data['teacher']['exact']:.2f}), {s['identical']} "
-             "scored exactly what the comparison recorded")
+    words = (f"On one machine and with one thread count the task is deterministic, but the "
+             f"comparison was made in pieces (run segments from {first[:10]} to "
+             f"{last[:10]}), and a configuration trained again elsewhere, with the teacher "
+             "prepared there, need not score the same. Of "
+             f"{s['trials']} of its completed configurations, chosen by their position in "
+             f"their runs and trained again on {data['machine']} with "
+             f"{data['threads']} torch thread(s) ({data['date'][:10]}; teacher dev exact "
+             f"match {data['teacher']['exact']:.2f}), {s['identical']} scored exactly what "
+             "the comparison recorded")
     if s["identical"] < s["trials"]:
         words += (f"; the exact match of the others differs by "
                   f"{s['median_abs_diff']:.2f} EM points at the median over all of them and "

@@ -15,7 +15,7 @@ from benchmarks import distill_recheck as R
 from benchmarks.provenance import FILES
 
 
-def _write_run(folder: Path, name: str, exacts: list[float | None]) -> None:
+def _write_run(folder: Path, name: str, exacts: list[float | None], shift: int = 0) -> None:
     runs = folder / "distill_compare"
     runs.mkdir(parents=True, exist_ok=True)
     lines = []
@@ -24,7 +24,7 @@ def _write_run(folder: Path, name: str, exacts: list[float | None]) -> None:
         lines.append(json.dumps({
             "trial": k, "source": "initial" if k < 2 else "model",
             "status": "completed" if done else "failed",
-            "params": {"n_layers": 1 + k % 6, "k": k},
+            "params": {"n_layers": 1 + k % 6, "k": k + shift},
             "values": {"exact": e, "f1": e, "num_parameters": 1e7} if done else None,
             "seconds": 1.0}))
     (runs / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
@@ -34,9 +34,13 @@ def _write_run(folder: Path, name: str, exacts: list[float | None]) -> None:
 def folder(tmp_path: Path) -> Path:
     out = tmp_path / "cmp"
     _write_run(out, "tpe-10", [30.0, None, 40.0, 50.0, 60.0, 70.0])
-    _write_run(out, "sobol-10", [31.0, 32.0])
-    log = [{"method": "tpe", "seed": 10, "from_trial": 0, "date": "2026-12-03 07:00:00"},
-           {"method": "tpe", "seed": 10, "from_trial": 3, "date": "2026-12-03 09:00:00"},
+    _write_run(out, "sobol-10", [31.0, 32.0], shift=10)
+    # a run whose trial 2 is tpe-10's trial 2 (as a seed's shared initial design is)
+    _write_run(out, "gp-10", [None, None, 40.0])
+    log = [{"method": "tpe", "seed": 10, "from_trial": 0, "date": "2026-12-03 07:00:00",
+            "command": "python -m benchmarks.distill_compare --threads 1"},
+           {"method": "tpe", "seed": 10, "from_trial": 3, "date": "2026-12-03 09:00:00",
+            "command": "python -m benchmarks.distill_compare --threads=4"},
            {"method": "tpe", "seed": 10, "from_trial": 3, "date": "2026-12-03 10:00:00"}]
     (out / "distill_compare" / "provenance.jsonl").write_text(
         "\n" + "\n".join(json.dumps(e) for e in log) + "\n{torn")
@@ -57,38 +61,42 @@ def test_pick_spreads_positions_evenly_like_a_plain_count() -> None:
 
 def test_a_trial_belongs_to_the_last_segment_started_at_or_before_it(folder: Path) -> None:
     segs = R.segments(folder)
-    assert segs == {("tpe", 10): [(0, "2026-12-03 07:00:00"), (3, "2026-12-03 09:00:00"),
-                                  (3, "2026-12-03 10:00:00")]}
-    assert R.segment_start(segs[("tpe", 10)], 2) == "2026-12-03 07:00:00"
-    assert R.segment_start(segs[("tpe", 10)], 3) == "2026-12-03 10:00:00"  # the resumed one
-    assert R.segment_start([(5, "d")], 4) == ""
-    assert R.segment_start([], 0) == ""
+    assert segs == {("tpe", 10): [(0, "2026-12-03 07:00:00", 1), (3, "2026-12-03 09:00:00", 4),
+                                  (3, "2026-12-03 10:00:00", None)]}
+    assert R.segment_of(segs[("tpe", 10)], 2) == ("2026-12-03 07:00:00", 1)
+    assert R.segment_of(segs[("tpe", 10)], 3) == ("2026-12-03 10:00:00", None)  # resumed
+    assert R.segment_of([(5, "d", 1)], 4) == ("", None)
+    assert R.segment_of([], 0) == ("", None)
 
 
 def test_sample_takes_completed_trials_by_position_not_value(folder: Path) -> None:
     got = R.sample(folder, None, 2)
-    # methods in the comparison's order (TPE before Sobol), failed trials skipped
+    # methods in the comparison's order (TPE before GP before Sobol), failed trials
+    # skipped, gp-10's one completed trial left out: tpe-10 recorded its configuration
     assert [(t["run"], t["trial"]) for t in got] == [("tpe-10", 2), ("tpe-10", 4),
                                                      ("sobol-10", 0), ("sobol-10", 1)]
+    assert [(t["run"], t["trial"]) for t in R.sample(folder, ["gp-10"], 2)] == [
+        ("gp-10", 2)]
     assert got[0]["recorded"] == {"exact": 40.0, "f1": 40.0}
     assert got[0]["segment_start"] == "2026-12-03 07:00:00"
+    assert got[0]["segment_threads"] == 1
     assert got[1]["segment_start"] == "2026-12-03 10:00:00"
     assert got[2]["segment_start"] == ""                 # sobol-10 logged no segment
     assert [t["run"] for t in R.sample(folder, ["sobol-10"], 5)] == ["sobol-10"] * 2
-    with pytest.raises(ValueError, match="no run gp-10"):
-        R.sample(folder, ["gp-10"], 1)
+    with pytest.raises(ValueError, match="no run gp-11"):
+        R.sample(folder, ["gp-11"], 1)
 
 
 def test_recheck_and_summary_report_what_the_function_returns(folder: Path) -> None:
     trials = R.sample(folder, None, 2)
 
     def fn(params: Mapping[str, Any]) -> dict[str, float]:
-        return {"exact": 40.0 if params["k"] == 2 else 69.0 - params["k"], "f1": 1.0}
+        return {"exact": 40.0 if params["k"] == 2 else 79.0 - params["k"], "f1": 1.0}
 
     rows = R.recheck(trials, fn, lambda s: None)
-    assert [r["new"]["exact"] for r in rows] == [40.0, 65.0, 69.0, 68.0]
-    # differences 0, +5, +38, +36: one identical, median |d| 20.5, max 38
-    assert R.summary(rows) == {"trials": 4, "identical": 1, "median_abs_diff": 20.5,
+    assert [r["new"]["exact"] for r in rows] == [40.0, 75.0, 69.0, 68.0]
+    # differences 0, +15, +38, +36: one identical, median |d| 25.5, max 38
+    assert R.summary(rows) == {"trials": 4, "identical": 1, "median_abs_diff": 25.5,
                                "max_abs_diff": 38.0}
     assert R.summary([]) == {"trials": 0, "identical": 0, "median_abs_diff": None,
                              "max_abs_diff": None}
@@ -107,14 +115,16 @@ def test_the_command_line_writes_the_json_and_a_report_from_it(
     data = json.loads(out.read_text())
     assert data["teacher"] == {"exact": 98.5, "f1": 98.5, "HasAns_exact": 99.0,
                                "NoAns_exact": 96.0}
-    assert [(t["run"], t["trial"]) for t in data["trials"]] == [("tpe-10", 3),
-                                                                ("sobol-10", 0)]
+    assert [(t["run"], t["trial"]) for t in data["trials"]] == [
+        ("tpe-10", 3), ("gp-10", 2), ("sobol-10", 0)]
     assert data["summary"]["identical"] == 0
     md = out.with_suffix(".md").read_text()
     assert md == R.markdown(data)
-    assert "**0 of 2 trials reproduce exactly**" in md
-    assert "| tpe-10 | 3 | model | 2026-12-03 10:00:00 | 50.00 | 33.00 | -17.00 |" in md
-    assert "| sobol-10 | 0 | initial | unrecorded | 31.00 | 30.00 | -1.00 |" in md
+    assert "**0 of 3 trials reproduce exactly**" in md
+    assert "| tpe-10 | 3 | model | 2026-12-03 10:00:00 | - | 50.00 | 33.00 | -17.00 |" in md
+    assert "| gp-10 | 2 | model | unrecorded | - | 40.00 | 32.00 | -8.00 |" in md
+    assert "| sobol-10 | 0 | initial | unrecorded | - | 31.00 | 40.00 | +9.00 |" in md
+    assert f"{data['threads']} torch thread(s)" in md
     assert "dev exact match 98.50" in md
 
 
@@ -130,7 +140,7 @@ class _Fn:
 
 @pytest.mark.parametrize("args, words", [
     (["--per-run", "0"], "--per-run: must be >= 1"),
-    (["--runs", "gp-10"], "--runs: no run gp-10"),
+    (["--runs", "gp-11"], "--runs: no run gp-11"),
     (["--threads", "0"], "--threads: must be >= 1"),
 ])
 def test_bad_arguments_exit_2_before_any_evaluation(

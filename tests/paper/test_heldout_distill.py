@@ -94,15 +94,16 @@ def test_the_recheck_sentence_reports_the_file(tmp_path: Path) -> None:
     assert "has been re-evaluated" in HD.recheck_words(path)       # no file: says so
     trials = [{"segment_start": "2026-12-03 07:20:57"}, {"segment_start": ""},
               {"segment_start": "2026-12-04 14:36:19"}]
-    data = {"machine": "CPU X, 2 CPU(s) seen", "date": "2026-12-04 15:41 UTC",
+    data = {"machine": "CPU X, 2 CPU(s) seen", "threads": 1, "date": "2026-12-04 15:41 UTC",
             "teacher": {"exact": 98.5}, "trials": trials,
             "summary": {"trials": 3, "identical": 1, "median_abs_diff": 0.5,
                         "max_abs_diff": 3.25}}
     path.write_text(json.dumps(data))
     words = HD.recheck_words(path)
     assert "run segments from 2026-12-03 to 2026-12-04" in words
-    assert "Of 3 of its completed trials" in words
-    assert "CPU X, 2 CPU(s) seen (2026-12-04; teacher dev exact match 98.50), 1 scored" in words
+    assert "Of 3 of its completed configurations" in words
+    assert ("CPU X, 2 CPU(s) seen with 1 torch thread(s) (2026-12-04; teacher dev exact "
+            "match 98.50), 1 scored") in words
     assert "differs by 0.50 EM points at the median over all of them and 3.25 at most" in words
     data["summary"].update(identical=3, median_abs_diff=0.0, max_abs_diff=0.0)
     path.write_text(json.dumps(data))
