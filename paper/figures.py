@@ -751,16 +751,16 @@ def _met_words(found: Sequence[peers_report.Verdict]) -> str:
 
 def _missed_words(found: Sequence[peers_report.Verdict]) -> str:
     """The missed verdicts grouped by peer, e.g. "missed: no worse than BoTorch qLogNEHVI
-    on dtlz2_m3 and c2dtlz2 (one-sided Mann-Whitney p = 0.50 to 0.73)"; "" when none."""
+    on dtlz2_m3 and c2dtlz2, one-sided Mann-Whitney p = 0.500 to 0.730"; "" when none."""
     missed = [v for v in found if v.judged and v.outcome == "MISSED"]
     parts = []
     for peer in dict.fromkeys(v.peer for v in missed):
         mine = [v for v in missed if v.peer == peer]
         target = "no worse than" if peer == peers_report.REFERENCE_PEER else "better than"
         ps = sorted(v.p for v in mine if v.p is not None)
-        p = ("" if not ps else f" (one-sided Mann-Whitney {peers_report.p_phrase(ps[0])})"
-             if len(ps) == 1 else f" (one-sided Mann-Whitney p = {peers_report.p_text(ps[0])}"
-             f" to {peers_report.p_text(ps[-1])})")
+        p = ("" if not ps else f", one-sided Mann-Whitney {peers_report.p_phrase(ps[0])}"
+             if len(ps) == 1 else f", one-sided Mann-Whitney p = {peers_report.p_text(ps[0])}"
+             f" to {peers_report.p_text(ps[-1])}")
         parts.append(f"{target} {METHOD_NAMES.get(peer, peer)} on "
                      f"{_join([v.problem for v in mine])}{p}")
     return f"missed: {'; '.join(parts)}" if parts else ""
