@@ -456,7 +456,7 @@ def test_the_missed_verdicts_are_named_per_peer_with_their_p_values() -> None:
              v("c2dtlz2", "botorch", "MISSED", 0.5), v("zdt1", "tpe", "MISSED", 0.2),
              v("dtlz2", "tpe", "not judged", None)]
     assert figures._missed_words(found) == (
-        "missed: no worse than BoTorch qLogNEHVI on dtlz2 and c2dtlz2 (one-sided "
-        "Mann-Whitney p = 0.500 to 0.730); better than Optuna TPE on zdt1 (one-sided "
-        "Mann-Whitney p = 0.200)")
+        "missed: no worse than BoTorch qLogNEHVI on dtlz2 and c2dtlz2, one-sided "
+        "Mann-Whitney p = 0.500 to 0.730; better than Optuna TPE on zdt1, one-sided "
+        "Mann-Whitney p = 0.200")
     assert figures._missed_words(found[:1] + found[-1:]) == ""
