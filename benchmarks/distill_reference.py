@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import sys
 import time
@@ -35,7 +34,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.provenance import FILES, stamp_fields
+from benchmarks.provenance import FILES, cpu_name, stamp_fields
 from distill.objective import TEACHER_RECIPE, DistillationTask
 
 # The checkout's results/ folder (benchmarks is not installed: this file lies in the checkout).
@@ -67,16 +66,6 @@ BASELINE: dict[str, Any] = {
 }
 
 _SPLITS = ("exact", "f1", "HasAns_exact", "NoAns_exact")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load_average() -> list[float] | None:
@@ -120,7 +109,7 @@ def reference(task: DistillationTask) -> dict[str, Any]:
         "measured_on": {
             "device": "cpu",
             "torch_threads": torch.get_num_threads(),
-            "cpu": _cpu_name(),
+            "cpu": cpu_name(),
             "date": time.strftime("%Y-%m-%d", time.gmtime()),
             "load_average": load,
         },

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -45,7 +44,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertModel
 
-from benchmarks.provenance import FILES, stamp_fields
+from benchmarks.provenance import FILES, cpu_name, stamp_fields
 from distill.config import DistillConfig
 from distill.data import Features
 from distill.models import build_student
@@ -116,7 +115,7 @@ def measure(*, device: str, hidden: int, heads: int, layers: int, ffn: int, voca
         run(warmup)
     runs = [run(steps) for _ in range(repeats)]
     precision = "bf16 autocast" if dev.type == "cuda" else "float32"
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
     return {"device": dev.type, "device_name": name, "precision": precision,
             "num_parameters": n_params, "examples_per_second_runs": runs,
             "examples_per_second": statistics.median(runs)}
@@ -130,17 +129,6 @@ def project(examples_per_second: float, *, trials: int, epochs: int, features: i
     # trials of one shape take equally long, so ``parallel`` devices divide the total
     return {"example_passes": passes, "device_hours": device_hours,
             "wall_hours": device_hours / parallel}
-
-
-def _cpu_name() -> str:
-    """The CPU model as Linux reports it, else the platform's word for it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return " ".join(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _fmt(x: float) -> str:

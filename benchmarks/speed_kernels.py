@@ -37,7 +37,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from benchmarks.provenance import FILES, stamp_line
+from benchmarks.provenance import FILES, cpu_name, stamp_line
 from mobo.boxes import decompose, nondominated_boxes
 from mobo.improvement import ehvi, ehvi_boxes
 from mobo.volume import hypervolume
@@ -351,14 +351,7 @@ def machine() -> list[str]:
     except ImportError:
         pass
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_name()
     return [
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Machine: {model}, {cpus} usable CPU cores, {platform.system()} {platform.release()}",
