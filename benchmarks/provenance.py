@@ -4,21 +4,23 @@ Every benchmark that writes a result records the commit of the checkout it ran f
 (:func:`stamp`): ``results/compare.csv``, ``results/compare_heldout.csv`` and
 ``results/speed.csv`` in a ``commit`` column (one per row),
 :mod:`benchmarks.distill_compare` in a ``provenance.jsonl`` beside its per-run files (one
-line per run segment: from which trial on, which commit, which command), the JSON
-results of :mod:`benchmarks.seed_shape` and :mod:`benchmarks.speed_trainer` in their
-entries. A stamp is the full commit hash, with
+line per run segment: from which trial on, which commit, which command), and the results
+written once per run (:data:`FILES`: the task facts, the teacher reference, the seed
+shape, the trainer speed per entry, the kernel speed, the replays, the recheck, the kill
+test) in their JSON (:func:`stamp_fields`) or their report's header (:func:`stamp_line`).
+A stamp is the full commit hash, with
 ``+dirty`` appended when the files the result depends on had uncommitted changes when the
 run started (the commit then does not say what ran).
 
-A result is *stale* when the code it depends on (:data:`COVERS`, per result and method)
-differs between the commit it was made at and ``HEAD``; a Python file whose syntax tree is
-the same once docstrings are dropped (an edit of comments, docstrings or layout only) has
-not changed in this sense, since no number can depend on it. A result without a stamp (made
-before stamps were recorded) or with a ``+dirty`` one cannot be checked and counts as
-stale too. ``python -m benchmarks.provenance`` writes ``results/provenance.md``: per result
-file that git tracks (runs still in progress beside them are not reported) and method,
-how many runs, at which commits, and for the stale ones the covered paths that changed
-since; ``--check`` also exits 1 when any run is stale.
+A result is *stale* when the code it depends on (:data:`COVERS`, per result and method,
+and :data:`FILES`) differs between the commit it was made at and ``HEAD``; a Python file
+whose syntax tree is the same once docstrings are dropped (an edit of comments, docstrings
+or layout only) has not changed in this sense, since no number can depend on it. A result
+without a stamp (made before stamps were recorded) or with a ``+dirty`` one cannot be
+checked and counts as stale too. ``python -m benchmarks.provenance`` writes
+``results/provenance.md``: per result file that git tracks (runs still in progress beside
+them are not reported) and method, how many runs, at which commits, and for the stale ones
+the covered paths that changed since; ``--check`` also exits 1 when any run is stale.
 
 Usage (from the repository root of a checkout)::
 
@@ -215,12 +217,13 @@ class Group:
         return sum(n for c, n in self.runs_by_commit.items() if self.changed[c])
 
 
-def _group(result: str, kind: str, method: str, commits: Iterable[str],
+def _group(result: str, paths: Sequence[str], method: str, commits: Iterable[str],
            root: Path) -> Group:
+    """The runs of ``method`` in ``result`` by commit stamp, judged against ``paths``."""
     counts: dict[str, int] = defaultdict(int)
     for c in commits:
         counts[c] += 1
-    changed = {c: changed_since(c, covers(kind, method), root) for c in counts}
+    changed = {c: changed_since(c, paths, root) for c in counts}
     return Group(result, method, dict(sorted(counts.items())), changed)
 
 
@@ -235,7 +238,7 @@ def compare_groups(path: Path, root: Path = ROOT, kind: str = "compare",
             # a run's checkpoints share its stamp; the last one read stands for the run
             runs[row["method"]][tuple(row[k] for k in run)] = row.get("commit") or ""
     rel = relative(path, root)
-    return [_group(rel, kind, m, r.values(), root) for m, r in sorted(runs.items())]
+    return [_group(rel, covers(kind, m), m, r.values(), root) for m, r in sorted(runs.items())]
 
 
 def distill_groups(out_dir: Path, root: Path = ROOT,
@@ -265,7 +268,8 @@ def distill_groups(out_dir: Path, root: Path = ROOT,
                 and wanted(path)):
             segments[method].append("")
     rel = relative(out_dir / "distill_compare.csv", root)
-    return [_group(rel, "distill_compare", m, c, root) for m, c in sorted(segments.items())]
+    return [_group(rel, covers("distill_compare", m), m, c, root)
+            for m, c in sorted(segments.items())]
 
 
 def file_stamps(path: Path) -> dict[str, list[str]]:
@@ -307,12 +311,8 @@ def file_groups(root: Path = ROOT, tracked: set[str] | None = None) -> list[Grou
         rel = relative(path, root)
         if not path.is_file() or (tracked is not None and rel not in tracked):
             continue
-        for method, stamps in sorted(file_stamps(path).items()):
-            counts: dict[str, int] = defaultdict(int)
-            for c in stamps:
-                counts[c] += 1
-            changed = {c: changed_since(c, paths, root) for c in counts}
-            groups.append(Group(rel, method, dict(sorted(counts.items())), changed))
+        groups += [_group(rel, paths, method, stamps, root)
+                   for method, stamps in sorted(file_stamps(path).items())]
     return groups
 
 
