@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import distill_diagnosis as D
-from benchmarks.provenance import FILES, relative, stamp_fields
+from benchmarks.provenance import FILES, command_line, relative, stamp_fields
 from mobo.acquisition import Proposer
 from mobo.boxes import decompose
 from mobo.gp import fit_gp, single_threaded
@@ -209,8 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.stride < 1 or args.per_box < 1:
         ap.exit(2, "--stride and --per-box: must be >= 1\n")
     data = {**analyse(journal, args.stride, args.per_box),
-            "command": shlex.join(["python", "-m", "benchmarks.distill_boxes",
-                                   *(sys.argv[1:] if argv is None else argv)]),
+            "command": command_line("benchmarks.distill_boxes", argv),
             **stamp_fields(FILES["distill_boxes.json"])}
     Path(args.out_json).write_text(json.dumps(data, indent=1) + "\n")
     Path(args.out_md).write_text(markdown(data))

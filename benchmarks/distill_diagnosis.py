@@ -42,8 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -60,7 +58,7 @@ import scipy.stats  # noqa: E402
 import torch  # noqa: E402
 from transformers import BertConfig  # noqa: E402
 
-from benchmarks.provenance import FILES, stamp_fields  # noqa: E402
+from benchmarks.provenance import FILES, command_line, stamp_fields  # noqa: E402
 from distill.config import DistillConfig  # noqa: E402
 from distill.models import num_parameters  # noqa: E402
 from mobo.acquisition import Proposer  # noqa: E402
@@ -1184,9 +1182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.sample < 1:
         ap.error("--sample: must be >= 1")
     t0 = time.perf_counter()
-    command = shlex.join(["python", "-m", "benchmarks.distill_diagnosis",
-                          *(sys.argv[1:] if argv is None else argv)])
-    data: dict[str, Any] = {"stride": args.sample, "journals": {}, "command": command,
+    data: dict[str, Any] = {"stride": args.sample, "journals": {},
+                            "command": command_line("benchmarks.distill_diagnosis", argv),
                             **stamp_fields(FILES["distill_diagnosis.json"])}
     for path in args.journals:
         name = path.stem

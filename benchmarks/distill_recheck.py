@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import statistics
 import sys
 import time
@@ -47,14 +46,12 @@ from typing import Any
 import torch
 
 from benchmarks.distill_compare import NAME, _run_files, load_task, records
-from benchmarks.provenance import cpu_name, relative, stamp_fields
+from benchmarks.provenance import FILES, command_line, cpu_name, relative, stamp_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FOLDER = ROOT / "results"
 DEFAULT_OUT = ROOT / "results" / "distill_recheck.json"
 _THREADS = re.compile(r"--threads[ =](\d+)")
-# the code the new evaluations depend on
-COVERS = ("benchmarks/distill_recheck.py", "benchmarks/distill_compare.py", "distill")
 
 
 def pick(n: int, k: int) -> list[int]:
@@ -224,8 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     teacher = dict(box.fn.teacher_metrics)  # type: ignore[attr-defined]
     rows = recheck(trials, box.fn, lambda s: print(s, file=sys.stderr, flush=True))
     data = {
-        "command": shlex.join(["python", "-m", "benchmarks.distill_recheck", *argv]),
-        **stamp_fields(COVERS),
+        "command": command_line("benchmarks.distill_recheck", argv),
+        **stamp_fields(FILES["distill_recheck.json"]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{cpu_name()}, {os.cpu_count()} CPU(s) seen",
         "threads": torch.get_num_threads(),

@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmarks.provenance import FILES, cpu_name, stamp_fields
+from benchmarks.provenance import FILES, command_line, cpu_name, stamp_fields
 from distill.objective import TEACHER_RECIPE, DistillationTask
 
 # The checkout's results/ folder (benchmarks is not installed: this file lies in the checkout).
@@ -126,9 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = DistillationTask(cache_dir=args.cache, device="cpu")
-    result = {**reference(task), "command": shlex.join(["python", "-m",
-                                                          "benchmarks.distill_reference",
-                                                          *sys.argv[1:]]),
+    result = {**reference(task), "command": command_line("benchmarks.distill_reference"),
               **stamp_fields(FILES["distill_reference.json"])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -36,6 +36,7 @@ import csv
 import json
 import platform
 import re
+import shlex
 import subprocess
 import sys
 from collections import defaultdict
@@ -122,6 +123,12 @@ def stamp(paths: Sequence[str] = (), root: Path = ROOT) -> str:
         return ""
     status = git("status", "--porcelain", "--untracked-files=no", "--", *paths, root=root)
     return head + (DIRTY if status else "")
+
+
+def command_line(module: str, argv: Sequence[str] | None = None) -> str:
+    """The command that ran ``python -m module`` with ``argv`` (this process's arguments
+    when None), quoted as a shell takes it: what a result records beside its stamp."""
+    return shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
 
 
 def stamp_fields(paths: Sequence[str] = (), root: Path = ROOT) -> dict[str, object]:

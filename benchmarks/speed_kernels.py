@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from benchmarks.provenance import FILES, cpu_name, stamp_line
+from benchmarks.provenance import FILES, command_line, cpu_name, stamp_line
 from mobo.boxes import decompose, nondominated_boxes
 from mobo.improvement import ehvi, ehvi_boxes
 from mobo.volume import hypervolume
@@ -444,9 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.candidates < 1:
         parser.error("--repeats and --candidates must be positive")
-    command = shlex.join(["python", "-m", "benchmarks.speed_kernels",
-                          *(sys.argv[1:] if argv is None else argv)])
-    text = report(args.repeats, args.candidates, command)
+    text = report(args.repeats, args.candidates,
+                  command_line("benchmarks.speed_kernels", argv))
     print(text, end="")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from benchmarks import distill_recheck as R
-from benchmarks.provenance import FILES
 
 
 def _write_run(folder: Path, name: str, exacts: list[float | None], shift: int = 0) -> None:
@@ -154,7 +153,3 @@ def test_bad_arguments_exit_2_before_any_evaluation(
     with pytest.raises(SystemExit) as e:
         R.main(["--folder", str(folder.parent)])
     assert e.value.code == 2
-
-
-def test_provenance_judges_the_recheck_by_the_code_it_stamps() -> None:
-    assert FILES["distill_recheck.json"] == R.COVERS

@@ -279,3 +279,12 @@ def test_only_results_made_before_stamps_are_unrecorded() -> None:
     assert unrecorded <= _MADE_BEFORE_STAMPS, (
         "results without a commit stamp: " + ", ".join(
             f"{r} {m}" for r, m in sorted(unrecorded - _MADE_BEFORE_STAMPS)))
+
+
+def test_command_line_quotes_the_arguments_as_a_shell_takes_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert P.command_line("benchmarks.x", ["--note", "it's two words", "--n", "3"]) == (
+        "python -m benchmarks.x --note 'it'\"'\"'s two words' --n 3")
+    monkeypatch.setattr(P.sys, "argv", ["ignored", "--out", "a b.md"])
+    assert P.command_line("benchmarks.y") == "python -m benchmarks.y --out 'a b.md'"
+    assert P.command_line("benchmarks.y", []) == "python -m benchmarks.y"
