@@ -758,11 +758,13 @@ def _missed_words(found: Sequence[peers_report.Verdict]) -> str:
         mine = [v for v in missed if v.peer == peer]
         target = "no worse than" if peer == peers_report.REFERENCE_PEER else "better than"
         ps = sorted(v.p for v in mine if v.p is not None)
-        p = ("" if not ps else f", one-sided Mann-Whitney {peers_report.p_phrase(ps[0])}"
-             if len(ps) == 1 else f", one-sided Mann-Whitney p = {peers_report.p_text(ps[0])}"
-             f" to {peers_report.p_text(ps[-1])}")
-        parts.append(f"{target} {METHOD_NAMES.get(peer, peer)} on "
-                     f"{_join([v.problem for v in mine])}{p}")
+        part = f"{target} {METHOD_NAMES.get(peer, peer)} on {_join([v.problem for v in mine])}"
+        if len(ps) == 1:
+            part += f", one-sided Mann-Whitney {peers_report.p_phrase(ps[0])}"
+        elif ps:
+            part += (f", one-sided Mann-Whitney p = {peers_report.p_text(ps[0])} to "
+                     f"{peers_report.p_text(ps[-1])}")
+        parts.append(part)
     return f"missed: {'; '.join(parts)}" if parts else ""
 
 
@@ -863,10 +865,9 @@ def _peers_section(runs: PeerRuns, missed: list[str]
     else:
         done = ("a complete rerun" if not cov.partial and not cov.missing else
                 f"a partial rerun so far, {len(cov.complete)} of {cov.n_cells} cells complete")
+        missed_words = _missed_words(held_v)
         held_summary = (f"on the held-out seeds ({held_seeds}) that no choice saw, {done}, "
-                        f"{_met_words(held_v)}")
-        if _missed_words(held_v):
-            held_summary += f" ({_missed_words(held_v)})"
+                        f"{_met_words(held_v)}" + (f" ({missed_words})" if missed_words else ""))
     values = {
         "peers_table": _peer_table(runs),
         "peers_verdicts": "\n".join(lines),
