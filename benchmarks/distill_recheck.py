@@ -47,6 +47,7 @@ import torch
 
 from benchmarks.distill_compare import NAME, _run_files, load_task, records
 from benchmarks.provenance import FILES, command_line, cpu_name, relative, stamp_fields
+from distill.train import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FOLDER = ROOT / "results"
@@ -145,6 +146,12 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "max_abs_diff": max((abs(d) for d in diffs), default=None)}
 
 
+def device_words(fn: Any) -> str:
+    """Where the task ``fn`` trains its students: the CUDA device's name, or "CPU"."""
+    dev = resolve_device(getattr(fn, "device", None))
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
+
+
 def markdown(data: Mapping[str, Any]) -> str:
     """The report, from the JSON alone."""
     s = data["summary"]
@@ -156,7 +163,8 @@ def markdown(data: Mapping[str, Any]) -> str:
         "edit by hand. Command: "
         f"`{data['command']}` (commit `{data['commit'] or 'unknown'}`"
         + (", with uncommitted changes" if data.get("dirty") else "") + "). "
-        f"Machine: {data['machine']}, {data['threads']} torch thread(s); {data['date']}.",
+        f"Machine: {data['machine']}, {data['threads']} torch thread(s); students trained "
+        f"on {data.get('device', 'CPU')}; {data['date']}.",
         "",
         f"Each row is a completed trial of `{data['folder']}`, chosen by its position in its "
         "run (not by its value), trained again here with this machine's cached teacher "
@@ -226,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{cpu_name()}, {os.cpu_count()} CPU(s) seen",
         "threads": torch.get_num_threads(),
+        "device": device_words(box.fn),
         "folder": relative(a.folder), "json": relative(a.out),
         "teacher": {k: teacher[k] for k in ("exact", "f1", "HasAns_exact", "NoAns_exact")
                     if k in teacher},

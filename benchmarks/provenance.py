@@ -84,6 +84,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "killtest.md": ("tools/killtest.py", "mobo"),
     "distill_recheck.json": ("benchmarks/distill_recheck.py", "benchmarks/distill_compare.py",
                              "distill"),
+    "distill_recheck_gpu.json": ("benchmarks/distill_recheck.py",
+                                 "benchmarks/distill_compare.py", "distill"),
 }
 _MARKDOWN_STAMP = re.compile(r"Code: commit `?([0-9a-f]{7,40})`?( with uncommitted changes)?")
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 
 from benchmarks import distill_recheck as R
 
@@ -125,6 +126,17 @@ def test_the_command_line_writes_the_json_and_a_report_from_it(
     assert "| sobol-10 | 0 | initial | unrecorded | - | 31.00 | 40.00 | +9.00 |" in md
     assert f"{data['threads']} torch thread(s)" in md
     assert "dev exact match 98.50" in md
+    assert data["device"] == "CPU" and "students trained on CPU;" in md
+
+
+def test_device_words_name_where_the_students_train(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert R.device_words(SimpleNamespace(device="cpu")) == "CPU"
+    here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    assert R.device_words(SimpleNamespace()) == here  # no device: CUDA where there is one
+    # a CUDA task is named by its device, without needing one here
+    monkeypatch.setattr(R, "resolve_device", lambda device: torch.device("cuda", 0))
+    monkeypatch.setattr(R.torch.cuda, "get_device_name", lambda dev: "NVIDIA Test GPU")
+    assert R.device_words(SimpleNamespace(device="cuda")) == "NVIDIA Test GPU"
 
 
 class _Fn:
