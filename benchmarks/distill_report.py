@@ -243,12 +243,15 @@ def _budget(journal: str) -> int | None:
 
 def summarise(journal: str, study: Study,
               preparation_s: Sequence[float | None] | None = None,
-              design: Mapping[int, int] | None = None) -> RunSummary:
+              design: Mapping[int, int] | None = None,
+              resumed_before: Sequence[int] = ()) -> RunSummary:
     """The journal's counts, times, hypervolume and front, and the run's wall time.
 
     ``design``: trial number -> initial-design row (:func:`design_rows` of the journal).
+    ``resumed_before``: trials that began a segment without a mark in the journal
+    (:func:`benchmarks.wall_time.segments`).
     """
-    wall = run_wall_time(study, preparation_s)
+    wall = run_wall_time(study, preparation_s, resumed_before)
     trials = study.trials
     completed = [t for t in trials if t.status == "completed"]
     failed = [t for t in trials if t.status == "failed"]
@@ -957,11 +960,18 @@ def _commands(facts: Mapping[str, Any]) -> list[str]:
 def _summary(inputs: Inputs, f: Mapping[str, Any]) -> RunSummary:
     study = inputs.studies[f["journal"]]
     preps = [seg.get("preparation_s") for seg in f.get("segments") or []]
-    if len(preps) != len(run_wall_time(study).segments):
-        raise InputError(f"results/distill_facts.json: {f['journal']} has "
-                         f"{len(run_wall_time(study).segments)} segment(s), the facts "
-                         f"{len(preps)}")
-    s = summarise(f["journal"], study, preps, design_rows(inputs.paths[f["journal"]]))
+    # a stop between two trials leaves no mark in the journal: the facts name the trial
+    # that began the next segment
+    resumed = [int(k) for k in f.get("resumed_before_trials") or []]
+    try:
+        found = len(run_wall_time(study, resumed_before=resumed).segments)
+    except ValueError as e:
+        raise InputError(f"results/distill_facts.json: {f['journal']}: {e}") from None
+    if len(preps) != found:
+        raise InputError(f"results/distill_facts.json: {f['journal']} has {found} "
+                         f"segment(s), the facts {len(preps)}")
+    s = summarise(f["journal"], study, preps, design_rows(inputs.paths[f["journal"]]),
+                  resumed)
     if f.get("budget") is not None:
         s = dataclasses.replace(s, budget=int(f["budget"]))
     return s

@@ -6,7 +6,9 @@ the journal's event times record them (a trial starts at its ``ask`` event and e
 counts each segment that way and adds them up: the time between segments, when no process
 was running the study, does not count. The journal marks a resume where it records the
 trial that was running when the process stopped as abandoned (``mobo.Study`` does that on
-opening a journal); a stop between two trials leaves no mark, and the pause then counts.
+opening a journal); a stop between two trials leaves no mark, and the pause then counts
+unless the caller names the first trial after it (``resumed_before``, known from outside
+the journal: a report's facts file).
 
 Preparation before the first trial (fine-tuning a teacher, computing its logits) is not
 in the journal. It is added only when it was measured and is passed in; reports that have
@@ -72,11 +74,18 @@ def _resumed(trial: Trial) -> bool:
     return trial.status == "abandoned" and trial.error == RESUME_ERROR
 
 
-def segments(study: Study) -> list[Segment]:
-    """The run's segments, split where the journal records a resume."""
+def segments(study: Study, resumed_before: Sequence[int] = ()) -> list[Segment]:
+    """The run's segments, split where the journal records a resume and before each trial
+    numbered in ``resumed_before`` (the first trial of a segment whose previous one
+    stopped between two trials, which leaves no mark in the journal)."""
     trials = [t for t in study.trials if t.started is not None]
-    resumes = sorted(float(t.finished) for t in trials  # type: ignore[arg-type]
-                     if _resumed(t) and t.finished is not None)
+    by_number = {t.number: t for t in trials}
+    unknown = sorted(set(resumed_before) - set(by_number))
+    if unknown:
+        raise ValueError(f"resumed_before: no started trial numbered {unknown[0]}")
+    resumes = sorted([float(t.finished) for t in trials  # type: ignore[arg-type]
+                      if _resumed(t) and t.finished is not None]
+                     + [float(by_number[k].started) for k in resumed_before])  # type: ignore[arg-type]
     bounds = [-math.inf, *resumes, math.inf]
     out: list[Segment] = []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
@@ -90,15 +99,16 @@ def segments(study: Study) -> list[Segment]:
     return out
 
 
-def run_wall_time(study: Study, preparation_s: float | Sequence[float | None] | None = None
-                  ) -> WallTime:
+def run_wall_time(study: Study, preparation_s: float | Sequence[float | None] | None = None,
+                  resumed_before: Sequence[int] = ()) -> WallTime:
     """The wall time of the run recorded in ``study``'s journal.
 
     ``preparation_s``: the measured time from a launch to its first trial, one value per
     segment (a bare number for a run in one segment); it counts only when every segment's
-    is known (a ``None`` leaves the preparation out, as unmeasured).
+    is known (a ``None`` leaves the preparation out, as unmeasured). ``resumed_before``:
+    as for :func:`segments`.
     """
-    segs = tuple(segments(study))
+    segs = tuple(segments(study, resumed_before))
     if preparation_s is None:
         return WallTime(segs, None)
     values = [preparation_s] if isinstance(preparation_s, int | float) else list(preparation_s)

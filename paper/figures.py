@@ -24,8 +24,9 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/distill_diagnosis.json``: the replay of the committed distillation journals
   by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
   the section :mod:`paper.diagnosis` writes;
-- ``results/distill_recheck.json``: a sample of the held-out comparison's trials trained
-  again on one machine (``python -m benchmarks.distill_recheck``), when present;
+- ``results/distill_recheck.json`` and ``results/distill_recheck_gpu.json``: a sample of
+  each held-out comparison's trials trained again on one machine
+  (``python -m benchmarks.distill_recheck``), when present;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
 - ``results/distill_budget200.jsonl`` and ``results/distill_budget200_trust_region.jsonl``
@@ -91,7 +92,11 @@ from mobo.study import Study
 from mobo.trial import Trial
 from paper.before_after import GPU_AFTER, GPU_BEFORE, before_after_section
 from paper.diagnosis import diagnosis_section
-from paper.heldout_distill import heldout_distill_section, recheck_words
+from paper.heldout_distill import (
+    heldout_distill_section,
+    recheck_words,
+    reproducibility_limitation,
+)
 from paper.trust_region import trust_region_section
 
 __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables", "render"]
@@ -1266,8 +1271,13 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     tables.update(hd_tables, **hd_gpu)
     try:
         values["heldout_distill_recheck"] = recheck_words(results / "distill_recheck.json")
+        values["heldout_distill_gpu_recheck"] = recheck_words(
+            results / "distill_recheck_gpu.json")
+        values["reproducibility_limitation"] = reproducibility_limitation([
+            ("the CPU comparison's", results / "distill_recheck.json"),
+            ("the H200 comparison's", results / "distill_recheck_gpu.json")])
     except (ValueError, KeyError, TypeError, OSError) as e:
-        raise InputError(f"results/distill_recheck.json: {e}") from None
+        raise InputError(f"results/distill_recheck[_gpu].json: {e}") from None
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)

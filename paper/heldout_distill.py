@@ -188,30 +188,62 @@ def heldout_distill_section(results: Path, key: str = "heldout_distill"
 
 
 def recheck_words(path: Path) -> str:
-    """What ``results/distill_recheck.json`` (``python -m benchmarks.distill_recheck``) says
-    of the comparison's evaluations on the machine that re-evaluated a sample of them; a
-    sentence saying none was made when the file is absent."""
+    """What a recheck file (``results/distill_recheck.json`` or ``_gpu.json``, written by
+    ``python -m benchmarks.distill_recheck``) says of a comparison's evaluations on the
+    machine that re-evaluated a sample of them; a sentence saying none was made when the
+    file is absent."""
+    report = f"`results/{path.stem}.md`"
     if not path.is_file():
         return ("No sample of its trials has been re-evaluated on another machine yet "
                 "(`python -m benchmarks.distill_recheck`).")
     data = json.loads(path.read_text())
     s = data["summary"]
     if not s["trials"]:
-        return "The re-evaluation of its trials checked none (`results/distill_recheck.md`)."
+        return f"The re-evaluation of its trials checked none ({report})."
     first = min((t["segment_start"] for t in data["trials"] if t["segment_start"]),
                 default="")
     last = max((t["segment_start"] for t in data["trials"]), default="")
-    words = (f"On one machine and with one thread count the task is deterministic, but the "
-             f"comparison was made in pieces (run segments from {first[:10]} to "
-             f"{last[:10]}), and a configuration trained again elsewhere, with the teacher "
+    when = (f"its sampled trials were recorded on {first[:10]}" if first[:10] == last[:10]
+            else f"the comparison was made in pieces (run segments from {first[:10]} to "
+                 f"{last[:10]})")
+    device = data.get("device", "CPU")
+    where = data["machine"] + (f" (students trained on {device})" if device != "CPU" else "")
+    # on the CPU one machine with one thread count gives the same scores twice; training
+    # in bf16 on a GPU is not bit-reproducible, so no such claim is made there
+    same = ("On one machine and with one thread count the task is deterministic, but "
+            if device == "CPU" else "")
+    words = (f"{same}{when}, and a configuration trained again elsewhere, with the teacher "
              "prepared there, need not score the same. Of "
              f"{s['trials']} of its completed configurations, chosen by their position in "
-             f"their runs and trained again on {data['machine']} with "
+             f"their runs and trained again on {where} with "
              f"{data['threads']} torch thread(s) ({data['date'][:10]}; teacher dev exact "
              f"match {data['teacher']['exact']:.2f}), {s['identical']} scored exactly what "
              "the comparison recorded")
+    words = words[0].upper() + words[1:]
     if s["identical"] < s["trials"]:
         words += (f"; the exact match of the others differs by "
                   f"{s['median_abs_diff']:.2f} EM points at the median over all of them and "
                   f"{s['max_abs_diff']:.2f} at most")
-    return words + " (`results/distill_recheck.md`, trial by trial with its run segment)."
+    return words + f" ({report}, trial by trial with its run segment)."
+
+
+def reproducibility_limitation(files: Sequence[tuple[str, Path]]) -> str:
+    """The limitation the recheck files support, from (label, ``results/distill_recheck*.json``)
+    pairs: how many re-evaluated configurations of each comparison scored what was
+    recorded, and what that means for reading the comparisons; a sentence saying none was
+    checked when no file is present."""
+    parts = []
+    for label, path in files:
+        if path.is_file():
+            s = json.loads(path.read_text())["summary"]
+            parts.append(f"{s['identical']} of {s['trials']} of {label} "
+                         f"(`results/{path.stem}.md`)")
+    if not parts:
+        return ("Whether the distillation task's scores reproduce on another machine has not "
+                "been checked (`python -m benchmarks.distill_recheck`).")
+    return ("The distillation task's scores are a draw for one environment (CPU model, "
+            "device, torch threads and the teacher fine-tuned there): trained again on "
+            "another machine, " + " and ".join(parts) + " scored exactly what was "
+            "recorded, and students near the collapse to no-answer moved by many points. "
+            "Differences between methods smaller than that spread are not findings, and a "
+            "comparison is only as clean as its runs are from one environment.")

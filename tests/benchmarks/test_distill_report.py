@@ -99,7 +99,8 @@ def test_the_committed_report_uses_the_one_wall_time() -> None:
     facts = json.loads((RESULTS / "distill_facts.json").read_text())
     for run in facts["runs"]:
         wall = run_wall_time(Study.read(ROOT / run["journal"]),
-                             [seg.get("preparation_s") for seg in run["segments"]])
+                             [seg.get("preparation_s") for seg in run["segments"]],
+                             run.get("resumed_before_trials") or [])
         row = next(line for line in text.splitlines()
                    if line.startswith(f"| `{Path(run['journal']).name}` |"))
         shown = f"{wall.seconds:.0f} s" if wall.seconds < 600 else f"{wall.minutes:.1f} min"

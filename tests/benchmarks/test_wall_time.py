@@ -55,3 +55,22 @@ def test_a_run_in_one_piece(tmp_path: Path) -> None:
     wall = run_wall_time(one, 3.0)
     assert len(wall.segments) == 1
     assert wall.trials_s == pytest.approx(30.0) and wall.seconds == pytest.approx(33.0)
+
+
+def test_a_stop_between_two_trials_splits_where_the_caller_says(tmp_path: Path) -> None:
+    # the journal of test_a_run_in_one_piece, which marks no resume; the caller knows
+    # that the process stopped after trial 0 and a new one began with trial 1
+    path = resumed_journal(tmp_path / "j.jsonl", TIMES, [40.0, 35.0, 31.0])
+    lines = [line for line in path.read_text().splitlines() if '"abandon"' not in line]
+    lines = [line.replace('"source": "requeue"', '"source": "sobol"') for line in lines]
+    path.write_text("\n".join(lines[:-2]) + "\n")
+    one = Study.read(path)
+    whole = run_wall_time(one)
+    split = run_wall_time(one, resumed_before=[1])
+    assert [(s.start, s.end) for s in split.segments] == [(100.0, 110.0), (111.0, 130.0)]
+    assert [[t.number for t in s.trials] for s in split.segments] == [[0], [1, 2]]
+    assert split.trials_s == pytest.approx(whole.trials_s - 1.0)  # the 1 s gap is out
+    assert run_wall_time(one, [2.0, 3.0], resumed_before=[1]).seconds == \
+        pytest.approx(split.trials_s + 5.0)
+    with pytest.raises(ValueError, match="no started trial numbered 7"):
+        segments(one, [7])

@@ -100,7 +100,9 @@ def test_the_recheck_sentence_reports_the_file(tmp_path: Path) -> None:
                         "max_abs_diff": 3.25}}
     path.write_text(json.dumps(data))
     words = HD.recheck_words(path)
-    assert "run segments from 2026-12-03 to 2026-12-04" in words
+    assert words.startswith("On one machine and with one thread count the task is "
+                            "deterministic, but the comparison was made in pieces (run "
+                            "segments from 2026-12-03 to 2026-12-04)")
     assert "Of 3 of its completed configurations" in words
     assert ("CPU X, 2 CPU(s) seen with 1 torch thread(s) (2026-12-04; teacher dev exact "
             "match 98.50), 1 scored") in words
@@ -109,3 +111,33 @@ def test_the_recheck_sentence_reports_the_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     assert "3 scored exactly what the comparison recorded (" in HD.recheck_words(path)
     assert "differs" not in HD.recheck_words(path)
+    assert "(`results/distill_recheck.md`, trial by trial" in HD.recheck_words(path)
+
+
+def test_the_recheck_sentence_of_one_batch_on_a_gpu(tmp_path: Path) -> None:
+    path = tmp_path / "distill_recheck_gpu.json"
+    trials = [{"segment_start": "2026-12-04 12:01:27"}, {"segment_start": "2026-12-04 12:01:34"}]
+    path.write_text(json.dumps({
+        "machine": "CPU Y, 16 CPU(s) seen", "threads": 1, "device": "NVIDIA Z",
+        "date": "2026-12-04 17:29 UTC", "teacher": {"exact": 98.33}, "trials": trials,
+        "summary": {"trials": 2, "identical": 1, "median_abs_diff": 0.5, "max_abs_diff": 1.0}}))
+    words = HD.recheck_words(path)
+    assert words.startswith("Its sampled trials were recorded on 2026-12-04, and")
+    assert "in pieces" not in words and "deterministic" not in words
+    assert "trained again on CPU Y, 16 CPU(s) seen (students trained on NVIDIA Z) with 1" in words
+    assert words.endswith("(`results/distill_recheck_gpu.md`, trial by trial with its run "
+                          "segment).")
+
+
+def test_the_reproducibility_limitation_counts_each_recheck(tmp_path: Path) -> None:
+    cpu, gpu = tmp_path / "distill_recheck.json", tmp_path / "distill_recheck_gpu.json"
+    files = [("the CPU comparison's", cpu), ("the H200 comparison's", gpu)]
+    assert "has not been checked" in HD.reproducibility_limitation(files)
+    cpu.write_text(json.dumps({"summary": {"trials": 18, "identical": 4}}))
+    words = HD.reproducibility_limitation(files)
+    assert "another machine, 4 of 18 of the CPU comparison's (`results/distill_recheck.md`) " \
+           "scored exactly" in words
+    gpu.write_text(json.dumps({"summary": {"trials": 21, "identical": 3}}))
+    assert ("4 of 18 of the CPU comparison's (`results/distill_recheck.md`) and 3 of 21 of "
+            "the H200 comparison's (`results/distill_recheck_gpu.md`) scored") in \
+        HD.reproducibility_limitation(files)
