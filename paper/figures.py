@@ -27,6 +27,8 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/distill_recheck.json`` and ``results/distill_recheck_gpu.json``: a sample of
   each held-out comparison's trials trained again on one machine
   (``python -m benchmarks.distill_recheck``), when present;
+- ``results/distill_compare_onemachine/distill_compare.csv`` (as staged in git): mobo and
+  TPE on held-out seeds, made start to finish on one machine;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
 - ``results/distill_budget200.jsonl`` and ``results/distill_budget200_trust_region.jsonl``
@@ -94,6 +96,7 @@ from paper.before_after import GPU_AFTER, GPU_BEFORE, before_after_section
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
     heldout_distill_section,
+    one_environment_words,
     recheck_words,
     reproducibility_limitation,
 )
@@ -104,6 +107,8 @@ __all__ = ["MdTable", "build", "find_distill_journal", "main", "markdown_tables"
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 GPU_COMPARISON = "distill_compare_gpu"  # the held-out distillation comparison on one H200
+# mobo and TPE on held-out seeds, start to finish on one CPU machine with one thread each
+ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1273,6 +1278,8 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         values["heldout_distill_recheck"] = recheck_words(results / "distill_recheck.json")
         values["heldout_distill_gpu_recheck"] = recheck_words(
             results / "distill_recheck_gpu.json")
+        values["heldout_distill_onemachine"] = one_environment_words(
+            results, results / ONE_MACHINE_COMPARISON)
         values["reproducibility_limitation"] = reproducibility_limitation([
             ("the CPU comparison's", results / "distill_recheck.json"),
             ("the H200 comparison's", results / "distill_recheck_gpu.json")])

@@ -187,6 +187,21 @@ def heldout_distill_section(results: Path, key: str = "heldout_distill"
     return values, {f"table_{key}": text}, figure(seeds, ref)
 
 
+def one_environment_words(results: Path, folder: Path) -> str:
+    """Section 4.7's paragraph on the runs of ``folder`` (a comparison folder made start to
+    finish in one environment, ``results/distill_compare_onemachine``): which runs it holds
+    and the paired table of :func:`table` for them; a sentence saying none exist yet."""
+    seeds = by_seed(staged_rows(folder))
+    name = folder.relative_to(results.parent).as_posix()
+    if not seeds:
+        return f"No run has been made in one environment yet (`{name}/`)."
+    runs = "; ".join(f"seed {s}: " + ", ".join(f"{m} ({len(rs)} trials)" for m, rs in ms.items())
+                     for s, ms in seeds.items())
+    return (f"The runs in `{name}/` were made start to finish on one machine, one torch "
+            f"thread each, sharing one evaluation cache (`{name}/README.md` says where): "
+            f"{runs}. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
+
+
 def recheck_words(path: Path) -> str:
     """What a recheck file (``results/distill_recheck.json`` or ``_gpu.json``, written by
     ``python -m benchmarks.distill_recheck``) says of a comparison's evaluations on the

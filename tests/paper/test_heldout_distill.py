@@ -141,3 +141,15 @@ def test_the_reproducibility_limitation_counts_each_recheck(tmp_path: Path) -> N
     assert ("4 of 18 of the CPU comparison's (`results/distill_recheck.md`) and 3 of 21 of "
             "the H200 comparison's (`results/distill_recheck_gpu.md`) scored") in \
         HD.reproducibility_limitation(files)
+
+
+def test_the_one_environment_paragraph_lists_its_runs_and_pairs_them(tmp_path: Path) -> None:
+    results = _results(tmp_path, [])
+    folder = results / "distill_compare_onemachine"
+    assert HD.one_environment_words(results, folder) == (
+        "No run has been made in one environment yet (`results/distill_compare_onemachine/`).")
+    made = _results(tmp_path / "x", MOBO + TPE)
+    made.rename(folder)
+    words = HD.one_environment_words(results, folder)
+    assert "seed 10: mobo (3 trials), tpe (2 trials). Paired as in the table above:" in words
+    assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 |" in words
