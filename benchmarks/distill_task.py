@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.provenance import FILES, stamp_fields
+from benchmarks.provenance import FILES, command_line, stamp_fields
 from distill.data import build_features, load_squad, load_tokenizer
 from distill.objective import TEACHER_RECIPE, DistillationTask, no_answer_exact
 
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT,
                     help="where to write the JSON (default results/distill_task.json)")
     a = ap.parse_args(argv)
-    facts = {"command": " ".join(["python -m benchmarks.distill_task", *map(shlex.quote, argv)]),
+    facts = {"command": command_line("benchmarks.distill_task", argv),
              **stamp_fields(FILES["distill_task.json"]), **measure(a.seed)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(facts, indent=2) + "\n")
