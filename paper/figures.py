@@ -1278,13 +1278,16 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         values["heldout_distill_recheck"] = recheck_words(results / "distill_recheck.json")
         values["heldout_distill_gpu_recheck"] = recheck_words(
             results / "distill_recheck_gpu.json")
-        values["heldout_distill_onemachine"] = one_environment_words(
-            results, results / ONE_MACHINE_COMPARISON)
         values["reproducibility_limitation"] = reproducibility_limitation([
             ("the CPU comparison's", results / "distill_recheck.json"),
             ("the H200 comparison's", results / "distill_recheck_gpu.json")])
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/distill_recheck[_gpu].json: {e}") from None
+    try:
+        values["heldout_distill_onemachine"] = one_environment_words(
+            results, results / ONE_MACHINE_COMPARISON)
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"results/{ONE_MACHINE_COMPARISON}/: {e}") from None
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)
