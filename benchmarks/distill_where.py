@@ -8,7 +8,15 @@ that rarely beat the threshold:
 
 - by depth: post-initial trials per ``n_layers``, as ``above / tried``;
 - by width and initialisation: trials with ``init=pretrained``, and those initialised from
-  the teacher split by ``n_heads`` (1-2, 3-6, 7 or more).
+  the teacher split by ``n_heads`` (1-2, 3-6, 7 or more);
+- by learning rate, in half-decade bands (below 1e-4, to 3e-4, to 1e-3, above).
+
+A last table says where each run's hypervolume comes from: the share of it (after the
+run's first ``budget`` finished trials, initial design included, as the comparison
+measures it) that is lost when the trials of one group (students of 1-3 layers, of 7 or
+more heads, or of one learning-rate band) are left out, median over the runs. A method
+whose proposals never reach a group can lose nothing there; a large share lost is a group
+the method's front depends on.
 
 Counted are the post-initial trials (``source == "model"``) among a run's first ``budget``
 finished trials, failed ones included (a failed trial does not beat the threshold), over
@@ -18,7 +26,7 @@ read as they are.
 
 Usage::
 
-    python -m benchmarks.distill_where       # results/ and results/distill_compare_gpu/
+    python -m benchmarks.distill_where       # the three held-out comparison folders
     python -m benchmarks.distill_where --folders DIR [DIR ...] --out FILE.md
 """
 
@@ -31,17 +39,32 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.distill_compare import DEFAULT_SEEDS, NAME, _run_files, records
+import numpy as np
+
+from benchmarks.distill_compare import (
+    DEFAULT_SEEDS,
+    NAME,
+    _csv_row,
+    _run_files,
+    parse_row,
+    records,
+    run_hypervolume,
+)
 from benchmarks.provenance import relative
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-DEFAULT_FOLDERS = (RESULTS, RESULTS / "distill_compare_gpu")
+DEFAULT_FOLDERS = (RESULTS, RESULTS / "distill_compare_gpu",
+                   RESULTS / "distill_compare_onemachine")
 DEFAULT_OUT = RESULTS / "distill_where.md"
 BUDGET = 100
 DEPTHS = (1, 2, 3, 4, 5, 6)
 # (label, lowest, highest) heads of a teacher-initialised student
 WIDTHS: tuple[tuple[str, int, int], ...] = (("1-2", 1, 2), ("3-6", 3, 6), (">= 7", 7, 10**6))
+# (label, lowest, below) learning rate: half-decade bands over the space's range
+RATES: tuple[tuple[str, float, float], ...] = (
+    ("< 1e-4", 0.0, 1e-4), ("1e-4 to 3e-4", 1e-4, 3e-4), ("3e-4 to 1e-3", 3e-4, 1e-3),
+    (">= 1e-3", 1e-3, float("inf")))
 
 Tally = dict[str, list[int]]  # group -> [above, tried]
 
@@ -61,7 +84,38 @@ def groups(params: Mapping[str, Any]) -> list[str]:
     else:
         heads = int(params["n_heads"])
         out += [f"heads {label}" for label, lo, hi in WIDTHS if lo <= heads <= hi]
+    if "learning_rate" in params:
+        rate = float(params["learning_rate"])
+        out += [f"lr {label}" for label, lo, below in RATES if lo <= rate < below]
     return out
+
+
+def _needs(params: Mapping[str, Any]) -> list[str]:
+    """The groups of the hypervolume table a trial belongs to."""
+    out = []
+    if int(params["n_layers"]) <= 3:
+        out.append("1-3 layers")
+    if int(params["n_heads"]) >= 7:
+        out.append(">= 7 heads")
+    return out + [g for g in groups(params) if g.startswith("lr ")]
+
+
+NEEDS = ("1-3 layers", ">= 7 heads", *(f"lr {label}" for label, _, _ in RATES))
+
+
+def hypervolume_needs(run: Sequence[Mapping[str, Any]], reference: Mapping[str, float],
+                      budget: int = BUDGET) -> tuple[float, dict[str, float]]:
+    """(hypervolume of the run's first ``budget`` finished trials, group -> the share of it
+    lost without the group's trials). A run of no hypervolume loses nothing."""
+    recs = list(run[:budget])
+    rows = [parse_row(_csv_row("-", 0, r)) for r in recs]
+    total = run_hypervolume(rows, reference)
+    lost = {}
+    for g in NEEDS:
+        kept = [row for row, r in zip(rows, recs, strict=True)
+                if g not in _needs(r["params"])]
+        lost[g] = (total - run_hypervolume(kept, reference)) / total if total > 0 else 0.0
+    return total, lost
 
 
 def tally(runs: Sequence[Sequence[Mapping[str, Any]]], threshold: float,
@@ -80,9 +134,13 @@ def tally(runs: Sequence[Sequence[Mapping[str, Any]]], threshold: float,
     return out
 
 
+Needs = dict[str, list[tuple[float, dict[str, float]]]]  # method -> per run
+
+
 def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
-                   budget: int = BUDGET) -> tuple[float, dict[str, tuple[Tally, int]]]:
-    """(threshold, method -> (tally, runs counted)) for one comparison folder.
+                   budget: int = BUDGET) -> tuple[float, dict[str, tuple[Tally, int]], Needs]:
+    """(threshold, method -> (tally, runs counted), method -> per run
+    :func:`hypervolume_needs`) for one comparison folder.
 
     Raises:
         FileNotFoundError: ``folder`` holds no comparison (no reference.json).
@@ -91,13 +149,16 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
     if not ref_path.is_file():
         raise FileNotFoundError(f"{folder}: no {NAME}/reference.json (not a comparison "
                                 "folder of benchmarks.distill_compare)")
-    threshold = float(json.loads(ref_path.read_text())["exact"])
+    reference = json.loads(ref_path.read_text())
+    threshold = float(reference["exact"])
     by_method: dict[str, list[list[dict[str, Any]]]] = {}
     for m, s in _run_files(folder):  # in the comparison's method order
         if s in seeds:
             by_method.setdefault(m, []).append(records(folder, m, s))
     return threshold, {m: (tally(rs, threshold, budget), len(rs))
-                       for m, rs in by_method.items()}
+                       for m, rs in by_method.items()}, \
+        {m: [hypervolume_needs(r, reference, budget) for r in rs]
+         for m, rs in by_method.items()}
 
 
 def _cell(t: Tally, group: str) -> str:
@@ -111,8 +172,8 @@ def _share(t: Tally) -> str:
 
 
 def folder_section(folder: Path, threshold: float,
-                   tallies: Mapping[str, tuple[Tally, int]]) -> list[str]:
-    """The two tables of one folder, as markdown lines."""
+                   tallies: Mapping[str, tuple[Tally, int]], needs: Needs) -> list[str]:
+    """The four tables of one folder, as markdown lines."""
     head = ["method", "runs", "post-initial above / tried", "share"]
     depth = ["| " + " | ".join(head + [f"{d} layer{'s' if d > 1 else ''}" for d in DEPTHS])
              + " |",
@@ -120,14 +181,26 @@ def folder_section(folder: Path, threshold: float,
     width = ["| " + " | ".join(["method", "init=pretrained"]
                                + [f"teacher init, {w[0]} heads" for w in WIDTHS]) + " |",
              "|---|---:|" + "---:|" * len(WIDTHS)]
+    rates = ["| " + " | ".join(["method"] + [f"lr {r[0]}" for r in RATES]) + " |",
+             "|---|" + "---:|" * len(RATES)]
+    hv = ["| " + " | ".join(["method", "runs", "median HV"] + [f"without {g}" for g in NEEDS])
+          + " |", "|---|---:|---:|" + "---:|" * len(NEEDS)]
+    for m, per_run in needs.items():
+        totals = [t for t, _ in per_run]
+        hv.append(f"| {m} | {len(per_run)} | {float(np.median(totals)):.3f} | " + " | ".join(
+            f"{float(np.median([lost[g] for _, lost in per_run])):.0%}" for g in NEEDS) + " |")
     for m, (t, n) in tallies.items():
+        rates.append(f"| {m} | " + " | ".join(_cell(t, f"lr {r[0]}") for r in RATES) + " |")
         depth.append(f"| {m} | {n} | {_cell(t, 'all')} | {_share(t)} | "
                      + " | ".join(_cell(t, f"L{d}") for d in DEPTHS) + " |")
         width.append(f"| {m} | {_cell(t, 'pretrained')} | "
                      + " | ".join(_cell(t, f"heads {w[0]}") for w in WIDTHS) + " |")
     return [f"## `{relative(folder / (NAME + '.csv'))}`", "",
             f"Threshold: exact > {threshold:.2f} (the folder's fixed reference).", "",
-            "By depth:", "", *depth, "", "By width and initialisation:", "", *width, ""]
+            "By depth:", "", *depth, "", "By width and initialisation:", "", *width, "",
+            "By learning rate:", "", *rates, "",
+            "Share of the hypervolume lost without a group's trials (median over runs):", "",
+            *hv, ""]
 
 
 def report(folders: Sequence[Path], seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -144,8 +217,8 @@ def report(folders: Sequence[Path], seeds: Sequence[int] = DEFAULT_SEEDS,
         "",
     ]
     for folder in folders:
-        threshold, tallies = folder_tallies(folder, seeds, budget)
-        lines += folder_section(folder, threshold, tallies)
+        threshold, tallies, needs = folder_tallies(folder, seeds, budget)
+        lines += folder_section(folder, threshold, tallies, needs)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -154,7 +227,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--folders", nargs="+", type=Path, default=list(DEFAULT_FOLDERS),
                    help="comparison folders (--out-dir of benchmarks.distill_compare; "
-                        "default: results/ and results/distill_compare_gpu/)")
+                        "default: results/, results/distill_compare_gpu/ and "
+                        "results/distill_compare_onemachine/)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="the markdown report (default results/distill_where.md)")
     return p.parse_args(argv)

@@ -114,6 +114,11 @@ def test_report_counts_held_out_seeds_only_and_marks_empty_cells(tmp_path: Path)
     assert "| sobol | 1 | 0/1 | 0% | - | - | - | - | 0/1 | - |" in text
     assert "| sobol | - | 0/1 | - | - |" in text
     assert "6 layers" in text and "| 1 layer |" in text
+    # no learning rate recorded: no band; the hypervolume table still has each method
+    assert "| tpe | - | - | - | - |" in text
+    # tpe-10's front is two equal 50-EM trials of size 1 (of 100), one of 1 layer, one of
+    # 8 heads: leaving either group out keeps the other, so nothing is lost
+    assert f"| tpe | 1 | {(50.0 - THRESHOLD) * 0.99:.3f} | 0% | 0% |" in text
 
 
 def test_cli_refuses_a_folder_that_is_no_comparison(tmp_path: Path,
@@ -130,3 +135,65 @@ def test_cli_refuses_a_folder_that_is_no_comparison(tmp_path: Path,
 def test_the_committed_report_is_what_the_committed_runs_give() -> None:
     committed = W.DEFAULT_OUT.read_text()
     assert committed == W.report(list(W.DEFAULT_FOLDERS))
+
+
+def _slow_hypervolume(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
+    """Area dominated by (minimised) points within ref: the union of their rectangles,
+    summed slab by slab between consecutive x-coordinates."""
+    inside = [(x, y) for x, y in points if x < ref[0] and y < ref[1]]
+    xs = sorted({x for x, _ in inside} | {ref[0]})
+    area = 0.0
+    for left, right in zip(xs, xs[1:], strict=False):
+        heights = [ref[1] - y for x, y in inside if x <= left]
+        area += (right - left) * max(heights, default=0.0)
+    return area
+
+
+def test_hypervolume_needs_agrees_with_leaving_the_group_out_by_hand() -> None:
+    rng = random.Random(11)
+    reference = {"exact": THRESHOLD, "num_parameters": 100.0}
+    for _ in range(30):
+        run = []
+        for k in range(rng.randint(0, 25)):
+            status = rng.choice(["completed"] * 6 + ["failed"])
+            rec = _rec(k, "initial" if k < 5 else "model", rng.randint(1, 6),
+                       rng.randint(1, 12), "teacher", status,
+                       None if status == "failed" else rng.choice([THRESHOLD, 20.0])
+                       + rng.random() * 60)
+            rec["params"]["learning_rate"] = 10 ** rng.uniform(-5, -2)
+            if rec["values"] is not None:
+                rec["values"]["num_parameters"] = rng.uniform(40.0, 120.0)
+            run.append(rec)
+        budget = rng.randint(1, 30)
+
+        def hv(recs: list[dict]) -> float:
+            return _slow_hypervolume(
+                [(-r["values"]["exact"], r["values"]["num_parameters"] / 100.0)
+                 for r in recs if r["status"] == "completed"], (-THRESHOLD, 1.0))
+
+        total, lost = W.hypervolume_needs(run, reference, budget)
+        first = run[:budget]
+        assert total == pytest.approx(hv(first), abs=1e-9)
+        members = {
+            "1-3 layers": lambda p: p["n_layers"] <= 3,
+            ">= 7 heads": lambda p: p["n_heads"] >= 7,
+            "lr < 1e-4": lambda p: p["learning_rate"] < 1e-4,
+            "lr 1e-4 to 3e-4": lambda p: 1e-4 <= p["learning_rate"] < 3e-4,
+            "lr 3e-4 to 1e-3": lambda p: 3e-4 <= p["learning_rate"] < 1e-3,
+            "lr >= 1e-3": lambda p: p["learning_rate"] >= 1e-3,
+        }
+        assert set(lost) == set(members)
+        for g, member in members.items():
+            kept = hv([r for r in first if not member(r["params"])])
+            want = (total - kept) / total if total > 0 else 0.0
+            assert lost[g] == pytest.approx(want, abs=1e-9)
+            assert 0.0 <= lost[g] <= 1.0 + 1e-12
+
+
+def test_learning_rate_bands_split_at_their_lower_edges() -> None:
+    rec = _rec(0, "model", 4, 8, "teacher", "completed", THRESHOLD + 1)
+    for rate, band in ((9.99e-5, "lr < 1e-4"), (1e-4, "lr 1e-4 to 3e-4"),
+                       (3e-4, "lr 3e-4 to 1e-3"), (1e-3, "lr >= 1e-3")):
+        rec["params"]["learning_rate"] = rate
+        assert [g for g in W.groups(rec["params"]) if g.startswith("lr")] == [band]
+        assert W.tally([[rec]], THRESHOLD)[band] == [1, 1]
