@@ -15,10 +15,17 @@ training is not bit-for-bit deterministic), each seed's first method in ``--meth
 is its *leader*: the seed's other runs start only once the leader has recorded a
 post-initial trial, or has ended.
 
+mobo's settings (``--mobo-trust-region``, ``--mobo-warp``, ``--mobo-threshold-model``) and
+``--eval-cache`` are handed to every run as given, for development runs in their own
+``--out-dir``; they are checked before any run starts.
+
 Usage (from the repository root of a checkout)::
 
     python -m benchmarks.distill_compare_parallel --jobs 15 --threads 1
     python -m benchmarks.distill_compare_parallel --jobs 4 --methods mobo tpe --seeds 10 11
+    python -m benchmarks.distill_compare_parallel --jobs 2 --methods mobo --seeds 0 1 \
+        --mobo-trust-region 0.1 --out-dir results/distill_dev/y \
+        --eval-cache results/distill_dev/x/distill_compare/evaluations.jsonl
 
 Each run's output goes to ``<log-dir>/<method>-<seed>.log`` (default
 ``<out-dir>/distill_compare/logs``, ignored by git in ``results/``); a line is printed when
@@ -51,6 +58,10 @@ from benchmarks.distill_compare import (
     STANDIN_MARKER,
     records,
 )
+from mobo.run import trust_region_arg
+
+# the sequential command's options each run is given as they are
+_FORWARDED = ("--mobo-trust-region", "--mobo-warp", "--eval-cache")
 
 Job = tuple[str, int]  # (method, seed)
 
@@ -204,6 +215,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="seconds between progress lines (default 60)")
     ap.add_argument("--no-report", action="store_true",
                     help="do not write the report when the runs have ended")
+    ap.add_argument("--mobo-trust-region", metavar="R", default=None, type=_trust_region,
+                    help="mobo's trust region half-width, for every run (as "
+                    "benchmarks.distill_compare's; default: the task's recommendation)")
+    ap.add_argument("--mobo-warp", choices=("none", "rank", "yeo-johnson"), default=None,
+                    help="mobo's output warping, for every run (as "
+                    "benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-threshold-model", action=argparse.BooleanOptionalAction,
+                    default=None, help="mobo's threshold model, for every run (as "
+                    "benchmarks.distill_compare's)")
+    ap.add_argument("--eval-cache", metavar="PATH", default=None,
+                    help="the evaluation cache every run shares (default <out-dir>/"
+                    "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
+                    "initial designs are then not trained again")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
@@ -223,7 +247,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         held = "stand-in" if marker.exists() else "real-task"
         ap.error(f"--out-dir: {args.out_dir} holds {held} runs; give another --out-dir")
     args.log_dir = (args.log_dir or args.out_dir / NAME / "logs").expanduser().resolve()
+    if args.eval_cache is not None:
+        if args.standin:
+            ap.error("--eval-cache: the stand-in keeps no evaluation cache")
+        cache = Path(args.eval_cache).expanduser().resolve()
+        if not cache.parent.is_dir():
+            ap.error(f"--eval-cache: {cache.parent} is not a folder")
+        args.eval_cache = str(cache)
+    args.forwarded = forwarded(args)
     return args
+
+
+def _trust_region(text: str) -> str:
+    """--mobo-trust-region: checked as the runs check it, handed on as written."""
+    trust_region_arg(text)
+    return text
+
+
+def forwarded(args: argparse.Namespace) -> list[str]:
+    """The options every run is given as they are (:data:`_FORWARDED`, and the threshold
+    model's on/off flag), in a fixed order."""
+    out: list[str] = []
+    for flag in _FORWARDED:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            out += [flag, str(value)]
+    if args.mobo_threshold_model is not None:
+        out.append("--mobo-threshold-model" if args.mobo_threshold_model
+                   else "--no-mobo-threshold-model")
+    return out
 
 
 def run_command(args: argparse.Namespace, job: Job) -> list[str]:
@@ -231,7 +283,7 @@ def run_command(args: argparse.Namespace, job: Job) -> list[str]:
     method, seed = job
     cmd = [sys.executable, "-m", "benchmarks.distill_compare", "--methods", method,
            "--seeds", str(seed), "--budget", str(args.budget), "--threads",
-           str(args.threads), "--out-dir", str(args.out_dir)]
+           str(args.threads), "--out-dir", str(args.out_dir), *args.forwarded]
     return cmd + (["--standin"] if args.standin else [])
 
 
