@@ -81,6 +81,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "speed_kernels.md": ("benchmarks/speed_kernels.py", "mobo"),
     "distill_diagnosis.json": ("benchmarks/distill_diagnosis.py", "mobo", "distill"),
     "distill_boxes.json": ("benchmarks/distill_boxes.py", "mobo", "distill"),
+    "distill_whatif.json": ("benchmarks/distill_whatif.py", "benchmarks/distill_diagnosis.py",
+                            "mobo", "distill"),
     "killtest.md": ("tools/killtest.py", "mobo"),
     "distill_recheck.json": ("benchmarks/distill_recheck.py", "benchmarks/distill_compare.py",
                              "distill"),
