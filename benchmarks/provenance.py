@@ -83,6 +83,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "distill_boxes.json": ("benchmarks/distill_boxes.py", "mobo", "distill"),
     "distill_whatif.json": ("benchmarks/distill_whatif.py", "benchmarks/distill_diagnosis.py",
                             "mobo", "distill"),
+    "distill_surrogates.json": ("benchmarks/distill_surrogates.py",
+                                "benchmarks/distill_compare.py", "mobo"),
     "killtest.md": ("tools/killtest.py", "mobo"),
     "distill_recheck.json": ("benchmarks/distill_recheck.py", "benchmarks/distill_compare.py",
                              "distill"),
