@@ -28,6 +28,7 @@ Usage::
 
     python -m benchmarks.distill_where       # the three held-out comparison folders
     python -m benchmarks.distill_where --folders DIR [DIR ...] --out FILE.md
+    python -m benchmarks.distill_where --folders results/distill_dev/X --seeds 0 1 --out F.md
 """
 
 from __future__ import annotations
@@ -229,9 +230,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="comparison folders (--out-dir of benchmarks.distill_compare; "
                         "default: results/, results/distill_compare_gpu/ and "
                         "results/distill_compare_onemachine/)")
+    p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
+                   help="method seeds counted (default: the held-out ones, "
+                        f"{' '.join(map(str, DEFAULT_SEEDS))}; 0 1 2 for a development "
+                        "folder)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="the markdown report (default results/distill_where.md)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        p.error("--seeds: distinct seeds >= 0")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -240,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --out: {args.out.parent} is not a folder", file=sys.stderr)
         return 2
     try:  # the whole report is built before anything is written
-        text = report([f.resolve() for f in args.folders])
+        text = report([f.resolve() for f in args.folders], args.seeds)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -197,3 +197,21 @@ def test_learning_rate_bands_split_at_their_lower_edges() -> None:
         rec["params"]["learning_rate"] = rate
         assert [g for g in W.groups(rec["params"]) if g.startswith("lr")] == [band]
         assert W.tally([[rec]], THRESHOLD)[band] == [1, 1]
+
+
+def test_seeds_select_the_runs_counted_and_bad_seeds_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _folder(tmp_path / "f", {
+        ("tpe", 0): [_rec(0, "model", 4, 8, "teacher", "completed", 50.0)],
+        ("tpe", 10): [_rec(0, "model", 2, 8, "teacher", "completed", 10.0)],
+    })
+    out = tmp_path / "w.md"
+    assert W.main(["--folders", str(folder), "--seeds", "0", "--out", str(out)]) == 0
+    assert "| tpe | 1 | 1/1 | 100% | - | - | - | 1/1 | - | - |" in out.read_text()
+    assert W.main(["--folders", str(folder), "--out", str(out)]) == 0  # held out: seed 10
+    assert "| tpe | 1 | 0/1 | 0% | - | 0/1 | - | - | - | - |" in out.read_text()
+    for bad in (["0", "0"], ["-1"]):
+        with pytest.raises(SystemExit) as e:
+            W.main(["--folders", str(folder), "--seeds", *bad, "--out", str(tmp_path / "x.md")])
+        assert e.value.code == 2 and "--seeds" in capsys.readouterr().err
+    assert not (tmp_path / "x.md").exists()
