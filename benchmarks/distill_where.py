@@ -45,9 +45,7 @@ import numpy as np
 from benchmarks.distill_compare import (
     DEFAULT_SEEDS,
     NAME,
-    _csv_row,
     _run_files,
-    parse_row,
     records,
     run_hypervolume,
 )
@@ -109,7 +107,10 @@ def hypervolume_needs(run: Sequence[Mapping[str, Any]], reference: Mapping[str, 
     """(hypervolume of the run's first ``budget`` finished trials, group -> the share of it
     lost without the group's trials). A run of no hypervolume loses nothing."""
     recs = list(run[:budget])
-    rows = [parse_row(_csv_row("-", 0, r)) for r in recs]
+    # the fields run_hypervolume reads from a comparison row
+    rows = [{"status": r["status"],
+             "exact": (r.get("values") or {}).get("exact"),
+             "num_parameters": (r.get("values") or {}).get("num_parameters")} for r in recs]
     total = run_hypervolume(rows, reference)
     lost = {}
     for g in NEEDS:
