@@ -43,7 +43,14 @@ import scipy.stats
 import torch
 
 from benchmarks.distill_compare import mobo_records, read_records
-from benchmarks.provenance import FILES, command_line, relative, stamp_fields
+from benchmarks.provenance import (
+    FILES,
+    check_out_folders,
+    command_line,
+    relative,
+    stamp_fields,
+    write_result,
+)
 from mobo.gp import NOISE_PRIOR, fit_gp
 from mobo.space import Space
 from mobo.study import Study
@@ -239,9 +246,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for path in args.runs:
         if not path.is_file():
             ap.error(f"--runs: {path} is not a file")
-    for flag, path in (("--out-json", args.out_json), ("--out-md", args.out_md)):
-        if not path.parent.is_dir():
-            ap.error(f"{flag}: {path.parent} is not a folder")
+    check_out_folders(ap, out_json=args.out_json, out_md=args.out_md)
     return args
 
 
@@ -255,9 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     data = {**stamp, "command": command_line("benchmarks.distill_surrogates", argv), **data}
-    args.out_json.write_text(json.dumps(data, indent=1) + "\n")
-    args.out_md.write_text(markdown(data))
-    print(f"wrote {args.out_json} and {args.out_md}", file=sys.stderr)
+    write_result(data, args.out_json, args.out_md, markdown)
     return 0
 
 

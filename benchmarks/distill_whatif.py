@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 
 from benchmarks.distill_diagnosis import closed_sizes, read_lines, replay, state_of
-from benchmarks.provenance import FILES, command_line, relative, stamp_fields
+from benchmarks.provenance import (
+    FILES,
+    check_out_folders,
+    command_line,
+    relative,
+    stamp_fields,
+    write_result,
+)
 from mobo.boxes import decompose
 from mobo.gp import NOISE_PRIOR, fit_gp, single_threaded
 from mobo.improvement import log_ehvi_boxes
@@ -233,9 +240,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for flag, path in (("--journal", args.journal), ("--peer", args.peer)):
         if not path.is_file():
             ap.error(f"{flag}: {path} is not a file")
-    for flag, path in (("--out-json", args.out_json), ("--out-md", args.out_md)):
-        if not path.parent.is_dir():
-            ap.error(f"{flag}: {path.parent} is not a folder")
+    check_out_folders(ap, out_json=args.out_json, out_md=args.out_md)
     return args
 
 
@@ -249,9 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     data = {**stamp, "command": command_line("benchmarks.distill_whatif", argv), **data}
-    args.out_json.write_text(json.dumps(data, indent=1) + "\n")
-    args.out_md.write_text(markdown(data))
-    print(f"wrote {args.out_json} and {args.out_md}", file=sys.stderr)
+    write_result(data, args.out_json, args.out_md, markdown)
     return 0
 
 

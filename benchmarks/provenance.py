@@ -40,7 +40,7 @@ import shlex
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +151,22 @@ def stamp_line(paths: Sequence[str] = (), root: Path = ROOT) -> str:
         return "Code: unknown (not a git checkout)"
     return (f"Code: commit `{s.removesuffix(DIRTY)}`"
             + (" with uncommitted changes" if s.endswith(DIRTY) else ""))
+
+
+def check_out_folders(ap: argparse.ArgumentParser, **outs: Path) -> None:
+    """Exit 2 through ``ap`` (before any work) unless every output's folder exists;
+    ``outs``: flag name (``out_json`` for ``--out-json``) -> path."""
+    for name, path in outs.items():
+        if not path.parent.is_dir():
+            ap.error(f"--{name.replace('_', '-')}: {path.parent} is not a folder")
+
+
+def write_result(data: Mapping[str, object], out_json: Path, out_md: Path,
+                 render: Callable[[Mapping[str, object]], str]) -> None:
+    """Write a stamped result's JSON and the markdown report made from that JSON alone."""
+    out_json.write_text(json.dumps(data, indent=1) + "\n")
+    out_md.write_text(render(data))
+    print(f"wrote {out_json} and {out_md}", file=sys.stderr)
 
 
 def cpu_name() -> str:
