@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.distill_compare import read_records
 from benchmarks.distill_diagnosis import closed_sizes, read_lines, replay, state_of
 from benchmarks.provenance import (
     FILES,
@@ -70,8 +71,8 @@ MOVED = ("learning_rate", "n_heads", "n_layers")
 
 def peer_best(path: Path, n: int = N_PEER) -> list[dict[str, Any]]:
     """The peer run's ``n`` completed trials of highest exact match (ties: earlier first),
-    each ``{"trial", "params", "exact"}``, from its per-run file (one JSON record a line)."""
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    each ``{"trial", "params", "exact"}``, from its per-run file."""
+    recs = read_records(path)  # the comparison's reader: a torn last line is skipped
     done = [r for r in recs if r.get("status") == "completed" and r.get("values")]
     if not done:
         raise ValueError(f"{path}: no completed trial")

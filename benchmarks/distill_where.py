@@ -112,10 +112,10 @@ def hypervolume_needs(run: Sequence[Mapping[str, Any]], reference: Mapping[str, 
              "exact": (r.get("values") or {}).get("exact"),
              "num_parameters": (r.get("values") or {}).get("num_parameters")} for r in recs]
     total = run_hypervolume(rows, reference)
+    member = [_needs(r["params"]) for r in recs]  # once per trial, not once per group
     lost = {}
     for g in NEEDS:
-        kept = [row for row, r in zip(rows, recs, strict=True)
-                if g not in _needs(r["params"])]
+        kept = [row for row, m in zip(rows, member, strict=True) if g not in m]
         lost[g] = (total - run_hypervolume(kept, reference)) / total if total > 0 else 0.0
     return total, lost
 
