@@ -92,7 +92,13 @@ from benchmarks.compare import (
 )
 from benchmarks.distill_standin import StandIn
 from mobo.pareto import is_nondominated
-from mobo.run import build_parser, default_n_initial, flag_overrides, trust_region_arg
+from mobo.run import (
+    build_parser,
+    default_n_initial,
+    explore_arg,
+    flag_overrides,
+    trust_region_arg,
+)
 from mobo.space import Categorical, Float, Int, Space
 from mobo.study import Study
 from mobo.trial import Objective, Trial
@@ -380,7 +386,8 @@ def records(out_dir: Path, method: str, seed: int) -> list[dict[str, Any]]:
 def run_mobo(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial,
              options: Mapping[str, Any] | None = None) -> None:
     """mobo's run, with the task's recommended study settings updated by ``options``
-    (``warp``, ``threshold_model``, ``trust_region``: development runs of a setting)."""
+    (``warp``, ``threshold_model``, ``trust_region``, ``explore``: development runs of a
+    setting)."""
     resuming = path.is_file() and path.stat().st_size > 0
     # resumed like python -m mobo.run: the journal's design size
     n_initial = None if resuming else default_n_initial(box.space.dim, budget)
@@ -949,6 +956,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     metavar="R", help="mobo's trust region half-width (Study(trust_region="
                     "...); 0 or none: global; default: the task's recommendation); for "
                     "development runs, in their own --out-dir")
+    ap.add_argument("--mobo-explore", type=explore_arg, default=None, metavar="P",
+                    help="mobo's exploration share (Study(explore=...); 0 or none: off; "
+                    "default: the task's recommendation); for development runs, in their "
+                    "own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -977,7 +988,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The mobo settings given on the command line (the others stay the task's)."""
-    return flag_overrides(args.mobo_warp, args.mobo_threshold_model, args.mobo_trust_region)
+    return flag_overrides(args.mobo_warp, args.mobo_threshold_model, args.mobo_trust_region,
+                          args.mobo_explore)
 
 
 def _limit_threads(n: int) -> None:

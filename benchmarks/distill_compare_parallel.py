@@ -15,9 +15,9 @@ training is not bit-for-bit deterministic), each seed's first method in ``--meth
 is its *leader*: the seed's other runs start only once the leader has recorded a
 post-initial trial, or has ended.
 
-mobo's settings (``--mobo-trust-region``, ``--mobo-warp``, ``--mobo-threshold-model``) and
-``--eval-cache`` are handed to every run as given, for development runs in their own
-``--out-dir``; they are checked before any run starts.
+mobo's settings (``--mobo-trust-region``, ``--mobo-explore``, ``--mobo-warp``,
+``--mobo-threshold-model``) and ``--eval-cache`` are handed to every run as given, for
+development runs in their own ``--out-dir``; they are checked before any run starts.
 
 Usage (from the repository root of a checkout)::
 
@@ -58,10 +58,10 @@ from benchmarks.distill_compare import (
     STANDIN_MARKER,
     records,
 )
-from mobo.run import trust_region_arg
+from mobo.run import explore_arg, trust_region_arg
 
 # the sequential command's options each run is given as they are
-_FORWARDED = ("--mobo-trust-region", "--mobo-warp", "--eval-cache")
+_FORWARDED = ("--mobo-trust-region", "--mobo-explore", "--mobo-warp", "--eval-cache")
 
 Job = tuple[str, int]  # (method, seed)
 
@@ -218,6 +218,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-trust-region", metavar="R", default=None, type=_trust_region,
                     help="mobo's trust region half-width, for every run (as "
                     "benchmarks.distill_compare's; default: the task's recommendation)")
+    ap.add_argument("--mobo-explore", metavar="P", default=None, type=_explore,
+                    help="mobo's exploration share, for every run (as "
+                    "benchmarks.distill_compare's; default: the task's recommendation)")
     ap.add_argument("--mobo-warp", choices=("none", "rank", "yeo-johnson"), default=None,
                     help="mobo's output warping, for every run (as "
                     "benchmarks.distill_compare's)")
@@ -261,6 +264,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def _trust_region(text: str) -> str:
     """--mobo-trust-region: checked as the runs check it, handed on as written."""
     trust_region_arg(text)
+    return text
+
+
+def _explore(text: str) -> str:
+    """--mobo-explore: checked as the runs check it, handed on as written."""
+    explore_arg(text)
     return text
 
 

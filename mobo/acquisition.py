@@ -121,6 +121,27 @@ Wan et al. 2021, treats categorical inputs). A trial that beats the reference by
 its posterior sd anchors no box while others beat it credibly. The region's size is fixed,
 not adapted; until a trial beats the reference point, the search is global.
 
+Exploration share (``explore``, off by default): EHVI spends a proposal where the
+model promises the most volume, and where the model is sure of little -- a plateau of
+trials that learned nothing beside a few that did -- it can keep promising a corner that
+is cheap in a known objective while good configurations elsewhere stay unsampled: the
+gap is in where the trials are, not in the model fitted to them. With probability
+``explore`` a model proposal is instead drawn from where the trials that beat the
+reference point are dense, as the tree-structured Parzen estimator proposes (Bergstra,
+Bardenet, Bengio & Kegl 2011, "Algorithms for hyper-parameter optimization"; with
+"good" read as beating every threshold, in the multi-objective spirit of MOTPE, Ozaki,
+Tanigaki, Watanabe & Onishi 2020): ``l`` is a Gaussian-kernel density over the encoded
+inputs of the completed trials that beat the reference point (credibly, as the trust
+region's centres: by at least one posterior sd, while any does) and ``g`` one over all
+other completed and failed trials, each mixed with the uniform density on the cube at
+weight 1 / (n + 1) (the prior component of TPE); candidates are drawn from ``l`` (a good
+trial's input plus Gaussian noise, bandwidth per coordinate the good inputs' spread times
+Scott's factor n^(-1/(d+4)), at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the one
+with the largest ``l / g`` that is not taken wins. It ignores known objectives and the
+trust region; with fewer than 2 good trials the proposal is the usual one. An exploration
+proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its ``acq_value`` is the
+EHVI at the point, as for any proposal.
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -137,7 +158,7 @@ import scipy.optimize
 import torch
 
 from mobo.boxes import Boxes, decompose
-from mobo.definition import check_trust_region
+from mobo.definition import check_explore, check_trust_region
 from mobo.gp import (
     GP,
     NOISE_PRIOR,
@@ -170,6 +191,9 @@ _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
 # recombinations of the trust region's centres scored per proposal (see the module docstring)
 _N_CROSSOVERS = 256
+# the exploration share's kernel bandwidth floor, unit-cube units: about one cell of a
+# parameter with ten values, so a good trial's neighbours are drawn, not only itself
+_EXPLORE_MIN_BANDWIDTH = 0.05
 
 
 @dataclass
@@ -241,6 +265,22 @@ def _warp_fitted_to(Y: np.ndarray, ref: np.ndarray, columns: Sequence[int], warp
         ref[j] = float(w(ref[j]))
         Y[:, j] = w(Y[:, j])
     return Y, ref
+
+
+def parzen_log_density(Z: np.ndarray, P: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """(q,) log density at the rows of ``Z`` (q, d) of the mixture, with equal weights, of
+    a Gaussian kernel of per-coordinate bandwidths ``h`` (d,) at each row of ``P`` (n, d)
+    and the uniform density on the unit cube (log density 0): the Parzen estimator with
+    TPE's prior component (Bergstra et al. 2011), weight 1 / (n + 1) each. With ``P``
+    empty it is the uniform density alone."""
+    n, d = P.shape
+    if n == 0:
+        return np.zeros(len(Z))
+    u = (Z[:, None, :] - P[None, :, :]) / h
+    log_k = -0.5 * np.sum(u * u, axis=2) - np.sum(np.log(h)) - 0.5 * d * math.log(2 * math.pi)
+    terms = np.hstack([log_k, np.zeros((len(Z), 1))])
+    top = terms.max(axis=1, keepdims=True)
+    return (top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))) - math.log(n + 1)
 
 
 class _KnownValues:
@@ -413,6 +453,9 @@ class Proposer:
             cube, of the boxes around the inputs of the front beating the reference point
             (and around recombinations of two of them) that candidates are drawn from (see
             the module docstring), in (0, 1].
+        explore: ``None`` (default) or the probability, in (0, 1), that a proposal is
+            drawn from the density of the trials that beat the reference point instead of
+            maximising EHVI (see the module docstring).
     """
 
     def __init__(
@@ -431,6 +474,7 @@ class Proposer:
         threshold_model: bool = False,
         thresholded: Sequence[int] | None = None,
         trust_region: float | None = None,
+        explore: float | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -468,6 +512,7 @@ class Proposer:
                 raise ValueError(f"thresholded: expected objective columns, got {thresholded!r}")
         self.thresholded = None if thresholded is None else sorted({int(j) for j in thresholded})
         self.trust_region = check_trust_region(trust_region)
+        self.explore = check_explore(explore)
         self._known_values: _KnownValues | None = None  # built once m is known, then kept
 
     # ------------------------------------------------------------------ checks
@@ -628,6 +673,16 @@ class Proposer:
         acq = _Acquisition(models, boxes, feas, cons, C_bounds, kv, beats)
 
         taken = np.vstack([X, X_failed, X_pending])
+        # the draw is made only when the share is on: without it the rng stream, and so
+        # every proposal, is what it was before the share existed
+        if self.explore is not None and rng.random() < self.explore:
+            t2 = time.perf_counter()
+            x = self._explore(X, Y, ref, ok, gp, modelled, X_failed, taken, rng)
+            if x is not None:
+                s = float(acq.score(x[None])[0])
+                t3 = time.perf_counter()
+                timings = {"fit": t_fit, "acquisition": t3 - t1, "explore": t3 - t2}
+                return self._proposal(x, s, gp, feas, cons, beats, timings)
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
         region = self._trust_centres(X, Y, ref, ok, gp, modelled)
@@ -663,7 +718,13 @@ class Proposer:
         if x is None:
             x, s = self._random_new(acq, taken, rng)
         t_acq = time.perf_counter() - t1
+        return self._proposal(x, s, gp, feas, cons, beats,
+                              {"fit": t_fit, "acquisition": t_acq})
 
+    @staticmethod
+    def _proposal(x: np.ndarray, s: float, gp: GP, feas: GP | None, cons: GP | None,
+                  beats: GP | None, timings: dict[str, float]) -> Proposal:
+        """The proposal of ``x`` with log acquisition ``s`` and the fitted models' state."""
         state = gp.model_state()
         if feas is not None:
             state["feasibility"] = feas.model_state()
@@ -676,7 +737,7 @@ class Proposer:
             x=np.asarray(x, dtype=np.float64).copy(),
             acq_value=math.exp(s) if s > -745.0 else 0.0,
             model_state=state,
-            timings={"fit": t_fit, "acquisition": t_acq},
+            timings=timings,
             log_acq_value=s,
         )
 
@@ -717,15 +778,9 @@ class Proposer:
         otherwise anchor the search where nothing learns."""
         if self.trust_region is None:
             return None
-        inside = ok & np.all(Y < ref, axis=1)
-        if not inside.any():
+        keep = self._beating(X, Y, ref, ok, gp, modelled)
+        if not len(keep):
             return None
-        cols = list(modelled)
-        mean, sd = gp.posterior(X[inside])
-        credible = np.all(mean + sd < ref[cols], axis=1)
-        keep = np.flatnonzero(inside)
-        if credible.any():
-            keep = keep[credible]
         front = is_nondominated(Y[keep])
         P, F = X[keep][front], Y[keep][front]
         total = hypervolume(F, ref)
@@ -734,6 +789,44 @@ class Proposer:
         alone = np.maximum(alone, 0.0)
         weights = alone / alone.sum() if alone.sum() > 0 else np.full(len(F), 1.0 / len(F))
         return P, weights
+
+    @staticmethod
+    def _beating(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray, gp: GP,
+                 modelled: Sequence[int]) -> np.ndarray:
+        """Indices of the completed trials that beat ``ref`` in every column and meet the
+        constraints (``ok``), keeping only those that beat it credibly -- the GP's
+        posterior mean plus one sd beats it in every ``modelled`` column -- while any
+        does."""
+        inside = ok & np.all(Y < ref, axis=1)
+        keep = np.flatnonzero(inside)
+        if not len(keep):
+            return keep
+        cols = list(modelled)
+        mean, sd = gp.posterior(X[keep])
+        credible = np.all(mean + sd < ref[cols], axis=1)
+        return keep[credible] if credible.any() else keep
+
+    def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+                 gp: GP, modelled: Sequence[int], X_failed: np.ndarray,
+                 taken: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        """The exploration share's point (see the module docstring): of ``n_candidates``
+        rounded draws from the density ``l`` of the (k, d) inputs that beat ``ref``
+        (:meth:`_beating`), the one not ``taken`` with the largest ``l / g``, ``g`` the
+        density of the other completed and the failed inputs; None with fewer than 2
+        good inputs or when every draw is taken."""
+        good = self._beating(X, Y, ref, ok, gp, modelled)
+        if len(good) < 2:
+            return None
+        G = X[good]
+        B = np.vstack([np.delete(X, good, axis=0), X_failed])
+        k, d = G.shape
+        h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
+        owner = rng.integers(k, size=self.n_candidates)
+        Z = G[owner] + h * rng.standard_normal((self.n_candidates, d))
+        Z = self.space.round(np.clip(Z, 0.0, 1.0))
+        score = parzen_log_density(Z, G, h) - parzen_log_density(Z, B, h)
+        x, _ = self._best_new(Z, score, taken)
+        return x
 
     def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
                            rng: np.random.Generator) -> np.ndarray:

@@ -104,6 +104,17 @@ def check_trust_region(value: Any) -> float | None:
     return float(value)
 
 
+def check_explore(value: Any) -> float | None:
+    """``value`` as an exploration share: None, or a real number in (0, 1) (ValueError
+    otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) \
+            or not 0.0 < float(value) < 1.0:
+        raise ValueError(f"explore: expected None or a share in (0, 1), got {value!r}")
+    return float(value)
+
+
 @dataclass
 class _Header:
     """The definition a journal was created with (its first event)."""
@@ -117,6 +128,7 @@ class _Header:
     warp: str | None = None
     threshold_model: bool = False
     trust_region: float | None = None
+    explore: float | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> _Header:
@@ -133,11 +145,12 @@ class _Header:
             if not isinstance(threshold_model, bool):
                 raise TypeError(f"threshold_model is {threshold_model!r}, not a bool")
             trust_region = check_trust_region(event.get("trust_region"))
+            explore = check_explore(event.get("explore"))
         except (KeyError, TypeError) as e:
             raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
                 from None
         return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial,
-                   constraints, warp, threshold_model, trust_region)
+                   constraints, warp, threshold_model, trust_region, explore)
 
     def with_known(self, known: Mapping[str, Callable[[Mapping[str, Any]], float]] | None,
                    path: Path | None) -> _Header:
@@ -155,7 +168,8 @@ class _Header:
         objectives = [Objective.from_dict(o.to_dict(), known.get(o.name))
                       for o in self.objectives]
         return _Header(self.space, objectives, self.seed, self.noisy, self.n_initial,
-                       self.constraints, self.warp, self.threshold_model, self.trust_region)
+                       self.constraints, self.warp, self.threshold_model, self.trust_region,
+                       self.explore)
 
     def check_compatible(self, other: _Header, path: Path | None) -> None:
         """Refuse to resume a journal under a different definition (ValueError)."""
@@ -182,3 +196,5 @@ class _Header:
                              f"threshold_model={self.threshold_model}")
         if other.trust_region != self.trust_region:
             raise ValueError(f"{where}: it was created with trust_region={self.trust_region}")
+        if other.explore != self.explore:
+            raise ValueError(f"{where}: it was created with explore={self.explore}")

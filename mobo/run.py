@@ -125,6 +125,11 @@ def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
                    "recombinations of two of them; 0 or none: a "
                    "global search (default: the task's recommendation, off for the toy "
                    "problems; when resuming, the journal's)")
+    p.add_argument("--explore", type=explore_arg, default=None, metavar="P",
+                   help="the share P (0 <= P < 1) of model proposals drawn from a Parzen "
+                   "density of the trials that beat the thresholds, as TPE proposes, "
+                   "instead of maximising EHVI; 0 or none: off (default: the task's "
+                   "recommendation, off for the toy problems; when resuming, the journal's)")
     p.add_argument("--noisy", action="store_true",
                    help="the metrics are noisy (the proposer averages over the in-sample "
                    "front); implied by the noisy toy problems")
@@ -154,6 +159,20 @@ def _int_arg(flag: str, minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = flag
     return parse
+
+
+def explore_arg(text: str) -> float:
+    """--explore: a share in (0, 1), or 0 / none for no exploration share."""
+    if text.strip().lower() == "none":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 1) or none, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1) or none, got {text!r}")
+    return value
 
 
 def trust_region_arg(text: str) -> float:
@@ -330,24 +349,29 @@ def _journal_header(storage: Path) -> dict[str, Any]:
 
 def _study_options(args: argparse.Namespace, entry: TaskEntry,
                    header: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The study's ``warp``, ``threshold_model`` and ``trust_region``: each from its flag
-    when given, else from the journal of a resumed study (``header``), else the task's
+    """The study's ``warp``, ``threshold_model``, ``trust_region`` and ``explore``: each
+    from its flag when given, else from the journal of a resumed study (``header``), else the task's
     recommendation (:attr:`mobo.tasks.TaskEntry.study_options`; off where it has none)."""
     if header is None:
-        options = {"warp": None, "threshold_model": False, "trust_region": None}
+        options = {"warp": None, "threshold_model": False, "trust_region": None,
+                   "explore": None}
         options.update(entry.study_options)
     else:
         options = {"warp": header.get("warp"),
                    "threshold_model": header.get("threshold_model") is True,
-                   "trust_region": header.get("trust_region")}
-    options.update(flag_overrides(args.warp, args.threshold_model, args.trust_region))
+                   "trust_region": header.get("trust_region"),
+                   "explore": header.get("explore")}
+    options.update(flag_overrides(args.warp, args.threshold_model, args.trust_region,
+                                  args.explore))
     return options
 
 
 def flag_overrides(warp: str | None, threshold_model: bool | None,
-                   trust_region: float | None) -> dict[str, Any]:
+                   trust_region: float | None, explore: float | None = None
+                   ) -> dict[str, Any]:
     """The Study settings that flags give, as ``Study`` takes them: ``warp`` "none" (off)
-    or a warp name, ``threshold_model`` a bool, ``trust_region`` a half-width or 0 (off);
+    or a warp name, ``threshold_model`` a bool, ``trust_region`` a half-width or 0 (off),
+    ``explore`` a share or 0 (off);
     None: the flag was not given (the setting is left out)."""
     out: dict[str, Any] = {}
     if warp is not None:
@@ -356,6 +380,8 @@ def flag_overrides(warp: str | None, threshold_model: bool | None,
         out["threshold_model"] = threshold_model
     if trust_region is not None:
         out["trust_region"] = trust_region or None  # 0: off
+    if explore is not None:
+        out["explore"] = explore or None  # 0: off
     return out
 
 
@@ -364,6 +390,8 @@ def _settings_line(study: Study) -> str:
     parts = []
     if study.trust_region is not None:
         parts.append(f"trust region {study.trust_region:g}")
+    if study.explore is not None:
+        parts.append(f"exploration share {study.explore:g}")
     if study.threshold_model:
         parts.append("threshold model")
     if study.warp is not None:

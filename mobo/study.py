@@ -43,7 +43,10 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
 - a trust region (``trust_region``, :mod:`mobo.acquisition`; after TuRBO, Eriksson et al.
   2019, and MORBO, Daulton et al. 2022): proposals drawn near the inputs of the front
   that beats the reference point and near recombinations of two of them; recorded in the
-  header when set.
+  header when set;
+- an exploration share (``explore``, :mod:`mobo.acquisition`; after TPE, Bergstra et al.
+  2011): that share of model proposals drawn from a Parzen density of the trials that beat
+  the reference point; recorded in the header when set.
 
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
@@ -71,6 +74,7 @@ from mobo.definition import (
     _check_seed,
     _check_storage_path,
     _Header,
+    check_explore,
     check_trust_region,
 )
 from mobo.executors import make_executor
@@ -156,6 +160,9 @@ class Study:
             proposals from boxes of that half-width (unit cube) around the inputs of the
             front that beats the reference point and around recombinations of two of them
             (:mod:`mobo.acquisition`).
+        explore: ``None`` (default) or a share in (0, 1): the probability that a model
+            proposal is drawn from the density of the trials that beat the reference point
+            (as TPE proposes) instead of maximising EHVI (:mod:`mobo.acquisition`).
     """
 
     def __init__(
@@ -172,6 +179,7 @@ class Study:
         warp: str | None = None,
         threshold_model: bool = False,
         trust_region: float | None = None,
+        explore: float | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -191,11 +199,12 @@ class Study:
         if not isinstance(threshold_model, bool | np.bool_):
             raise ValueError(f"threshold_model: expected a bool, got {threshold_model!r}")
         trust_region = check_trust_region(trust_region)
+        explore = check_explore(explore)
         path = _check_storage_path(storage) if storage is not None else None
 
         if path is not None:
             mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints, warp,
-                           bool(threshold_model), trust_region)
+                           bool(threshold_model), trust_region, explore)
             known = {o.name: o.known for o in objectives if o.known is not None}
             if self._resume(path, proposer_options, read_only=False, expected=mine,
                             known=known):
@@ -205,14 +214,14 @@ class Study:
         self._setup(space, objectives, seed, bool(noisy),
                     n_initial if n_initial is not None else 2 * (space.dim + 1),
                     proposer_options, None if path is None else Journal(path), constraints,
-                    warp, bool(threshold_model), trust_region)
+                    warp, bool(threshold_model), trust_region, explore)
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
                journal: Journal | None, constraints: Sequence[Constraint] = (),
                warp: str | None = None, threshold_model: bool = False,
-               trust_region: float | None = None) -> None:
+               trust_region: float | None = None, explore: float | None = None) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
         self.constraints: list[Constraint] = list(constraints)
@@ -222,6 +231,7 @@ class Study:
         self.warp: str | None = warp
         self.threshold_model: bool = threshold_model
         self.trust_region: float | None = trust_region
+        self.explore: float | None = explore
         self._proposer_options = dict(proposer_options or {})
         self._proposer: Any = None
         self._journal = journal
@@ -334,7 +344,7 @@ class Study:
         self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
                     stored.n_initial, proposer_options, None if read_only else journal,
                     stored.constraints, stored.warp, stored.threshold_model,
-                    stored.trust_region)
+                    stored.trust_region, stored.explore)
         self._replay(events[1:], path)
         if not read_only:
             self._abandon_orphans()
@@ -360,6 +370,8 @@ class Study:
             event["threshold_model"] = True
         if self.trust_region is not None:  # likewise
             event["trust_region"] = self.trust_region
+        if self.explore is not None:  # likewise
+            event["explore"] = self.explore
         return event
 
     def _record(self, event: dict[str, Any]) -> None:
@@ -618,6 +630,8 @@ class Study:
                                           if o.threshold is not None]
             if self.trust_region is not None:
                 options["trust_region"] = self.trust_region
+            if self.explore is not None:
+                options["explore"] = self.explore
             self._proposer = Proposer(self.space, noisy=self.noisy, **options)
         return self._proposer
 
