@@ -17,7 +17,18 @@ and :data:`FILES`) differs between the commit it was made at and ``HEAD``; a Pyt
 whose syntax tree is the same once docstrings are dropped (an edit of comments, docstrings
 or layout only) has not changed in this sense, since no number can depend on it. A result
 without a stamp (made before stamps were recorded) or with a ``+dirty`` one cannot be
-checked and counts as stale too. ``python -m benchmarks.provenance`` writes
+checked and counts as stale too.
+
+Some changes to covered code cannot change a result's numbers although its syntax tree
+changes: an option added to the optimizer that is off in every run made before it (the
+runs' proposals are what they were), a refactor shown to propose the same points. Such a
+change is declared in ``results/provenance_neutral.json`` (:data:`NEUTRAL_FILE`): a list
+``changes`` of ``{"up_to": <commit>, "reason": <why no number changes>, "results":
+[<glob>, ...], "methods": [...]}`` (the last two optional: by default every result and
+method). A run made at a commit that is an ancestor of ``up_to`` is then judged by what
+changed between ``up_to`` and ``HEAD`` (the newest such declaration that applies): the
+changes before ``up_to`` are taken as neutral for it, with the reason in the report, and
+any change after ``up_to`` still makes it stale. ``python -m benchmarks.provenance`` writes
 ``results/provenance.md``: per result file that git tracks (runs still in progress beside
 them are not reported) and method, how many runs, at which commits, and for the stale ones
 the covered paths that changed since; ``--check`` also exits 1 when any run is stale.
@@ -33,6 +44,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import fnmatch
 import json
 import platform
 import re
@@ -41,7 +53,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +103,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "distill_recheck_gpu.json": ("benchmarks/distill_recheck.py",
                                  "benchmarks/distill_compare.py", "distill"),
 }
+NEUTRAL_FILE = "results/provenance_neutral.json"
 _MARKDOWN_STAMP = re.compile(r"Code: commit `?([0-9a-f]{7,40})`?( with uncommitted changes)?")
 
 
@@ -233,6 +246,80 @@ def _same_code(commit: str, path: str, root: Path) -> bool:
 
 
 @dataclass(frozen=True)
+class Neutral:
+    """A declaration that the changes to covered code up to a commit change no number of
+    the results (and methods) it names that were made before it."""
+
+    up_to: str                            # full commit hash
+    reason: str
+    results: tuple[str, ...] = ("*",)     # fnmatch globs of result paths
+    methods: tuple[str, ...] = ("*",)
+
+    def applies(self, result: str, method: str) -> bool:
+        return (any(fnmatch.fnmatchcase(result, g) for g in self.results)
+                and any(fnmatch.fnmatchcase(method, g) for g in self.methods))
+
+
+def read_neutral(root: Path = ROOT) -> list[Neutral]:
+    """The declarations of :data:`NEUTRAL_FILE` under ``root`` (none when it is absent);
+    ValueError naming the entry for one that is malformed or names a commit the
+    repository does not have."""
+    path = root / NEUTRAL_FILE
+    if not path.is_file():
+        return []
+    try:
+        changes = json.loads(path.read_text())["changes"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{NEUTRAL_FILE}: expected {{\"changes\": [...]}} ({e})") from None
+    out: list[Neutral] = []
+    for i, c in enumerate(changes):
+        where = f"{NEUTRAL_FILE}: changes[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("up_to"), str) \
+                or not isinstance(c.get("reason"), str) or not c["reason"].strip():
+            raise ValueError(f"{where}: needs an \"up_to\" commit and a \"reason\"")
+        full = git("rev-parse", "--verify", "--quiet", f"{c['up_to']}^{{commit}}", root=root)
+        if not full:
+            raise ValueError(f"{where}: {c['up_to']!r} is not a commit of this repository")
+        globs = {}
+        for key in ("results", "methods"):
+            value = c.get(key, ["*"])
+            if not isinstance(value, list) or not value \
+                    or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{where}: {key!r} must be a list of patterns")
+            globs[key] = tuple(value)
+        out.append(Neutral(full, c["reason"].strip(), globs["results"], globs["methods"]))
+    return out
+
+
+def _is_ancestor(a: str, b: str, root: Path) -> bool:
+    """Whether commit ``a`` is ``b`` or an ancestor of it."""
+    try:
+        subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=root, check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+def judged_from(commit: str, result: str, method: str, neutral: Sequence[Neutral],
+                root: Path = ROOT) -> Neutral | None:
+    """The declaration a run stamped ``commit`` is judged from: of those that apply to
+    (``result``, ``method``), that ``commit`` is an ancestor of and that are ancestors of
+    HEAD, the newest; None when none is (also for an empty, dirty or unknown
+    stamp, which no declaration makes checkable)."""
+    if not commit or commit.endswith(DIRTY) or \
+            git("cat-file", "-e", f"{commit}^{{commit}}", root=root) is None:
+        return None
+    best: Neutral | None = None
+    for n in neutral:
+        if n.up_to != commit and n.applies(result, method) and \
+                _is_ancestor(best.up_to if best else commit,
+                             n.up_to, root) and _is_ancestor(n.up_to, "HEAD", root):
+            best = n
+    return best
+
+
+@dataclass(frozen=True)
 class Group:
     """The runs of one method in one result file, by commit."""
 
@@ -240,6 +327,8 @@ class Group:
     method: str
     runs_by_commit: Mapping[str, int]  # commit stamp -> runs (or run segments)
     changed: Mapping[str, list[str]]   # commit stamp -> covered files changed since
+    # commit stamp -> the declaration of neutral changes it is judged from
+    judged: Mapping[str, Neutral] = field(default_factory=dict)
 
     @property
     def stale_runs(self) -> int:
@@ -248,12 +337,18 @@ class Group:
 
 def _group(result: str, paths: Sequence[str], method: str, commits: Iterable[str],
            root: Path) -> Group:
-    """The runs of ``method`` in ``result`` by commit stamp, judged against ``paths``."""
+    """The runs of ``method`` in ``result`` by commit stamp, judged against ``paths`` from
+    their commit or from the declaration of neutral changes that applies
+    (:func:`judged_from`)."""
     counts: dict[str, int] = defaultdict(int)
     for c in commits:
         counts[c] += 1
-    changed = {c: changed_since(c, paths, root) for c in counts}
-    return Group(result, method, dict(sorted(counts.items())), changed)
+    neutral = read_neutral(root)
+    judged = {c: n for c in counts
+              if (n := judged_from(c, result, method, neutral, root)) is not None}
+    changed = {c: changed_since(judged[c].up_to if c in judged else c, paths, root)
+               for c in counts}
+    return Group(result, method, dict(sorted(counts.items())), changed, judged)
 
 
 def compare_groups(path: Path, root: Path = ROOT, kind: str = "compare",
@@ -375,21 +470,30 @@ def markdown(groups: Sequence[Group]) -> str:
         "Which commit made each run of the stamped results, and whether the code those "
         "runs depend on has changed since (`benchmarks/provenance.py`: `COVERS`). A run "
         "made before commits were recorded, or from uncommitted changes, cannot be checked "
-        "and counts as stale. Generated by `python -m benchmarks.provenance`.",
+        "and counts as stale. A run *judged from* a later commit was made before changes "
+        f"declared in `{NEUTRAL_FILE}` not to change its numbers (their reasons are listed "
+        "below the table); only what changed after that commit can make it stale. "
+        "Generated by `python -m benchmarks.provenance`.",
         "",
         "| result | method | runs | fresh | stale | made at | changed since (stale runs) |",
         "|---|---|---:|---:|---:|---|---|",
     ]
     for g in groups:
         total = sum(g.runs_by_commit.values())
-        made = ", ".join(f"`{c[:10] + (DIRTY if c.endswith(DIRTY) else '')}` ({n})"
-                         if c else f"unrecorded ({n})" for c, n in g.runs_by_commit.items())
+        made = ", ".join(
+            (f"`{c[:10] + (DIRTY if c.endswith(DIRTY) else '')}` ({n})"
+             + (f" judged from `{g.judged[c].up_to[:10]}`" if c in g.judged else ""))
+            if c else f"unrecorded ({n})" for c, n in g.runs_by_commit.items())
         changed = sorted({p for c in g.runs_by_commit for p in g.changed[c]})
         shown = ", ".join(f"`{p}`" if not p.startswith("(") else p for p in changed[:6])
         if len(changed) > 6:
             shown += f" and {len(changed) - 6} more"
         lines.append(f"| `{g.result}` | {g.method} | {total} | {total - g.stale_runs} | "
                      f"{g.stale_runs} | {made} | {shown or '-'} |")
+    used = {(n.up_to, n.reason) for g in groups for n in g.judged.values()}
+    if used:
+        lines += ["", "Changes declared neutral:", ""]
+        lines += [f"- up to `{c[:10]}`: {reason}" for c, reason in sorted(used)]
     stale = sum(g.stale_runs for g in groups)
     lines += ["", f"{stale} of {sum(sum(g.runs_by_commit.values()) for g in groups)} runs "
               "are stale." if stale else "No run is stale."]

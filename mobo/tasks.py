@@ -75,7 +75,7 @@ from mobo.study import Study
 from mobo.trial import Constraint, Objective, Trial
 
 # the Study arguments a task may recommend (TaskEntry.study_options)
-STUDY_OPTIONS: tuple[str, ...] = ("warp", "threshold_model", "trust_region")
+STUDY_OPTIONS: tuple[str, ...] = ("warp", "threshold_model", "trust_region", "explore")
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -161,8 +161,9 @@ class TaskEntry:
             absent or empty).
         study_options: the study settings recommended for the task, which ``python -m
             mobo.run`` uses for a new study unless a flag says otherwise: any of ``warp``,
-            ``threshold_model`` and ``trust_region`` (:class:`mobo.study.Study`'s
-            arguments of those names). Default: none (every one off).
+            ``threshold_model``, ``trust_region`` and ``explore``
+            (:class:`mobo.study.Study`'s arguments of those names). Default: none (every
+            one off).
     """
 
     name: str

@@ -119,6 +119,7 @@ def test_a_terminated_launcher_stops_its_runs(tmp_path: Path) -> None:
     (["--methods", "mobo", "mobo"], "each value once"),
     (["--methods", "random"], "invalid choice"),
     (["--mobo-trust-region", "-3"], "expected a number in (0, 1] or none"),
+    (["--mobo-explore", "1"], "expected a number in [0, 1) or none"),
     (["--mobo-warp", "log"], "invalid choice"),
     (["--standin", "--eval-cache", "c.jsonl"], "the stand-in keeps no evaluation cache"),
     (["--eval-cache", "/no/such/folder/c.jsonl"], "is not a folder"),
@@ -163,19 +164,21 @@ def test_mobo_settings_and_the_cache_reach_every_run_as_given(tmp_path: Path) ->
     cache.parent.mkdir()
     args = P.parse_args(["--methods", "mobo", "tpe", "--seeds", "0", "--out-dir",
                          str(tmp_path / "out"), "--mobo-trust-region", "0.1",
-                         "--mobo-warp", "rank", "--no-mobo-threshold-model",
+                         "--mobo-explore", "0.3", "--mobo-warp", "rank",
+                         "--no-mobo-threshold-model",
                          "--eval-cache", str(cache)])
     for job in (("mobo", 0), ("tpe", 0)):
         cmd = P.run_command(args, job)
         # what the sequential command then parses is what was given here
         seq = DC.parse_args(cmd[cmd.index("--methods"):])
         assert seq.mobo_trust_region == 0.1 and seq.mobo_warp == "rank"
+        assert seq.mobo_explore == 0.3 and DC.mobo_overrides(seq)["explore"] == 0.3
         assert seq.mobo_threshold_model is False and seq.eval_cache == str(cache)
         assert seq.methods == [job[0]] and seq.seeds == [0]
     plain = P.parse_args(["--out-dir", str(tmp_path / "out")])
     seq = DC.parse_args(P.run_command(plain, ("mobo", 10))[3:])
-    assert (seq.mobo_trust_region, seq.mobo_warp, seq.mobo_threshold_model,
-            seq.eval_cache) == (None, None, None, None)
+    assert (seq.mobo_trust_region, seq.mobo_explore, seq.mobo_warp,
+            seq.mobo_threshold_model, seq.eval_cache) == (None, None, None, None, None)
 
 
 def test_a_launch_with_a_trust_region_runs_mobo_with_it(tmp_path: Path) -> None:

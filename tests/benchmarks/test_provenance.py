@@ -102,6 +102,60 @@ def test_an_edit_of_docstrings_and_comments_only_does_not_make_a_result_stale(
     assert sorted(P.changed_since(first, covered, repo)) == ["benchmarks/compare.py", rel]
 
 
+def _declare(repo: Path, *changes: dict[str, object]) -> None:
+    (repo / "results").mkdir(exist_ok=True)
+    (repo / P.NEUTRAL_FILE).write_text(json.dumps({"changes": list(changes)}))
+
+
+def test_changes_declared_neutral_are_forgiven_up_to_their_commit_only(repo: Path) -> None:
+    first = _git(repo, "rev-parse", "HEAD")
+    covered = P.covers("compare", "mobo")
+    neutral = _commit(repo, "mobo/acquisition.py", "explore = None\n")
+    run = ("results/compare.csv", "mobo")
+    assert P._group(*run[:1], covered, run[1], [first], repo).stale_runs == 1
+    _declare(repo, {"up_to": neutral[:12], "reason": "an option off in every run"})
+    g = P._group(run[0], covered, run[1], [first, first], repo)
+    assert g.stale_runs == 0 and g.judged[first].up_to == neutral
+    assert "judged from `" + neutral[:10] in P.markdown([g])
+    assert "- up to `" + neutral[:10] + "`: an option off in every run" in P.markdown([g])
+    # a run made after the declared commit is judged from its own commit
+    assert P._group(run[0], covered, run[1], [neutral], repo).judged == {}
+    # what changes after the declared commit still makes the run stale
+    _commit(repo, "mobo/problems.py", "changed = True\n")
+    g = P._group(run[0], covered, run[1], [first], repo)
+    assert g.stale_runs == 1 and g.changed[first] == ["mobo/problems.py"]
+    # a declaration for other results or methods does not apply; the newest that does wins
+    later = _commit(repo, "README.md", "text\n")
+    _declare(repo, {"up_to": neutral, "reason": "r1"},
+             {"up_to": later, "reason": "r2", "results": ["results/distill*"]},
+             {"up_to": later, "reason": "r3", "methods": ["tpe"]})
+    assert P._group(run[0], covered, "mobo", [first], repo).judged[first].reason == "r1"
+    assert P._group(run[0], covered, "tpe", [first], repo).judged[first].reason == "r3"
+    assert P._group("results/distill_x.csv", covered, "mobo", [first],
+                    repo).judged[first].reason == "r2"
+    # a stamp no declaration can make checkable stays stale
+    g = P._group(run[0], covered, "mobo", ["", first + P.DIRTY], repo)
+    assert g.judged == {} and g.stale_runs == 2
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ([{"reason": "r"}], "needs an \"up_to\" commit and a \"reason\""),
+    ([{"up_to": "HEAD", "reason": " "}], "needs an \"up_to\" commit"),
+    ([{"up_to": "0" * 40, "reason": "r"}], "is not a commit of this repository"),
+    ([{"up_to": "HEAD", "reason": "r", "methods": "mobo"}], "'methods' must be a list"),
+    ([{"up_to": "HEAD", "reason": "r", "results": []}], "'results' must be a list"),
+])
+def test_malformed_declarations_are_refused_naming_the_entry(
+        repo: Path, changes: list[dict[str, object]], needle: str) -> None:
+    _declare(repo, *changes)
+    with pytest.raises(ValueError, match="changes\\[0\\]") as e:
+        P.read_neutral(repo)
+    assert needle in str(e.value)
+    (repo / P.NEUTRAL_FILE).write_text("[]")
+    with pytest.raises(ValueError, match="expected"):
+        P.read_neutral(repo)
+
+
 def test_files_stamped_once_or_per_entry_are_read_and_judged(repo: Path) -> None:
     first = _git(repo, "rev-parse", "HEAD")
     results = repo / "results"

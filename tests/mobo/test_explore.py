@@ -1,0 +1,221 @@
+"""The exploration share of :mod:`mobo.acquisition`: the Parzen density against a slow
+reference, where the share's proposals go, that an unset share leaves proposals as they
+were, and its record in the journal, in :class:`mobo.Study` and in ``python -m mobo.run``."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mobo.acquisition import _EXPLORE_MIN_BANDWIDTH, Proposer, parzen_log_density
+from mobo.gp import fit_gp
+from mobo.run import main
+from mobo.space import Categorical, Float, Int, Space
+from mobo.study import Study
+from mobo.tasks import TaskEntry
+from mobo.trial import Objective
+
+SPACE3 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0), Float("c", 0.0, 1.0)])
+MIXED = Space([Int("layers", 1, 6), Float("lr", 1e-5, 1e-2, log=True),
+               Categorical("init", ["random", "pretrained"])])
+FAST = {"n_candidates": 256, "n_local": 8, "n_starts": 2, "max_iter": 10}
+
+
+def _parzen_reference(z: np.ndarray, P: np.ndarray, h: np.ndarray) -> float:
+    """The log of (uniform density 1 + the sum of product-Gaussian kernels at ``P``) /
+    (n + 1) at ``z``, one kernel and one coordinate at a time."""
+    total = 1.0
+    for p in P:
+        k = 1.0
+        for zi, pi, hi in zip(z, p, h, strict=True):
+            k *= math.exp(-0.5 * ((zi - pi) / hi) ** 2) / (hi * math.sqrt(2 * math.pi))
+        total += k
+    return math.log(total / (len(P) + 1))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_parzen_log_density_matches_the_slow_reference(n: int) -> None:
+    rng = np.random.default_rng(n)
+    P = rng.random((n, 3))
+    h = rng.uniform(0.05, 0.4, 3)
+    Z = np.vstack([rng.random((20, 3)), P[:2]])  # also at the kernels' own centres
+    got = parzen_log_density(Z, P, h)
+    want = [_parzen_reference(z, P, h) for z in Z]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_parzen_log_density_stays_finite_far_from_narrow_kernels() -> None:
+    # every kernel underflows far away; the uniform component keeps the log finite
+    P = np.zeros((4, 2))
+    h = np.full(2, 1e-3)
+    got = parzen_log_density(np.array([[1.0, 1.0], [0.0, 0.0]]), P, h)
+    assert np.isfinite(got).all()
+    assert got[0] == pytest.approx(math.log(1 / 5))
+    ref = math.log((1 + 4 / (2 * math.pi * 1e-6)) / 5)
+    assert got[1] == pytest.approx(ref, rel=1e-12)
+
+
+def _corner_data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40 trials on [0,1]^3: those with a < 0.3 and b > 0.7 beat the reference (0, 0)
+    clearly, every other one sits on a plateau just above it."""
+    X = rng.random((40, 3))
+    X[:6, 0] = rng.uniform(0.0, 0.3, 6)
+    X[:6, 1] = rng.uniform(0.7, 1.0, 6)
+    good = (X[:, 0] < 0.3) & (X[:, 1] > 0.7)
+    Y = np.where(good[:, None], -1.0 - X[:, [2]] * np.array([[1.0, -1.0]]), 0.05)
+    Y = Y + 0.001 * rng.standard_normal(Y.shape)
+    return X, Y, np.zeros(2)
+
+
+def test_the_share_proposes_where_the_trials_beating_the_reference_are_dense() -> None:
+    rng = np.random.default_rng(0)
+    X, Y, ref = _corner_data(rng)
+    prop = Proposer(SPACE3, explore=0.999999, **FAST)
+    for seed in range(5):
+        p = prop.propose(X, Y, ref, rng=np.random.default_rng(seed))
+        assert "explore" in p.timings
+        # drawn near a good input: within a few bandwidths of the corner
+        assert p.x[0] < 0.3 + 3 * 0.2 and p.x[1] > 0.7 - 3 * 0.2
+        assert not (np.max(np.abs(X - p.x), axis=1) <= 1e-9).any()
+        assert math.isfinite(p.log_acq_value)
+
+
+def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
+    # a brute-force check of _explore: replay its draws with the same rng and score them
+    # with the slow reference densities
+    rng = np.random.default_rng(1)
+    X, Y, ref = _corner_data(rng)
+    prop = Proposer(SPACE3, explore=0.5, **FAST)
+    gp = fit_gp(X, Y)
+    ok = np.ones(len(X), dtype=bool)
+    good = prop._beating(X, Y, ref, ok, gp, [0, 1])
+    x = prop._explore(X, Y, ref, ok, gp, [0, 1], np.zeros((0, 3)), X,
+                      np.random.default_rng(7))
+    assert x is not None
+    G = X[good]
+    B = np.delete(X, good, axis=0)
+    k, d = G.shape
+    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
+    r = np.random.default_rng(7)
+    owner = r.integers(k, size=FAST["n_candidates"])
+    Z = np.clip(G[owner] + h * r.standard_normal((FAST["n_candidates"], d)), 0.0, 1.0)
+    ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in Z]
+    best = Z[int(np.argmax(ratio))]
+    np.testing.assert_allclose(x, best, atol=1e-12)
+
+
+def test_fewer_than_two_good_trials_give_the_usual_proposal() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.random((12, 3))
+    Y = np.full((12, 2), 0.05) + 0.01 * rng.random((12, 2))
+    Y[0] = [-1.0, -1.0]  # one trial beats the reference
+    p = Proposer(SPACE3, explore=0.999999, **FAST).propose(
+        X, Y, np.zeros(2), rng=np.random.default_rng(0))
+    assert "explore" not in p.timings
+
+
+def test_mixed_space_draws_are_valid_points() -> None:
+    rng = np.random.default_rng(3)
+    X = MIXED.random(30, rng)
+    lr = np.array([MIXED.decode(x)["lr"] for x in X])
+    good = (lr > 1e-4) & (lr < 1e-3)
+    Y = np.where(good[:, None], np.array([[-1.0, -2.0]]) + 0.1 * rng.random((30, 2)), 0.1)
+    p = Proposer(MIXED, explore=0.999999, **FAST).propose(
+        X, Y, np.zeros(2), rng=np.random.default_rng(0))
+    assert "explore" in p.timings
+    np.testing.assert_array_equal(MIXED.round(p.x[None])[0], p.x)
+    params = MIXED.decode(p.x)
+    assert 1 <= params["layers"] <= 6 and params["init"] in ("random", "pretrained")
+
+
+def test_the_share_costs_one_draw_and_an_unset_share_none() -> None:
+    # a share that (almost surely) does not fire makes the usual proposal after one
+    # uniform draw: the unset share's proposal from an rng advanced by that one draw is the
+    # same point, so without the share the rng stream is untouched
+    rng = np.random.default_rng(4)
+    X, Y, ref = _corner_data(rng)
+    advanced = np.random.default_rng(9)
+    advanced.random()
+    off = Proposer(SPACE3, trust_region=0.1, **FAST).propose(X, Y, ref, rng=advanced)
+    fresh = np.random.default_rng(9)
+    rare = Proposer(SPACE3, trust_region=0.1, explore=1e-12, **FAST).propose(
+        X, Y, ref, rng=fresh)
+    np.testing.assert_array_equal(off.x, rare.x)
+    assert advanced.random() == fresh.random()
+    assert "explore" not in off.timings and "explore" not in rare.timings
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.2, 1.5, True, "0.3", float("nan")])
+def test_bad_shares_are_refused(bad: Any) -> None:
+    with pytest.raises(ValueError, match="explore"):
+        Proposer(SPACE3, explore=bad)
+    with pytest.raises(ValueError, match="explore"):
+        Study(SPACE3, ["f0", "f1"], explore=bad)
+
+
+def _fn(params: dict[str, Any]) -> dict[str, float]:
+    a, b, c = params["a"], params["b"], params["c"]
+    return {"f0": a + 0.3 * c, "f1": 1.0 - a * a + 0.3 * b}
+
+
+def test_study_records_it_uses_it_and_checks_it_on_resume(tmp_path: Path) -> None:
+    objectives = [Objective("f0", threshold=0.8), Objective("f1", threshold=0.9)]
+    on, off = tmp_path / "on.jsonl", tmp_path / "off.jsonl"
+    with Study(SPACE3, objectives, storage=on, seed=0, n_initial=6, proposer_options=FAST,
+               explore=0.5) as s:
+        s.optimize(_fn, 14)
+        assert s._get_proposer().explore == 0.5
+    with Study(SPACE3, objectives, storage=off, seed=0, n_initial=6,
+               proposer_options=FAST) as s:
+        s.optimize(_fn, 8)
+    assert json.loads(on.read_text().splitlines()[0])["explore"] == 0.5
+    assert "explore" not in json.loads(off.read_text().splitlines()[0])
+    read = Study.read(on)
+    assert read.explore == 0.5 and Study.read(off).explore is None
+    kinds = ["explore" in t.timings for t in read.trials if t.source == "model"]
+    assert any(kinds) and not all(kinds)  # some of 8 model proposals at share 0.5
+    before = on.read_bytes()
+    with pytest.raises(ValueError, match="explore"):
+        Study(SPACE3, objectives, storage=on, seed=0, n_initial=6, explore=0.2)
+    assert on.read_bytes() == before
+    # the same seed resumed gives the same proposals (the share's draws come from the rng)
+    again = tmp_path / "again.jsonl"
+    with Study(SPACE3, objectives, storage=again, seed=0, n_initial=6,
+               proposer_options=FAST, explore=0.5) as s:
+        s.optimize(_fn, 10)
+    with Study(SPACE3, objectives, storage=again, seed=0, n_initial=6,
+               proposer_options=FAST, explore=0.5) as s:
+        s.optimize(_fn, 14)
+    assert [t.params for t in Study.read(again).trials] == [t.params for t in read.trials]
+
+
+def test_cli_flag_recorded_kept_on_resume_and_checked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "t.jsonl"
+    base = ["--problem", "zdt1", "--seed", "1", "--storage", str(journal)]
+    shown = io.StringIO()
+    assert main([*base, "--budget", "9", "--explore", "0.25"], out=shown) == 0
+    assert "exploration share 0.25" in shown.getvalue()
+    assert json.loads(journal.read_text().splitlines()[0])["explore"] == 0.25
+    assert main([*base, "--budget", "10"], out=io.StringIO()) == 0  # the journal's
+    assert Study.read(journal).explore == 0.25
+    before = journal.read_bytes()
+    assert main([*base, "--budget", "11", "--explore", "none"], out=io.StringIO()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "explore" in err[0]
+    assert journal.read_bytes() == before
+    for bad in ("1", "-0.1", "some"):
+        assert main(["--problem", "zdt1", "--budget", "3", "--explore", bad],
+                    out=io.StringIO()) == 2
+        assert "--explore" in capsys.readouterr().err
+
+
+def test_a_task_may_recommend_it() -> None:
+    entry = TaskEntry("x", "y", lambda a, s: None, study_options={"explore": 0.3})
+    assert entry.study_options == {"explore": 0.3}
