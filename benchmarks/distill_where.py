@@ -18,6 +18,12 @@ more heads, or of one learning-rate band) are left out, median over the runs. A 
 whose proposals never reach a group can lose nothing there; a large share lost is a group
 the method's front depends on.
 
+Where mobo ran with an exploration share (``Study(explore=...)``: some proposals drawn from
+a density of the trials that beat the threshold instead of maximising EHVI), the first
+three tables also split its post-initial trials into ``mobo (EHVI)`` and ``mobo
+(explore)`` rows, read from the journal (an exploration proposal's ``timings`` have an
+``explore`` entry).
+
 Counted are the post-initial trials (``source == "model"``) among a run's first ``budget``
 finished trials, failed ones included (a failed trial does not beat the threshold), over
 the held-out seeds of every comparison folder given; the threshold is the folder's fixed
@@ -48,8 +54,10 @@ from benchmarks.distill_compare import (
     _run_files,
     records,
     run_hypervolume,
+    run_path,
 )
 from benchmarks.provenance import relative
+from mobo import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -139,6 +147,21 @@ def tally(runs: Sequence[Sequence[Mapping[str, Any]]], threshold: float,
 Needs = dict[str, list[tuple[float, dict[str, float]]]]  # method -> per run
 
 
+def explore_marks(journal: Path) -> list[bool]:
+    """Per finished trial of a mobo journal, in the order of its per-run records
+    (:func:`benchmarks.distill_compare.mobo_records`): whether it was an exploration
+    proposal."""
+    return [("explore" in t.timings) for t in Study.read(journal).trials
+            if t.status in ("completed", "failed")]
+
+
+def only(run: Sequence[Mapping[str, Any]], keep: Sequence[bool]) -> list[dict[str, Any]]:
+    """``run`` with the post-initial trials not in ``keep`` relabelled so that
+    :func:`tally` skips them (the others, and the trial numbering, unchanged)."""
+    return [dict(r, source="skipped") if r["source"] == "model" and not k else dict(r)
+            for r, k in zip(run, keep, strict=True)]
+
+
 def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
                    budget: int = BUDGET) -> tuple[float, dict[str, tuple[Tally, int]], Needs]:
     """(threshold, method -> (tally, runs counted), method -> per run
@@ -157,10 +180,19 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
     for m, s in _run_files(folder):  # in the comparison's method order
         if s in seeds:
             by_method.setdefault(m, []).append(records(folder, m, s))
-    return threshold, {m: (tally(rs, threshold, budget), len(rs))
-                       for m, rs in by_method.items()}, \
-        {m: [hypervolume_needs(r, reference, budget) for r in rs]
-         for m, rs in by_method.items()}
+    tallies = {m: (tally(rs, threshold, budget), len(rs)) for m, rs in by_method.items()}
+    mobo_seeds = [s for m, s in _run_files(folder) if m == "mobo" and s in seeds]
+    marks = [explore_marks(run_path(folder, "mobo", s)) for s in mobo_seeds]
+    if any(any(m) for m in marks):
+        runs = by_method["mobo"]
+        split = {"mobo (EHVI)": [only(r, [not x for x in m]) for r, m in zip(runs, marks,
+                                                                             strict=True)],
+                 "mobo (explore)": [only(r, m) for r, m in zip(runs, marks, strict=True)]}
+        tallies = {k: v for m, v in tallies.items() for k, v in (
+            [(m, v)] + ([(n, (tally(rs, threshold, budget), len(rs)))
+                         for n, rs in split.items()] if m == "mobo" else []))}
+    return threshold, tallies, {m: [hypervolume_needs(r, reference, budget) for r in rs]
+                                for m, rs in by_method.items()}
 
 
 def _cell(t: Tally, group: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import distill_where as W
 from benchmarks.distill_compare import NAME, _csv_row, above_share, parse_row, read_records
+from mobo import Categorical, Int, Objective, Space, Study
 
 THRESHOLD = 30.0
 
@@ -215,3 +216,38 @@ def test_seeds_select_the_runs_counted_and_bad_seeds_exit_2(
             W.main(["--folders", str(folder), "--seeds", *bad, "--out", str(tmp_path / "x.md")])
         assert e.value.code == 2 and "--seeds" in capsys.readouterr().err
     assert not (tmp_path / "x.md").exists()
+
+
+def test_an_exploration_share_splits_mobos_rows_by_kind(tmp_path: Path) -> None:
+    space = Space([Int("n_layers", 1, 6), Int("n_heads", 1, 12),
+                   Categorical("init", ["teacher", "pretrained"])])
+
+    def fn(p: dict) -> dict[str, float]:
+        learns = p["init"] == "teacher" and p["n_layers"] >= 3
+        return {"exact": 40.0 + p["n_layers"] + p["n_heads"] / 10 if learns else 20.0,
+                "num_parameters": 10.0 * p["n_layers"] * p["n_heads"]}
+
+    folder = _folder(tmp_path, {})
+    journal = folder / NAME / "mobo-10.jsonl"
+    objectives = [Objective("exact", maximize=True, threshold=THRESHOLD),
+                  Objective("num_parameters", threshold=1000.0)]
+    with Study(space, objectives, storage=journal, seed=0, n_initial=8, explore=0.5,
+               proposer_options={"n_candidates": 256, "max_iter": 5}) as s:
+        s.optimize(fn, 20)
+        kinds = ["explore" in t.timings for t in s.trials if t.source == "model"]
+    assert any(kinds) and not all(kinds)
+    assert W.explore_marks(journal) == [False] * 8 + kinds
+    _, tallies, _ = W.folder_tallies(folder)
+    whole, ehvi, explore = (tallies[m][0] for m in ("mobo", "mobo (EHVI)", "mobo (explore)"))
+    assert explore["all"][1] == sum(kinds) and ehvi["all"][1] == len(kinds) - sum(kinds)
+    for group, (above, tried) in whole.items():
+        assert ehvi.get(group, [0, 0])[0] + explore.get(group, [0, 0])[0] == above
+        assert ehvi.get(group, [0, 0])[1] + explore.get(group, [0, 0])[1] == tried
+    text = W.report([folder])
+    assert "| mobo (EHVI) | 1 |" in text and "| mobo (explore) | 1 |" in text
+    # without a share the rows are not split
+    plain = _folder(tmp_path / "plain", {})
+    with Study(space, objectives, storage=plain / NAME / "mobo-10.jsonl", seed=0,
+               n_initial=8, proposer_options={"n_candidates": 256, "max_iter": 5}) as s:
+        s.optimize(fn, 10)
+    assert "| mobo | 1 |" in W.report([plain]) and "mobo (EHVI)" not in W.report([plain])
