@@ -133,8 +133,10 @@ Bardenet, Bengio & Kegl 2011, "Algorithms for hyper-parameter optimization"; wit
 Tanigaki, Watanabe & Onishi 2020): ``l`` is a Gaussian-kernel density over the encoded
 inputs of the completed trials that beat the reference point (credibly, as the trust
 region's centres: by at least one posterior sd, while any does) and ``g`` one over all
-other completed and failed trials, each mixed with the uniform density on the cube at
-weight 1 / (n + 1) (the prior component of TPE); candidates are drawn from ``l`` (a good
+other completed, failed and pending trials (a pending trial is not yet known to be
+good, so parallel asks spread out instead of drawing next to the same good trial), each
+mixed with the uniform density on the cube at weight 1 / (n + 1) (the prior component of
+TPE); candidates are drawn from ``l`` (a good
 trial's input plus Gaussian noise, bandwidth per coordinate the good inputs' spread times
 Scott's factor n^(-1/(d+4)), at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the one
 with the largest ``l / g`` that is not taken wins. It ignores known objectives and the
@@ -677,7 +679,8 @@ class Proposer:
         # every proposal, is what it was before the share existed
         if self.explore is not None and rng.random() < self.explore:
             t2 = time.perf_counter()
-            x = self._explore(X, Y, ref, ok, gp, modelled, X_failed, taken, rng)
+            x = self._explore(X, Y, ref, ok, gp, modelled, np.vstack([X_failed, X_pending]),
+                              taken, rng)
             if x is not None:
                 s = float(acq.score(x[None])[0])
                 t3 = time.perf_counter()
@@ -807,18 +810,18 @@ class Proposer:
         return keep[credible] if credible.any() else keep
 
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                 gp: GP, modelled: Sequence[int], X_failed: np.ndarray,
+                 gp: GP, modelled: Sequence[int], X_other: np.ndarray,
                  taken: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """The exploration share's point (see the module docstring): of ``n_candidates``
         rounded draws from the density ``l`` of the (k, d) inputs that beat ``ref``
         (:meth:`_beating`), the one not ``taken`` with the largest ``l / g``, ``g`` the
-        density of the other completed and the failed inputs; None with fewer than 2
-        good inputs or when every draw is taken."""
+        density of the other completed inputs and of ``X_other`` (failed and pending
+        ones); None with fewer than 2 good inputs or when every draw is taken."""
         good = self._beating(X, Y, ref, ok, gp, modelled)
         if len(good) < 2:
             return None
         G = X[good]
-        B = np.vstack([np.delete(X, good, axis=0), X_failed])
+        B = np.vstack([np.delete(X, good, axis=0), X_other])
         k, d = G.shape
         h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
         owner = rng.integers(k, size=self.n_candidates)

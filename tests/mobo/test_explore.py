@@ -219,3 +219,16 @@ def test_cli_flag_recorded_kept_on_resume_and_checked(
 def test_a_task_may_recommend_it() -> None:
     entry = TaskEntry("x", "y", lambda a, s: None, study_options={"explore": 0.3})
     assert entry.study_options == {"explore": 0.3}
+
+
+def test_pending_points_push_the_share_away_from_themselves() -> None:
+    # pending trials around the share's own pick put mass of g there, so with them the
+    # pick lies away from them; without them in g, the next-best draw is next to them
+    rng = np.random.default_rng(5)
+    X, Y, ref = _corner_data(rng)
+    prop = Proposer(SPACE3, explore=0.999999, **FAST)
+    first = prop.propose(X, Y, ref, rng=np.random.default_rng(0)).x
+    pending = (first + 0.03 * np.random.default_rng(1).standard_normal((20, 3))).clip(0, 1)
+    second = prop.propose(X, Y, ref, rng=np.random.default_rng(0), X_pending=pending).x
+    gap = np.min(np.max(np.abs(pending - second), axis=1))
+    assert gap > 0.05
