@@ -22,13 +22,21 @@ checked and counts as stale too.
 Some changes to covered code cannot change a result's numbers although its syntax tree
 changes: an option added to the optimizer that is off in every run made before it (the
 runs' proposals are what they were), a refactor shown to propose the same points. Such a
-change is declared in ``results/provenance_neutral.json`` (:data:`NEUTRAL_FILE`): a list
-``changes`` of ``{"up_to": <commit>, "reason": <why no number changes>, "results":
+change is declared in ``results/provenance_declared.json`` (:data:`DECLARED_FILE`): a
+list ``neutral`` of ``{"up_to": <commit>, "reason": <why no number changes>, "results":
 [<glob>, ...], "methods": [...]}`` (the last two optional: by default every result and
 method). A run made at a commit that is an ancestor of ``up_to`` is then judged by what
 changed between ``up_to`` and ``HEAD`` (the newest such declaration that applies): the
 changes before ``up_to`` are taken as neutral for it, with the reason in the report, and
-any change after ``up_to`` still makes it stale. ``python -m benchmarks.provenance`` writes
+any change after ``up_to`` still makes it stale.
+
+A change that does alter what a result's command gives (a new default, say) leaves the
+runs made before it as the record of the earlier code until they are rerun. Such runs are
+declared in the same file's list ``superseded`` (``{"before": <commit>, "reason": <what
+changed and what the rerun needs>, "results": [...], "methods": [...]}``): a stale run of
+a matching result and method made at an ancestor of ``before`` is counted as superseded,
+not stale, and the report says so with the reason; every report that shows such runs has
+to say which code made them. ``python -m benchmarks.provenance`` writes
 ``results/provenance.md``: per result file that git tracks (runs still in progress beside
 them are not reported) and method, how many runs, at which commits, and for the stale ones
 the covered paths that changed since; ``--check`` also exits 1 when any run is stale.
@@ -103,7 +111,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "distill_recheck_gpu.json": ("benchmarks/distill_recheck.py",
                                  "benchmarks/distill_compare.py", "distill"),
 }
-NEUTRAL_FILE = "results/provenance_neutral.json"
+DECLARED_FILE = "results/provenance_declared.json"
 _MARKDOWN_STAMP = re.compile(r"Code: commit `?([0-9a-f]{7,40})`?( with uncommitted changes)?")
 
 
@@ -246,11 +254,13 @@ def _same_code(commit: str, path: str, root: Path) -> bool:
 
 
 @dataclass(frozen=True)
-class Neutral:
-    """A declaration that the changes to covered code up to a commit change no number of
-    the results (and methods) it names that were made before it."""
+class Declaration:
+    """Of :data:`DECLARED_FILE`: in list ``neutral``, that the changes to covered code up
+    to ``commit`` change no number of the results (and methods) it names made before it;
+    in list ``superseded``, that the runs of those made before ``commit`` are the record
+    of earlier code, kept until they are rerun."""
 
-    up_to: str                            # full commit hash
+    commit: str                           # full hash: "up_to" (neutral), "before" (superseded)
     reason: str
     results: tuple[str, ...] = ("*",)     # fnmatch globs of result paths
     methods: tuple[str, ...] = ("*",)
@@ -260,34 +270,43 @@ class Neutral:
                 and any(fnmatch.fnmatchcase(method, g) for g in self.methods))
 
 
-def read_neutral(root: Path = ROOT) -> list[Neutral]:
-    """The declarations of :data:`NEUTRAL_FILE` under ``root`` (none when it is absent);
-    ValueError naming the entry for one that is malformed or names a commit the
-    repository does not have."""
-    path = root / NEUTRAL_FILE
+_DECLARED_KEYS = {"neutral": "up_to", "superseded": "before"}
+
+
+def read_declared(root: Path = ROOT) -> dict[str, list[Declaration]]:
+    """The declarations of :data:`DECLARED_FILE` under ``root``, by list (``neutral``,
+    ``superseded``; empty when the file or a list is absent); ValueError naming the entry
+    for one that is malformed or names a commit the repository does not have."""
+    path = root / DECLARED_FILE
+    out: dict[str, list[Declaration]] = {kind: [] for kind in _DECLARED_KEYS}
     if not path.is_file():
-        return []
+        return out
     try:
-        changes = json.loads(path.read_text())["changes"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"{NEUTRAL_FILE}: expected {{\"changes\": [...]}} ({e})") from None
-    out: list[Neutral] = []
-    for i, c in enumerate(changes):
-        where = f"{NEUTRAL_FILE}: changes[{i}]"
-        if not isinstance(c, dict) or not isinstance(c.get("up_to"), str) \
-                or not isinstance(c.get("reason"), str) or not c["reason"].strip():
-            raise ValueError(f"{where}: needs an \"up_to\" commit and a \"reason\"")
-        full = git("rev-parse", "--verify", "--quiet", f"{c['up_to']}^{{commit}}", root=root)
-        if not full:
-            raise ValueError(f"{where}: {c['up_to']!r} is not a commit of this repository")
-        globs = {}
-        for key in ("results", "methods"):
-            value = c.get(key, ["*"])
-            if not isinstance(value, list) or not value \
-                    or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"{where}: {key!r} must be a list of patterns")
-            globs[key] = tuple(value)
-        out.append(Neutral(full, c["reason"].strip(), globs["results"], globs["methods"]))
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or set(data) - set(_DECLARED_KEYS):
+            raise TypeError(f"keys {sorted(data) if isinstance(data, dict) else data!r}")
+        lists = {kind: list(data.get(kind, [])) for kind in _DECLARED_KEYS}
+    except (json.JSONDecodeError, TypeError) as e:
+        raise ValueError(f"{DECLARED_FILE}: expected {{\"neutral\": [...], "
+                         f"\"superseded\": [...]}} ({e})") from None
+    for kind, key in _DECLARED_KEYS.items():
+        for i, c in enumerate(lists[kind]):
+            where = f"{DECLARED_FILE}: {kind}[{i}]"
+            if not isinstance(c, dict) or not isinstance(c.get(key), str) \
+                    or not isinstance(c.get("reason"), str) or not c["reason"].strip():
+                raise ValueError(f"{where}: needs a \"{key}\" commit and a \"reason\"")
+            full = git("rev-parse", "--verify", "--quiet", f"{c[key]}^{{commit}}", root=root)
+            if not full:
+                raise ValueError(f"{where}: {c[key]!r} is not a commit of this repository")
+            globs = {}
+            for field_name in ("results", "methods"):
+                value = c.get(field_name, ["*"])
+                if not isinstance(value, list) or not value \
+                        or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"{where}: {field_name!r} must be a list of patterns")
+                globs[field_name] = tuple(value)
+            out[kind].append(Declaration(full, c["reason"].strip(), globs["results"],
+                                         globs["methods"]))
     return out
 
 
@@ -301,8 +320,8 @@ def _is_ancestor(a: str, b: str, root: Path) -> bool:
     return True
 
 
-def judged_from(commit: str, result: str, method: str, neutral: Sequence[Neutral],
-                root: Path = ROOT) -> Neutral | None:
+def judged_from(commit: str, result: str, method: str, neutral: Sequence[Declaration],
+                root: Path = ROOT) -> Declaration | None:
     """The declaration a run stamped ``commit`` is judged from: of those that apply to
     (``result``, ``method``), that ``commit`` is an ancestor of and that are ancestors of
     HEAD, the newest; None when none is (also for an empty, dirty or unknown
@@ -310,13 +329,26 @@ def judged_from(commit: str, result: str, method: str, neutral: Sequence[Neutral
     if not commit or commit.endswith(DIRTY) or \
             git("cat-file", "-e", f"{commit}^{{commit}}", root=root) is None:
         return None
-    best: Neutral | None = None
+    best: Declaration | None = None
     for n in neutral:
-        if n.up_to != commit and n.applies(result, method) and \
-                _is_ancestor(best.up_to if best else commit,
-                             n.up_to, root) and _is_ancestor(n.up_to, "HEAD", root):
+        if n.commit != commit and n.applies(result, method) and \
+                _is_ancestor(best.commit if best else commit,
+                             n.commit, root) and _is_ancestor(n.commit, "HEAD", root):
             best = n
     return best
+
+
+def superseded_by(commit: str, result: str, method: str,
+                  superseded: Sequence[Declaration], root: Path = ROOT) -> Declaration | None:
+    """The first ``superseded`` declaration that applies to (``result``, ``method``) and
+    that the run stamped ``commit`` was made before (its commit an ancestor of the
+    declaration's, not the same); None when none does or the stamp is empty, dirty or
+    unknown."""
+    if not commit or commit.endswith(DIRTY) or \
+            git("cat-file", "-e", f"{commit}^{{commit}}", root=root) is None:
+        return None
+    return next((d for d in superseded if d.commit != commit and d.applies(result, method)
+                 and _is_ancestor(commit, d.commit, root)), None)
 
 
 @dataclass(frozen=True)
@@ -328,11 +360,19 @@ class Group:
     runs_by_commit: Mapping[str, int]  # commit stamp -> runs (or run segments)
     changed: Mapping[str, list[str]]   # commit stamp -> covered files changed since
     # commit stamp -> the declaration of neutral changes it is judged from
-    judged: Mapping[str, Neutral] = field(default_factory=dict)
+    judged: Mapping[str, Declaration] = field(default_factory=dict)
+    # commit stamp of stale runs -> the declaration that they are superseded
+    superseded: Mapping[str, Declaration] = field(default_factory=dict)
 
     @property
     def stale_runs(self) -> int:
-        return sum(n for c, n in self.runs_by_commit.items() if self.changed[c])
+        """Runs whose code changed since and that no declaration calls superseded."""
+        return sum(n for c, n in self.runs_by_commit.items()
+                   if self.changed[c] and c not in self.superseded)
+
+    @property
+    def superseded_runs(self) -> int:
+        return sum(n for c, n in self.runs_by_commit.items() if c in self.superseded)
 
 
 def _group(result: str, paths: Sequence[str], method: str, commits: Iterable[str],
@@ -343,12 +383,14 @@ def _group(result: str, paths: Sequence[str], method: str, commits: Iterable[str
     counts: dict[str, int] = defaultdict(int)
     for c in commits:
         counts[c] += 1
-    neutral = read_neutral(root)
+    declared = read_declared(root)
     judged = {c: n for c in counts
-              if (n := judged_from(c, result, method, neutral, root)) is not None}
-    changed = {c: changed_since(judged[c].up_to if c in judged else c, paths, root)
+              if (n := judged_from(c, result, method, declared["neutral"], root)) is not None}
+    changed = {c: changed_since(judged[c].commit if c in judged else c, paths, root)
                for c in counts}
-    return Group(result, method, dict(sorted(counts.items())), changed, judged)
+    superseded = {c: d for c in counts if changed[c] and (
+        d := superseded_by(c, result, method, declared["superseded"], root)) is not None}
+    return Group(result, method, dict(sorted(counts.items())), changed, judged, superseded)
 
 
 def compare_groups(path: Path, root: Path = ROOT, kind: str = "compare",
@@ -471,29 +513,40 @@ def markdown(groups: Sequence[Group]) -> str:
         "runs depend on has changed since (`benchmarks/provenance.py`: `COVERS`). A run "
         "made before commits were recorded, or from uncommitted changes, cannot be checked "
         "and counts as stale. A run *judged from* a later commit was made before changes "
-        f"declared in `{NEUTRAL_FILE}` not to change its numbers (their reasons are listed "
-        "below the table); only what changed after that commit can make it stale. "
+        f"declared in `{DECLARED_FILE}` not to change its numbers; only what changed after "
+        "that commit can make it stale. A *superseded* run is one whose code did change "
+        "since and that the same file declares the record of the earlier code until it is "
+        "rerun. The reasons of both kinds of declaration are listed below the table. "
         "Generated by `python -m benchmarks.provenance`.",
         "",
-        "| result | method | runs | fresh | stale | made at | changed since (stale runs) |",
-        "|---|---|---:|---:|---:|---|---|",
+        "| result | method | runs | fresh | stale | superseded | made at | "
+        "changed since (stale or superseded runs) |",
+        "|---|---|---:|---:|---:|---:|---|---|",
     ]
     for g in groups:
         total = sum(g.runs_by_commit.values())
         made = ", ".join(
             (f"`{c[:10] + (DIRTY if c.endswith(DIRTY) else '')}` ({n})"
-             + (f" judged from `{g.judged[c].up_to[:10]}`" if c in g.judged else ""))
+             + (f" judged from `{g.judged[c].commit[:10]}`" if c in g.judged else ""))
             if c else f"unrecorded ({n})" for c, n in g.runs_by_commit.items())
         changed = sorted({p for c in g.runs_by_commit for p in g.changed[c]})
         shown = ", ".join(f"`{p}`" if not p.startswith("(") else p for p in changed[:6])
         if len(changed) > 6:
             shown += f" and {len(changed) - 6} more"
-        lines.append(f"| `{g.result}` | {g.method} | {total} | {total - g.stale_runs} | "
-                     f"{g.stale_runs} | {made} | {shown or '-'} |")
-    used = {(n.up_to, n.reason) for g in groups for n in g.judged.values()}
+        fresh = total - g.stale_runs - g.superseded_runs
+        lines.append(f"| `{g.result}` | {g.method} | {total} | {fresh} | {g.stale_runs} | "
+                     f"{g.superseded_runs} | {made} | {shown or '-'} |")
+    used = {(n.commit, n.reason) for g in groups for n in g.judged.values()}
     if used:
         lines += ["", "Changes declared neutral:", ""]
         lines += [f"- up to `{c[:10]}`: {reason}" for c, reason in sorted(used)]
+    kept = {(d.commit, d.reason) for g in groups for d in g.superseded.values()}
+    if kept:
+        lines += ["", "Runs declared superseded (the record of earlier code until rerun):", ""]
+        lines += [f"- made before `{c[:10]}`: {reason}" for c, reason in sorted(kept)]
+    superseded = sum(g.superseded_runs for g in groups)
+    if superseded:
+        lines += ["", f"{superseded} runs are superseded."]
     stale = sum(g.stale_runs for g in groups)
     lines += ["", f"{stale} of {sum(sum(g.runs_by_commit.values()) for g in groups)} runs "
               "are stale." if stale else "No run is stale."]

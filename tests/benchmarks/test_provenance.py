@@ -102,9 +102,11 @@ def test_an_edit_of_docstrings_and_comments_only_does_not_make_a_result_stale(
     assert sorted(P.changed_since(first, covered, repo)) == ["benchmarks/compare.py", rel]
 
 
-def _declare(repo: Path, *changes: dict[str, object]) -> None:
+def _declare(repo: Path, *neutral: dict[str, object],
+             superseded: tuple[dict[str, object], ...] = ()) -> None:
     (repo / "results").mkdir(exist_ok=True)
-    (repo / P.NEUTRAL_FILE).write_text(json.dumps({"changes": list(changes)}))
+    (repo / P.DECLARED_FILE).write_text(json.dumps(
+        {"neutral": list(neutral), "superseded": list(superseded)}))
 
 
 def test_changes_declared_neutral_are_forgiven_up_to_their_commit_only(repo: Path) -> None:
@@ -115,7 +117,7 @@ def test_changes_declared_neutral_are_forgiven_up_to_their_commit_only(repo: Pat
     assert P._group(*run[:1], covered, run[1], [first], repo).stale_runs == 1
     _declare(repo, {"up_to": neutral[:12], "reason": "an option off in every run"})
     g = P._group(run[0], covered, run[1], [first, first], repo)
-    assert g.stale_runs == 0 and g.judged[first].up_to == neutral
+    assert g.stale_runs == 0 and g.judged[first].commit == neutral
     assert "judged from `" + neutral[:10] in P.markdown([g])
     assert "- up to `" + neutral[:10] + "`: an option off in every run" in P.markdown([g])
     # a run made after the declared commit is judged from its own commit
@@ -138,22 +140,48 @@ def test_changes_declared_neutral_are_forgiven_up_to_their_commit_only(repo: Pat
     assert g.judged == {} and g.stale_runs == 2
 
 
-@pytest.mark.parametrize("changes, needle", [
-    ([{"reason": "r"}], "needs an \"up_to\" commit and a \"reason\""),
-    ([{"up_to": "HEAD", "reason": " "}], "needs an \"up_to\" commit"),
-    ([{"up_to": "0" * 40, "reason": "r"}], "is not a commit of this repository"),
-    ([{"up_to": "HEAD", "reason": "r", "methods": "mobo"}], "'methods' must be a list"),
-    ([{"up_to": "HEAD", "reason": "r", "results": []}], "'results' must be a list"),
+def test_superseded_runs_are_counted_apart_and_only_when_stale(repo: Path) -> None:
+    first = _git(repo, "rev-parse", "HEAD")
+    covered = P.covers("distill_compare", "mobo")
+    second = _commit(repo, "mobo/problems.py", "x = 1\n")
+    new_default = _commit(repo, "distill/train.py", "default = 'new'\n")
+    _declare(repo, superseded=({"before": new_default, "reason": "the previous default",
+                                "methods": ["mobo"]},))
+    g = P._group("results/distill_compare.csv", covered, "mobo", [first, second, new_default],
+                 repo)
+    assert (g.stale_runs, g.superseded_runs) == (0, 2)
+    assert set(g.superseded) == {first, second}
+    text = P.markdown([g])
+    assert "| 3 | 1 | 0 | 2 |" in text and "2 runs are superseded." in text
+    assert f"- made before `{new_default[:10]}`: the previous default" in text
+    # another method, or a run made at or after the commit, is not covered by it
+    assert P._group("results/distill_compare.csv", covered, "tpe", [first],
+                    repo).stale_runs == 1
+    # a run that is fresh is fresh, not superseded
+    fresh = P._group("results/x.csv", ("README.md",), "mobo", [first], repo)
+    assert (fresh.stale_runs, fresh.superseded_runs) == (0, 0)
+
+
+@pytest.mark.parametrize("data, needle", [
+    ({"neutral": [{"reason": "r"}]}, "neutral[0]: needs a \"up_to\" commit and a \"reason\""),
+    ({"neutral": [{"up_to": "HEAD", "reason": " "}]}, "needs a \"up_to\" commit"),
+    ({"neutral": [{"up_to": "0" * 40, "reason": "r"}]}, "is not a commit of this repository"),
+    ({"neutral": [{"up_to": "HEAD", "reason": "r", "methods": "mobo"}]},
+     "'methods' must be a list"),
+    ({"neutral": [{"up_to": "HEAD", "reason": "r", "results": []}]},
+     "'results' must be a list"),
+    ({"superseded": [{"up_to": "HEAD", "reason": "r"}]},
+     "superseded[0]: needs a \"before\" commit"),
+    ({"changes": []}, "expected {\"neutral\""),
+    ([], "expected {\"neutral\""),
 ])
 def test_malformed_declarations_are_refused_naming_the_entry(
-        repo: Path, changes: list[dict[str, object]], needle: str) -> None:
-    _declare(repo, *changes)
-    with pytest.raises(ValueError, match="changes\\[0\\]") as e:
-        P.read_neutral(repo)
+        repo: Path, data: object, needle: str) -> None:
+    (repo / "results").mkdir(exist_ok=True)
+    (repo / P.DECLARED_FILE).write_text(json.dumps(data))
+    with pytest.raises(ValueError) as e:
+        P.read_declared(repo)
     assert needle in str(e.value)
-    (repo / P.NEUTRAL_FILE).write_text("[]")
-    with pytest.raises(ValueError, match="expected"):
-        P.read_neutral(repo)
 
 
 def test_files_stamped_once_or_per_entry_are_read_and_judged(repo: Path) -> None:
