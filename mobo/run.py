@@ -161,32 +161,29 @@ def _int_arg(flag: str, minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def explore_arg(text: str) -> float:
-    """--explore: a share in (0, 1), or 0 / none for no exploration share."""
+def _number_or_off(text: str, upper_included: bool) -> float:
+    """A number in [0, 1] (or [0, 1) when not ``upper_included``) or "none" (0: off), as
+    the flags of the opt-in settings take it; ArgumentTypeError otherwise."""
+    expected = f"expected a number in {'(0, 1]' if upper_included else '[0, 1)'} or none"
     if text.strip().lower() == "none":
         return 0.0
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number in [0, 1) or none, got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1) or none, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+    if not (0.0 <= value <= 1.0 if upper_included else 0.0 <= value < 1.0):
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}")
     return value
+
+
+def explore_arg(text: str) -> float:
+    """--explore: a share in (0, 1), or 0 / none for no exploration share."""
+    return _number_or_off(text, upper_included=False)
 
 
 def trust_region_arg(text: str) -> float:
     """--trust-region: a half-width in (0, 1], or 0 / none for a global search."""
-    if text.strip().lower() == "none":
-        return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number in (0, 1] or none, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] or none, got {text!r}")
-    return value
+    return _number_or_off(text, upper_included=True)
 
 
 def _float_arg(flag: str, minimum: float, strict: bool = False) -> Callable[[str], float]:
