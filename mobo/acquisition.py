@@ -136,10 +136,10 @@ region's centres: by at least one posterior sd, while any does) and ``g`` one ov
 other completed, failed and pending trials (a pending trial is not yet known to be
 good, so parallel asks spread out instead of drawing next to the same good trial), each
 mixed with the uniform density on the cube at weight 1 / (n + 1) (the prior component of
-TPE); candidates are drawn from ``l`` (a good
-trial's input plus Gaussian noise, bandwidth per coordinate the good inputs' spread times
-Scott's factor n^(-1/(d+4)), at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the one
-with the largest ``l / g`` that is not taken wins. It ignores known objectives and the
+TPE); candidates are drawn from ``l`` (a good trial's input plus Gaussian noise, bandwidth
+per coordinate the good inputs' spread times Scott's factor n^(-1/(d+4)), at least
+``_EXPLORE_MIN_BANDWIDTH``), rounded, and the one with the largest ``l / g`` that is not
+taken wins. It ignores known objectives and the
 trust region; with fewer than 2 good trials the proposal is the usual one. An exploration
 proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its ``acq_value`` is the
 EHVI at the point, as for any proposal.
