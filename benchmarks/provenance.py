@@ -53,6 +53,7 @@ import argparse
 import ast
 import csv
 import fnmatch
+import functools
 import json
 import platform
 import re
@@ -278,11 +279,18 @@ def read_declared(root: Path = ROOT) -> dict[str, list[Declaration]]:
     ``superseded``; empty when the file or a list is absent); ValueError naming the entry
     for one that is malformed or names a commit the repository does not have."""
     path = root / DECLARED_FILE
-    out: dict[str, list[Declaration]] = {kind: [] for kind in _DECLARED_KEYS}
     if not path.is_file():
-        return out
+        return {kind: [] for kind in _DECLARED_KEYS}
+    return {kind: list(ds) for kind, ds in _parse_declared(root, path.read_text()).items()}
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_declared(root: Path, text: str) -> dict[str, tuple[Declaration, ...]]:
+    """:func:`read_declared` of the file's ``text``, parsed and its commits resolved once
+    per text (every result group of a report reads the same file)."""
+    out: dict[str, list[Declaration]] = {kind: [] for kind in _DECLARED_KEYS}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
         if not isinstance(data, dict) or set(data) - set(_DECLARED_KEYS):
             raise TypeError(f"keys {sorted(data) if isinstance(data, dict) else data!r}")
         lists = {kind: list(data.get(kind, [])) for kind in _DECLARED_KEYS}
@@ -307,7 +315,7 @@ def read_declared(root: Path = ROOT) -> dict[str, list[Declaration]]:
                 globs[field_name] = tuple(value)
             out[kind].append(Declaration(full, c["reason"].strip(), globs["results"],
                                          globs["methods"]))
-    return out
+    return {kind: tuple(ds) for kind, ds in out.items()}
 
 
 def _is_ancestor(a: str, b: str, root: Path) -> bool:
