@@ -131,16 +131,21 @@ reference point are dense, as the tree-structured Parzen estimator proposes (Ber
 Bardenet, Bengio & Kegl 2011, "Algorithms for hyper-parameter optimization"; with
 "good" read as beating every threshold, in the multi-objective spirit of MOTPE, Ozaki,
 Tanigaki, Watanabe & Onishi 2020): ``l`` is a Gaussian-kernel density over the encoded
-inputs of the completed trials that beat the reference point (credibly, as the trust
-region's centres: by at least one posterior sd, while any does) and ``g`` one over all
-other completed, failed and pending trials (a pending trial is not yet known to be
-good, so parallel asks spread out instead of drawing next to the same good trial), each
-mixed with the uniform density on the cube at weight 1 / (n + 1) (the prior component of
-TPE); candidates are drawn from ``l`` (a good trial's input plus Gaussian noise, bandwidth
-per coordinate the good inputs' spread times Scott's factor n^(-1/(d+4)), at least
-``_EXPLORE_MIN_BANDWIDTH``), rounded, and the one with the largest ``l / g`` that is not
-taken wins. It ignores known objectives and the
-trust region; with fewer than 2 good trials the proposal is the usual one. An exploration
+inputs of the good trials and ``g`` one over all other completed, failed and pending
+trials (a pending trial is not yet known to be good, so parallel asks spread out instead
+of drawing next to the same good trial), each mixed with the uniform density on the cube
+at weight 1 / (n + 1) (the prior component of TPE). The good trials are, of the completed
+trials that beat the reference point (credibly, as the trust region's centres: by at
+least one posterior sd, while any does), those of the best non-domination ranks, whole
+ranks best first until at least max(2, min(ceil(n / 10), 25)) of the n completed trials
+are in (MOTPE's split by rank, with the count of good trials that Optuna's TPESampler
+uses by default): where trials crowd one part of the front, a density of every trial
+that beats the reference would draw there almost always, while the ranks keep the
+front's other parts in. Candidates are drawn from ``l`` (a good trial's input plus
+Gaussian noise, bandwidth per coordinate the good inputs' spread times Scott's factor
+k^(-1/(d+4)) for k good trials, at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the
+one with the largest ``l / g`` that is not taken wins. It ignores known objectives and
+the trust region; with fewer than 2 good trials the proposal is the usual one. An exploration
 proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its ``acq_value`` is the
 EHVI at the point, as for any proposal.
 
@@ -171,7 +176,7 @@ from mobo.gp import (
     single_threaded,
 )
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
-from mobo.pareto import is_nondominated
+from mobo.pareto import is_nondominated, nondominated_sort
 from mobo.space import Space
 from mobo.volume import hypervolume
 from mobo.warping import check_warp, fit_warp, warp_columns
@@ -809,15 +814,35 @@ class Proposer:
         credible = np.all(mean + sd < ref[cols], axis=1)
         return keep[credible] if credible.any() else keep
 
+    @classmethod
+    def _explore_good(cls, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+                      gp: GP, modelled: Sequence[int]) -> np.ndarray:
+        """Indices of the exploration share's good trials: of the trials that beat ``ref``
+        (:meth:`_beating`), whole non-domination ranks best first (``nondominated_sort``)
+        until at least ``max(2, min(ceil(n / 10), 25))`` are in, n the completed trials
+        (MOTPE's split, Ozaki et al. 2020, with Optuna's documented default share of
+        good trials). Ranks, not every trial that beats ``ref``: where many trials crowd
+        one part of the front (large, accurate students), a density of all of them would
+        draw there almost always, while the ranks keep the front's other parts in."""
+        beating = cls._beating(X, Y, ref, ok, gp, modelled)
+        if len(beating) < 2:
+            return beating
+        target = max(2, min(math.ceil(len(X) / 10), 25))
+        rank = nondominated_sort(Y[beating])
+        # the first rank whose running count reaches the target closes the set
+        counts = np.cumsum(np.bincount(rank))
+        last = int(np.searchsorted(counts, min(target, len(beating))))
+        return beating[rank <= last]
+
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                  gp: GP, modelled: Sequence[int], X_other: np.ndarray,
                  taken: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """The exploration share's point (see the module docstring): of ``n_candidates``
-        rounded draws from the density ``l`` of the (k, d) inputs that beat ``ref``
-        (:meth:`_beating`), the one not ``taken`` with the largest ``l / g``, ``g`` the
+        rounded draws from the density ``l`` of the (k, d) good inputs
+        (:meth:`_explore_good`), the one not ``taken`` with the largest ``l / g``, ``g`` the
         density of the other completed inputs and of ``X_other`` (failed and pending
         ones); None with fewer than 2 good inputs or when every draw is taken."""
-        good = self._beating(X, Y, ref, ok, gp, modelled)
+        good = self._explore_good(X, Y, ref, ok, gp, modelled)
         if len(good) < 2:
             return None
         G = X[good]

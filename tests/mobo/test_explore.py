@@ -94,7 +94,7 @@ def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
     prop = Proposer(SPACE3, explore=0.5, **FAST)
     gp = fit_gp(X, Y)
     ok = np.ones(len(X), dtype=bool)
-    good = prop._beating(X, Y, ref, ok, gp, [0, 1])
+    good = prop._explore_good(X, Y, ref, ok, gp, [0, 1])
     x = prop._explore(X, Y, ref, ok, gp, [0, 1], np.zeros((0, 3)), X,
                       np.random.default_rng(7))
     assert x is not None
@@ -108,6 +108,63 @@ def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
     ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in Z]
     best = Z[int(np.argmax(ratio))]
     np.testing.assert_allclose(x, best, atol=1e-12)
+
+
+def _good_reference(beating: np.ndarray, Y: np.ndarray, n: int) -> set[int]:
+    """The good trials by peeling: take the non-dominated rest of ``beating``, one front
+    at a time, checking dominance pair by pair, until at least max(2, min(ceil(n / 10),
+    25)) are taken (or none is left)."""
+    target = max(2, min(math.ceil(n / 10), 25))
+    rest, taken = [int(i) for i in beating], set()
+    while rest and len(taken) < target:
+        front = [i for i in rest
+                 if not any(np.all(Y[j] <= Y[i]) and np.any(Y[j] < Y[i]) for j in rest)]
+        taken |= set(front)
+        rest = [i for i in rest if i not in front]
+    return taken
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_good_trials_are_the_best_ranks_of_those_beating_the_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = [40, 40, 120, 300, 12, 40][seed]
+    X = rng.random((n, 3))
+    Y = rng.random((n, 2)) - 0.6
+    if seed == 1:  # ties: many identical rows and coordinates on a grid
+        Y = np.round(Y * 3) / 3
+    if seed == 5:  # one front only: every trial trades one objective against the other
+        Y = np.column_stack([X[:, 0], -X[:, 0]]) - 0.6
+    ok = rng.random(n) < 0.9
+    gp = fit_gp(X, Y)
+    beating = Proposer._beating(X, Y, np.zeros(2), ok, gp, [0, 1])
+    got = Proposer._explore_good(X, Y, np.zeros(2), ok, gp, [0, 1])
+    assert set(got.tolist()) == _good_reference(beating, Y, n)
+    assert set(got.tolist()) <= set(beating.tolist())
+
+
+def test_a_crowd_behind_the_front_does_not_pull_the_share_to_it() -> None:
+    # 30 trials beat the reference in a crowd near a = 0.9, all dominated by 3 trials near
+    # a = 0.1 that trade one objective for the other: the draws go near the front
+    rng = np.random.default_rng(3)
+    crowd = np.column_stack([rng.uniform(0.85, 0.95, 30), rng.random((30, 2))])
+    front = np.column_stack([rng.uniform(0.05, 0.15, 3), rng.random((3, 2))])
+    rest = rng.random((20, 3))
+    X = np.vstack([crowd, front, rest])
+    t = np.array([0.0, 0.5, 1.0])
+    Y = np.vstack([-0.5 - 0.01 * rng.random((30, 2)),
+                   np.column_stack([-2.0 + t, -1.0 - t]),
+                   np.full((20, 2), 0.05)])
+    prop = Proposer(SPACE3, explore=0.999999, **FAST)
+    gp = fit_gp(X, Y)
+    ok = np.ones(len(X), dtype=bool)
+    good = prop._explore_good(X, Y, np.zeros(2), ok, gp, [0, 1])
+    assert set(good.tolist()) >= {30, 31, 32} and len(good) < 30
+    near = 0
+    for seed in range(5):
+        p = prop.propose(X, Y, np.zeros(2), rng=np.random.default_rng(seed))
+        assert "explore" in p.timings
+        near += p.x[0] < 0.5
+    assert near >= 4
 
 
 def test_fewer_than_two_good_trials_give_the_usual_proposal() -> None:
