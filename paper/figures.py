@@ -27,8 +27,10 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/distill_recheck.json`` and ``results/distill_recheck_gpu.json``: a sample of
   each held-out comparison's trials trained again on one machine
   (``python -m benchmarks.distill_recheck``), when present;
-- ``results/distill_compare_onemachine/distill_compare.csv`` (as staged in git): mobo and
-  TPE on held-out seeds, made start to finish on one machine;
+- ``results/distill_compare_onemachine/distill_compare.csv`` and
+  ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
+  mobo and TPE on held-out seeds, made start to finish on one machine, mobo with the
+  task's former default and with its current one;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
 - ``results/distill_budget200.jsonl`` and ``results/distill_budget200_trust_region.jsonl``
@@ -109,6 +111,8 @@ RESULTS = ROOT / "results"
 GPU_COMPARISON = "distill_compare_gpu"  # the held-out distillation comparison on one H200
 # mobo and TPE on held-out seeds, start to finish on one CPU machine with one thread each
 ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
+# the same pair with mobo's current default (the exploration share beside the trust region)
+ONE_MACHINE_CURRENT = "distill_compare_onemachine_explore"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1283,11 +1287,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             ("the H200 comparison's", results / "distill_recheck_gpu.json")])
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/distill_recheck[_gpu].json: {e}") from None
-    try:
-        values["heldout_distill_onemachine"] = one_environment_words(
-            results, results / ONE_MACHINE_COMPARISON)
-    except (ValueError, KeyError, OSError) as e:
-        raise InputError(f"results/{ONE_MACHINE_COMPARISON}/: {e}") from None
+    for key, name in (("heldout_distill_onemachine", ONE_MACHINE_COMPARISON),
+                      ("heldout_distill_onemachine_current", ONE_MACHINE_CURRENT)):
+        try:
+            values[key] = one_environment_words(results, results / name)
+        except (ValueError, KeyError, OSError) as e:
+            raise InputError(f"results/{name}/: {e}") from None
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)
