@@ -33,10 +33,10 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   task's former default and with its current one;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
-- ``results/distill_budget200.jsonl`` and ``results/distill_budget200_trust_region.jsonl``
-  (the latter as staged in git), and their pair on one H200
-  (``results/distill_gpu_h200_budget200*.jsonl``): the 200-trial search before and after,
-  for :mod:`paper.before_after`;
+- ``results/distill_budget200.jsonl``, ``results/distill_budget200_trust_region.jsonl`` and
+  ``results/distill_budget200_explore.jsonl`` (the latter two as staged in git), and the
+  pair on one H200 (``results/distill_gpu_h200_budget200*.jsonl``): the 200-trial search
+  before and after, for :mod:`paper.before_after`;
 - ``results/distill_compare.csv`` and ``results/distill_compare_gpu/distill_compare.csv``
   (as staged in git) and their fixed reference: the held-out comparison on the
   distillation task on the 2-core CPU machine and on one H200, for
@@ -94,7 +94,7 @@ from mobo.plot import (
 )
 from mobo.study import Study
 from mobo.trial import Trial
-from paper.before_after import GPU_AFTER, GPU_BEFORE, before_after_section
+from paper.before_after import BEFORE, CURRENT, GPU_AFTER, GPU_BEFORE, before_after_section
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
     heldout_distill_section,
@@ -1266,10 +1266,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         v, ba_tables, figures["distill_before_after"] = before_after_section(results, ROOT)
         v_gpu, ba_gpu, figures["distill_before_after_gpu"] = before_after_section(
             results, ROOT, GPU_BEFORE, GPU_AFTER, prefix="gpu_")
+        v_now, ba_now, figures["distill_before_after_current"] = before_after_section(
+            results, ROOT, BEFORE, CURRENT, prefix="current_")
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"before/after section: {e}") from None
-    values.update(v, **v_gpu)
-    tables.update(ba_tables, **ba_gpu)
+    values.update(v, **v_gpu, **v_now)
+    tables.update(ba_tables, **ba_gpu, **ba_now)
     try:
         v, hd_tables, figures["distill_heldout"] = heldout_distill_section(results)
         v_gpu, hd_gpu, figures["distill_heldout_gpu"] = heldout_distill_section(

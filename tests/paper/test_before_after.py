@@ -16,14 +16,15 @@ from paper import before_after as BA
 REFERENCE = {"exact": 30.0, "num_parameters": 100.0}
 
 
-def _run(path: Path, outcomes: list[tuple[float, float]], trust_region: float | None) -> None:
+def _run(path: Path, outcomes: list[tuple[float, float]], trust_region: float | None,
+         explore: float | None = None) -> None:
     """A journal whose k-th finished trial scored ``outcomes[k]`` = (exact, size); the
     parameters are whatever the study proposed (their depth and init are read back)."""
     space = Space([Int("n_layers", 1, 4), Categorical("init", ["teacher", "pretrained"])])
     objectives = [Objective("exact", maximize=True, threshold=REFERENCE["exact"]),
                   Objective("num_parameters", threshold=REFERENCE["num_parameters"])]
     study = Study(space, objectives, seed=0, n_initial=3, storage=path,
-                  trust_region=trust_region)
+                  trust_region=trust_region, explore=explore)
     for exact, size in outcomes:
         t = study.ask()
         study.tell(t, {"exact": exact, "num_parameters": size})
@@ -95,3 +96,11 @@ def test_section_table_and_refusal(tmp_path: Path) -> None:
     assert gpu["gpu_before_journal"] == f"results/{BA.AFTER}"
     assert gpu["gpu_after_coverage"] == "partial: 4 of its 200 trials so far"
     assert gpu_tables == {"table_gpu_before_after": gpu["gpu_before_after_table"]}
+
+
+def test_settings_name_the_exploration_share(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run(path, [(20.0, 90.0), (40.0, 80.0), (30.0, 50.0), (50.0, 60.0)], trust_region=0.05,
+         explore=0.5)
+    assert BA.run_summary(path, REFERENCE)["settings"] == (
+        "trust region 0.05, exploration share 0.5, every objective modelled")
