@@ -12,7 +12,7 @@ one 2-core machine with one torch thread, possibly still partial), set beside th
 before. A rerun is read as git's index holds it
 (:func:`benchmarks.compare_report.staged_text`), as the held-out toy comparison is: its
 run appends to it while the paper is made, and the committed paper must be what the
-committed journal gives. Both are scored with the fixed reference
+committed journal gives. All are scored with the fixed reference
 of :mod:`benchmarks.distill_compare` -- the always-no-answer exact match and the teacher's
 parameter count -- not with each run's own inferred reference, so their hypervolumes are
 comparable; the functions are that module's, as in its reports.
