@@ -135,8 +135,10 @@ inputs of the good trials and ``g`` one over all other completed, failed and pen
 trials (a pending trial is not yet known to be good, so parallel asks spread out instead
 of drawing next to the same good trial), each mixed with the uniform density on the cube
 at weight 1 / (n + 1) (the prior component of TPE). The good trials are, of the completed
-trials that beat the reference point (credibly, as the trust region's centres: by at
-least one posterior sd, while any does), those of the best non-domination ranks, whole
+trials that beat the reference point (at face value, as TPE reads them: unlike the trust
+region's centres, a trial that beats it by less than its posterior sd counts, so the
+cheap end of the front, where such trials sit, keeps being drawn from), those of the best
+non-domination ranks, whole
 ranks best first until at least max(2, min(ceil(n / 10), 25)) of the n completed trials
 are in (MOTPE's split by rank, with the count of good trials that Optuna's TPESampler
 uses by default): where trials crowd one part of the front, a density of every trial
@@ -684,8 +686,7 @@ class Proposer:
         # every proposal, is what it was before the share existed
         if self.explore is not None and rng.random() < self.explore:
             t2 = time.perf_counter()
-            x = self._explore(X, Y, ref, ok, gp, modelled, np.vstack([X_failed, X_pending]),
-                              taken, rng)
+            x = self._explore(X, Y, ref, ok, np.vstack([X_failed, X_pending]), taken, rng)
             if x is not None:
                 s = float(acq.score(x[None])[0])
                 t3 = time.perf_counter()
@@ -814,17 +815,22 @@ class Proposer:
         credible = np.all(mean + sd < ref[cols], axis=1)
         return keep[credible] if credible.any() else keep
 
-    @classmethod
-    def _explore_good(cls, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                      gp: GP, modelled: Sequence[int]) -> np.ndarray:
-        """Indices of the exploration share's good trials: of the trials that beat ``ref``
-        (:meth:`_beating`), whole non-domination ranks best first (``nondominated_sort``)
-        until at least ``max(2, min(ceil(n / 10), 25))`` are in, n the completed trials
-        (MOTPE's split, Ozaki et al. 2020, with Optuna's documented default share of
-        good trials). Ranks, not every trial that beats ``ref``: where many trials crowd
-        one part of the front (large, accurate students), a density of all of them would
-        draw there almost always, while the ranks keep the front's other parts in."""
-        beating = cls._beating(X, Y, ref, ok, gp, modelled)
+    @staticmethod
+    def _explore_good(X: np.ndarray, Y: np.ndarray, ref: np.ndarray,
+                      ok: np.ndarray) -> np.ndarray:
+        """Indices of the exploration share's good trials: of the completed trials that
+        beat ``ref`` in every column and meet the constraints, taken at face value, whole
+        non-domination ranks best first (``nondominated_sort``) until at least
+        ``max(2, min(ceil(n / 10), 25))`` are in, n the completed trials (MOTPE's split,
+        Ozaki et al. 2020, with Optuna's documented default share of good trials). Ranks,
+        not every trial that beats ``ref``: where many trials crowd one part of the front
+        (large, accurate students), a density of all of them would draw there almost
+        always, while the ranks keep the front's other parts in. Face value, not the
+        trust region's credible centres (:meth:`_beating`): a trial that beats ``ref`` by
+        less than the GP's sd at the cheap end of a known objective is on the first rank,
+        and the share keeps drawing near it, as TPE does, where the trust region would
+        never go; the density ``g`` of the trials that failed there limits how often."""
+        beating = np.flatnonzero(ok & np.all(Y < ref, axis=1))
         if len(beating) < 2:
             return beating
         target = max(2, min(math.ceil(len(X) / 10), 25))
@@ -835,14 +841,14 @@ class Proposer:
         return beating[rank <= last]
 
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                 gp: GP, modelled: Sequence[int], X_other: np.ndarray,
-                 taken: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+                 X_other: np.ndarray, taken: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray | None:
         """The exploration share's point (see the module docstring): of ``n_candidates``
         rounded draws from the density ``l`` of the (k, d) good inputs
         (:meth:`_explore_good`), the one not ``taken`` with the largest ``l / g``, ``g`` the
         density of the other completed inputs and of ``X_other`` (failed and pending
         ones); None with fewer than 2 good inputs or when every draw is taken."""
-        good = self._explore_good(X, Y, ref, ok, gp, modelled)
+        good = self._explore_good(X, Y, ref, ok)
         if len(good) < 2:
             return None
         G = X[good]
