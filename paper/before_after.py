@@ -6,10 +6,11 @@ trust region (``results/distill_budget200_trust_region.jsonl``, possibly still p
 table gives its trial count); and the same pair on one H200
 (``results/distill_gpu_h200_budget200.jsonl`` and
 ``results/distill_gpu_h200_budget200_trust_region.jsonl``, the latter with the settings the
-task recommended then); and the run with the task's current recommendation, the trust
-region and the exploration share (``results/distill_budget200_explore.jsonl``, made on
-one 2-core machine with one torch thread, possibly still partial), set beside the same run
-before. A rerun is read as git's index holds it
+task recommended then); and the run with the trust region and the exploration share as
+first adopted, its good trials the credible ones
+(``results/distill_budget200_explore.jsonl``, made on one 2-core machine with one torch
+thread, possibly still partial), set beside the same run before. A rerun is read as git's
+index holds it
 (:func:`benchmarks.compare_report.staged_text`), as the held-out toy comparison is: its
 run appends to it while the paper is made, and the committed paper must be what the
 committed journal gives. All are scored with the fixed reference
@@ -49,7 +50,7 @@ AFTER = "distill_budget200_trust_region.jsonl"
 # settings the task recommended then (results/distill_compare_gpu/machine.json: how it ran)
 GPU_BEFORE = "distill_gpu_h200_budget200.jsonl"
 GPU_AFTER = "distill_gpu_h200_budget200_trust_region.jsonl"
-# the run with the task's current recommendation (trust region and exploration share)
+# the run with the trust region and the exploration share as first adopted
 CURRENT = "distill_budget200_explore.jsonl"
 CHECKPOINTS = (25, 50, 100, 200)
 

@@ -111,7 +111,7 @@ RESULTS = ROOT / "results"
 GPU_COMPARISON = "distill_compare_gpu"  # the held-out distillation comparison on one H200
 # mobo and TPE on held-out seeds, start to finish on one CPU machine with one thread each
 ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
-# the same pair with mobo's current default (the exploration share beside the trust region)
+# the same pair with the exploration share as first adopted beside the trust region
 ONE_MACHINE_CURRENT = "distill_compare_onemachine_explore"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
