@@ -51,7 +51,7 @@ AFTER = "distill_budget200_trust_region.jsonl"
 GPU_BEFORE = "distill_gpu_h200_budget200.jsonl"
 GPU_AFTER = "distill_gpu_h200_budget200_trust_region.jsonl"
 # the run with the trust region and the exploration share as first adopted
-CURRENT = "distill_budget200_explore.jsonl"
+EXPLORE = "distill_budget200_explore.jsonl"
 CHECKPOINTS = (25, 50, 100, 200)
 
 

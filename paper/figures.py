@@ -94,7 +94,7 @@ from mobo.plot import (
 )
 from mobo.study import Study
 from mobo.trial import Trial
-from paper.before_after import BEFORE, CURRENT, GPU_AFTER, GPU_BEFORE, before_after_section
+from paper.before_after import BEFORE, EXPLORE, GPU_AFTER, GPU_BEFORE, before_after_section
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
     heldout_distill_section,
@@ -112,7 +112,7 @@ GPU_COMPARISON = "distill_compare_gpu"  # the held-out distillation comparison o
 # mobo and TPE on held-out seeds, start to finish on one CPU machine with one thread each
 ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
 # the same pair with the exploration share as first adopted beside the trust region
-ONE_MACHINE_CURRENT = "distill_compare_onemachine_explore"
+ONE_MACHINE_EXPLORE = "distill_compare_onemachine_explore"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1266,12 +1266,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         v, ba_tables, figures["distill_before_after"] = before_after_section(results, ROOT)
         v_gpu, ba_gpu, figures["distill_before_after_gpu"] = before_after_section(
             results, ROOT, GPU_BEFORE, GPU_AFTER, prefix="gpu_")
-        v_now, ba_now, figures["distill_before_after_current"] = before_after_section(
-            results, ROOT, BEFORE, CURRENT, prefix="current_")
+        v_explore, ba_explore, figures["distill_before_after_explore"] = before_after_section(
+            results, ROOT, BEFORE, EXPLORE, prefix="explore_")
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"before/after section: {e}") from None
-    values.update(v, **v_gpu, **v_now)
-    tables.update(ba_tables, **ba_gpu, **ba_now)
+    values.update(v, **v_gpu, **v_explore)
+    tables.update(ba_tables, **ba_gpu, **ba_explore)
     try:
         v, hd_tables, figures["distill_heldout"] = heldout_distill_section(results)
         v_gpu, hd_gpu, figures["distill_heldout_gpu"] = heldout_distill_section(
@@ -1290,7 +1290,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/distill_recheck[_gpu].json: {e}") from None
     for key, name in (("heldout_distill_onemachine", ONE_MACHINE_COMPARISON),
-                      ("heldout_distill_onemachine_current", ONE_MACHINE_CURRENT)):
+                      ("heldout_distill_onemachine_explore", ONE_MACHINE_EXPLORE)):
         try:
             values[key] = one_environment_words(results, results / name)
         except (ValueError, KeyError, OSError) as e:
