@@ -138,12 +138,11 @@ at weight 1 / (n + 1) (the prior component of TPE). The good trials are, of the 
 trials that beat the reference point (at face value, as TPE reads them: unlike the trust
 region's centres, a trial that beats it by less than its posterior sd counts, so the
 cheap end of the front, where such trials sit, keeps being drawn from), those of the best
-non-domination ranks, whole
-ranks best first until at least max(2, min(ceil(n / 10), 25)) of the n completed trials
-are in (MOTPE's split by rank, with the count of good trials that Optuna's TPESampler
-uses by default): where trials crowd one part of the front, a density of every trial
-that beats the reference would draw there almost always, while the ranks keep the
-front's other parts in. Candidates are drawn from ``l`` (a good trial's input plus
+non-domination ranks, whole ranks best first until at least max(2, min(ceil(n / 10), 25))
+of the n completed trials are in (MOTPE's split by rank, with the count of good trials
+that Optuna's TPESampler uses by default): where trials crowd one part of the front, a
+density of every trial that beats the reference would draw there almost always, while the
+ranks keep the front's other parts in. Candidates are drawn from ``l`` (a good trial's input plus
 Gaussian noise, bandwidth per coordinate the good inputs' spread times Scott's factor
 k^(-1/(d+4)) for k good trials, at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the
 one with the largest ``l / g`` that is not taken wins. It ignores known objectives and
