@@ -870,7 +870,8 @@ def _verdicts(s: Mapping[str, Mapping[str, Any]], cps: Sequence[int]) -> list[st
     beaten = [m for m in peers if _median(s[m]["share"]) > share]
     ok = not math.isnan(share) and share >= 0.5 and not beaten
     lines.append("- median share above the threshold >= 50% and >= every peer's: "
-                 + ("met" if ok else "MISSED") + f" (mobo {_fmt(share, '.0%')}; "
+                 + ("met" if ok else "MISSED") + f" (mobo {_fmt(share, '.0%')}"
+                 + "; " * bool(peers)
                  + ", ".join(f"{m} {_fmt(_median(s[m]['share']), '.0%')}" for m in peers)
                  + ")")
     for b in SIZE_BANDS if peers else ():

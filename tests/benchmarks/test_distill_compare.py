@@ -240,6 +240,20 @@ def test_report_numbers_come_from_the_csv(tmp_path: Path) -> None:
     assert "## Targets" in text and "median hypervolume after 30" in text
 
 
+def test_the_verdicts_alone_and_beside_a_peer() -> None:
+    def method(share: float, hv: float) -> dict[str, object]:
+        return {"hv": {100: [hv]}, "share": [share],
+                "best": {b: [40.0] for b in D.SIZE_BANDS}}
+
+    alone = D._verdicts({"mobo": method(0.77, 13.0)}, [100])
+    assert alone[0] == "- no peer run in this file: the comparisons with peers are not judged"
+    assert alone[1].endswith("met (mobo 77%)")  # no dangling separator without peers
+    assert len(alone) == 2  # neither hypervolume nor size bands judged against nobody
+    both = D._verdicts({"mobo": method(0.77, 13.0), "tpe": method(0.80, 12.0)}, [100])
+    assert both[0].startswith("- median hypervolume after 100 >= every peer's: met")
+    assert both[1].endswith("MISSED (mobo 77%; tpe 80%)")
+
+
 def test_main_report_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert D.main(["--report", "--out-dir", str(tmp_path)]) == 1
     assert "no results yet" in capsys.readouterr().err
