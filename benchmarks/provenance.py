@@ -28,7 +28,9 @@ list ``neutral`` of ``{"up_to": <commit>, "reason": <why no number changes>, "re
 method). A run made at a commit that is an ancestor of ``up_to`` is then judged by what
 changed between ``up_to`` and ``HEAD`` (the newest such declaration that applies): the
 changes before ``up_to`` are taken as neutral for it, with the reason in the report, and
-any change after ``up_to`` still makes it stale.
+any change after ``up_to`` still makes it stale. A declaration of neutral changes never
+reaches past a ``superseded`` one (below) that applies to the run and that it was made
+before: the change that superseded it stays a change for it.
 
 A change that does alter what a result's command gives (a new default, say) leaves the
 runs made before it as the record of the earlier code until they are rerun. Such runs are
@@ -329,19 +331,28 @@ def _is_ancestor(a: str, b: str, root: Path) -> bool:
 
 
 def judged_from(commit: str, result: str, method: str, neutral: Sequence[Declaration],
-                root: Path = ROOT) -> Declaration | None:
+                root: Path = ROOT,
+                superseded: Sequence[Declaration] = ()) -> Declaration | None:
     """The declaration a run stamped ``commit`` is judged from: of those that apply to
     (``result``, ``method``), that ``commit`` is an ancestor of and that are ancestors of
     HEAD, the newest; None when none is (also for an empty, dirty or unknown
-    stamp, which no declaration makes checkable)."""
+    stamp, which no declaration makes checkable).
+
+    A ``superseded`` declaration that applies to the run and that it was made before is a
+    wall: it says a change at its commit altered the run's numbers, so no neutral
+    declaration at or after that commit (one forgiving a later, unrelated edit for every
+    result, say) can forgive that change too."""
     if not commit or commit.endswith(DIRTY) or \
             git("cat-file", "-e", f"{commit}^{{commit}}", root=root) is None:
         return None
+    walls = [s.commit for s in superseded if s.commit != commit
+             and s.applies(result, method) and _is_ancestor(commit, s.commit, root)]
     best: Declaration | None = None
     for n in neutral:
         if n.commit != commit and n.applies(result, method) and \
                 _is_ancestor(best.commit if best else commit,
-                             n.commit, root) and _is_ancestor(n.commit, "HEAD", root):
+                             n.commit, root) and _is_ancestor(n.commit, "HEAD", root) and \
+                not any(_is_ancestor(w, n.commit, root) for w in walls):
             best = n
     return best
 
@@ -393,7 +404,8 @@ def _group(result: str, paths: Sequence[str], method: str, commits: Iterable[str
         counts[c] += 1
     declared = read_declared(root)
     judged = {c: n for c in counts
-              if (n := judged_from(c, result, method, declared["neutral"], root)) is not None}
+              if (n := judged_from(c, result, method, declared["neutral"], root,
+                                   declared["superseded"])) is not None}
     changed = {c: changed_since(judged[c].commit if c in judged else c, paths, root)
                for c in counts}
     superseded = {c: d for c in counts if changed[c] and (

@@ -157,6 +157,17 @@ def test_superseded_runs_are_counted_apart_and_only_when_stale(repo: Path) -> No
     # another method, or a run made at or after the commit, is not covered by it
     assert P._group("results/distill_compare.csv", covered, "tpe", [first],
                     repo).stale_runs == 1
+    # a later neutral declaration for every result (an unrelated edit) does not forgive
+    # the change that superseded the runs made before it; runs made after it, it does
+    edit = _commit(repo, "mobo/problems.py", "x = 2\n")
+    _declare(repo, {"up_to": edit, "reason": "an edit that moves no number"},
+             superseded=({"before": new_default, "reason": "the previous default",
+                          "methods": ["mobo"]},))
+    g = P._group("results/distill_compare.csv", covered, "mobo", [first, second, new_default],
+                 repo)
+    assert (g.stale_runs, g.superseded_runs) == (0, 2)
+    assert set(g.judged) == {new_default} and g.judged[new_default].commit == edit
+    assert "distill/train.py" in g.changed[first]
     # a run that is fresh is fresh, not superseded
     fresh = P._group("results/x.csv", ("README.md",), "mobo", [first], repo)
     assert (fresh.stale_runs, fresh.superseded_runs) == (0, 0)
