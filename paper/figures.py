@@ -29,8 +29,10 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   (``python -m benchmarks.distill_recheck``), when present;
 - ``results/distill_compare_onemachine/distill_compare.csv`` and
   ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
-  mobo and TPE on held-out seeds, made start to finish on one machine, mobo with the
-  task's former default and with its current one;
+  mobo and its peers on held-out seeds, made start to finish on one machine, mobo with the
+  task's former default and with its current one, and
+  ``results/distill_compare_onemachine_explore_first/distill_compare.csv``: mobo's runs of
+  the latter folder's seeds with the exploration share as first adopted, set beside them;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
 - ``results/distill_budget200.jsonl``, ``results/distill_budget200_trust_region.jsonl`` and
@@ -97,6 +99,7 @@ from mobo.trial import Trial
 from paper.before_after import BEFORE, EXPLORE, GPU_AFTER, GPU_BEFORE, before_after_section
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
+    former_code_words,
     heldout_distill_section,
     one_environment_words,
     recheck_words,
@@ -111,8 +114,10 @@ RESULTS = ROOT / "results"
 GPU_COMPARISON = "distill_compare_gpu"  # the held-out distillation comparison on one H200
 # mobo and TPE on held-out seeds, start to finish on one CPU machine with one thread each
 ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
-# the same pair with the exploration share as first adopted beside the trust region
+# mobo with the trust region and the exploration share, and its peers, the same way
 ONE_MACHINE_EXPLORE = "distill_compare_onemachine_explore"
+# mobo's runs of that folder's seeds with the exploration share as first adopted
+ONE_MACHINE_EXPLORE_FIRST = "distill_compare_onemachine_explore_first"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1295,6 +1300,11 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             values[key] = one_environment_words(results, results / name)
         except (ValueError, KeyError, OSError) as e:
             raise InputError(f"results/{name}/: {e}") from None
+    try:
+        values["heldout_distill_onemachine_explore_first"] = former_code_words(
+            results, results / ONE_MACHINE_EXPLORE_FIRST, results / ONE_MACHINE_EXPLORE)
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"results/{ONE_MACHINE_EXPLORE_FIRST}/: {e}") from None
     missed: list[str] = []
     v, tables["table_quality_peers"], figures["quality_peers"] = _peers_section(runs, missed)
     values.update(v)

@@ -202,6 +202,29 @@ def one_environment_words(results: Path, folder: Path) -> str:
             f"{runs}. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
 
 
+def former_code_words(results: Path, former: Path, folder: Path) -> str:
+    """Section 4.7's paragraph setting mobo's runs of ``former`` (a folder of mobo's runs
+    made with earlier code and kept as its record, such as
+    ``results/distill_compare_onemachine_explore_first``) beside mobo's runs of ``folder``
+    (the same seeds made again with the current code), seed by seed as :func:`table` pairs
+    a peer with mobo: the former run takes the peer's place, and each pair is scored over
+    the trials both have reached. A sentence saying so where either has no run."""
+    name = former.relative_to(results.parent).as_posix()
+    old = {s: ms["mobo"] for s, ms in by_seed(staged_rows(former)).items() if "mobo" in ms}
+    new = {s: ms["mobo"] for s, ms in by_seed(staged_rows(folder)).items() if "mobo" in ms}
+    both = sorted(set(old) & set(new))
+    if not both:
+        return (f"mobo's runs with the former code (`{name}/`) have no run of the current "
+                "code on the same seed to be set beside yet.")
+    label = "mobo, former code"
+    seeds = {s: {label: old[s], "mobo": new[s]} for s in both}
+    runs = "; ".join(f"seed {s}: {len(old[s])} and {len(new[s])} trials" for s in both)
+    return (f"Seed by seed, mobo's former runs (`{name}/`, in the peer's place) and its "
+            f"runs with the current code ({runs}), each pair over the trials both have "
+            "reached; the current code in bold where it is strictly better:\n\n"
+            + table(seeds, reference(folder)))
+
+
 def recheck_words(path: Path) -> str:
     """What a recheck file (``results/distill_recheck.json`` or ``_gpu.json``, written by
     ``python -m benchmarks.distill_recheck``) says of a comparison's evaluations on the

@@ -153,3 +153,23 @@ def test_the_one_environment_paragraph_lists_its_runs_and_pairs_them(tmp_path: P
     words = HD.one_environment_words(results, folder)
     assert "seed 10: mobo (3 trials), tpe (2 trials). Paired as in the table above:" in words
     assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 |" in words
+
+
+def test_the_former_code_paragraph_pairs_mobo_with_its_former_runs(tmp_path: Path) -> None:
+    results = _results(tmp_path, [])
+    folder, former = results / "onemachine", results / "onemachine_first"
+    _results(tmp_path / "a", MOBO + TPE).rename(folder)
+    _results(tmp_path / "b", _rows("mobo", 11, [(40.0, 50.0)])).rename(former)
+    # seed 11 has no run of the current code: nothing to pair
+    assert "have no run of the current code on the same seed" in HD.former_code_words(
+        results, former, folder)
+    # the former run of seed 10: the design point, then 35 EM at 60% (as TPE above); the
+    # current run is MOBO, 3 trials against 2, so both are scored over their first 2
+    (former / "distill_compare.csv").unlink()
+    _results(tmp_path / "c", _rows("mobo", 10, [(40.0, 50.0), (35.0, 60.0)])
+             + _rows("mobo", 11, [(40.0, 50.0)]))
+    (tmp_path / "c" / "results" / "distill_compare.csv").rename(former / "distill_compare.csv")
+    words = HD.former_code_words(results, former, folder)
+    assert "(`results/onemachine_first/`, in the peer's place)" in words
+    assert "(seed 10: 2 and 3 trials)" in words and "seed 11" not in words
+    assert "| 10 | mobo, former code | 2, 3 | 2 | 5.000 / 5.000 | 100% / 0% |" in words
