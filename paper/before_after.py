@@ -9,7 +9,10 @@ table gives its trial count); and the same pair on one H200
 task recommended then); and the run with the trust region and the exploration share as
 first adopted, its good trials the credible ones
 (``results/distill_budget200_explore.jsonl``, made on one 2-core machine with one torch
-thread, possibly still partial), set beside the same run before. A rerun is read as git's
+thread), set beside the same run before; and the run with the share's good trials at face
+value, the task's setting since (``results/distill_budget200_face.jsonl``, the same machine
+and teacher, possibly still partial), set beside the run with the share as first adopted.
+A rerun is read as git's
 index holds it
 (:func:`benchmarks.compare_report.staged_text`), as the held-out toy comparison is: its
 run appends to it while the paper is made, and the committed paper must be what the
@@ -52,6 +55,9 @@ GPU_BEFORE = "distill_gpu_h200_budget200.jsonl"
 GPU_AFTER = "distill_gpu_h200_budget200_trust_region.jsonl"
 # the run with the trust region and the exploration share as first adopted
 EXPLORE = "distill_budget200_explore.jsonl"
+# the same command with the share's good trials at face value (the task's setting since),
+# on the same machine and teacher as EXPLORE
+FACE = "distill_budget200_face.jsonl"
 CHECKPOINTS = (25, 50, 100, 200)
 
 

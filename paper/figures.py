@@ -35,8 +35,9 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   the latter folder's seeds with the exploration share as first adopted, set beside them;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
-- ``results/distill_budget200.jsonl``, ``results/distill_budget200_trust_region.jsonl`` and
-  ``results/distill_budget200_explore.jsonl`` (the latter two as staged in git), and the
+- ``results/distill_budget200.jsonl``, ``results/distill_budget200_trust_region.jsonl``,
+  ``results/distill_budget200_explore.jsonl`` and ``results/distill_budget200_face.jsonl``
+  (all but the first as staged in git), and the
   pair on one H200 (``results/distill_gpu_h200_budget200*.jsonl``): the 200-trial search
   before and after, for :mod:`paper.before_after`;
 - ``results/distill_compare.csv`` and ``results/distill_compare_gpu/distill_compare.csv``
@@ -96,7 +97,14 @@ from mobo.plot import (
 )
 from mobo.study import Study
 from mobo.trial import Trial
-from paper.before_after import BEFORE, EXPLORE, GPU_AFTER, GPU_BEFORE, before_after_section
+from paper.before_after import (
+    BEFORE,
+    EXPLORE,
+    FACE,
+    GPU_AFTER,
+    GPU_BEFORE,
+    before_after_section,
+)
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
     former_code_words,
@@ -1273,10 +1281,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             results, ROOT, GPU_BEFORE, GPU_AFTER, prefix="gpu_")
         v_explore, ba_explore, figures["distill_before_after_explore"] = before_after_section(
             results, ROOT, BEFORE, EXPLORE, prefix="explore_")
+        v_face, ba_face, figures["distill_before_after_face"] = before_after_section(
+            results, ROOT, EXPLORE, FACE, prefix="face_")
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"before/after section: {e}") from None
-    values.update(v, **v_gpu, **v_explore)
-    tables.update(ba_tables, **ba_gpu, **ba_explore)
+    values.update(v, **v_gpu, **v_explore, **v_face)
+    tables.update(ba_tables, **ba_gpu, **ba_explore, **ba_face)
     try:
         v, hd_tables, figures["distill_heldout"] = heldout_distill_section(results)
         v_gpu, hd_gpu, figures["distill_heldout_gpu"] = heldout_distill_section(
