@@ -148,6 +148,9 @@ class Blackbox:
     noisy: bool = False
     # the Study settings the task recommends (mobo.tasks.TaskEntry.study_options)
     study_options: dict[str, Any] = field(default_factory=dict)
+    # where its evaluations come from beyond its definition (:func:`environment`); None
+    # for the stand-in, which is deterministic everywhere
+    environment: dict[str, Any] | None = None
 
 
 def load_task(progress: Callable[[str], None]) -> Blackbox:
@@ -164,7 +167,30 @@ def load_task(progress: Callable[[str], None]) -> Blackbox:
     reference = {"exact": float(fn.no_answer_em),
                  "num_parameters": float(fn.teacher_num_parameters)}
     return Blackbox(task.space, list(task.objectives), fn, reference, noisy=task.noisy,
-                    study_options=dict(ENTRY.study_options))
+                    study_options=dict(ENTRY.study_options), environment=environment(fn))
+
+
+def environment(fn: Any) -> dict[str, Any]:
+    """What decides a prepared distillation task's scores beyond its definition: the CPU
+    model, torch's version and thread count, the device students train on, and the
+    teacher (``fn.teacher_digest``). The task is deterministic for one such environment
+    only (:mod:`benchmarks.distill_recheck` measures how far another one moves them); an
+    :class:`EvaluationCache` keeps the one it was made in and serves no other."""
+    import torch  # heavy: only runs on the real task need it
+
+    return {"cpu": provenance.cpu_name(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "device": device_words(fn),
+            "teacher": fn.teacher_digest}
+
+
+def device_words(fn: Any) -> str:
+    """Where the task ``fn`` trains its students: the CUDA device's name, or "CPU"."""
+    import torch  # heavy: only runs on the real task need it
+
+    from distill.train import resolve_device  # pulls in transformers
+
+    dev = resolve_device(getattr(fn, "device", None))
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
 
 
 def load_standin() -> Blackbox:
@@ -248,19 +274,42 @@ class EvaluationCache:
     another setting on the same seed) has already evaluated is served from the file.
 
     Lines: ``{"key": <params as canonical JSON>, "values": {...}}``, the first one
-    ``{"task": <fingerprint>}`` (:func:`task_fingerprint`); a file made for another task is
-    refused (ValueError). The fingerprint does not cover the task's code: after changing
-    the trainer or the data, start a new cache file. Only completed evaluations with
-    finite values are kept."""
+    ``{"task": <fingerprint>, "environment": {...}}`` (:func:`task_fingerprint`,
+    :func:`environment`); a file made for another task, or in another environment (another
+    kind of CPU, thread count, device or teacher: the same configuration scores
+    differently there), is refused (ValueError). A file whose first line names no
+    environment (made before they were recorded) is served unchecked, and ``unchecked``
+    says so. The fingerprint does not cover the task's code: after changing the trainer or
+    the data, start a new cache file. Only completed evaluations with finite values are
+    kept."""
 
-    def __init__(self, path: Path, fingerprint: str) -> None:
+    def __init__(self, path: Path, fingerprint: str,
+                 environment: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.fingerprint = fingerprint
+        self.environment = None if environment is None else dict(environment)
+        self.unchecked = False
         self._values: dict[str, dict[str, float]] = {}
         self.hits = 0
         self._read()
         if not self.path.is_file() or self.path.stat().st_size == 0:
-            self._write({"task": fingerprint})
+            header: dict[str, Any] = {"task": fingerprint}
+            if self.environment is not None:
+                header["environment"] = self.environment
+            self._write(header)
+
+    def _check_environment(self, made: Mapping[str, Any] | None) -> None:
+        if self.environment is None:
+            return
+        if made is None:
+            self.unchecked = True
+            return
+        differ = [f"{k} {made.get(k)!r}, here {self.environment.get(k)!r}"
+                  for k in sorted(set(made) | set(self.environment))
+                  if made.get(k) != self.environment.get(k)]
+        if differ:
+            raise ValueError(f"{self.path}: evaluations made in another environment "
+                             f"({'; '.join(differ)}); give another --eval-cache")
 
     @staticmethod
     def key(params: Mapping[str, Any]) -> str:
@@ -279,6 +328,7 @@ class EvaluationCache:
                 if rec.get("task") != self.fingerprint:
                     raise ValueError(f"{self.path}: an evaluation cache of another task "
                                      f"({rec.get('task')!r}); give another --eval-cache")
+                self._check_environment(rec.get("environment"))
                 continue
             self._values[rec["key"]] = rec["values"]
 
@@ -1038,10 +1088,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_eval_cache:
             cache_path = Path(args.eval_cache or out_dir / NAME / "evaluations.jsonl")
             try:
-                cache = EvaluationCache(cache_path.expanduser(), task_fingerprint(box))
+                cache = EvaluationCache(cache_path.expanduser(), task_fingerprint(box),
+                                        box.environment)
             except ValueError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
+            if cache.unchecked:
+                print(f"warning: {cache.path} names no environment (made before they were "
+                      "recorded): its evaluations are served unchecked; they are this "
+                      "machine's only if they were made here with this thread count and "
+                      "teacher (python -m benchmarks.distill_recheck samples them)",
+                      file=sys.stderr, flush=True)
             box = dataclasses.replace(box, fn=CachedFn(box.fn, cache))
     (out_dir / NAME).mkdir(parents=True, exist_ok=True)
     (out_dir / NAME / "reference.json").write_text(json.dumps(box.reference) + "\n")
@@ -1070,9 +1127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             print(f"{m} seed {seed}: {'resuming after ' + str(n) if n else 'starting'}",
                   file=sys.stderr, flush=True)
-            append_shared_line(out_dir / NAME / PROVENANCE, {
-                "method": m, "seed": seed, "from_trial": n, "commit": stamps[m],
-                "command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})
+            line = {"method": m, "seed": seed, "from_trial": n, "commit": stamps[m],
+                    "command": command,
+                    "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+            if box.environment is not None:
+                line["environment"] = box.environment
+            append_shared_line(out_dir / NAME / PROVENANCE, line)
             run_method(m, box, seed, args.budget, out_dir, on_trial,
                        mobo_options=mobo_overrides(args))
     write_csv(out_dir)

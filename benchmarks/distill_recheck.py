@@ -26,8 +26,9 @@ Usage (from the repository root)::
     python -m benchmarks.distill_recheck --per-run 1          # results/distill_recheck.*
     python -m benchmarks.distill_recheck --folder DIR --runs tpe-10 mobo-11 --per-run 3
 
-Writes a JSON file (with the command, the commit and the teacher's dev metrics as a
-fingerprint of the teacher) and a markdown report generated from it alone.
+Writes a JSON file (with the command, the commit, the teacher's dev metrics and the
+environment of :func:`benchmarks.distill_compare.environment`, whose teacher digest names
+the teacher bit for bit) and a markdown report generated from it alone.
 """
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.distill_compare import NAME, _run_files, load_task, records
+from benchmarks.distill_compare import NAME, _run_files, device_words, load_task, records
 from benchmarks.provenance import FILES, command_line, cpu_name, relative, stamp_fields
-from distill.train import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FOLDER = ROOT / "results"
@@ -146,12 +146,6 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "max_abs_diff": max((abs(d) for d in diffs), default=None)}
 
 
-def device_words(fn: Any) -> str:
-    """Where the task ``fn`` trains its students: the CUDA device's name, or "CPU"."""
-    dev = resolve_device(getattr(fn, "device", None))
-    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
-
-
 def markdown(data: Mapping[str, Any]) -> str:
     """The report, from the JSON alone."""
     s = data["summary"]
@@ -169,7 +163,9 @@ def markdown(data: Mapping[str, Any]) -> str:
         f"Each row is a completed trial of `{data['folder']}`, chosen by its position in its "
         "run (not by its value), trained again here with this machine's cached teacher "
         f"(dev exact match {teacher['exact']:.2f}, no-answer exact match "
-        f"{teacher['NoAns_exact']:.2f}). The segment start is when the run segment that "
+        f"{teacher['NoAns_exact']:.2f}"
+        + (f"; digest `{data['environment']['teacher']}`" if data.get("environment") else "")
+        + "). The segment start is when the run segment that "
         "recorded the trial began (a value served from the evaluation cache was computed "
         "earlier, perhaps by another run); its threads are those its command set (- where "
         "it set none).",
@@ -238,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "folder": relative(a.folder), "json": relative(a.out),
         "teacher": {k: teacher[k] for k in ("exact", "f1", "HasAns_exact", "NoAns_exact")
                     if k in teacher},
+        "environment": box.environment,
         "summary": summary(rows), "trials": rows,
     }
     a.out.write_text(json.dumps(data, indent=1) + "\n")

@@ -248,6 +248,7 @@ class DistillationTask:
         )
         self.space = self._fitted_space()
         self._state: _State | None = None
+        self._teacher_digest: str | None = None
         self._no_answer_em: float | None = None
         self._reported_missing: set[int] = set()
 
@@ -569,6 +570,26 @@ class DistillationTask:
         self.prepare(progress=self._log)
         assert self._state is not None
         return sum(p.numel() for p in self._state.teacher.parameters() if p.requires_grad)
+
+    @property
+    def teacher_digest(self) -> str:
+        """16 hex digits of SHA-256 over what every trial learns from: the teacher's weights
+        (students with ``init="teacher"`` start from them) and its logits on the trial
+        features, bit for bit. Two preparations that differ anywhere (a teacher fine-tuned
+        on another kind of CPU, with another thread count or on a GPU) differ here, so a
+        record of evaluations can say which teacher made them."""
+        if self._teacher_digest is None:
+            self.prepare(progress=self._log)
+            assert self._state is not None
+            h = hashlib.sha256()
+            for name, tensor in sorted(self._state.teacher.state_dict().items()):
+                h.update(name.encode())
+                h.update(tensor.detach().cpu().contiguous().reshape(-1).numpy().tobytes())
+            logits = self._state.trial_logits
+            for part in (*logits.start, *logits.end):
+                h.update(part.tobytes())
+            self._teacher_digest = h.hexdigest()[:16]
+        return self._teacher_digest
 
     # ---- the front's students -------------------------------------------------------
 

@@ -313,3 +313,36 @@ def test_evaluation_cache_serves_what_another_run_evaluated(tmp_path: Path) -> N
     other = D.Blackbox(box.space, box.objectives, fake, {"exact": 1.0, "num_parameters": 2.0})
     with pytest.raises(ValueError, match="another task"):
         D.EvaluationCache(tmp_path / "cache.jsonl", D.task_fingerprint(other))
+
+
+def first_line(path: Path) -> Any:
+    return json.loads(next(line for line in path.read_text().splitlines() if line.strip()))
+
+
+def test_evaluation_cache_serves_only_its_own_environment(tmp_path: Path) -> None:
+    box, fake = make_box()
+    here = {"cpu": "CPU A", "torch": "2.13.0", "torch_threads": 1, "device": "cpu",
+            "teacher": "0123456789abcdef"}
+    path = tmp_path / "cache.jsonl"
+    made = D.EvaluationCache(path, D.task_fingerprint(box), here)
+    p = {"n_layers": 3, "learning_rate": 1e-3, "init": "teacher"}
+    made.put(p, fake(p))
+    assert first_line(path) == {
+        "task": D.task_fingerprint(box), "environment": here}
+    # the same environment: served, checked
+    same = D.EvaluationCache(path, D.task_fingerprint(box), dict(here))
+    assert same.get(p) == fake(p) and not same.unchecked
+    # another teacher, or another thread count: refused, naming what differs
+    for change in ({"teacher": "fedcba9876543210"}, {"torch_threads": 2}):
+        with pytest.raises(ValueError, match=f"another environment.*{next(iter(change))}"):
+            D.EvaluationCache(path, D.task_fingerprint(box), {**here, **change})
+    # a file from before environments were recorded: served, marked unchecked
+    old = tmp_path / "old.jsonl"
+    old.write_text(json.dumps({"task": D.task_fingerprint(box)}) + "\n"
+                   + json.dumps({"key": D.EvaluationCache.key(p), "values": fake(p)}) + "\n")
+    legacy = D.EvaluationCache(old, D.task_fingerprint(box), here)
+    assert legacy.unchecked and legacy.get(p) == fake(p)
+    # without an environment of its own (the stand-in) nothing is checked or written
+    plain = D.EvaluationCache(tmp_path / "plain.jsonl", D.task_fingerprint(box))
+    assert not plain.unchecked
+    assert first_line(tmp_path / "plain.jsonl") == {"task": D.task_fingerprint(box)}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+import distill.train
 from benchmarks import distill_recheck as R
 
 
@@ -108,7 +109,8 @@ def test_the_command_line_writes_the_json_and_a_report_from_it(
         return {"exact": 30.0 + params["k"], "f1": 0.0}
 
     box = SimpleNamespace(fn=_Fn(fn, {"exact": 98.5, "f1": 98.5, "HasAns_exact": 99.0,
-                                      "NoAns_exact": 96.0, "total": 600}))
+                                      "NoAns_exact": 96.0, "total": 600}),
+                          environment={"cpu": "CPU A", "teacher": "0123456789abcdef"})
     monkeypatch.setattr(R, "load_task", lambda progress: box)
     out = tmp_path / "recheck.json"
     assert R.main(["--folder", str(folder), "--per-run", "1", "--out", str(out)]) == 0
@@ -126,6 +128,8 @@ def test_the_command_line_writes_the_json_and_a_report_from_it(
     assert "| sobol-10 | 0 | initial | unrecorded | - | 31.00 | 40.00 | +9.00 |" in md
     assert f"{data['threads']} torch thread(s)" in md
     assert "dev exact match 98.50" in md
+    assert data["environment"]["teacher"] == "0123456789abcdef"
+    assert "digest `0123456789abcdef`" in md
     assert data["device"] == "CPU" and "students trained on CPU;" in md
 
 
@@ -134,8 +138,8 @@ def test_device_words_name_where_the_students_train(monkeypatch: pytest.MonkeyPa
     here = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     assert R.device_words(SimpleNamespace()) == here  # no device: CUDA where there is one
     # a CUDA task is named by its device, without needing one here
-    monkeypatch.setattr(R, "resolve_device", lambda device: torch.device("cuda", 0))
-    monkeypatch.setattr(R.torch.cuda, "get_device_name", lambda dev: "NVIDIA Test GPU")
+    monkeypatch.setattr(distill.train, "resolve_device", lambda device: torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda dev: "NVIDIA Test GPU")
     assert R.device_words(SimpleNamespace(device="cuda")) == "NVIDIA Test GPU"
 
 

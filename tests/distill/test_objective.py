@@ -141,6 +141,30 @@ def test_bad_parameters(task):
         DistillationTask(fixed={"head_choice": "best"})
 
 
+def test_teacher_digest_names_the_teacher_bit_for_bit(task, tiny_dirs):
+    digest = task.teacher_digest
+    assert len(digest) == 16 and int(digest, 16) >= 0
+    # another task object over the same cached teacher and logits: the same digest
+    again = DistillationTask(teacher=tiny_dirs / "teacher", encoder=tiny_dirs / "encoder",
+                             cache_dir=tiny_dirs / "cache", device="cpu", train_examples=48,
+                             synthetic_size=(120, 90), verbose=False)
+    again.prepare(progress=lambda msg: None)
+    assert again.teacher_digest == digest
+    # one weight one ulp away (as another CPU's sums would leave it): another digest
+    weight = next(again._state.teacher.parameters())
+    with torch.no_grad():
+        weight.view(-1)[0] = torch.nextafter(weight.view(-1)[0], torch.tensor(1.0))
+    again._teacher_digest = None
+    assert again.teacher_digest != digest
+    # and one teacher logit changed: another digest too
+    third = DistillationTask(teacher=tiny_dirs / "teacher", encoder=tiny_dirs / "encoder",
+                             cache_dir=tiny_dirs / "cache", device="cpu", train_examples=48,
+                             synthetic_size=(120, 90), verbose=False)
+    third.prepare(progress=lambda msg: None)
+    third._state.trial_logits.end[-1] = third._state.trial_logits.end[-1] + 1e-3
+    assert third.teacher_digest != digest
+
+
 def test_teacher_num_parameters(task):
     expected = sum(p.numel() for p in task._state.teacher.parameters())
     assert task.teacher_num_parameters == expected
