@@ -24,9 +24,12 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/distill_diagnosis.json``: the replay of the committed distillation journals
   by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
   the section :mod:`paper.diagnosis` writes;
-- ``results/distill_recheck.json`` and ``results/distill_recheck_gpu.json``: a sample of
-  each held-out comparison's trials trained again on one machine
-  (``python -m benchmarks.distill_recheck``), when present;
+- ``results/distill_recheck.json``, ``results/distill_recheck_gpu.json`` and
+  ``results/distill_recheck_epyc.json``: a sample of each held-out comparison's trials
+  trained again on one machine (``python -m benchmarks.distill_recheck``), when present;
+- ``results/distill_compare_epyc/distill_compare.csv`` (as staged in git): mobo's runs made
+  again with the current code in the environment of some of the 2-core comparison's runs,
+  beside the peers' runs of those seeds copied from it;
 - ``results/distill_compare_onemachine/distill_compare.csv`` and
   ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
   mobo and its peers on held-out seeds, made start to finish on one machine, mobo with the
@@ -110,8 +113,11 @@ from paper.heldout_distill import (
     former_code_words,
     heldout_distill_section,
     one_environment_words,
+    recheck_by_seed,
     recheck_words,
+    reference,
     reproducibility_limitation,
+    rerun_words,
 )
 from paper.trust_region import trust_region_section
 
@@ -126,6 +132,9 @@ ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
 ONE_MACHINE_EXPLORE = "distill_compare_onemachine_explore"
 # mobo's runs of that folder's seeds with the exploration share as first adopted
 ONE_MACHINE_EXPLORE_FIRST = "distill_compare_onemachine_explore_first"
+# mobo's runs made again with the current code in the environment of some of the 2-core
+# comparison's runs (results/distill_compare), beside its peers' runs of those seeds
+EPYC_RERUN = "distill_compare_epyc"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1304,6 +1313,15 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             ("the H200 comparison's", results / "distill_recheck_gpu.json")])
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/distill_recheck[_gpu].json: {e}") from None
+    try:
+        values["heldout_distill_epyc_recheck"] = recheck_words(
+            results / "distill_recheck_epyc.json")
+        values["heldout_distill_epyc_recheck_seeds"] = recheck_by_seed(
+            results / "distill_recheck_epyc.json", reference(results)["exact"])
+        values["heldout_distill_epyc"] = rerun_words(results, results / EPYC_RERUN, results)
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise InputError(f"results/{EPYC_RERUN}/, results/distill_recheck_epyc.json: {e}"
+                         ) from None
     for key, name in (("heldout_distill_onemachine", ONE_MACHINE_COMPARISON),
                       ("heldout_distill_onemachine_explore", ONE_MACHINE_EXPLORE)):
         try:

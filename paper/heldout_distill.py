@@ -202,6 +202,64 @@ def one_environment_words(results: Path, folder: Path) -> str:
             f"{runs}. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
 
 
+def rerun_words(results: Path, folder: Path, original: Path) -> str:
+    """Section 4.7's paragraph on mobo's runs of ``folder`` made again, with the current
+    code, in the environment of some of ``original``'s runs (a comparison folder), beside
+    the peers' runs of the same seeds copied from it: first whether the environment is the
+    same, read off the initial designs (a seed's first trials are the same configurations
+    for every method, so mobo's, trained again, should score exactly what ``original``'s
+    runs recorded), then the paired table of :func:`table`. A sentence saying none exists
+    where ``folder`` holds no mobo run."""
+    name = folder.relative_to(results.parent).as_posix()
+    then = original.relative_to(results.parent).as_posix()
+    seeds = {s: ms for s, ms in by_seed(staged_rows(folder)).items() if "mobo" in ms}
+    if not seeds:
+        return f"No run of mobo has been made again in `{name}/` yet."
+    before = by_seed(staged_rows(original))
+    same = checked = 0
+    for s, ms in seeds.items():
+        recorded = {(r["trial"], m): r for m, rs in before.get(s, {}).items() for r in rs
+                    if r["source"] == "initial"}
+        for r in ms["mobo"]:
+            if r["source"] != "initial":
+                continue
+            for (trial, _), old in recorded.items():
+                if trial == r["trial"]:
+                    checked += 1
+                    same += (old["exact"], old["f1"]) == (r["exact"], r["f1"])
+    runs = "; ".join(f"seed {s}: " + ", ".join(f"{m} ({len(rs)} trials)" for m, rs in ms.items())
+                     for s, ms in seeds.items())
+    return (f"The runs in `{name}/` ({runs}; `{name}/README.md` says how they ran): mobo's "
+            f"made again there with the current code, the peers' copied from `{then}/{NAME}/`. "
+            f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
+            f"former run's among them) that mobo's runs here have trained again, {same} "
+            "scored exactly what was recorded. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
+
+
+def recheck_by_seed(path: Path, no_answer: float) -> str:
+    """How many of a recheck file's trials scored what was recorded, seed by seed, and how
+    many of those scored ``no_answer`` (the no-answer exact match: a student collapsed to
+    it scores it in every environment, so it says nothing of the environment); "" when the
+    file is absent or checked nothing."""
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    counts: dict[str, list[int]] = {}
+    collapsed = 0
+    for t in data["trials"]:
+        seed = t["run"].rsplit("-", 1)[1]
+        c = counts.setdefault(seed, [0, 0])
+        c[1] += 1
+        if t["recorded"]["exact"] == t["new"]["exact"]:
+            c[0] += 1
+            collapsed += abs(t["new"]["exact"] - no_answer) < 1e-9
+    if not counts:
+        return ""
+    parts = ", ".join(f"seed {s}: {a} of {n}" for s, (a, n) in sorted(counts.items()))
+    return (f"By seed, the exactly reproduced: {parts}; {collapsed} of them students that "
+            "collapsed to the no-answer exact match, which any environment reproduces.")
+
+
 def former_code_words(results: Path, former: Path, folder: Path) -> str:
     """Section 4.7's paragraph setting mobo's runs of ``former`` (a folder of mobo's runs
     made with earlier code and kept as its record, such as

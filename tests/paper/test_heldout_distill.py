@@ -173,3 +173,47 @@ def test_the_former_code_paragraph_pairs_mobo_with_its_former_runs(tmp_path: Pat
     assert "(`results/onemachine_first/`, in the peer's place)" in words
     assert "(seed 10: 2 and 3 trials)" in words and "seed 11" not in words
     assert "| 10 | mobo, former code | 2, 3 | 2 | 5.000 / 5.000 | 100% / 0% |" in words
+
+
+def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
+        tmp_path: Path) -> None:
+    # the original comparison: TPE's seed-10 run (design point 40 EM at 50%, then 35 at 60%)
+    results = _results(tmp_path, TPE)
+    folder = results / "rerun"
+    _results(tmp_path / "a", _rows("tpe", 10, [(40.0, 50.0)])).rename(folder)
+    assert HD.rerun_words(results, folder, results) == (
+        "No run of mobo has been made again in `results/rerun/` yet.")
+    # mobo made again: its design point scores what TPE's run recorded, so 1 of 1 pair
+    (folder / "distill_compare.csv").unlink()
+    _results(tmp_path / "b", MOBO + TPE)
+    (tmp_path / "b" / "results" / "distill_compare.csv").rename(folder / "distill_compare.csv")
+    words = HD.rerun_words(results, folder, results)
+    assert "(seed 10: mobo (3 trials), tpe (2 trials);" in words
+    assert "copied from `results/distill_compare/`" in words
+    assert "Of the 1 initial-design trials recorded there (every run's, mobo's former run's " \
+           "among them) that mobo's runs here have trained again, 1 scored exactly what was " \
+           "recorded." in words
+    assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 |" in words
+    # the design point trained again elsewhere scores otherwise: 0 of 1
+    (folder / "distill_compare.csv").unlink()
+    _results(tmp_path / "c", _rows("mobo", 10, [(41.0, 50.0), (20.0, 40.0)]) + TPE)
+    (tmp_path / "c" / "results" / "distill_compare.csv").rename(folder / "distill_compare.csv")
+    assert "have trained again, 0 scored exactly" in HD.rerun_words(results, folder, results)
+
+
+def test_the_recheck_by_seed_counts_the_reproduced_and_the_collapsed(tmp_path: Path) -> None:
+    path = tmp_path / "distill_recheck_x.json"
+    assert HD.recheck_by_seed(path, 30.0) == ""           # no file: nothing to add
+
+    def trial(run: str, recorded: float, new: float) -> dict[str, object]:
+        return {"run": run, "recorded": {"exact": recorded}, "new": {"exact": new}}
+
+    path.write_text(json.dumps({"trials": [
+        trial("mobo-10", 31.5, 31.5), trial("tpe-10", 30.0, 30.0),
+        trial("gp-12", 38.17, 39.0), trial("sobol-11", 30.0, 31.33)]}))
+    assert HD.recheck_by_seed(path, 30.0) == (
+        "By seed, the exactly reproduced: seed 10: 2 of 2, seed 11: 0 of 1, seed 12: 0 of 1; "
+        "1 of them students that collapsed to the no-answer exact match, which any "
+        "environment reproduces.")
+    path.write_text(json.dumps({"trials": []}))
+    assert HD.recheck_by_seed(path, 30.0) == ""
