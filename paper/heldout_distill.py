@@ -233,7 +233,8 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
             f"made again there with the current code, the peers' copied from `{then}/{NAME}/`. "
             f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
             f"former run's among them) that mobo's runs here have trained again, {same} "
-            "scored exactly what was recorded. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
+            "scored exactly what was recorded. Paired as in the table above:\n\n"
+            + table(seeds, reference(folder)))
 
 
 def recheck_by_seed(path: Path, no_answer: float) -> str:
