@@ -859,15 +859,24 @@ def markdown_report(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, f
         "| method | complete runs | seeds | trials so far |",
         "|---|---|---|---|",
     ]
+    # a method is complete when it has a full run on every seed any method ran here
+    seeds = sorted({seed for d in s.values() for seed in d["seeds"]})
     for m, d in s.items():
         trials = ", ".join(f"{seed}: {n}" for seed, n in sorted(d["trials"].items()))
-        out.append(f"| {m} | {len(d['complete'])} of {len(d['seeds'])} | "
+        out.append(f"| {m} | {len(d['complete'])} of {len(seeds)} | "
                    f"{' '.join(map(str, d['seeds']))} | {trials} |")
-    incomplete = [m for m, d in s.items() if len(d["complete"]) < len(d["seeds"])]
+    incomplete = []
+    for m, d in s.items():
+        gaps = [f"seed {seed} at {d['trials'][seed]} trials" for seed in d["seeds"]
+                if seed not in d["complete"]]
+        gaps += [f"seed {seed} not run" for seed in seeds if seed not in d["seeds"]]
+        if gaps:
+            incomplete.append(f"{m} ({', '.join(gaps)})")
     out.append("")
     if incomplete:
-        out += [f"Incomplete: {', '.join(incomplete)}: the figures below include their "
-                "partial runs (hypervolume only at the counts a run has reached).", ""]
+        out += [f"Incomplete: {'; '.join(incomplete)}. The figures below include the "
+                "partial runs (hypervolume only at the counts a run has reached) and leave "
+                "out the seeds a method has not run.", ""]
     cps = sorted({c for d in s.values() for c in d["hv"]})
     out += ["## Hypervolume (median [IQR] over seeds, n seeds)", "",
             "| method | " + " | ".join(f"after {c}" for c in cps) + " |",

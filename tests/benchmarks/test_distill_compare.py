@@ -234,9 +234,10 @@ def test_report_numbers_come_from_the_csv(tmp_path: Path) -> None:
                     for s in (0, 1)]  # a run with no student that small counts as 50 (ref)
         bests.append(f"{np.median(per_seed):.2f}")
     assert "| sobol | " + " | ".join(bests) + " |" in text
-    assert "| mobo | 0 of 1 | 0 | 0: 12 |" in text
+    # complete runs count over every seed run here: mobo has not run seed 1
+    assert "| mobo | 0 of 2 | 0 | 0: 12 |" in text
     assert "| sobol | 2 of 2 | 0 1 | 0: 30, 1: 30 |" in text
-    assert "Incomplete: mobo" in text
+    assert "Incomplete: mobo (seed 0 at 12 trials, seed 1 not run). " in text
     assert "## Targets" in text and "median hypervolume after 30" in text
 
 
