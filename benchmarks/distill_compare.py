@@ -876,7 +876,9 @@ def markdown_report(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, f
     if incomplete:
         out += [f"Incomplete: {'; '.join(incomplete)}. The figures below include the "
                 "partial runs (hypervolume only at the counts a run has reached) and leave "
-                "out the seeds a method has not run.", ""]
+                "out the seeds a method has not run: where methods have run different "
+                "seeds, their medians (and the targets' verdicts) are over different draws "
+                "of the task; the per-seed columns compare like with like.", ""]
     cps = sorted({c for d in s.values() for c in d["hv"]})
     out += ["## Hypervolume (median [IQR] over seeds, n seeds)", "",
             "| method | " + " | ".join(f"after {c}" for c in cps) + " |",
