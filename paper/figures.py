@@ -25,7 +25,7 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   by ``benchmarks/distill_diagnosis.py`` (why the search piled into 1-layer students), for
   the section :mod:`paper.diagnosis` writes;
 - ``results/distill_recheck.json``, ``results/distill_recheck_gpu.json`` and
-  ``results/distill_recheck_epyc.json``: a sample of each held-out comparison's trials
+  ``results/distill_recheck_epyc*.json``: a sample of each held-out comparison's trials
   trained again on one machine (``python -m benchmarks.distill_recheck``), when present;
 - ``results/distill_compare_epyc/distill_compare.csv`` (as staged in git): mobo's runs made
   again with the current code in the environment of some of the 2-core comparison's runs,
@@ -1318,6 +1318,9 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             results / "distill_recheck_epyc.json")
         values["heldout_distill_epyc_recheck_seeds"] = recheck_by_seed(
             results / "distill_recheck_epyc.json", reference(results)["exact"])
+        for seed in (10, 11):
+            values[f"heldout_distill_epyc_seed{seed}_recheck"] = recheck_words(
+                results / f"distill_recheck_epyc_seed{seed}.json")
         values["heldout_distill_epyc"] = rerun_words(results, results / EPYC_RERUN, results)
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/{EPYC_RERUN}/, results/distill_recheck_epyc.json: {e}"
