@@ -229,8 +229,22 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
                     same += (old["exact"], old["f1"]) == (r["exact"], r["f1"])
     runs = "; ".join(f"seed {s}: " + ", ".join(f"{m} ({len(rs)} trials)" for m, rs in ms.items())
                      for s, ms in seeds.items())
+    # a peer's run is a copy where its file is byte for byte the original folder's
+    copied, made = [], []
+    for seed, ms in seeds.items():
+        for m in ms:
+            if m == "mobo":
+                continue
+            mine, theirs = (f / NAME / f"{m}-{seed}.jsonl" for f in (folder, original))
+            is_copy = (theirs.is_file() and mine.is_file()
+                       and mine.read_bytes() == theirs.read_bytes())
+            (copied if is_copy else made).append(f"{m} {seed}")
+    peers = (f"the peers' runs copied from `{then}/{NAME}/` ({', '.join(copied)})"
+             if copied else "no peer's run copied")
+    if made:
+        peers += f", and made there too ({', '.join(made)})"
     return (f"The runs in `{name}/` ({runs}; `{name}/README.md` says how they ran): mobo's "
-            f"made again there with the current code, the peers' copied from `{then}/{NAME}/`. "
+            f"made again there with the current code, {peers}. "
             f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
             f"former run's among them) that mobo's runs here have trained again, {same} "
             "scored exactly what was recorded. Paired as in the table above:\n\n"

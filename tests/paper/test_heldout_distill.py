@@ -187,9 +187,12 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     (folder / "distill_compare.csv").unlink()
     _results(tmp_path / "b", MOBO + TPE)
     (tmp_path / "b" / "results" / "distill_compare.csv").rename(folder / "distill_compare.csv")
+    # TPE's run file is the original's, byte for byte: a copy
+    for f in (results, folder):
+        (f / "distill_compare" / "tpe-10.jsonl").write_text('{"trial": 0}\n')
     words = HD.rerun_words(results, folder, results)
     assert "(seed 10: mobo (3 trials), tpe (2 trials);" in words
-    assert "copied from `results/distill_compare/`" in words
+    assert "the peers' runs copied from `results/distill_compare/` (tpe 10)." in words
     assert "Of the 1 initial-design trials recorded there (every run's, mobo's former run's " \
            "among them) that mobo's runs here have trained again, 1 scored exactly what was " \
            "recorded." in words
@@ -199,6 +202,10 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     _results(tmp_path / "c", _rows("mobo", 10, [(41.0, 50.0), (20.0, 40.0)]) + TPE)
     (tmp_path / "c" / "results" / "distill_compare.csv").rename(folder / "distill_compare.csv")
     assert "have trained again, 0 scored exactly" in HD.rerun_words(results, folder, results)
+    # a peer's run that differs from the original's file was made in the folder
+    (folder / "distill_compare" / "tpe-10.jsonl").write_text('{"trial": 1}\n')
+    assert "no peer's run copied, and made there too (tpe 10)." in HD.rerun_words(
+        results, folder, results)
 
 
 def test_the_recheck_by_seed_counts_the_reproduced_and_the_collapsed(tmp_path: Path) -> None:
