@@ -1320,7 +1320,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             results / "distill_recheck_epyc.json", reference(results)["exact"])
         for seed in (10, 11):
             values[f"heldout_distill_epyc_seed{seed}_recheck"] = recheck_words(
-                results / f"distill_recheck_epyc_seed{seed}.json")
+                results / f"distill_recheck_epyc_seed{seed}.json", opening=False)
         values["heldout_distill_epyc"] = rerun_words(results, results / EPYC_RERUN, results)
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/{EPYC_RERUN}/, results/distill_recheck_epyc.json: {e}"

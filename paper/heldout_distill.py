@@ -298,11 +298,12 @@ def former_code_words(results: Path, former: Path, folder: Path) -> str:
             + table(seeds, reference(folder)))
 
 
-def recheck_words(path: Path) -> str:
+def recheck_words(path: Path, opening: bool = True) -> str:
     """What a recheck file (``results/distill_recheck.json`` or ``_gpu.json``, written by
     ``python -m benchmarks.distill_recheck``) says of a comparison's evaluations on the
     machine that re-evaluated a sample of them; a sentence saying none was made when the
-    file is absent."""
+    file is absent. Without ``opening`` the words start at the count (for a further
+    sample right after another file's words)."""
     report = f"`results/{path.stem}.md`"
     if not path.is_file():
         return ("No sample of its trials has been re-evaluated on another machine yet "
@@ -323,8 +324,9 @@ def recheck_words(path: Path) -> str:
     # in bf16 on a GPU is not bit-reproducible, so no such claim is made there
     same = ("On one machine and with one thread count the task is deterministic, but "
             if device == "CPU" else "")
-    words = (f"{same}{when}, and a configuration trained again elsewhere, with the teacher "
-             "prepared there, need not score the same. Of "
+    lead = (f"{same}{when}, and a configuration trained again elsewhere, with the teacher "
+            "prepared there, need not score the same. " if opening else "")
+    words = (f"{lead}Of "
              f"{s['trials']} of its completed configurations, chosen by their position in "
              f"their runs and trained again on {where} with "
              f"{data['threads']} torch thread(s) ({data['date'][:10]}; teacher dev exact "

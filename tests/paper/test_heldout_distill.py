@@ -107,6 +107,9 @@ def test_the_recheck_sentence_reports_the_file(tmp_path: Path) -> None:
     assert ("CPU X, 2 CPU(s) seen with 1 torch thread(s) (2026-12-04; teacher dev exact "
             "match 98.50), 1 scored") in words
     assert "differs by 0.50 EM points at the median over all of them and 3.25 at most" in words
+    # a further sample right after another's words: from the count on
+    assert HD.recheck_words(path, opening=False).startswith(
+        "Of 3 of its completed configurations")
     data["summary"].update(identical=3, median_abs_diff=0.0, max_abs_diff=0.0)
     path.write_text(json.dumps(data))
     assert "3 scored exactly what the comparison recorded (" in HD.recheck_words(path)
