@@ -218,15 +218,17 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
     before = by_seed(staged_rows(original))
     same = checked = 0
     for s, ms in seeds.items():
-        recorded = {(r["trial"], m): r for m, rs in before.get(s, {}).items() for r in rs
-                    if r["source"] == "initial"}
+        # trial -> (exact, f1) of every run there that recorded it in its initial design
+        recorded: dict[int, list[tuple[Any, Any]]] = {}
+        for rs in before.get(s, {}).values():
+            for r in rs:
+                if r["source"] == "initial":
+                    recorded.setdefault(r["trial"], []).append((r["exact"], r["f1"]))
         for r in ms["mobo"]:
-            if r["source"] != "initial":
-                continue
-            for (trial, _), old in recorded.items():
-                if trial == r["trial"]:
-                    checked += 1
-                    same += (old["exact"], old["f1"]) == (r["exact"], r["f1"])
+            if r["source"] == "initial":
+                olds = recorded.get(r["trial"], [])
+                checked += len(olds)
+                same += olds.count((r["exact"], r["f1"]))
     runs = "; ".join(f"seed {s}: " + ", ".join(f"{m} ({len(rs)} trials)" for m, rs in ms.items())
                      for s, ms in seeds.items())
     # a peer's run is a copy where its file is byte for byte the original folder's
