@@ -172,15 +172,18 @@ def load_task(progress: Callable[[str], None]) -> Blackbox:
 
 def environment(fn: Any) -> dict[str, Any]:
     """What decides a prepared distillation task's scores beyond its definition: the CPU
-    model, torch's version and thread count, the device students train on, and the
-    teacher (``fn.teacher_digest``). The task is deterministic for one such environment
-    only (:mod:`benchmarks.distill_recheck` measures how far another one moves them); an
-    :class:`EvaluationCache` keeps the one it was made in and serves no other."""
+    (its model name, its vendor, family, model and stepping, and the vector instructions
+    torch's kernels dispatch to), torch's version and thread count, the device students
+    train on, and the teacher (``fn.teacher_digest``). The task is deterministic for one
+    such environment only (:mod:`benchmarks.distill_recheck` measures how far another one
+    moves them); an :class:`EvaluationCache` keeps the one it was made in and serves no
+    other."""
     import torch  # heavy: only runs on the real task need it
 
-    return {"cpu": provenance.cpu_name(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "device": device_words(fn),
-            "teacher": fn.teacher_digest}
+    return {"cpu": provenance.cpu_name(), "cpu_model": provenance.cpu_model(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "device": device_words(fn), "teacher": fn.teacher_digest}
 
 
 def device_words(fn: Any) -> str:
@@ -277,18 +280,20 @@ class EvaluationCache:
     ``{"task": <fingerprint>, "environment": {...}}`` (:func:`task_fingerprint`,
     :func:`environment`); a file made for another task, or in another environment (another
     kind of CPU, thread count, device or teacher: the same configuration scores
-    differently there), is refused (ValueError). A file whose first line names no
-    environment (made before they were recorded) is served unchecked, and ``unchecked``
-    says so. The fingerprint does not cover the task's code: after changing the trainer or
-    the data, start a new cache file. Only completed evaluations with finite values are
-    kept."""
+    differently there), is refused (ValueError). Compatibility: what the file's first line
+    records is compared; a part of this environment it does not record (it was made
+    before that part was recorded; a file naming no environment records none) is not
+    checked, and ``unchecked`` names those parts. The fingerprint does not cover the task's
+    code: after changing the trainer or the data, start a new cache file. Only completed
+    evaluations with finite values are kept."""
 
     def __init__(self, path: Path, fingerprint: str,
                  environment: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.fingerprint = fingerprint
         self.environment = None if environment is None else dict(environment)
-        self.unchecked = False
+        # the parts of ``environment`` the file does not record (not checked)
+        self.unchecked: list[str] = []
         self._values: dict[str, dict[str, float]] = {}
         self.hits = 0
         self._read()
@@ -301,12 +306,10 @@ class EvaluationCache:
     def _check_environment(self, made: Mapping[str, Any] | None) -> None:
         if self.environment is None:
             return
-        if made is None:
-            self.unchecked = True
-            return
+        made = made or {}
+        self.unchecked = [k for k in self.environment if k not in made]
         differ = [f"{k} {made.get(k)!r}, here {self.environment.get(k)!r}"
-                  for k in sorted(set(made) | set(self.environment))
-                  if made.get(k) != self.environment.get(k)]
+                  for k in sorted(made) if made.get(k) != self.environment.get(k)]
         if differ:
             raise ValueError(f"{self.path}: evaluations made in another environment "
                              f"({'; '.join(differ)}); give another --eval-cache")
@@ -1105,10 +1108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
             if cache.unchecked:
-                print(f"warning: {cache.path} names no environment (made before they were "
-                      "recorded): its evaluations are served unchecked; they are this "
-                      "machine's only if they were made here with this thread count and "
-                      "teacher (python -m benchmarks.distill_recheck samples them)",
+                print(f"warning: {cache.path} does not record {', '.join(cache.unchecked)} "
+                      "(made before they were recorded): served without checking them; its "
+                      "evaluations are this machine's only if they were made in this "
+                      "environment (python -m benchmarks.distill_recheck samples them)",
                       file=sys.stderr, flush=True)
             box = dataclasses.replace(box, fn=CachedFn(box.fn, cache))
     (out_dir / NAME).mkdir(parents=True, exist_ok=True)

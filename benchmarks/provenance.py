@@ -205,6 +205,26 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's vendor, family, model and stepping as Linux reports them (``"AuthenticAMD
+    family 25 model 17 stepping 1"``), else the platform's word for the machine: two hosts
+    whose model names read the same (a virtual machine's "AMD EPYC") can be different
+    generations, with different vector units."""
+    fields: dict[str, str] = {}
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if not line.strip():
+                break  # the first processor's block is enough
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    if "vendor_id" not in fields:
+        return platform.machine()
+    return (f"{fields['vendor_id']} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')} stepping {fields.get('stepping', '?')}")
+
+
 def changed_since(commit: str, paths: Sequence[str], root: Path = ROOT) -> list[str]:
     """The files under ``paths`` that differ between ``commit`` and HEAD, leaving out
     Python files whose code is the same (:func:`code_of`).

@@ -342,7 +342,21 @@ def test_evaluation_cache_serves_only_its_own_environment(tmp_path: Path) -> Non
     old.write_text(json.dumps({"task": D.task_fingerprint(box)}) + "\n"
                    + json.dumps({"key": D.EvaluationCache.key(p), "values": fake(p)}) + "\n")
     legacy = D.EvaluationCache(old, D.task_fingerprint(box), here)
-    assert legacy.unchecked and legacy.get(p) == fake(p)
+    assert legacy.unchecked == list(here) and legacy.get(p) == fake(p)
+    # a file recording part of today's environment (made before the rest was recorded):
+    # what it records is checked, the rest named unchecked
+    more = {**here, "cpu_model": "AuthenticAMD family 25 model 17 stepping 1",
+            "cpu_capability": "AVX512"}
+    partial = D.EvaluationCache(path, D.task_fingerprint(box), more)
+    assert partial.unchecked == ["cpu_model", "cpu_capability"] and partial.get(p) == fake(p)
+    with pytest.raises(ValueError, match="another environment.*teacher"):
+        D.EvaluationCache(path, D.task_fingerprint(box), {**more, "teacher": "f" * 16})
+    # a file recording a part this environment differs in: refused
+    full = tmp_path / "full.jsonl"
+    D.EvaluationCache(full, D.task_fingerprint(box), more).put(p, fake(p))
+    with pytest.raises(ValueError, match="another environment.*cpu_capability 'AVX512', "
+                                         "here 'AVX2'"):
+        D.EvaluationCache(full, D.task_fingerprint(box), {**more, "cpu_capability": "AVX2"})
     # without an environment of its own (the stand-in) nothing is checked or written
     plain = D.EvaluationCache(tmp_path / "plain.jsonl", D.task_fingerprint(box))
     assert not plain.unchecked

@@ -41,6 +41,20 @@ def _commit(root: Path, rel: str, text: str) -> str:
     return _git(root, "rev-parse", "HEAD")
 
 
+def test_cpu_model_reads_the_first_processors_vendor_family_model_and_stepping(
+        tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n"
+                    "model\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n\n"
+                    "processor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
+                    "model\t\t: 85\nstepping\t: 7\n")
+    assert P.cpu_model(info) == "AuthenticAMD family 25 model 17 stepping 1"
+    # no such file, or no vendor in it: the platform's word, never an error
+    assert P.cpu_model(tmp_path / "absent") == P.platform.machine()
+    info.write_text("processor\t: 0\n")
+    assert P.cpu_model(info) == P.platform.machine()
+
+
 def test_stamp_is_the_head_commit_and_dirty_only_for_the_covered_paths(repo: Path) -> None:
     head = _git(repo, "rev-parse", "HEAD")
     assert P.stamp(("mobo",), repo) == head
