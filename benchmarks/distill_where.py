@@ -32,7 +32,7 @@ read as they are.
 
 Usage::
 
-    python -m benchmarks.distill_where       # the five held-out comparison folders
+    python -m benchmarks.distill_where       # the six held-out comparison folders
     python -m benchmarks.distill_where --folders DIR [DIR ...] --out FILE.md
     python -m benchmarks.distill_where --folders results/distill_dev/X --seeds 0 1 --out F.md
 """
@@ -64,7 +64,8 @@ RESULTS = ROOT / "results"
 DEFAULT_FOLDERS = (RESULTS, RESULTS / "distill_compare_gpu",
                    RESULTS / "distill_compare_onemachine",
                    RESULTS / "distill_compare_onemachine_explore",
-                   RESULTS / "distill_compare_onemachine_explore_first")
+                   RESULTS / "distill_compare_onemachine_explore_first",
+                   RESULTS / "distill_compare_epyc")
 DEFAULT_OUT = RESULTS / "distill_where.md"
 BUDGET = 100
 DEPTHS = (1, 2, 3, 4, 5, 6)
@@ -265,8 +266,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="comparison folders (--out-dir of benchmarks.distill_compare; "
                         "default: results/, results/distill_compare_gpu/, "
                         "results/distill_compare_onemachine/, "
-                        "results/distill_compare_onemachine_explore/ and "
-                        "results/distill_compare_onemachine_explore_first/)")
+                        "results/distill_compare_onemachine_explore/, "
+                        "results/distill_compare_onemachine_explore_first/ and "
+                        "results/distill_compare_epyc/)")
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                    help="method seeds counted (default: the held-out ones, "
                         f"{' '.join(map(str, DEFAULT_SEEDS))}; 0 1 2 for a development "

@@ -112,6 +112,7 @@ from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
     former_code_words,
     heldout_distill_section,
+    lead_words,
     one_environment_words,
     recheck_by_seed,
     recheck_words,
@@ -1331,6 +1332,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             values[key] = one_environment_words(results, results / name)
         except (ValueError, KeyError, OSError) as e:
             raise InputError(f"results/{name}/: {e}") from None
+    try:
+        values["heldout_distill_lead"] = lead_words(
+            results, [results / ONE_MACHINE_EXPLORE, results / EPYC_RERUN])
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"results/{ONE_MACHINE_EXPLORE}/, results/{EPYC_RERUN}/: {e}"
+                         ) from None
     try:
         values["heldout_distill_onemachine_explore_first"] = former_code_words(
             results, results / ONE_MACHINE_EXPLORE_FIRST, results / ONE_MACHINE_EXPLORE)

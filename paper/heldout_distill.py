@@ -253,6 +253,45 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
             + table(seeds, reference(folder)))
 
 
+PEER_WORDS = {"tpe": "TPE's", "gp": "the GP sampler's", "botorch": "BoTorch's",
+              "sobol": "Sobol's"}
+
+
+def lead_words(results: Path, folders: Sequence[Path]) -> str:
+    """Seed by seed, how often mobo's hypervolume after the budget is above each peer's
+    over the complete runs of ``folders`` (comparison folders, each one environment, mobo's
+    runs made with the current code), in total and folder by folder: a seed counts for a
+    peer where both have finished the budget there. "" where no such pair exists."""
+    counts: dict[str, list[tuple[str, int, int]]] = {}
+    for folder in folders:
+        seeds = by_seed(staged_rows(folder))
+        if not seeds:  # no run there yet
+            continue
+        name = folder.relative_to(results.parent).as_posix()
+        ref = reference(folder)
+        for runs in seeds.values():
+            for m, c, theirs, ours in paired(runs, ref):
+                if c < BUDGET:
+                    continue
+                per = counts.setdefault(m, [])
+                ahead = int(ours["hv"] > theirs["hv"])
+                if per and per[-1][0] == name:
+                    per[-1] = (name, per[-1][1] + ahead, per[-1][2] + 1)
+                else:
+                    per.append((name, ahead, 1))
+    if not counts:
+        return ""
+    parts = []
+    for m, per in counts.items():
+        ahead, n = sum(a for _, a, _ in per), sum(k for _, _, k in per)
+        where = "; ".join(f"{a} of {k} in `{name}/`" for name, a, k in per)
+        peer = PEER_WORDS.get(m, f"{m}'s")
+        parts.append(f"{peer} on {ahead} of {n} ({where})")
+    return (f"Over the held-out seeds on which mobo's current code and a peer have both "
+            f"finished {BUDGET} trials in one environment, mobo's hypervolume after {BUDGET} "
+            "trials is above " + ", ".join(parts) + ".")
+
+
 def recheck_by_seed(path: Path, no_answer: float) -> str:
     """How many of a recheck file's trials scored what was recorded, seed by seed, and how
     many of those scored ``no_answer`` (the no-answer exact match: a student collapsed to

@@ -227,3 +227,25 @@ def test_the_recheck_by_seed_counts_the_reproduced_and_the_collapsed(tmp_path: P
         "environment reproduces.")
     path.write_text(json.dumps({"trials": []}))
     assert HD.recheck_by_seed(path, 30.0) == ""
+
+
+def test_the_lead_counts_the_seeds_where_mobo_is_ahead_folder_by_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HD, "BUDGET", 2)  # runs of 2 trials are complete here
+    results = _results(tmp_path, [])
+    a, b = results / "a", results / "b"
+    assert HD.lead_words(results, []) == ""
+    assert HD.lead_words(results, [a]) == ""  # a folder with no runs yet
+    # a: mobo and TPE equal over their first 2 trials (5.0 each): not ahead
+    _results(tmp_path / "a", MOBO + TPE).rename(a)
+    # b: mobo's second trial (50 EM at 40%) dominates the design point: 20 * 0.6 = 12 > 5;
+    # the GP sampler's run has 1 trial (not complete) and seed 11 has mobo alone
+    _results(tmp_path / "b", _rows("mobo", 10, [(40.0, 50.0), (50.0, 40.0)]) + TPE
+             + _rows("gp", 10, [(40.0, 50.0)]) + _rows("mobo", 11, [(40.0, 50.0)])).rename(b)
+    assert HD.lead_words(results, [a, b]) == (
+        "Over the held-out seeds on which mobo's current code and a peer have both finished "
+        "2 trials in one environment, mobo's hypervolume after 2 trials is above TPE's on 1 "
+        "of 2 (0 of 1 in `results/a/`; 1 of 1 in `results/b/`).")
+    # only complete pairs count: with 3 trials needed, none is
+    monkeypatch.setattr(HD, "BUDGET", 3)
+    assert HD.lead_words(results, [a, b]) == ""
