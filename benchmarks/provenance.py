@@ -193,32 +193,37 @@ def write_result(data: Mapping[str, object], out_json: Path, out_md: Path,
     print(f"wrote {out_json} and {out_md}", file=sys.stderr)
 
 
-def cpu_name() -> str:
-    """The machine's CPU model as Linux reports it, else the platform's word for it: where a
-    result was made, beside the commit of what made it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return " ".join(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's vendor, family, model and stepping as Linux reports them (``"AuthenticAMD
-    family 25 model 17 stepping 1"``), else the platform's word for the machine: two hosts
-    whose model names read the same (a virtual machine's "AMD EPYC") can be different
-    generations, with different vector units."""
+def first_cpu(cpuinfo: Path = CPUINFO) -> dict[str, str]:
+    """The first processor's block of Linux's ``cpuinfo`` as field -> value ("model
+    name", "vendor_id", ...); {} where there is no such file."""
     fields: dict[str, str] = {}
     try:
         for line in cpuinfo.read_text().splitlines():
             if not line.strip():
                 break  # the first processor's block is enough
             key, _, value = line.partition(":")
-            fields[key.strip()] = value.strip()
+            fields[key.strip()] = " ".join(value.split())
     except OSError:
         pass
+    return fields
+
+
+def cpu_name(cpuinfo: Path = CPUINFO) -> str:
+    """The machine's CPU model as Linux reports it, else the platform's word for it: where a
+    result was made, beside the commit of what made it."""
+    return (first_cpu(cpuinfo).get("model name") or platform.processor()
+            or platform.machine())
+
+
+def cpu_model(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's vendor, family, model and stepping as Linux reports them (``"AuthenticAMD
+    family 25 model 17 stepping 1"``), else the platform's word for the machine: two hosts
+    whose model names read the same (a virtual machine's "AMD EPYC") can be different
+    generations, with different vector units."""
+    fields = first_cpu(cpuinfo)
     if "vendor_id" not in fields:
         return platform.machine()
     return (f"{fields['vendor_id']} family {fields.get('cpu family', '?')} model "

@@ -253,6 +253,7 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
             + table(seeds, reference(folder)))
 
 
+# a peer's hypervolume, as the sentence names it
 PEER_WORDS = {"tpe": "TPE's", "gp": "the GP sampler's", "botorch": "BoTorch's",
               "sobol": "Sobol's"}
 
@@ -262,7 +263,8 @@ def lead_words(results: Path, folders: Sequence[Path]) -> str:
     over the complete runs of ``folders`` (comparison folders, each one environment, mobo's
     runs made with the current code), in total and folder by folder: a seed counts for a
     peer where both have finished the budget there. "" where no such pair exists."""
-    counts: dict[str, list[tuple[str, int, int]]] = {}
+    # peer -> folder -> [seeds where mobo is ahead, seeds compared]
+    counts: dict[str, dict[str, list[int]]] = {}
     for folder in folders:
         seeds = by_seed(staged_rows(folder))
         if not seeds:  # no run there yet
@@ -271,20 +273,16 @@ def lead_words(results: Path, folders: Sequence[Path]) -> str:
         ref = reference(folder)
         for runs in seeds.values():
             for m, c, theirs, ours in paired(runs, ref):
-                if c < BUDGET:
-                    continue
-                per = counts.setdefault(m, [])
-                ahead = int(ours["hv"] > theirs["hv"])
-                if per and per[-1][0] == name:
-                    per[-1] = (name, per[-1][1] + ahead, per[-1][2] + 1)
-                else:
-                    per.append((name, ahead, 1))
+                if c >= BUDGET:
+                    tally = counts.setdefault(m, {}).setdefault(name, [0, 0])
+                    tally[0] += ours["hv"] > theirs["hv"]
+                    tally[1] += 1
     if not counts:
         return ""
     parts = []
     for m, per in counts.items():
-        ahead, n = sum(a for _, a, _ in per), sum(k for _, _, k in per)
-        where = "; ".join(f"{a} of {k} in `{name}/`" for name, a, k in per)
+        ahead, n = (sum(t[i] for t in per.values()) for i in (0, 1))
+        where = "; ".join(f"{a} of {k} in `{name}/`" for name, (a, k) in per.items())
         peer = PEER_WORDS.get(m, f"{m}'s")
         parts.append(f"{peer} on {ahead} of {n} ({where})")
     return (f"Over the held-out seeds on which mobo's current code and a peer have both "

@@ -49,6 +49,7 @@ def test_cpu_model_reads_the_first_processors_vendor_family_model_and_stepping(
                     "processor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
                     "model\t\t: 85\nstepping\t: 7\n")
     assert P.cpu_model(info) == "AuthenticAMD family 25 model 17 stepping 1"
+    assert P.cpu_name(info) == "AMD EPYC"
     # no such file, or no vendor in it: the platform's word, never an error
     assert P.cpu_model(tmp_path / "absent") == P.platform.machine()
     info.write_text("processor\t: 0\n")
