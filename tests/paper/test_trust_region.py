@@ -71,6 +71,20 @@ def test_table_rows_from_hand_made_runs(tmp_path: Path) -> None:
     assert mobo[7].rstrip(" |") == f"{2 / 7:.0%}"
 
 
+def test_a_folder_made_on_a_named_machine_says_which(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    _journal_with_one_layer(results)
+    design = [("initial", 20.0, 90.0)] * 25
+    _folder(results / "distill_dev" / "epyc_default", {0: design + [("model", 40.0, 50.0)]})
+    _folder(results / "distill_dev" / "onemachine_peers", {0: design}, method="tpe")
+    _, tables = trust_region_section(results)
+    rows = {line.split(" | ")[1]: line.split(" | ")[0].lstrip("| ")
+            for line in tables["table_trust_region"].splitlines() if line.startswith("| task")}
+    assert rows == {"`epyc_default/`": "task (AMD EPYC)",
+                    "`onemachine_peers/`": "task (Intel Xeon)"}
+
+
 def test_missing_folders_are_skipped(tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
