@@ -142,8 +142,14 @@ non-domination ranks, whole ranks best first until at least max(2, min(ceil(n / 
 of the n completed trials are in (MOTPE's split by rank, with the count of good trials
 that Optuna's TPESampler uses by default): where trials crowd one part of the front, a
 density of every trial that beats the reference would draw there almost always, while the
-ranks keep the front's other parts in. Candidates are drawn from ``l`` (a good trial's input plus
-Gaussian noise, bandwidth per coordinate the good inputs' spread times Scott's factor
+ranks keep the front's other parts in. In ``l`` each good trial's kernel is weighted by
+the hypervolume its value alone dominates among the distinct values of its rank (MOTPE
+weighs its good trials by hypervolume contribution; per rank here so the later ranks keep
+weights of their own): a trial that beats the reference by a hair at the cheap end of the
+front, where trials that beat it may sit next to many that miss it, is on the first rank
+yet holds a thin sliver of volume, and draws little, while the trials that hold the front's
+volume draw most. Candidates are drawn from ``l`` (a good trial's input, drawn by weight,
+plus Gaussian noise, bandwidth per coordinate the good inputs' spread times Scott's factor
 k^(-1/(d+4)) for k good trials, at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the
 one with the largest ``l / g`` that is not taken wins. It ignores known objectives and
 the trust region; with fewer than 2 good trials the proposal is the usual one. An exploration
@@ -179,7 +185,7 @@ from mobo.gp import (
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
 from mobo.pareto import is_nondominated, nondominated_sort
 from mobo.space import Space
-from mobo.volume import hypervolume
+from mobo.volume import contributions
 from mobo.warping import check_warp, fit_warp, warp_columns
 
 __all__ = ["Proposal", "Proposer"]
@@ -202,6 +208,9 @@ _N_CROSSOVERS = 256
 # the exploration share's kernel bandwidth floor, unit-cube units: about one cell of a
 # parameter with ten values, so a good trial's neighbours are drawn, not only itself
 _EXPLORE_MIN_BANDWIDTH = 0.05
+# the exploration share's least weight of a good trial, relative to the largest: a floor
+# against a volume that rounds to 0, not a setting
+_EXPLORE_MIN_WEIGHT = 1e-9
 
 
 @dataclass
@@ -275,17 +284,21 @@ def _warp_fitted_to(Y: np.ndarray, ref: np.ndarray, columns: Sequence[int], warp
     return Y, ref
 
 
-def parzen_log_density(Z: np.ndarray, P: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """(q,) log density at the rows of ``Z`` (q, d) of the mixture, with equal weights, of
-    a Gaussian kernel of per-coordinate bandwidths ``h`` (d,) at each row of ``P`` (n, d)
-    and the uniform density on the unit cube (log density 0): the Parzen estimator with
-    TPE's prior component (Bergstra et al. 2011), weight 1 / (n + 1) each. With ``P``
-    empty it is the uniform density alone."""
+def parzen_log_density(Z: np.ndarray, P: np.ndarray, h: np.ndarray,
+                       weights: np.ndarray | None = None) -> np.ndarray:
+    """(q,) log density at the rows of ``Z`` (q, d) of the mixture of a Gaussian kernel of
+    per-coordinate bandwidths ``h`` (d,) at each row of ``P`` (n, d) and the uniform
+    density on the unit cube (log density 0): the Parzen estimator with TPE's prior
+    component (Bergstra et al. 2011), the prior at weight 1 / (n + 1) and the kernels
+    together at n / (n + 1), shared equally or in proportion to ``weights`` (n,),
+    positive. With ``P`` empty it is the uniform density alone."""
     n, d = P.shape
     if n == 0:
         return np.zeros(len(Z))
     u = (Z[:, None, :] - P[None, :, :]) / h
     log_k = -0.5 * np.sum(u * u, axis=2) - np.sum(np.log(h)) - 0.5 * d * math.log(2 * math.pi)
+    if weights is not None:  # kernel i at n w_i / sum(w) of the equal share 1 / (n + 1)
+        log_k = log_k + np.log(n * weights / weights.sum())
     terms = np.hstack([log_k, np.zeros((len(Z), 1))])
     top = terms.max(axis=1, keepdims=True)
     return (top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))) - math.log(n + 1)
@@ -791,10 +804,7 @@ class Proposer:
             return None
         front = is_nondominated(Y[keep])
         P, F = X[keep][front], Y[keep][front]
-        total = hypervolume(F, ref)
-        alone = np.array([total - hypervolume(np.delete(F, i, axis=0), ref)
-                          for i in range(len(F))])
-        alone = np.maximum(alone, 0.0)
+        alone = contributions(F, ref)
         weights = alone / alone.sum() if alone.sum() > 0 else np.full(len(F), 1.0 / len(F))
         return P, weights
 
@@ -839,25 +849,52 @@ class Proposer:
         last = int(np.searchsorted(counts, min(target, len(beating))))
         return beating[rank <= last]
 
+    @staticmethod
+    def _explore_weights(Yg: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """(k,) weights of the (k, m) good trials' objective values ``Yg`` in the density
+        ``l``: per non-domination rank, the hypervolume (against ``ref``) that a trial's
+        value alone dominates among the distinct values of its rank, shared equally by the
+        trials that have that value, divided by the largest such volume of any rank and
+        at least ``_EXPLORE_MIN_WEIGHT``. MOTPE weighs its good trials by hypervolume
+        contribution (Ozaki et al. 2020); per rank here, so that the later ranks' trials,
+        each dominated by the first rank, are weighed among themselves instead of all at
+        the floor. A trial that beats the reference by a hair at the cheap end of the
+        front dominates a thin sliver alone and draws little."""
+        k = len(Yg)
+        rank = nondominated_sort(Yg)
+        vol = np.zeros(k)
+        for r in range(int(rank.max()) + 1):
+            members = np.flatnonzero(rank == r)
+            values, which = np.unique(Yg[members], axis=0, return_inverse=True)
+            which = which.reshape(-1)
+            alone = contributions(values, ref)
+            vol[members] = alone[which] / np.bincount(which)[which]
+        top = vol.max()
+        if top <= 0.0:  # nothing beats ref (not a good set): equal weights
+            return np.ones(k)
+        return np.maximum(vol / top, _EXPLORE_MIN_WEIGHT)
+
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                  X_other: np.ndarray, taken: np.ndarray,
                  rng: np.random.Generator) -> np.ndarray | None:
         """The exploration share's point (see the module docstring): of ``n_candidates``
         rounded draws from the density ``l`` of the (k, d) good inputs
-        (:meth:`_explore_good`), the one not ``taken`` with the largest ``l / g``, ``g`` the
-        density of the other completed inputs and of ``X_other`` (failed and pending
-        ones); None with fewer than 2 good inputs or when every draw is taken."""
+        (:meth:`_explore_good`, weighted by :meth:`_explore_weights`), the one not
+        ``taken`` with the largest ``l / g``, ``g`` the density of the other completed
+        inputs and of ``X_other`` (failed and pending ones); None with fewer than 2 good
+        inputs or when every draw is taken."""
         good = self._explore_good(X, Y, ref, ok)
         if len(good) < 2:
             return None
         G = X[good]
+        w = self._explore_weights(Y[good], ref)
         B = np.vstack([np.delete(X, good, axis=0), X_other])
         k, d = G.shape
         h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
-        owner = rng.integers(k, size=self.n_candidates)
+        owner = rng.choice(k, size=self.n_candidates, p=w / w.sum())
         Z = G[owner] + h * rng.standard_normal((self.n_candidates, d))
         Z = self.space.round(np.clip(Z, 0.0, 1.0))
-        score = parzen_log_density(Z, G, h) - parzen_log_density(Z, B, h)
+        score = parzen_log_density(Z, G, h, w) - parzen_log_density(Z, B, h)
         x, _ = self._best_new(Z, score, taken)
         return x
 

@@ -31,7 +31,7 @@ from numba import njit
 from mobo.boxes import _counted_points, _stair_find, _stair_replace
 from mobo.pareto import is_nondominated
 
-__all__ = ["hypervolume"]
+__all__ = ["contributions", "hypervolume"]
 
 
 @njit(cache=True)
@@ -172,3 +172,22 @@ def hypervolume(Y: np.ndarray, ref: np.ndarray) -> float:
         # the recursion's cost grows with n^(m-3); dominated rows only slow it down
         P = np.ascontiguousarray(P[is_nondominated(P)])
     return float(_hv_sweep(P, ref, m))
+
+
+def contributions(Y: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The hypervolume each row of ``Y`` alone dominates (its exclusive contribution):
+    ``hypervolume(Y) - hypervolume(Y without the row)``, clipped at 0 against rounding.
+
+    Args:
+        Y: (n, m) objective values (minimisation), as for :func:`hypervolume`.
+        ref: (m,) finite reference point.
+
+    Returns:
+        (n,) non-negative contributions: 0 for a row that does not count, that another row
+        dominates, or that has a duplicate (the two share what they dominate); positive for
+        every other row of a non-dominated set that beats ``ref``.
+    """
+    Y = np.asarray(Y, dtype=float)
+    total = hypervolume(Y, ref)
+    alone = np.array([total - hypervolume(np.delete(Y, i, axis=0), ref) for i in range(len(Y))])
+    return np.maximum(alone, 0.0)

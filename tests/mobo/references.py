@@ -66,6 +66,20 @@ def degenerate_sets(m: int, rng: np.random.Generator) -> list[tuple[np.ndarray, 
     ]
 
 
+def cells_alone(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per row of integer-valued ``values`` (k, m), the number of unit cells of the box
+    [min(values), ``ref``] (integer) that it dominates and no other row does, each cell
+    named by its lower corner: the exact volume a row alone dominates, for integer data."""
+    lo = values.min(axis=0)
+    axes = [np.arange(a, b) for a, b in zip(lo, ref, strict=True)]
+    count = np.zeros(len(values))
+    for corner in np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(ref), -1).T:
+        owners = [i for i, v in enumerate(values) if np.all(v <= corner)]
+        if len(owners) == 1:
+            count[owners[0]] += 1
+    return count
+
+
 def psi_cases(rng: np.random.Generator) -> list[tuple[float, float, float, float]]:
     """(l, u, mu, s) covering: l = -inf, mean above / below / inside the box, thin boxes
     against huge std, far tails, tiny std."""

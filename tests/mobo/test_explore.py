@@ -13,13 +13,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import _EXPLORE_MIN_BANDWIDTH, Proposer, parzen_log_density
+from mobo.acquisition import (
+    _EXPLORE_MIN_BANDWIDTH,
+    _EXPLORE_MIN_WEIGHT,
+    Proposer,
+    parzen_log_density,
+)
 from mobo.gp import fit_gp
 from mobo.run import main
 from mobo.space import Categorical, Float, Int, Space
 from mobo.study import Study
 from mobo.tasks import TaskEntry
 from mobo.trial import Objective
+from tests.mobo.references import cells_alone
 
 SPACE3 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0), Float("c", 0.0, 1.0)])
 MIXED = Space([Int("layers", 1, 6), Float("lr", 1e-5, 1e-2, log=True),
@@ -27,16 +33,20 @@ MIXED = Space([Int("layers", 1, 6), Float("lr", 1e-5, 1e-2, log=True),
 FAST = {"n_candidates": 256, "n_local": 8, "n_starts": 2, "max_iter": 10}
 
 
-def _parzen_reference(z: np.ndarray, P: np.ndarray, h: np.ndarray) -> float:
-    """The log of (uniform density 1 + the sum of product-Gaussian kernels at ``P``) /
-    (n + 1) at ``z``, one kernel and one coordinate at a time."""
+def _parzen_reference(z: np.ndarray, P: np.ndarray, h: np.ndarray,
+                      w: np.ndarray | None = None) -> float:
+    """The log of (uniform density 1 + the sum of product-Gaussian kernels at ``P``, the
+    i-th times n w_i / sum(w)) / (n + 1) at ``z``, one kernel and one coordinate at a
+    time (w: all ones when None)."""
+    n = len(P)
+    w = np.ones(n) if w is None else w
     total = 1.0
-    for p in P:
+    for p, wi in zip(P, w, strict=True):
         k = 1.0
         for zi, pi, hi in zip(z, p, h, strict=True):
             k *= math.exp(-0.5 * ((zi - pi) / hi) ** 2) / (hi * math.sqrt(2 * math.pi))
-        total += k
-    return math.log(total / (len(P) + 1))
+        total += k * n * wi / float(np.sum(w))
+    return math.log(total / (n + 1))
 
 
 @pytest.mark.parametrize("n", [0, 1, 7])
@@ -48,6 +58,74 @@ def test_parzen_log_density_matches_the_slow_reference(n: int) -> None:
     got = parzen_log_density(Z, P, h)
     want = [_parzen_reference(z, P, h) for z in Z]
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_weighted_parzen_log_density_matches_the_slow_reference(n: int) -> None:
+    rng = np.random.default_rng(10 + n)
+    P = rng.random((n, 3))
+    h = rng.uniform(0.05, 0.4, 3)
+    w = rng.uniform(1e-6, 3.0, n)
+    Z = np.vstack([rng.random((20, 3)), P[:2]])
+    got = parzen_log_density(Z, P, h, w)
+    want = [_parzen_reference(z, P, h, w) for z in Z]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    # equal weights, of any scale, are the unweighted density
+    np.testing.assert_allclose(parzen_log_density(Z, P, h, np.full(n, 0.3)),
+                               parzen_log_density(Z, P, h), rtol=1e-12, atol=1e-12)
+
+
+def _weights_reference(Yg: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The share's weights by peeling fronts pair by pair and counting cells: per front,
+    each distinct value's cells alone among the front's distinct values, split equally
+    among the rows that have it, over the largest, floored."""
+    rest, vol = list(range(len(Yg))), np.zeros(len(Yg))
+    while rest:
+        front = [i for i in rest
+                 if not any(np.all(Yg[j] <= Yg[i]) and np.any(Yg[j] < Yg[i]) for j in rest)]
+        distinct = sorted({tuple(Yg[i]) for i in front})
+        cells = cells_alone(np.array(distinct), ref)
+        for i in front:
+            same = sum(1 for j in front if tuple(Yg[j]) == tuple(Yg[i]))
+            vol[i] = cells[distinct.index(tuple(Yg[i]))] / same
+        rest = [i for i in rest if i not in front]
+    return np.maximum(vol / vol.max(), _EXPLORE_MIN_WEIGHT)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_good_trials_weights_match_the_slow_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = 2 if seed < 3 else 3
+    k = [12, 20, 6, 10, 14][seed]
+    Yg = rng.integers(-9, 0, size=(k, m)).astype(float)
+    if seed == 1:  # duplicates: several rows share a value
+        Yg[5:9] = Yg[4]
+    if seed == 2:  # one front of distinct values trading one objective for the other
+        Yg = np.column_stack([-np.arange(1.0, 7.0), -np.arange(6.0, 0.0, -1.0)])
+    ref = np.zeros(m)
+    got = Proposer._explore_weights(Yg, ref)
+    np.testing.assert_allclose(got, _weights_reference(Yg, ref), rtol=1e-12)
+    assert got.max() == 1.0 and (got > 0).all()
+
+
+def test_a_trial_beating_the_reference_by_a_hair_draws_little() -> None:
+    # three good trials: two hold the front's volume, one is on the front only by being
+    # cheap in the second objective while barely beating the reference in the first;
+    # the share's proposals go near the two, seldom near the third
+    X = np.array([[0.1, 0.1, 0.5], [0.5, 0.1, 0.5], [0.9, 0.9, 0.5]])
+    Y = np.array([[-2.0, -1.0], [-1.5, -1.5], [-0.01, -2.0]])
+    rng = np.random.default_rng(4)
+    Xb = np.vstack([X, rng.random((30, 3))])
+    Yb = np.vstack([Y, np.full((30, 2), 0.05)])
+    w = Proposer._explore_weights(Y, np.zeros(2))
+    assert w[2] < 0.05 * min(w[0], w[1])
+    prop = Proposer(SPACE3, explore=0.999999, **FAST)
+    near_hair = 0
+    for seed in range(8):
+        p = prop.propose(Xb, Yb, np.zeros(2), rng=np.random.default_rng(seed))
+        assert "explore" in p.timings
+        near_hair += bool(np.argmin(np.abs(X - p.x).max(axis=1)) == 2)
+    assert near_hair <= 1
 
 
 def test_parzen_log_density_stays_finite_far_from_narrow_kernels() -> None:
@@ -98,13 +176,14 @@ def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
                       np.random.default_rng(7))
     assert x is not None
     G = X[good]
+    w = Proposer._explore_weights(Y[good], ref)  # checked against its reference above
     B = np.delete(X, good, axis=0)
     k, d = G.shape
     h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
     r = np.random.default_rng(7)
-    owner = r.integers(k, size=FAST["n_candidates"])
+    owner = r.choice(k, size=FAST["n_candidates"], p=w / w.sum())
     Z = np.clip(G[owner] + h * r.standard_normal((FAST["n_candidates"], d)), 0.0, 1.0)
-    ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in Z]
+    ratio = [_parzen_reference(z, G, h, w) - _parzen_reference(z, B, h) for z in Z]
     best = Z[int(np.argmax(ratio))]
     np.testing.assert_allclose(x, best, atol=1e-12)
 

@@ -12,8 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 import mobo.improvement
 import mobo.volume
-from mobo.volume import hypervolume
-from tests.mobo.references import degenerate_sets, random_front
+from mobo.volume import contributions, hypervolume
+from tests.mobo.references import cells_alone, degenerate_sets, random_front
 
 # ---------------------------------------------------------------------------------------
 # slow reference
@@ -97,6 +97,21 @@ def test_hv_invariant_to_order_and_duplicates() -> None:
     base = hypervolume(Y, ref)
     assert hypervolume(Y[::-1], ref) == pytest.approx(base, rel=1e-13)
     assert hypervolume(np.vstack([Y, Y]), ref) == pytest.approx(base, rel=1e-13)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("seed", range(4))
+def test_contributions_against_counted_cells(m: int, seed: int) -> None:
+    # integer data, so each row's volume alone is a count of unit cells; rows that are
+    # dominated, duplicated or not below the reference are among them
+    rng = np.random.default_rng(seed)
+    Y = rng.integers(-6, 2, size=(9, m)).astype(float)
+    Y[3] = Y[2]
+    ref = np.zeros(m)
+    np.testing.assert_allclose(contributions(Y, ref), cells_alone(Y, ref), atol=1e-9)
+    front = random_front(rng, 5, m)
+    alone = contributions(front, np.ones(m))
+    assert (alone > 0).all() and alone.sum() <= hypervolume(front, np.ones(m))
 
 
 def test_validation_errors() -> None:
