@@ -78,6 +78,7 @@ DEV_SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("epyc_default", "the task's setting", _EPYC),
     ("epyc_hvweights", "the task's setting, the share's trials weighed by the volume they "
      "hold", _EPYC),
+    ("epyc_explore030", "the task's setting with the share 0.3", _EPYC),
 )
 BUDGET = 100
 
