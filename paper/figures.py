@@ -29,7 +29,8 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   trained again on one machine (``python -m benchmarks.distill_recheck``), when present;
 - ``results/distill_compare_epyc/distill_compare.csv`` (as staged in git): mobo's runs made
   again with the current code in the environment of some of the 2-core comparison's runs,
-  beside the peers' runs of those seeds copied from it;
+  beside the peers' runs of those seeds, copied from it where they reproduce there and
+  made there otherwise;
 - ``results/distill_compare_onemachine/distill_compare.csv`` and
   ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
   mobo and its peers on held-out seeds, made start to finish on one machine, mobo with the

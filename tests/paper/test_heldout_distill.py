@@ -197,14 +197,15 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     assert "(seed 10: mobo (3 trials), tpe (2 trials);" in words
     assert "the peers' runs copied from `results/distill_compare/` (tpe 10)." in words
     assert "Of the 1 initial-design trials recorded there (every run's, mobo's former run's " \
-           "among them) that mobo's runs here have trained again, 1 scored exactly what was " \
-           "recorded." in words
+           "among them) that were trained again here for mobo's runs (by whichever run of the " \
+           "seed here reached them first; the folder's evaluation cache serves the others), 1 " \
+           "scored exactly what was recorded." in words
     assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 |" in words
     # the design point trained again elsewhere scores otherwise: 0 of 1
     (folder / "distill_compare.csv").unlink()
     _results(tmp_path / "c", _rows("mobo", 10, [(41.0, 50.0), (20.0, 40.0)]) + TPE)
     (tmp_path / "c" / "results" / "distill_compare.csv").rename(folder / "distill_compare.csv")
-    assert "have trained again, 0 scored exactly" in HD.rerun_words(results, folder, results)
+    assert "serves the others), 0 scored exactly" in HD.rerun_words(results, folder, results)
     # a peer's run that differs from the original's file was made in the folder
     (folder / "distill_compare" / "tpe-10.jsonl").write_text('{"trial": 1}\n')
     assert "no peer's run copied, and made there too (tpe 10)." in HD.rerun_words(
