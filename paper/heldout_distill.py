@@ -248,8 +248,8 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
     return (f"The runs in `{name}/` ({runs}; `{name}/README.md` says how they ran): mobo's "
             f"made again there with the current code, {peers}. "
             f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
-            f"former run's among them) that were trained again here for mobo's runs (by "
-            f"whichever run of the seed here reached them first; the folder's evaluation "
+            "former run's among them) that were trained again here for mobo's runs (by "
+            "whichever run of the seed here reached them first; the folder's evaluation "
             f"cache serves the others), {same} scored exactly what was recorded. Paired as "
             "in the table above:\n\n"
             + table(seeds, reference(folder)))
