@@ -54,8 +54,10 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("peers", "the peers"),
     ("onemachine_default", "the region's setting, no exploration share"),
     ("onemachine_tr010", "trust region 0.1 with recombinations"),
-    ("onemachine_explore030", "the region's setting, share 0.3 of every trial beating it"),
-    ("onemachine_explore050", "the region's setting, share 0.5 of every trial beating it"),
+    ("onemachine_explore030", "the region's setting, share 0.3 of every trial beating the "
+     "threshold"),
+    ("onemachine_explore050", "the region's setting, share 0.5 of every trial beating the "
+     "threshold"),
     ("onemachine_front050", "the region's setting, share 0.5 of the best ranks, credible"),
     ("onemachine_face050", "the region's setting, share 0.5 of the best ranks at face value "
      "(the task's setting)"),
