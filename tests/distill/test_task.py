@@ -135,9 +135,9 @@ def test_a_resumed_run_repairs_the_students_before_its_first_new_trial(
     argv = ["--device", "cpu", "--seed", "0", "--storage", str(journal)]
     assert main([*argv, "--budget", "3"], out=io.StringIO()) == 0
     # a new study gets the task's recommended settings
-    assert ENTRY.study_options == {"trust_region": 0.05, "explore": 0.5}
+    assert ENTRY.study_options == {"trust_region": 0.05, "explore": 0.7}
     read = Study.read(journal)
-    assert read.trust_region == 0.05 and read.explore == 0.5
+    assert read.trust_region == 0.05 and read.explore == 0.7
     front = [t.number for t in Study.read(journal).pareto_front()]
     kept = {p.name for p in students.iterdir()} - {STAGING}
     assert front and kept == {f"trial-{n}" for n in front}
