@@ -28,13 +28,14 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   ``results/distill_recheck_epyc*.json``: a sample of each held-out comparison's trials
   trained again on one machine (``python -m benchmarks.distill_recheck``), when present;
 - ``results/distill_compare_epyc/distill_compare.csv`` (as staged in git): mobo's runs made
-  again with the current code in the environment of some of the 2-core comparison's runs,
-  beside the peers' runs of those seeds, copied from it where they reproduce there and
-  made there otherwise;
+  again with the exploration share 0.5 in the environment of some of the 2-core
+  comparison's runs, beside the peers' runs of those seeds, copied from it where they
+  reproduce there and made there otherwise; ``results/distill_compare_epyc_explore070/``
+  the same with mobo's runs made with the share 0.7 and the peers' copied from it;
 - ``results/distill_compare_onemachine/distill_compare.csv`` and
   ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
   mobo and its peers on held-out seeds, made start to finish on one machine, mobo with the
-  task's former default and with its current one, and
+  task's former default and with the exploration share 0.5, and
   ``results/distill_compare_onemachine_explore_first/distill_compare.csv``: mobo's runs of
   the latter folder's seeds with the exploration share as first adopted, set beside them;
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
@@ -137,6 +138,11 @@ ONE_MACHINE_EXPLORE_FIRST = "distill_compare_onemachine_explore_first"
 # mobo's runs made again with the current code in the environment of some of the 2-core
 # comparison's runs (results/distill_compare), beside its peers' runs of those seeds
 EPYC_RERUN = "distill_compare_epyc"
+# mobo's held-out runs in that environment made again with the share 0.7, the peers' copied
+EPYC_EXPLORE070 = "distill_compare_epyc_explore070"
+# what mobo's runs of the held-out folders were made with, as the paper's sentences name it
+FORMER_SHARE = "the exploration share 0.5 (the task's recommendation before the share 0.7)"
+CURRENT_SHARE = "the exploration share 0.7 (the task's recommendation now)"
 PAPER_DIR = Path(__file__).resolve().parent
 TEMPLATE = PAPER_DIR / "paper.template.md"
 
@@ -1323,7 +1329,8 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         for seed in (10, 11):
             values[f"heldout_distill_epyc_seed{seed}_recheck"] = recheck_words(
                 results / f"distill_recheck_epyc_seed{seed}.json", opening=False)
-        values["heldout_distill_epyc"] = rerun_words(results, results / EPYC_RERUN, results)
+        values["heldout_distill_epyc"] = rerun_words(results, results / EPYC_RERUN, results,
+                                                     code=FORMER_SHARE)
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise InputError(f"results/{EPYC_RERUN}/, results/distill_recheck_epyc.json: {e}"
                          ) from None
@@ -1335,10 +1342,18 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             raise InputError(f"results/{name}/: {e}") from None
     try:
         values["heldout_distill_lead"] = lead_words(
-            results, [results / ONE_MACHINE_EXPLORE, results / EPYC_RERUN])
+            results, [results / ONE_MACHINE_EXPLORE, results / EPYC_RERUN],
+            code="mobo with " + FORMER_SHARE)
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"results/{ONE_MACHINE_EXPLORE}/, results/{EPYC_RERUN}/: {e}"
                          ) from None
+    try:
+        values["heldout_distill_epyc_explore070"] = rerun_words(
+            results, results / EPYC_EXPLORE070, results / EPYC_RERUN, code=CURRENT_SHARE)
+        values["heldout_distill_explore070_lead"] = lead_words(
+            results, [results / EPYC_EXPLORE070], code="mobo with " + CURRENT_SHARE)
+    except (ValueError, KeyError, OSError) as e:
+        raise InputError(f"results/{EPYC_EXPLORE070}/: {e}") from None
     try:
         values["heldout_distill_onemachine_explore_first"] = former_code_words(
             results, results / ONE_MACHINE_EXPLORE_FIRST, results / ONE_MACHINE_EXPLORE)

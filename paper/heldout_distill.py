@@ -202,14 +202,15 @@ def one_environment_words(results: Path, folder: Path) -> str:
             f"{runs}. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
 
 
-def rerun_words(results: Path, folder: Path, original: Path) -> str:
-    """Section 4.7's paragraph on mobo's runs of ``folder`` made again, with the current
-    code, in the environment of some of ``original``'s runs (a comparison folder), beside
-    the peers' runs of the same seeds copied from it: first whether the environment is the
-    same, read off the initial designs (a seed's first trials are the same configurations
-    for every method, so mobo's, trained again, should score exactly what ``original``'s
-    runs recorded), then the paired table of :func:`table`. A sentence saying none exists
-    where ``folder`` holds no mobo run."""
+def rerun_words(results: Path, folder: Path, original: Path,
+                code: str = "the current code") -> str:
+    """Section 4.7's paragraph on mobo's runs of ``folder`` made again, with ``code`` (the
+    words for what they were made with), in the environment of some of ``original``'s runs
+    (a comparison folder), beside the peers' runs of the same seeds copied from it: first
+    whether the environment is the same, read off the initial designs (a seed's first
+    trials are the same configurations for every method, so mobo's, trained again, should
+    score exactly what ``original``'s runs recorded), then the paired table of
+    :func:`table`. A sentence saying none exists where ``folder`` holds no mobo run."""
     name = folder.relative_to(results.parent).as_posix()
     then = original.relative_to(results.parent).as_posix()
     seeds = {s: ms for s, ms in by_seed(staged_rows(folder)).items() if "mobo" in ms}
@@ -246,7 +247,7 @@ def rerun_words(results: Path, folder: Path, original: Path) -> str:
     if made:
         peers += f", and made there too ({', '.join(made)})"
     return (f"The runs in `{name}/` ({runs}; `{name}/README.md` says how they ran): mobo's "
-            f"made again there with the current code, {peers}. "
+            f"made again there with {code}, {peers}. "
             f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
             "former run's among them) that were trained again here for mobo's runs (by "
             "whichever run of the seed here reached them first; the folder's evaluation "
@@ -260,10 +261,11 @@ PEER_WORDS = {"tpe": "TPE's", "gp": "the GP sampler's", "botorch": "BoTorch's",
               "sobol": "Sobol's"}
 
 
-def lead_words(results: Path, folders: Sequence[Path]) -> str:
+def lead_words(results: Path, folders: Sequence[Path], code: str = "mobo's current code"
+               ) -> str:
     """Seed by seed, how often mobo's hypervolume after the budget is above each peer's
     over the complete runs of ``folders`` (comparison folders, each one environment, mobo's
-    runs made with the current code), in total and folder by folder: a seed counts for a
+    runs made with what ``code`` names), in total and folder by folder: a seed counts for a
     peer where both have finished the budget there. "" where no such pair exists."""
     # peer -> folder -> [seeds where mobo is ahead, seeds compared]
     counts: dict[str, dict[str, list[int]]] = {}
@@ -287,7 +289,7 @@ def lead_words(results: Path, folders: Sequence[Path]) -> str:
         where = "; ".join(f"{a} of {k} in `{name}/`" for name, (a, k) in per.items())
         peer = PEER_WORDS.get(m, f"{m}'s")
         parts.append(f"{peer} on {ahead} of {n} ({where})")
-    return (f"Over the held-out seeds on which mobo's current code and a peer have both "
+    return (f"Over the held-out seeds on which {code} and a peer have both "
             f"finished {BUDGET} trials in one environment, mobo's hypervolume after {BUDGET} "
             "trials is above " + ", ".join(parts) + ".")
 

@@ -60,11 +60,12 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
      "threshold"),
     ("onemachine_front050", "the region's setting, share 0.5 of the best ranks, credible"),
     ("onemachine_face050", "the region's setting, share 0.5 of the best ranks at face value "
-     "(the task's setting)"),
+     "(the task's setting before the share 0.7)"),
     ("onemachine_peers", "the peers"),
-    ("epyc_default", "the task's setting"),
-    ("epyc_hvweights", "the task's setting, the share's trials weighed by the volume they hold"),
-    ("epyc_explore030", "the task's setting with the share 0.3"),
+    ("epyc_default", "the task's setting with the share 0.5 (as above)"),
+    ("epyc_hvweights", "as above, the share's trials weighed by the volume they hold"),
+    ("epyc_explore030", "as above with the share 0.3"),
+    ("epyc_explore070", "as above with the share 0.7 (the task's setting)"),
 )
 # the task's scores differ between machines (``results/distill_recheck.md``): the folders
 # made on one named machine, against a baseline made there, carry its name as a prefix

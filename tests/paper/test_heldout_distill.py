@@ -196,6 +196,9 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     words = HD.rerun_words(results, folder, results)
     assert "(seed 10: mobo (3 trials), tpe (2 trials);" in words
     assert "the peers' runs copied from `results/distill_compare/` (tpe 10)." in words
+    assert "mobo's made again there with the current code, the peers'" in words
+    assert "mobo's made again there with a new setting, the peers'" in HD.rerun_words(
+        results, folder, results, code="a new setting")
     assert "Of the 1 initial-design trials recorded there (every run's, mobo's former run's " \
            "among them) that were trained again here for mobo's runs (by whichever run of the " \
            "seed here reached them first; the folder's evaluation cache serves the others), 1 " \
@@ -247,6 +250,9 @@ def test_the_lead_counts_the_seeds_where_mobo_is_ahead_folder_by_folder(
         "Over the held-out seeds on which mobo's current code and a peer have both finished "
         "2 trials in one environment, mobo's hypervolume after 2 trials is above TPE's on 1 "
         "of 2 (0 of 1 in `results/a/`; 1 of 1 in `results/b/`).")
+    # the runs' code is named as the caller says
+    assert HD.lead_words(results, [a, b], code="mobo with a former setting").startswith(
+        "Over the held-out seeds on which mobo with a former setting and a peer have both ")
     # only complete pairs count: with 3 trials needed, none is
     monkeypatch.setattr(HD, "BUDGET", 3)
     assert HD.lead_words(results, [a, b]) == ""
