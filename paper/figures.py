@@ -135,12 +135,13 @@ ONE_MACHINE_COMPARISON = "distill_compare_onemachine"
 ONE_MACHINE_EXPLORE = "distill_compare_onemachine_explore"
 # mobo's runs of that folder's seeds with the exploration share as first adopted
 ONE_MACHINE_EXPLORE_FIRST = "distill_compare_onemachine_explore_first"
-# mobo's runs made again with the current code in the environment of some of the 2-core
+# mobo's runs made again with the share 0.5 in the environment of some of the 2-core
 # comparison's runs (results/distill_compare), beside its peers' runs of those seeds
 EPYC_RERUN = "distill_compare_epyc"
 # mobo's held-out runs in that environment made again with the share 0.7, the peers' copied
 EPYC_EXPLORE070 = "distill_compare_epyc_explore070"
 # what mobo's runs of the held-out folders were made with, as the paper's sentences name it
+# (tests/paper/test_figures.py holds CURRENT_SHARE to distill.task.STUDY_OPTIONS)
 FORMER_SHARE = "the exploration share 0.5 (the task's recommendation before the share 0.7)"
 CURRENT_SHARE = "the exploration share 0.7 (the task's recommendation now)"
 PAPER_DIR = Path(__file__).resolve().parent

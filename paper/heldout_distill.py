@@ -202,8 +202,7 @@ def one_environment_words(results: Path, folder: Path) -> str:
             f"{runs}. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
 
 
-def rerun_words(results: Path, folder: Path, original: Path,
-                code: str = "the current code") -> str:
+def rerun_words(results: Path, folder: Path, original: Path, *, code: str) -> str:
     """Section 4.7's paragraph on mobo's runs of ``folder`` made again, with ``code`` (the
     words for what they were made with), in the environment of some of ``original``'s runs
     (a comparison folder), beside the peers' runs of the same seeds copied from it: first
@@ -261,8 +260,7 @@ PEER_WORDS = {"tpe": "TPE's", "gp": "the GP sampler's", "botorch": "BoTorch's",
               "sobol": "Sobol's"}
 
 
-def lead_words(results: Path, folders: Sequence[Path], code: str = "mobo's current code"
-               ) -> str:
+def lead_words(results: Path, folders: Sequence[Path], *, code: str) -> str:
     """Seed by seed, how often mobo's hypervolume after the budget is above each peer's
     over the complete runs of ``folders`` (comparison folders, each one environment, mobo's
     runs made with what ``code`` names), in total and folder by folder: a seed counts for a

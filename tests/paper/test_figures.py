@@ -17,6 +17,7 @@ import paper.figures as figures
 from benchmarks.compare import append_rows, read_rows
 from benchmarks.compare_report import Verdict
 from benchmarks.wall_time import run_wall_time
+from distill.task import STUDY_OPTIONS
 from mobo.space import Float, Space
 from mobo.study import Study
 
@@ -461,3 +462,11 @@ def test_the_missed_verdicts_are_named_per_peer_with_their_p_values() -> None:
         "Mann-Whitney p = 0.500 to 0.730; better than Optuna TPE on zdt1, one-sided "
         "Mann-Whitney p = 0.200")
     assert figures._missed_words(found[:1] + found[-1:]) == ""
+
+
+def test_the_share_the_paper_calls_current_is_the_tasks_recommendation() -> None:
+    # the held-out paragraphs name the share mobo's runs were made with; the one they call
+    # the task's recommendation now must be the one the task recommends
+    assert f"share {STUDY_OPTIONS['explore']:g} (the task's recommendation now)" in \
+        figures.CURRENT_SHARE
+    assert f"share {STUDY_OPTIONS['explore']:g}" not in figures.FORMER_SHARE.split("(")[0]

@@ -13,6 +13,9 @@ from benchmarks.distill_compare import FIELDS
 from paper import heldout_distill as HD
 
 REFERENCE = {"exact": 30.0, "num_parameters": 100.0}
+# what the paragraphs say mobo's runs were made with (the caller names it)
+CODE = "the current code"
+LEAD = "mobo's current code"
 
 
 def _rows(method: str, seed: int, outcomes: list[tuple[float, float]],
@@ -184,7 +187,7 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     results = _results(tmp_path, TPE)
     folder = results / "rerun"
     _results(tmp_path / "a", _rows("tpe", 10, [(40.0, 50.0)])).rename(folder)
-    assert HD.rerun_words(results, folder, results) == (
+    assert HD.rerun_words(results, folder, results, code=CODE) == (
         "No run of mobo has been made again in `results/rerun/` yet.")
     # mobo made again: its design point scores what TPE's run recorded, so 1 of 1 pair
     (folder / "distill_compare.csv").unlink()
@@ -193,7 +196,7 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     # TPE's run file is the original's, byte for byte: a copy
     for f in (results, folder):
         (f / "distill_compare" / "tpe-10.jsonl").write_text('{"trial": 0}\n')
-    words = HD.rerun_words(results, folder, results)
+    words = HD.rerun_words(results, folder, results, code=CODE)
     assert "(seed 10: mobo (3 trials), tpe (2 trials);" in words
     assert "the peers' runs copied from `results/distill_compare/` (tpe 10)." in words
     assert "mobo's made again there with the current code, the peers'" in words
@@ -208,11 +211,12 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
     (folder / "distill_compare.csv").unlink()
     _results(tmp_path / "c", _rows("mobo", 10, [(41.0, 50.0), (20.0, 40.0)]) + TPE)
     (tmp_path / "c" / "results" / "distill_compare.csv").rename(folder / "distill_compare.csv")
-    assert "serves the others), 0 scored exactly" in HD.rerun_words(results, folder, results)
+    assert "serves the others), 0 scored exactly" in HD.rerun_words(results, folder, results,
+                                                                    code=CODE)
     # a peer's run that differs from the original's file was made in the folder
     (folder / "distill_compare" / "tpe-10.jsonl").write_text('{"trial": 1}\n')
     assert "no peer's run copied, and made there too (tpe 10)." in HD.rerun_words(
-        results, folder, results)
+        results, folder, results, code=CODE)
 
 
 def test_the_recheck_by_seed_counts_the_reproduced_and_the_collapsed(tmp_path: Path) -> None:
@@ -238,15 +242,15 @@ def test_the_lead_counts_the_seeds_where_mobo_is_ahead_folder_by_folder(
     monkeypatch.setattr(HD, "BUDGET", 2)  # runs of 2 trials are complete here
     results = _results(tmp_path, [])
     a, b = results / "a", results / "b"
-    assert HD.lead_words(results, []) == ""
-    assert HD.lead_words(results, [a]) == ""  # a folder with no runs yet
+    assert HD.lead_words(results, [], code=LEAD) == ""
+    assert HD.lead_words(results, [a], code=LEAD) == ""  # a folder with no runs yet
     # a: mobo and TPE equal over their first 2 trials (5.0 each): not ahead
     _results(tmp_path / "a", MOBO + TPE).rename(a)
     # b: mobo's second trial (50 EM at 40%) dominates the design point: 20 * 0.6 = 12 > 5;
     # the GP sampler's run has 1 trial (not complete) and seed 11 has mobo alone
     _results(tmp_path / "b", _rows("mobo", 10, [(40.0, 50.0), (50.0, 40.0)]) + TPE
              + _rows("gp", 10, [(40.0, 50.0)]) + _rows("mobo", 11, [(40.0, 50.0)])).rename(b)
-    assert HD.lead_words(results, [a, b]) == (
+    assert HD.lead_words(results, [a, b], code=LEAD) == (
         "Over the held-out seeds on which mobo's current code and a peer have both finished "
         "2 trials in one environment, mobo's hypervolume after 2 trials is above TPE's on 1 "
         "of 2 (0 of 1 in `results/a/`; 1 of 1 in `results/b/`).")
@@ -255,4 +259,4 @@ def test_the_lead_counts_the_seeds_where_mobo_is_ahead_folder_by_folder(
         "Over the held-out seeds on which mobo with a former setting and a peer have both ")
     # only complete pairs count: with 3 trials needed, none is
     monkeypatch.setattr(HD, "BUDGET", 3)
-    assert HD.lead_words(results, [a, b]) == ""
+    assert HD.lead_words(results, [a, b], code=LEAD) == ""
