@@ -32,7 +32,7 @@ read as they are.
 
 Usage::
 
-    python -m benchmarks.distill_where       # the six held-out comparison folders
+    python -m benchmarks.distill_where       # the seven held-out comparison folders
     python -m benchmarks.distill_where --folders DIR [DIR ...] --out FILE.md
     python -m benchmarks.distill_where --folders results/distill_dev/X --seeds 0 1 --out F.md
 """
@@ -65,7 +65,8 @@ DEFAULT_FOLDERS = (RESULTS, RESULTS / "distill_compare_gpu",
                    RESULTS / "distill_compare_onemachine",
                    RESULTS / "distill_compare_onemachine_explore",
                    RESULTS / "distill_compare_onemachine_explore_first",
-                   RESULTS / "distill_compare_epyc")
+                   RESULTS / "distill_compare_epyc",
+                   RESULTS / "distill_compare_epyc_explore070")
 DEFAULT_OUT = RESULTS / "distill_where.md"
 BUDGET = 100
 DEPTHS = (1, 2, 3, 4, 5, 6)
