@@ -10,8 +10,11 @@ task recommended then); and the run with the trust region and the exploration sh
 first adopted, its good trials the credible ones
 (``results/distill_budget200_explore.jsonl``, made on one 2-core machine with one torch
 thread), set beside the same run before; and the run with the share's good trials at face
-value, the task's setting since (``results/distill_budget200_face.jsonl``, the same machine
-and teacher, possibly still partial), set beside the run with the share as first adopted.
+value, the task's setting until the share 0.7 (``results/distill_budget200_face.jsonl``, the
+same machine and teacher, possibly still partial), set beside the run with the share as
+first adopted; and the run with the task's current recommendation, the share 0.7
+(``results/distill_budget200_share070.jsonl``, made on another 2-core machine, possibly
+still partial), set beside the run before every change of the distillation search.
 A rerun is read as git's
 index holds it
 (:func:`benchmarks.compare_report.staged_text`), as the held-out toy comparison is: its
@@ -58,6 +61,9 @@ EXPLORE = "distill_budget200_explore.jsonl"
 # the same command with the share's good trials at face value (the task's setting since),
 # on the same machine and teacher as EXPLORE
 FACE = "distill_budget200_face.jsonl"
+# the same command with the task's current recommendation (the trust region, its
+# recombinations and the exploration share 0.7), set beside BEFORE
+FINAL = "distill_budget200_share070.jsonl"
 CHECKPOINTS = (25, 50, 100, 200)
 
 
@@ -95,7 +101,35 @@ def run_summary(journal: Path, reference: Mapping[str, float]) -> dict[str, Any]
                if len(rows) >= c},
         "best": {b: best_within(rows, reference, b) for b in SIZE_BANDS},
         "rows": rows,
+        # the initial design's configurations and scores, in the order they were asked
+        "initial": [(t.params, r["exact"]) for t, r in zip(finished, rows, strict=True)
+                    if r["source"] == "initial"],
     }
+
+
+def shared_design(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """How the two runs scored the configurations their initial designs share, in words.
+
+    Two runs of the same task and seed draw the same initial design; where they ran on
+    different machines, the same configuration may train to a different student. The
+    configurations asked at the same place of both designs with the same parameters are
+    compared by exact match (a failed trial's is missing and is not compared). Returns a
+    clause starting with "; " for the paper's sentence, or "" where they share none.
+    """
+    pairs = [(a, b) for (pa, a), (pb, b) in zip(before["initial"], after["initial"],
+                                                 strict=False)
+             if pa == pb and a is not None and b is not None]
+    if not pairs:
+        return ""
+    diff = np.abs(np.array([a - b for a, b in pairs], dtype=float))
+    same = int((diff == 0).sum())
+    if same == len(pairs):
+        return (f"; the {len(pairs)} configurations their initial designs share scored the "
+                "same exact match in both, so the two machines train the same students")
+    return (f"; of the {len(pairs)} configurations their initial designs share, {same} "
+            f"scored the same exact match in both and the others differ by up to "
+            f"{diff.max():.2f} EM (median {np.median(diff[diff > 0]):.2f}), so the two "
+            "columns are also two draws of the task")
 
 
 def _pct(v: float) -> str:
@@ -172,9 +206,10 @@ def before_after_section(results: Path, root: Path, before_name: str = BEFORE,
                          after_name: str = AFTER, prefix: str = ""
                          ) -> tuple[dict[str, str], dict[str, str], Figure]:
     """(values, tables, figure) for the template: the journals' paths, the after run's
-    coverage, ``table_<prefix>before_after`` and the figure, for the pair of journals
-    ``before_name`` and ``after_name`` in ``results`` (by default the 2-core CPU runs; the
-    values' names start with ``prefix``)."""
+    coverage, how the two runs scored their shared initial design
+    (:func:`shared_design`), ``table_<prefix>before_after`` and the figure, for the pair of
+    journals ``before_name`` and ``after_name`` in ``results`` (by default the 2-core CPU
+    runs; the values' names start with ``prefix``)."""
     reference = fixed_reference(results)
     before = run_summary(results / before_name, reference)
     after_path = results / after_name
@@ -198,7 +233,8 @@ def before_after_section(results: Path, root: Path, before_name: str = BEFORE,
             "teacher's size.\n\n" + table(before, after))
     values = {f"{prefix}before_journal": paths[0], f"{prefix}after_journal": paths[1],
               f"{prefix}after_trials": str(after["trials"]),
-              f"{prefix}after_coverage": coverage, f"{prefix}before_after_table": text}
+              f"{prefix}after_coverage": coverage, f"{prefix}before_after_table": text,
+              f"{prefix}black_box": shared_design(before, after)}
     return values, {f"table_{prefix}before_after": text}, figure(before, after, reference)
 
 

@@ -41,8 +41,8 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
 - ``results/distill_standin/*/`` and ``results/distill_dev/*/``: the development runs of
   the distillation search's settings, for the section :mod:`paper.trust_region` writes;
 - ``results/distill_budget200.jsonl``, ``results/distill_budget200_trust_region.jsonl``,
-  ``results/distill_budget200_explore.jsonl`` and ``results/distill_budget200_face.jsonl``
-  (all but the first as staged in git), and the
+  ``results/distill_budget200_explore.jsonl``, ``results/distill_budget200_face.jsonl`` and
+  ``results/distill_budget200_share070.jsonl`` (all but the first as staged in git), and the
   pair on one H200 (``results/distill_gpu_h200_budget200*.jsonl``): the 200-trial search
   before and after, for :mod:`paper.before_after`;
 - ``results/distill_compare.csv`` and ``results/distill_compare_gpu/distill_compare.csv``
@@ -106,6 +106,7 @@ from paper.before_after import (
     BEFORE,
     EXPLORE,
     FACE,
+    FINAL,
     GPU_AFTER,
     GPU_BEFORE,
     before_after_section,
@@ -1301,10 +1302,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             results, ROOT, BEFORE, EXPLORE, prefix="explore_")
         v_face, ba_face, figures["distill_before_after_face"] = before_after_section(
             results, ROOT, EXPLORE, FACE, prefix="face_")
+        v_final, ba_final, figures["distill_before_after_final"] = before_after_section(
+            results, ROOT, BEFORE, FINAL, prefix="final_")
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"before/after section: {e}") from None
-    values.update(v, **v_gpu, **v_explore, **v_face)
-    tables.update(ba_tables, **ba_gpu, **ba_explore, **ba_face)
+    values.update(v, **v_gpu, **v_explore, **v_face, **v_final)
+    tables.update(ba_tables, **ba_gpu, **ba_explore, **ba_face, **ba_final)
     try:
         v, hd_tables, figures["distill_heldout"] = heldout_distill_section(results)
         v_gpu, hd_gpu, figures["distill_heldout_gpu"] = heldout_distill_section(

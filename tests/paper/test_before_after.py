@@ -104,3 +104,26 @@ def test_settings_name_the_exploration_share(tmp_path: Path) -> None:
          explore=0.5)
     assert BA.run_summary(path, REFERENCE)["settings"] == (
         "trust region 0.05, exploration share 0.5, every objective modelled")
+
+
+def test_shared_design_compares_the_same_configurations(tmp_path: Path) -> None:
+    # same seed and design size: both runs ask the same three configurations first
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    _run(a, [(20.0, 90.0), (40.0, 80.0), (30.0, 50.0), (31.0, 10.0)], None)
+    _run(b, [(20.0, 90.0), (40.0, 80.0), (30.0, 50.0)], 0.05)
+    _run(c, [(20.5, 90.0), (40.0, 80.0), (33.0, 50.0)], 0.05)
+    sa, sb, sc = (BA.run_summary(p, REFERENCE) for p in (a, b, c))
+    assert [p for p, _ in sa["initial"]] == [p for p, _ in sb["initial"]]
+    assert [e for _, e in sa["initial"]] == [20.0, 40.0, 30.0]
+    assert BA.shared_design(sa, sb) == ("; the 3 configurations their initial designs share "
+                                        "scored the same exact match in both, so the two "
+                                        "machines train the same students")
+    words = BA.shared_design(sa, sc)
+    # differences 0.5, 0 and 3: one the same, the largest 3.00, the median of the others 1.75
+    assert "of the 3 configurations" in words and ", 1 scored the same" in words
+    assert "up to 3.00 EM (median 1.75)" in words
+    # no configuration asked at the same place with the same parameters, or only failed
+    # ones (no exact match): no clause
+    one = {"initial": [({"n_layers": 1}, 20.0), ({"n_layers": 2}, None)]}
+    two = {"initial": [({"n_layers": 3}, 20.0), ({"n_layers": 2}, 35.0)]}
+    assert BA.shared_design(one, two) == ""

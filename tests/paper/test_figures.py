@@ -181,8 +181,8 @@ def _copy_results(tmp_path: Path) -> Path:
         if path.suffix in (".csv", ".md", ".json"):
             shutil.copy(path, results / path.name)
     shutil.copy(figures.find_distill_journal(RESULTS), results / "distill_budget40.jsonl")
-    for name in (before_after.BEFORE, before_after.AFTER,  # section 4.6's four runs
-                 before_after.EXPLORE, before_after.FACE,
+    for name in (before_after.BEFORE, before_after.AFTER,  # section 4.6's five runs
+                 before_after.EXPLORE, before_after.FACE, before_after.FINAL,
                  before_after.GPU_BEFORE, before_after.GPU_AFTER):  # and 4.8's
         shutil.copy(RESULTS / name, results / name)
     for folder in (results, results / figures.GPU_COMPARISON):  # 4.7's and 4.8's reference
