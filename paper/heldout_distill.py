@@ -40,6 +40,7 @@ from benchmarks.distill_compare import (
     SIZE_BANDS,
     above_share,
     best_within,
+    markdown_report,
     parse_row,
     run_hypervolume,
 )
@@ -290,6 +291,48 @@ def lead_words(results: Path, folders: Sequence[Path], *, code: str) -> str:
     return (f"Over the held-out seeds on which {code} and a peer have both "
             f"finished {BUDGET} trials in one environment, mobo's hypervolume after {BUDGET} "
             "trials is above " + ", ".join(parts) + ".")
+
+
+def target_verdicts(folder: Path) -> list[tuple[str, bool]]:
+    """The issue's targets as the comparison report of ``folder`` judges them on its rows as
+    git's index holds them: (the report's verdict line without its leading "- ", met).
+
+    The lines are :func:`benchmarks.distill_compare.markdown_report`'s own, so the paper
+    and the folder's ``distill_compare.md`` cannot disagree. [] where nothing is staged.
+    """
+    rows = staged_rows(folder)
+    if not rows:
+        return []
+    text = markdown_report(rows, reference(folder), BUDGET)
+    lines = text.split("\n## Targets\n", 1)[1].strip().splitlines()
+    out = []
+    for line in lines:
+        if ": met (" in line or ": MISSED (" in line:
+            out.append((line.removeprefix("- "), ": met (" in line))
+    return out
+
+
+def verdict_words(results: Path, folder: Path, *, code: str) -> str:
+    """One sentence for the abstract: how many of the targets ``folder``'s runs meet and
+    which miss, with what ``code`` names as mobo's code and the seeds they cover."""
+    verdicts = target_verdicts(folder)
+    if not verdicts:
+        return ""
+    seeds = sorted({r["seed"] for r in staged_rows(folder) if r["method"] == "mobo"})
+    name = folder.relative_to(results.parent).as_posix()
+    missed = [v.split(": MISSED (")[0] for v, ok in verdicts if not ok]
+    met = len(verdicts) - len(missed)
+    return (f"On the distillation task itself, {code} meets {met} of the {len(verdicts)} "
+            f"targets against the peers on held-out seed{'s' * (len(seeds) > 1)} "
+            f"{_seed_words(seeds)} in one "
+            f"environment (`{name}/distill_compare.md`)"
+            + (f"; missed: {'; '.join(missed)}." if missed else "."))
+
+
+def _seed_words(seeds: Sequence[int]) -> str:
+    if len(seeds) == 1:
+        return str(seeds[0])
+    return ", ".join(str(s) for s in seeds[:-1]) + f" and {seeds[-1]}"
 
 
 def recheck_by_seed(path: Path, no_answer: float) -> str:

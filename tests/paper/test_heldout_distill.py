@@ -260,3 +260,30 @@ def test_the_lead_counts_the_seeds_where_mobo_is_ahead_folder_by_folder(
     # only complete pairs count: with 3 trials needed, none is
     monkeypatch.setattr(HD, "BUDGET", 3)
     assert HD.lead_words(results, [a, b], code=LEAD) == ""
+
+
+def test_the_verdicts_are_the_reports_and_the_abstract_names_the_missed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HD, "BUDGET", 2)
+    results = _results(tmp_path, [])
+    a = results / "a"
+    _results(tmp_path / "a", MOBO + TPE).rename(a)
+    verdicts = HD.target_verdicts(a)
+    # hypervolume, share, and one line per size band, as the folder's report has them
+    assert len(verdicts) == 5
+    assert all(v.startswith(("median ", "best exact within ")) for v, _ in verdicts)
+    # mobo's post-initial trials: 20 EM (below 30) and 50 EM -> 50%; TPE's 35 EM -> 100%
+    share = next((v, ok) for v, ok in verdicts if v.startswith("median share"))
+    assert not share[1] and "MISSED (mobo 50%; tpe 100%)" in share[0]
+    # within 60% both best at the design point's 40 EM (a tie meets); within 80% mobo's 50
+    bands = {v.split(" of the teacher")[0]: ok for v, ok in verdicts if v.startswith("best")}
+    assert bands == {"best exact within 60%": True, "best exact within 70%": True,
+                     "best exact within 80%": True}
+    assert HD.verdict_words(results, a, code="mobo with X") == (
+        "On the distillation task itself, mobo with X meets 4 of the 5 targets against the "
+        "peers on held-out seed 10 in one environment (`results/a/distill_compare.md`); "
+        "missed: median share above the threshold >= 50% and >= every peer's.")
+    # a folder with nothing staged (here: no rows) gives nothing to say
+    b = results / "b"
+    _results(tmp_path / "b", []).rename(b)
+    assert HD.target_verdicts(b) == [] and HD.verdict_words(results, b, code="x") == ""
