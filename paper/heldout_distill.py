@@ -12,8 +12,9 @@ from the same initial design (that seed's Sobol points, evaluated once and share
 folder run with ``--no-eval-cache``, such as the GPU one, the same points evaluated by each
 run), so the methods are compared seed by seed, each peer beside mobo over the first
 trials of both, as many as both runs have reached on that seed. The verdicts on the
-targets (medians over the three seeds after 100 trials) are not drawn here;
-``results/distill_compare.md`` judges them, provisionally while runs are partial.
+targets (medians over the three seeds after 100 trials) are the folder's report's own
+(``distill_compare.md``, provisional while runs are partial): :func:`target_verdicts`
+takes its lines, for the abstract and the list of missed targets.
 Scores use the fixed reference of :mod:`benchmarks.distill_compare` (the always-no-answer
 exact match and the teacher's parameter count, ``results/distill_compare/reference.json``)
 and its functions, so the numbers are the report's.
