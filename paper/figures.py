@@ -122,6 +122,7 @@ from paper.heldout_distill import (
     reference,
     reproducibility_limitation,
     rerun_words,
+    staged_rows,
     target_verdicts,
     verdict_words,
 )
@@ -1358,14 +1359,17 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             results, results / EPYC_EXPLORE070, results / EPYC_RERUN, code=CURRENT_SHARE)
         values["heldout_distill_explore070_lead"] = lead_words(
             results, [results / EPYC_EXPLORE070], code="mobo with " + CURRENT_SHARE)
+        rows = staged_rows(results / EPYC_EXPLORE070)
+        verdicts = target_verdicts(rows, reference(results / EPYC_EXPLORE070))
         values["abstract_distill_verdicts"] = verdict_words(
-            results, results / EPYC_EXPLORE070,
+            f"results/{EPYC_EXPLORE070}", verdicts,
+            sorted({r["seed"] for r in rows if r["method"] == "mobo"}),
             code="mobo with " + CURRENT_SHARE)
         # the targets missed with the current defaults join the limitations' list
         distill_missed = [
             f"distillation task, held-out seeds, mobo with {CURRENT_SHARE}, "
             f"results/{EPYC_EXPLORE070}/distill_compare.csv as staged in git: {v}"
-            for v, ok in target_verdicts(results / EPYC_EXPLORE070) if not ok]
+            for v, ok in verdicts if not ok]
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"results/{EPYC_EXPLORE070}/: {e}") from None
     try:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from benchmarks.compare_report import staged_text
+from benchmarks.compare_report import join, staged_text
 from benchmarks.distill_compare import (
     DEFAULT_SEEDS,
     METHODS,
@@ -294,46 +294,35 @@ def lead_words(results: Path, folders: Sequence[Path], *, code: str) -> str:
             "trials is above " + ", ".join(parts) + ".")
 
 
-def target_verdicts(folder: Path) -> list[tuple[str, bool]]:
-    """The issue's targets as the comparison report of ``folder`` judges them on its rows as
-    git's index holds them: (the report's verdict line without its leading "- ", met).
+def target_verdicts(rows: Sequence[Mapping[str, Any]], ref: Mapping[str, float]
+                    ) -> list[tuple[str, bool]]:
+    """The issue's targets as a comparison's report judges them on ``rows``: (the report's
+    verdict line without its leading "- ", met), one per target.
 
     The lines are :func:`benchmarks.distill_compare.markdown_report`'s own, so the paper
-    and the folder's ``distill_compare.md`` cannot disagree. [] where nothing is staged.
+    and the folder's ``distill_compare.md`` cannot disagree. [] for no rows.
     """
-    rows = staged_rows(folder)
     if not rows:
         return []
-    text = markdown_report(rows, reference(folder), BUDGET)
+    text = markdown_report(rows, ref, BUDGET)
     lines = text.split("\n## Targets\n", 1)[1].strip().splitlines()
-    out = []
-    for line in lines:
-        if ": met (" in line or ": MISSED (" in line:
-            out.append((line.removeprefix("- "), ": met (" in line))
-    return out
+    return [(line.removeprefix("- "), ": met (" in line) for line in lines
+            if ": met (" in line or ": MISSED (" in line]
 
 
-def verdict_words(results: Path, folder: Path, *, code: str) -> str:
-    """One sentence for the abstract: how many of the targets ``folder``'s runs meet and
-    which miss, with what ``code`` names as mobo's code and the seeds they cover."""
-    verdicts = target_verdicts(folder)
+def verdict_words(name: str, verdicts: Sequence[tuple[str, bool]], seeds: Sequence[int], *,
+                  code: str) -> str:
+    """One sentence for the abstract: how many of ``verdicts`` (:func:`target_verdicts`)
+    the runs of the comparison folder ``name`` meet on held-out ``seeds`` and which miss,
+    with what ``code`` names as mobo's code. "" without verdicts."""
     if not verdicts:
         return ""
-    seeds = sorted({r["seed"] for r in staged_rows(folder) if r["method"] == "mobo"})
-    name = folder.relative_to(results.parent).as_posix()
     missed = [v.split(": MISSED (")[0] for v, ok in verdicts if not ok]
-    met = len(verdicts) - len(missed)
-    return (f"On the distillation task itself, {code} meets {met} of the {len(verdicts)} "
-            f"targets against the peers on held-out seed{'s' * (len(seeds) > 1)} "
-            f"{_seed_words(seeds)} in one "
+    return (f"On the distillation task itself, {code} meets {len(verdicts) - len(missed)} of "
+            f"the {len(verdicts)} targets against the peers on held-out "
+            f"seed{'s' * (len(seeds) > 1)} {join([str(s) for s in seeds])} in one "
             f"environment (`{name}/distill_compare.md`)"
             + (f"; missed: {'; '.join(missed)}." if missed else "."))
-
-
-def _seed_words(seeds: Sequence[int]) -> str:
-    if len(seeds) == 1:
-        return str(seeds[0])
-    return ", ".join(str(s) for s in seeds[:-1]) + f" and {seeds[-1]}"
 
 
 def recheck_by_seed(path: Path, no_answer: float) -> str:

@@ -263,12 +263,10 @@ def test_the_lead_counts_the_seeds_where_mobo_is_ahead_folder_by_folder(
 
 
 def test_the_verdicts_are_the_reports_and_the_abstract_names_the_missed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HD, "BUDGET", 2)
-    results = _results(tmp_path, [])
-    a = results / "a"
-    _results(tmp_path / "a", MOBO + TPE).rename(a)
-    verdicts = HD.target_verdicts(a)
+    rows = [HD.parse_row({k: str(v) for k, v in r.items()}) for r in MOBO + TPE]
+    verdicts = HD.target_verdicts(rows, REFERENCE)
     # hypervolume, share, and one line per size band, as the folder's report has them
     assert len(verdicts) == 5
     assert all(v.startswith(("median ", "best exact within ")) for v, _ in verdicts)
@@ -279,11 +277,13 @@ def test_the_verdicts_are_the_reports_and_the_abstract_names_the_missed(
     bands = {v.split(" of the teacher")[0]: ok for v, ok in verdicts if v.startswith("best")}
     assert bands == {"best exact within 60%": True, "best exact within 70%": True,
                      "best exact within 80%": True}
-    assert HD.verdict_words(results, a, code="mobo with X") == (
+    assert HD.verdict_words("results/a", verdicts, [10], code="mobo with X") == (
         "On the distillation task itself, mobo with X meets 4 of the 5 targets against the "
         "peers on held-out seed 10 in one environment (`results/a/distill_compare.md`); "
         "missed: median share above the threshold >= 50% and >= every peer's.")
-    # a folder with nothing staged (here: no rows) gives nothing to say
-    b = results / "b"
-    _results(tmp_path / "b", []).rename(b)
-    assert HD.target_verdicts(b) == [] and HD.verdict_words(results, b, code="x") == ""
+    assert HD.verdict_words("results/a", verdicts, [10, 11, 12], code="m").startswith(
+        "On the distillation task itself, m meets 4 of the 5 targets against the peers on "
+        "held-out seeds 10, 11 and 12 in one environment")
+    # no rows: nothing to judge, nothing to say
+    assert HD.target_verdicts([], REFERENCE) == []
+    assert HD.verdict_words("results/b", [], [], code="x") == ""
