@@ -1360,7 +1360,9 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         values["heldout_distill_explore070_lead"] = lead_words(
             results, [results / EPYC_EXPLORE070], code="mobo with " + CURRENT_SHARE)
         rows = staged_rows(results / EPYC_EXPLORE070)
-        verdicts = target_verdicts(rows, reference(results / EPYC_EXPLORE070))
+        # a results folder without the comparison (nothing staged) has no reference either
+        verdicts = (target_verdicts(rows, reference(results / EPYC_EXPLORE070)) if rows
+                    else [])
         values["abstract_distill_verdicts"] = verdict_words(
             f"results/{EPYC_EXPLORE070}", verdicts,
             sorted({r["seed"] for r in rows if r["method"] == "mobo"}),
