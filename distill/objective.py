@@ -338,6 +338,20 @@ class DistillationTask:
             raise ValueError(f"{unknown[0]}: not a parameter of this task's space")
         return self.base.replace(**dict(params))
 
+    def with_training_seed(self, seed: int) -> DistillationTask:
+        """This task, prepared, with its students trained under ``seed`` instead of the
+        task's own (the seed of their random initialisation and batch order; data, teacher
+        and logits stay the task's and are shared, not copied). The same configuration
+        trained under other seeds says how much of its score is its training draw."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed: {seed!r} is not a non-negative integer")
+        self.prepare(progress=self._log)
+        # not copy.copy: pickling (which copy uses) leaves the prepared state behind
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other.base = self.base.replace(seed=seed)
+        return other
+
     def prepare(self, progress: Callable[[str], None] = print) -> None:
         """Load data, teacher and teacher logits, fine-tuning/caching what is missing."""
         if self._state is None:

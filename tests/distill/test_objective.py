@@ -99,6 +99,25 @@ def test_trial_values_and_folder(task):
     assert record["status"] == "completed" and record["exact"] == values["exact"]
 
 
+def test_with_training_seed_trains_under_another_seed_on_the_same_prepared_task(task):
+    p = params(task)
+    other = task.with_training_seed(3)
+    assert other._state is task._state and other.space == task.space
+    assert other.config_for(p) == task.config_for(p).replace(seed=3)
+    assert task.base.seed == 0  # the task itself is unchanged
+    before = trial_dirs(task)
+    first = other(p)
+    (last,) = trial_dirs(task) - before
+    assert DistillConfig.load(last / "config.json").seed == 3
+    # one seed, one machine: the same scores again
+    again = other(p)
+    assert {k: again[k] for k in ("exact", "f1")} == {k: first[k] for k in ("exact", "f1")}
+    assert task.with_training_seed(0).config_for(p) == task.config_for(p)
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="seed"):
+            task.with_training_seed(bad)
+
+
 def test_pickle_leaves_heavy_state_behind(task):
     blob = pickle.dumps(task)
     assert len(blob) < 20_000
