@@ -24,7 +24,11 @@ Usage (from the repository root)::
         --bands 0.6 0.7 --seeds 1 2 3 --threads 1 --out results/distill_bandcheck.json
 
 Writes the JSON (command, commit, machine, the teacher digest, every retrained student) and
-a markdown report generated from it alone (beside it, ``.md``).
+a markdown report generated from it alone (beside it, ``.md``). Each training is appended to
+a log beside them (``X.trainings.jsonl``, its first line the environment) as soon as it
+ends, so a stopped check resumes with the same command, and a later one with more bands,
+runs or seeds trains only what the log does not hold; a log from another environment is
+refused (exit 2).
 """
 
 from __future__ import annotations
@@ -102,26 +106,79 @@ def band_bests(folder: Path, bands: Sequence[float], ref: Mapping[str, float],
     return out
 
 
+def log_path(out: Path) -> Path:
+    """The trainings log kept beside the JSON ``out``: ``X.json`` -> ``X.trainings.jsonl``."""
+    return out.with_suffix(".trainings.jsonl")
+
+
+def read_log(path: Path, environment: Mapping[str, Any]
+             ) -> dict[tuple[str, int], tuple[float, float | None]]:
+    """The trainings a log holds, by (configuration as canonical JSON, training seed): the
+    exact match and the seconds (None where not recorded). Its first line names the
+    environment it was made in; ValueError when that is not ``environment`` (another
+    machine, thread count or teacher trains the same student to another score). A torn
+    last line (a run stopped while writing) is skipped."""
+    lines = path.read_text().splitlines()
+    try:
+        head = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        head = {}
+    here = json.loads(json.dumps(dict(environment)))  # as a line of the log holds it
+    there = head.get("environment")
+    if there != here:
+        differ = sorted(k for k in set(here) | set(there or {})
+                        if (there or {}).get(k) != here.get(k))
+        raise ValueError(f"{relative(path)} was made in another environment (it differs "
+                         f"in: {', '.join(differ)}); move it away or give another --out")
+    done: dict[tuple[str, int], tuple[float, float | None]] = {}
+    for line in lines[1:]:
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[(json.dumps(e["params"], sort_keys=True), int(e["seed"]))] = (
+            float(e["exact"]), None if e.get("seconds") is None else float(e["seconds"]))
+    return done
+
+
+def append_line(path: Path, entry: Mapping[str, Any]) -> None:
+    """Append one JSON line and make it durable before the next training starts."""
+    with path.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def retrain(bests: Sequence[dict[str, Any]], seeds: Sequence[int], evaluate: Evaluate,
-            progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
+            progress: Callable[[str], None] = print,
+            done: Mapping[tuple[str, int], tuple[float, float | None]] | None = None,
+            record: Callable[[Mapping[str, Any]], None] | None = None
+            ) -> list[dict[str, Any]]:
     """``bests`` with ``retrained`` (the exact match under each of ``seeds``, in order) and
-    ``seconds``; each distinct configuration is trained once per seed, whoever chose it."""
-    done: dict[tuple[str, int], tuple[float, float]] = {}
+    ``seconds`` (each training's, None where not recorded). Each distinct configuration is
+    trained once per seed, whoever chose it; one ``done`` holds (:func:`read_log`) is not
+    trained again, and ``record`` gets each new training as ``{"params", "seed", "exact",
+    "seconds"}`` as soon as it ends."""
+    known: dict[tuple[str, int], tuple[float, float | None]] = dict(done or {})
     keys = [json.dumps(b["params"], sort_keys=True) for b in bests]
-    todo = len({(k, s) for k in keys for s in seeds})
+    todo = sorted({(k, s) for k in keys for s in seeds} - set(known))
     out = []
     for b, key in zip(bests, keys, strict=True):
-        exacts, seconds = [], 0.0
+        exacts, seconds = [], []
         for s in seeds:
-            if (key, s) not in done:
+            if (key, s) not in known:
                 t0 = time.perf_counter()
                 values = evaluate(b["params"], s)
-                done[(key, s)] = (float(values["exact"]), time.perf_counter() - t0)
-                progress(f"{len(done)}/{todo} {b['method']}-{b['seed']} <= {b['band']:.0%} "
-                         f"trial {b['trial']}, seed {s}: exact {done[(key, s)][0]:.2f} "
+                known[(key, s)] = (float(values["exact"]), time.perf_counter() - t0)
+                if record is not None:
+                    record({"params": b["params"], "seed": s, "exact": known[(key, s)][0],
+                            "seconds": known[(key, s)][1]})
+                trained = sum(1 for t in todo if t in known)
+                progress(f"{trained}/{len(todo)} {b['method']}-{b['seed']} <= {b['band']:.0%} "
+                         f"trial {b['trial']}, seed {s}: exact {known[(key, s)][0]:.2f} "
                          f"(recorded {b['recorded']:.2f})")
-            exacts.append(done[(key, s)][0])
-            seconds += done[(key, s)][1]
+            exacts.append(known[(key, s)][0])
+            seconds.append(known[(key, s)][1])
         out.append({**b, "retrained": exacts, "seconds": seconds})
     return out
 
@@ -233,8 +290,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     box = load_task(lambda s: print(s, file=sys.stderr))
     tasks = {s: box.fn.with_training_seed(s) for s in a.seeds}  # type: ignore[attr-defined]
+    log = log_path(a.out)
+    try:
+        done = read_log(log, box.environment) if log.is_file() else {}
+    except ValueError as e:
+        ap.error(f"--out: {e}")
+    if not log.is_file():
+        append_line(log, {"environment": box.environment})
+    if done:
+        print(f"{relative(log)}: {len(done)} training(s) made before are used, not repeated",
+              file=sys.stderr)
     rows = retrain(bests, a.seeds, lambda p, s: tasks[s](p),
-                   lambda s: print(s, file=sys.stderr, flush=True))
+                   lambda s: print(s, file=sys.stderr, flush=True), done,
+                   lambda e: append_line(log, e))
     data = {
         "command": command_line("benchmarks.distill_bandcheck", argv),
         **stamp_fields(FILES["distill_bandcheck.json"]),

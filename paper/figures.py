@@ -113,6 +113,7 @@ from paper.before_after import (
 )
 from paper.diagnosis import diagnosis_section
 from paper.heldout_distill import (
+    bandcheck_words,
     former_code_words,
     heldout_distill_section,
     lead_words,
@@ -1374,6 +1375,15 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             for v, ok in verdicts if not ok]
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"results/{EPYC_EXPLORE070}/: {e}") from None
+    bandcheck = results / "distill_bandcheck.json"
+    try:
+        values["distill_bandcheck"] = (
+            bandcheck_words(json.loads(bandcheck.read_text()),
+                            f"results/{bandcheck.with_suffix('.md').name}")
+            if bandcheck.is_file() else
+            "No band best has been trained again yet (`python -m benchmarks.distill_bandcheck`).")
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"results/distill_bandcheck.json: {e}") from None
     try:
         values["heldout_distill_onemachine_explore_first"] = former_code_words(
             results, results / ONE_MACHINE_EXPLORE_FIRST, results / ONE_MACHINE_EXPLORE)

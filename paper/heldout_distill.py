@@ -14,7 +14,9 @@ run), so the methods are compared seed by seed, each peer beside mobo over the f
 trials of both, as many as both runs have reached on that seed. The verdicts on the
 targets (medians over the three seeds after 100 trials) are the folder's report's own
 (``distill_compare.md``, provisional while runs are partial): :func:`target_verdicts`
-takes its lines, for the abstract and the list of missed targets.
+takes its lines, for the abstract and the list of missed targets. :func:`bandcheck_words`
+says what ``results/distill_bandcheck.json`` (:mod:`benchmarks.distill_bandcheck`) found of
+the band bests trained again under other training seeds.
 Scores use the fixed reference of :mod:`benchmarks.distill_compare` (the always-no-answer
 exact match and the teacher's parameter count, ``results/distill_compare/reference.json``)
 and its functions, so the numbers are the report's.
@@ -434,3 +436,37 @@ def reproducibility_limitation(files: Sequence[tuple[str, Path]]) -> str:
             "recorded, and students near the collapse to no-answer moved by many points. "
             "Differences between methods smaller than that spread are not findings, and a "
             "comparison is only as clean as its runs are from one environment.")
+
+
+# the method, as the band check's sentence names it
+METHOD_WORDS = {"mobo": "mobo", "tpe": "TPE", "gp": "the GP sampler", "botorch": "BoTorch",
+                "sobol": "Sobol"}
+
+
+def bandcheck_words(data: Mapping[str, Any], report: str) -> str:
+    """What a band check (``python -m benchmarks.distill_bandcheck``'s JSON ``data``, its
+    markdown at ``report``) says: per size band, each method's median over the run seeds
+    of its recorded band best and of that student's mean exact match trained again under
+    the check's training seeds, the highest of each, and how many retrained students beat
+    the threshold. Pure: the JSON in, the words out."""
+    seeds = join([str(s) for s in data["seeds"]])
+    parts = []
+    for band, by_method in data["summary"].items():
+        methods = sorted(by_method, key=METHODS.index)
+        each = ", ".join(f"{METHOD_WORDS.get(m, m)} {by_method[m]['median_recorded']:.2f} "
+                         f"and {by_method[m]['median_mean']:.2f}" for m in methods)
+        top = {k: max(by_method[m][k] for m in methods)
+               for k in ("median_recorded", "median_mean")}
+        lead = {k: join([METHOD_WORDS.get(m, m) for m in methods
+                         if by_method[m][k] == top[k]])
+                for k in top}
+        above = sum(by_method[m]["above"] for m in methods)
+        trained = sum(by_method[m]["trained"] for m in methods)
+        parts.append(f"within {float(band):.0%} of the teacher's size, recorded and "
+                     f"retrained, {each} (highest recorded: {lead['median_recorded']}; "
+                     f"highest retrained: {lead['median_mean']}; {above} of {trained} "
+                     "retrained students above the threshold)")
+    return (f"Trained again under the training seeds {seeds} on {data['machine']} "
+            f"({data['date'][:10]}; `{report}`), each run's best student per band gives, "
+            "as medians over the run seeds of the band best's exact match: "
+            + "; ".join(parts) + ".")

@@ -78,7 +78,37 @@ def test_each_configuration_is_trained_once_per_seed(folder: Path) -> None:
     assert len(rows) == 3 and len(log) == 4 == len(set(log))
     for r in rows:
         assert r["retrained"] == [r["params"]["k"] / 100.0 + s for s in (1, 2)]
-        assert r["seconds"] >= 0.0
+        assert len(r["seconds"]) == 2 and all(t >= 0.0 for t in r["seconds"])
+
+
+def test_trainings_made_before_are_used_and_new_ones_recorded_as_they_end(
+        folder: Path) -> None:
+    bests = B.band_bests(folder, [0.6, 0.7], REF)
+    key = json.dumps(bests[0]["params"], sort_keys=True)
+    log: list[tuple[str, int]] = []
+    recorded: list[Mapping[str, Any]] = []
+    rows = B.retrain(bests, [1, 2], _fake(log), progress=lambda s: None,
+                     done={(key, 2): (99.0, None)}, record=recorded.append)
+    # the configuration of tpe-10's 60% best is not trained again under seed 2
+    assert (key, 2) not in log and len(log) == 3
+    assert rows[0]["retrained"][1] == 99.0 and rows[0]["seconds"][1] is None
+    assert [(json.dumps(e["params"], sort_keys=True), e["seed"]) for e in recorded] == log
+    assert all(e["exact"] == e["params"]["k"] / 100.0 + e["seed"] for e in recorded)
+
+
+def test_the_log_is_read_back_and_refused_from_another_environment(tmp_path: Path) -> None:
+    path = tmp_path / "x.trainings.jsonl"
+    env = {"cpu": "CPU A", "cpu_model": ("AuthenticAMD", 25), "teacher": "abc", "torch_threads": 1}
+    B.append_line(path, {"environment": env})
+    B.append_line(path, {"params": {"b": 1, "a": 2}, "seed": 3, "exact": 33.5, "seconds": 4.0})
+    B.append_line(path, {"params": {"a": 1}, "seed": 1, "exact": 31.0, "seconds": None})
+    with path.open("a") as f:
+        f.write('{"params": {"a"')  # a run stopped while writing
+    assert B.read_log(path, env) == {('{"a": 2, "b": 1}', 3): (33.5, 4.0),
+                                     ('{"a": 1}', 1): (31.0, None)}
+    with pytest.raises(ValueError, match="differs in: teacher, torch_threads"):
+        B.read_log(path, {**env, "teacher": "def", "torch_threads": 2})
+    assert B.log_path(tmp_path / "bands.json") == tmp_path / "bands.trainings.jsonl"
 
 
 def test_summary_takes_medians_over_run_seeds_and_counts_above_the_threshold() -> None:
@@ -131,15 +161,17 @@ def test_command_line_refuses_bad_input_before_any_work(folder: Path, tmp_path: 
 
 
 class _Task:
-    """A fake prepared task: ``with_training_seed`` gives one whose scores depend on it."""
+    """A fake prepared task: ``with_training_seed`` gives one whose scores depend on it;
+    each training's seed goes to ``counter``."""
 
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
+    def __init__(self, seed: int = 0, counter: list[int] | None = None) -> None:
+        self.seed, self.counter = seed, counter if counter is not None else []
 
     def with_training_seed(self, seed: int) -> _Task:
-        return _Task(seed)
+        return _Task(seed, self.counter)
 
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
+        self.counter.append(self.seed)
         return {"exact": params["k"] / 100.0 + self.seed, "f1": 0.0}
 
 
@@ -159,3 +191,20 @@ def test_the_command_line_writes_the_json_and_a_report_from_it(
     assert set(data["summary"]) == {"0.6", "0.7"}
     assert out.with_suffix(".md").read_text() == B.markdown(data)
     assert data["device"] == "CPU" and data["environment"]["teacher"] == "fedcba9876543210"
+    # a second check with one more seed trains only that seed, the log serves the rest
+    calls: list[int] = []
+    box.fn = _Task(counter=calls)
+    assert B.main(["--folder", str(folder), "--bands", "0.7", "0.6", "--seeds", "4", "5", "6",
+                   "--out", str(out)]) == 0
+    assert calls == [6, 6]  # two distinct configurations
+    again = json.loads(out.read_text())
+    assert again["rows"][0]["retrained"] == [k / 100.0 + 4, k / 100.0 + 5, k / 100.0 + 6]
+    lines = B.log_path(out).read_text().splitlines()
+    assert json.loads(lines[0]) == {"environment": box.environment} and len(lines) == 1 + 6
+    # a log from another environment: exit 2, nothing trained, nothing written
+    box.environment = {**box.environment, "teacher": "0000000000000000"}
+    before = out.read_text(), B.log_path(out).read_text()
+    with pytest.raises(SystemExit) as e:
+        B.main(["--folder", str(folder), "--out", str(out)])
+    assert e.value.code == 2 and calls == [6, 6]
+    assert (out.read_text(), B.log_path(out).read_text()) == before

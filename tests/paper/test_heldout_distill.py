@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.distill_bandcheck import summary
 from benchmarks.distill_compare import FIELDS
 from paper import heldout_distill as HD
 
@@ -287,3 +288,27 @@ def test_the_verdicts_are_the_reports_and_the_abstract_names_the_missed(
     # no rows: nothing to judge, nothing to say
     assert HD.target_verdicts([], REFERENCE) == []
     assert HD.verdict_words("results/b", [], [], code="x") == ""
+
+
+def test_the_band_check_sentence_gives_recorded_and_retrained_medians() -> None:
+    rows = [{"method": m, "seed": s, "band": b, "recorded": rec, "retrained": re}
+            for m, s, b, rec, re in [
+                ("tpe", 10, 0.6, 35.0, [34.0, 34.0, 34.0]),
+                ("tpe", 11, 0.6, 33.0, [32.0, 32.0, 32.0]),
+                ("tpe", 12, 0.6, 32.0, [32.0, 31.0, 33.0]),
+                ("mobo", 10, 0.6, 32.0, [32.5, 32.0, 32.0]),
+                ("mobo", 11, 0.6, 32.0, [32.0, 32.0, 32.0]),
+                ("mobo", 12, 0.6, 32.0, [32.0, 32.0, 32.0]),
+                ("mobo", 10, 0.7, 40.0, [38.0, 38.0, 38.0])]]
+    data = json.loads(json.dumps({"seeds": [1, 2, 3], "machine": "AMD EPYC, 2 CPU(s) seen",
+                                  "date": "2026-12-06 08:00 UTC",
+                                  "summary": summary(rows, 32.1)}))
+    text = HD.bandcheck_words(data, "results/distill_bandcheck.md")
+    assert text.startswith("Trained again under the training seeds 1, 2 and 3 on AMD EPYC")
+    assert "(2026-12-06; `results/distill_bandcheck.md`)" in text
+    # mobo listed first (the comparison's order); medians over the three run seeds
+    assert ("within 60% of the teacher's size, recorded and retrained, mobo 32.00 and 32.00, "
+            "TPE 33.00 and 32.00 (highest recorded: TPE; highest retrained: mobo and TPE; "
+            "5 of 18 retrained students above the threshold)") in text
+    assert ("within 70% of the teacher's size, recorded and retrained, mobo 40.00 and 38.00 "
+            "(highest recorded: mobo; highest retrained: mobo; 3 of 3") in text
