@@ -50,11 +50,11 @@ from benchmarks.distill_compare import (
     METHODS,
     NAME,
     SIZE_BANDS,
-    _run_files,
     device_words,
     load_task,
     records,
 )
+from benchmarks.distill_recheck import chosen_runs
 from benchmarks.provenance import FILES, command_line, cpu_name, relative, stamp_fields
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,16 +80,8 @@ def band_bests(folder: Path, bands: Sequence[float], ref: Mapping[str, float],
     size: the first such trial with the highest exact match (the trial
     :func:`benchmarks.distill_compare.best_within` reports). A run without a student in a
     band has no entry for it. Raises ValueError for a run the folder does not have."""
-    found = _run_files(folder)
-    names = {f"{m}-{s}" for m, s in found}
-    unknown = sorted(set(runs or ()) - names)
-    if unknown:
-        raise ValueError(f"no run {', '.join(unknown)} in {relative(folder / NAME)} "
-                         f"(there: {', '.join(sorted(names)) or 'none'})")
     out: list[dict[str, Any]] = []
-    for method, seed in found:
-        if runs and f"{method}-{seed}" not in runs:
-            continue
+    for method, seed in chosen_runs(folder, runs):
         done = [r for r in records(folder, method, seed) if r["status"] == "completed"]
         for band in bands:
             cap = band * ref["num_parameters"]

@@ -90,23 +90,28 @@ def segment_of(segs: Sequence[tuple[int, str, int | None]], trial: int
     return found[-1] if found else ("", None)
 
 
+def chosen_runs(folder: Path, runs: Sequence[str] | None) -> list[tuple[str, int]]:
+    """(method, seed) of the comparison folder's runs, in the comparison's order: all of
+    them, or those named ``method-seed`` in ``runs``. ValueError names a run the folder
+    does not have."""
+    found = _run_files(folder)
+    names = {f"{m}-{s}" for m, s in found}
+    unknown = sorted(set(runs or ()) - names)
+    if unknown:
+        raise ValueError(f"no run {', '.join(unknown)} in {relative(folder / NAME)} "
+                         f"(there: {', '.join(sorted(names)) or 'none'})")
+    return [(m, s) for m, s in found if not runs or f"{m}-{s}" in runs]
+
+
 def sample(folder: Path, runs: Sequence[str] | None, per_run: int
            ) -> list[dict[str, Any]]:
     """The trials to re-evaluate: ``per_run`` completed trials of each run (all runs of the
     folder, or those named ``method-seed`` in ``runs``), with what was recorded."""
-    found = _run_files(folder)
-    names = {f"{m}-{s}" for m, s in found}
-    if runs:
-        unknown = sorted(set(runs) - names)
-        if unknown:
-            raise ValueError(f"no run {', '.join(unknown)} in {relative(folder / NAME)} "
-                             f"(there: {', '.join(sorted(names)) or 'none'})")
+    chosen = chosen_runs(folder, runs)
     segs = segments(folder)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for method, seed in found:
-        if runs and f"{method}-{seed}" not in runs:
-            continue
+    for method, seed in chosen:
         done = [r for r in records(folder, method, seed) if r["status"] == "completed"]
         for i in pick(len(done), per_run):
             r = done[i]
