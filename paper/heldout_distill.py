@@ -455,10 +455,12 @@ def bandcheck_words(data: Mapping[str, Any], report: str) -> str:
         methods = sorted(by_method, key=METHODS.index)
         each = ", ".join(f"{METHOD_WORDS.get(m, m)} {by_method[m]['median_recorded']:.2f} "
                          f"and {by_method[m]['median_mean']:.2f}" for m in methods)
-        top = {k: max(by_method[m][k] for m in methods)
+        # ties as the sentence shows them (two decimals): means of equal sums may differ
+        # in the last bit
+        top = {k: max(round(by_method[m][k], 2) for m in methods)
                for k in ("median_recorded", "median_mean")}
         lead = {k: join([METHOD_WORDS.get(m, m) for m in methods
-                         if by_method[m][k] == top[k]])
+                         if round(by_method[m][k], 2) == top[k]])
                 for k in top}
         above = sum(by_method[m]["above"] for m in methods)
         trained = sum(by_method[m]["trained"] for m in methods)
