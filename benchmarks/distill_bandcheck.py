@@ -278,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(str(e))
     if not bests:
         ap.error(f"no completed student within the bands in {a.folder / NAME}")
+    # the code that runs, stamped before it does (a commit made while it trains is not it)
+    stamp = stamp_fields(FILES["distill_bandcheck.json"])
     if a.threads is not None:
         torch.set_num_threads(a.threads)
     box = load_task(lambda s: print(s, file=sys.stderr))
@@ -297,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    lambda e: append_line(log, e))
     data = {
         "command": command_line("benchmarks.distill_bandcheck", argv),
-        **stamp_fields(FILES["distill_bandcheck.json"]),
+        **stamp,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{cpu_name()}, {os.cpu_count()} CPU(s) seen",
         "threads": torch.get_num_threads(),

@@ -178,11 +178,15 @@ class _Task:
 def test_the_command_line_writes_the_json_and_a_report_from_it(
         folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     box = SimpleNamespace(fn=_Task(), environment={"cpu": "CPU A", "teacher": "fedcba9876543210"})
-    monkeypatch.setattr(B, "load_task", lambda progress: box)
+    stamped: list[str] = []
+    monkeypatch.setattr(B, "stamp_fields", lambda paths: stamped.append("stamp") or {
+        "commit": "c0ffee", "dirty": False})
+    monkeypatch.setattr(B, "load_task", lambda progress: stamped.append("task") or box)
     out = tmp_path / "bands.json"
     assert B.main(["--folder", str(folder), "--bands", "0.7", "0.6", "--seeds", "4", "5",
                    "--out", str(out)]) == 0
     data = json.loads(out.read_text())
+    assert stamped == ["stamp", "task"] and data["commit"] == "c0ffee"  # stamped first
     assert data["seeds"] == [4, 5] and data["reference"] == REF
     assert [(r["method"], r["band"], r["trial"]) for r in data["rows"]] == [
         ("tpe", 0.6, 1), ("tpe", 0.7, 4), ("gp", 0.7, 1)]
