@@ -52,6 +52,7 @@ from benchmarks.distill_compare import (
     SIZE_BANDS,
     device_words,
     load_task,
+    read_reference,
     records,
 )
 from benchmarks.distill_recheck import chosen_runs
@@ -62,15 +63,6 @@ DEFAULT_OUT = ROOT / "results" / "distill_bandcheck.json"
 DEFAULT_SEEDS: tuple[int, ...] = (1, 2, 3)
 
 Evaluate = Callable[[Mapping[str, Any], int], Mapping[str, float]]
-
-
-def reference(folder: Path) -> dict[str, float]:
-    """The folder's fixed reference (the no-answer exact match and the teacher's size)."""
-    path = folder / NAME / "reference.json"
-    if not path.is_file():
-        raise ValueError(f"no {relative(path)} (made by benchmarks.distill_compare)")
-    ref = json.loads(path.read_text())
-    return {"exact": float(ref["exact"]), "num_parameters": float(ref["num_parameters"])}
 
 
 def band_bests(folder: Path, bands: Sequence[float], ref: Mapping[str, float],
@@ -153,7 +145,8 @@ def retrain(bests: Sequence[dict[str, Any]], seeds: Sequence[int], evaluate: Eva
     "seconds"}`` as soon as it ends."""
     known: dict[tuple[str, int], tuple[float, float | None]] = dict(done or {})
     keys = [json.dumps(b["params"], sort_keys=True) for b in bests]
-    todo = sorted({(k, s) for k in keys for s in seeds} - set(known))
+    todo = len({(k, s) for k in keys for s in seeds} - set(known))
+    trained = 0
     out = []
     for b, key in zip(bests, keys, strict=True):
         exacts, seconds = [], []
@@ -165,8 +158,8 @@ def retrain(bests: Sequence[dict[str, Any]], seeds: Sequence[int], evaluate: Eva
                 if record is not None:
                     record({"params": b["params"], "seed": s, "exact": known[(key, s)][0],
                             "seconds": known[(key, s)][1]})
-                trained = sum(1 for t in todo if t in known)
-                progress(f"{trained}/{len(todo)} {b['method']}-{b['seed']} <= {b['band']:.0%} "
+                trained += 1
+                progress(f"{trained}/{todo} {b['method']}-{b['seed']} <= {b['band']:.0%} "
                          f"trial {b['trial']}, seed {s}: exact {known[(key, s)][0]:.2f} "
                          f"(recorded {b['recorded']:.2f})")
             exacts.append(known[(key, s)][0])
@@ -179,7 +172,9 @@ def summary(rows: Sequence[Mapping[str, Any]], threshold: float
             ) -> dict[str, dict[str, dict[str, Any]]]:
     """Per band (as ``"0.6"``) and method: the run seeds, the median over them of the
     recorded band best and of its retrained mean, and how many of the retrained exact
-    matches (all seeds, all runs) are above ``threshold``."""
+    matches (all seeds, all runs) are above ``threshold``. The medians are over the runs
+    with a student in the band (there is nothing to train again for the others; the
+    comparison's report counts such a run as the no-answer EM), so ``seeds`` says which."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
         d = out.setdefault(str(r["band"]), {}).setdefault(
@@ -272,9 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not a.out.parent.is_dir():
         ap.error(f"--out: {a.out.parent} is not a folder")
     try:
-        ref = reference(a.folder)
+        ref = read_reference(a.folder)
         bests = band_bests(a.folder, sorted(set(a.bands)), ref, a.runs)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         ap.error(str(e))
     if not bests:
         ap.error(f"no completed student within the bands in {a.folder / NAME}")

@@ -976,14 +976,29 @@ def fronts_figure(rows: Sequence[Mapping[str, Any]], reference: Mapping[str, flo
     return path
 
 
+def read_reference(out_dir: Path) -> dict[str, float]:
+    """The fixed reference a comparison folder scores with
+    (``<out-dir>/distill_compare/reference.json``, written when its first run starts): the
+    always-no-answer exact match and the teacher's parameter count.
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no such file.
+    """
+    path = out_dir / NAME / "reference.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{out_dir}: no {NAME}/reference.json (not a comparison "
+                                "folder of benchmarks.distill_compare, or none run yet)")
+    ref = json.loads(path.read_text())
+    return {"exact": float(ref["exact"]), "num_parameters": float(ref["num_parameters"])}
+
+
 def write_report(out_dir: Path, budget: int, figure: Path) -> tuple[Path, Path]:
     """Rewrite the markdown report and the figure from the CSV."""
     csv_path = out_dir / f"{NAME}.csv"
-    ref_path = out_dir / NAME / "reference.json"
-    if not csv_path.is_file() or not ref_path.is_file():
+    if not csv_path.is_file() or not (out_dir / NAME / "reference.json").is_file():
         raise FileNotFoundError(f"no results yet in {out_dir} (run the comparison first)")
     rows = read_csv(csv_path)
-    reference = json.loads(ref_path.read_text())
+    reference = read_reference(out_dir)
     md = out_dir / f"{NAME}.md"
     standin = (out_dir / NAME / STANDIN_MARKER).is_file()
     md.write_text(markdown_report(rows, reference, budget, standin=standin))

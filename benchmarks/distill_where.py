@@ -40,7 +40,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,6 +51,7 @@ from benchmarks.distill_compare import (
     DEFAULT_SEEDS,
     NAME,
     _run_files,
+    read_reference,
     records,
     run_hypervolume,
     run_path,
@@ -174,12 +174,8 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
     Raises:
         FileNotFoundError: ``folder`` holds no comparison (no reference.json).
     """
-    ref_path = folder / NAME / "reference.json"
-    if not ref_path.is_file():
-        raise FileNotFoundError(f"{folder}: no {NAME}/reference.json (not a comparison "
-                                "folder of benchmarks.distill_compare)")
-    reference = json.loads(ref_path.read_text())
-    threshold = float(reference["exact"])
+    reference = read_reference(folder)
+    threshold = reference["exact"]
     by_method: dict[str, list[list[dict[str, Any]]]] = {}
     for m, s in _run_files(folder):  # in the comparison's method order
         if s in seeds:

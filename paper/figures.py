@@ -1378,8 +1378,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     bandcheck = results / "distill_bandcheck.json"
     try:
         values["distill_bandcheck"] = (
-            bandcheck_words(json.loads(bandcheck.read_text()),
-                            f"results/{bandcheck.with_suffix('.md').name}")
+            bandcheck_words(json.loads(bandcheck.read_text()), "results/distill_bandcheck.md")
             if bandcheck.is_file() else
             "No band best has been trained again yet (`python -m benchmarks.distill_bandcheck`).")
     except (ValueError, KeyError, TypeError) as e:

@@ -45,6 +45,7 @@ from benchmarks.distill_compare import (
     best_within,
     markdown_report,
     parse_row,
+    read_reference,
     run_hypervolume,
 )
 
@@ -61,9 +62,9 @@ def staged_rows(results: Path) -> list[dict[str, Any]]:
 
 
 def reference(results: Path) -> dict[str, float]:
-    """The fixed reference the comparison scores with: exact and num_parameters."""
-    ref = json.loads((results / NAME / "reference.json").read_text())
-    return {"exact": float(ref["exact"]), "num_parameters": float(ref["num_parameters"])}
+    """The fixed reference the comparison scores with: exact and num_parameters
+    (:func:`benchmarks.distill_compare.read_reference`)."""
+    return read_reference(results)
 
 
 def by_seed(rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[Mapping[str, Any]]]]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from benchmarks import distill_bandcheck as B
-from benchmarks.distill_compare import _csv_row, best_within, parse_row, records
+from benchmarks.distill_compare import _csv_row, best_within, parse_row, read_reference, records
 
 TEACHER = 1000.0
 REF = {"exact": 30.0, "num_parameters": TEACHER}
@@ -56,7 +56,7 @@ def _fake(log: list[tuple[str, int]]) -> B.Evaluate:
 
 
 def test_band_bests_are_the_trials_the_comparison_reports(folder: Path) -> None:
-    got = B.band_bests(folder, [0.6, 0.7], B.reference(folder))
+    got = B.band_bests(folder, [0.6, 0.7], read_reference(folder))
     # methods in the comparison's order (TPE before GP), bands in the order given
     assert [(g["method"], g["seed"], g["band"], g["trial"], g["recorded"], g["in_band"])
             for g in got] == [("tpe", 10, 0.6, 1, 31.0, 3), ("tpe", 10, 0.7, 4, 40.0, 4),

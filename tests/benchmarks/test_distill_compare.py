@@ -361,3 +361,12 @@ def test_evaluation_cache_serves_only_its_own_environment(tmp_path: Path) -> Non
     plain = D.EvaluationCache(tmp_path / "plain.jsonl", D.task_fingerprint(box))
     assert not plain.unchecked
     assert first_line(tmp_path / "plain.jsonl") == {"task": D.task_fingerprint(box)}
+
+
+def test_read_reference_reads_the_folder_reference_as_numbers(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a comparison folder"):
+        D.read_reference(tmp_path)
+    (tmp_path / "distill_compare").mkdir()
+    (tmp_path / "distill_compare" / "reference.json").write_text(
+        json.dumps({"exact": 32, "num_parameters": "22566146"}))
+    assert D.read_reference(tmp_path) == {"exact": 32.0, "num_parameters": 22566146.0}
