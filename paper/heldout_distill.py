@@ -299,7 +299,7 @@ def lead_words(results: Path, folders: Sequence[Path], *, code: str) -> str:
 
 def target_verdicts(rows: Sequence[Mapping[str, Any]], ref: Mapping[str, float]
                     ) -> list[tuple[str, bool]]:
-    """The issue's targets as a comparison's report judges them on ``rows``: (the report's
+    """The targets as a comparison's report judges them on ``rows``: (the report's
     verdict line without its leading "- ", met), one per target.
 
     The lines are :func:`benchmarks.distill_compare.markdown_report`'s own, so the paper
