@@ -9,7 +9,12 @@ that rarely beat the threshold:
 - by depth: post-initial trials per ``n_layers``, as ``above / tried``;
 - by width and initialisation: trials with ``init=pretrained``, and those initialised from
   the teacher split by ``n_heads`` (1-2, 3-6, 7 or more);
-- by learning rate, in half-decade bands (below 1e-4, to 3e-4, to 1e-3, above).
+- by learning rate, in half-decade bands (below 1e-4, to 3e-4, to 1e-3, above);
+- by size, in the comparison's size bands (:data:`benchmarks.distill_compare.SIZE_BANDS`:
+  at most 60% of the teacher's parameter count, above 60% to 70%, above 70% to 80%,
+  above 80%): how many draws each method spent in a band bounds how good its best student
+  there can be, which the comparison reports per band (a trial without a recorded
+  parameter count, such as a failed one, is in no size band).
 
 A last table says where each run's hypervolume comes from: the share of it (after the
 run's first ``budget`` finished trials, initial design included, as the comparison
@@ -50,6 +55,7 @@ import numpy as np
 from benchmarks.distill_compare import (
     DEFAULT_SEEDS,
     NAME,
+    SIZE_BANDS,
     _run_files,
     read_reference,
     records,
@@ -77,6 +83,12 @@ RATES: tuple[tuple[str, float, float], ...] = (
     ("< 1e-4", 0.0, 1e-4), ("1e-4 to 3e-4", 1e-4, 3e-4), ("3e-4 to 1e-3", 3e-4, 1e-3),
     (">= 1e-3", 1e-3, float("inf")))
 
+# (label, above, at most) a student's parameter count as a share of the teacher's
+SIZES: tuple[tuple[str, float, float], ...] = tuple(
+    (f"<= {hi:.0%}" if lo == 0.0 else f"{lo:.0%} to {hi:.0%}", lo, hi)
+    for lo, hi in zip((0.0, *SIZE_BANDS[:-1]), SIZE_BANDS, strict=True)
+) + ((f"> {SIZE_BANDS[-1]:.0%}", SIZE_BANDS[-1], float("inf")),)
+
 Tally = dict[str, list[int]]  # group -> [above, tried]
 
 
@@ -99,6 +111,16 @@ def groups(params: Mapping[str, Any]) -> list[str]:
         rate = float(params["learning_rate"])
         out += [f"lr {label}" for label, lo, below in RATES if lo <= rate < below]
     return out
+
+
+def size_group(rec: Mapping[str, Any], teacher: float) -> list[str]:
+    """The size band of a finished trial (one of :data:`SIZES`), by its recorded parameter
+    count against the teacher's; none when it has no count."""
+    count = (rec.get("values") or {}).get("num_parameters")
+    if count is None:
+        return []
+    share = float(count) / teacher
+    return [f"size {label}" for label, lo, hi in SIZES if lo < share <= hi]
 
 
 def _needs(params: Mapping[str, Any]) -> list[str]:
@@ -133,15 +155,17 @@ def hypervolume_needs(run: Sequence[Mapping[str, Any]], reference: Mapping[str, 
 
 
 def tally(runs: Sequence[Sequence[Mapping[str, Any]]], threshold: float,
-          budget: int = BUDGET) -> Tally:
-    """Above/tried counts per group over the post-initial trials of ``runs``."""
+          budget: int = BUDGET, teacher: float | None = None) -> Tally:
+    """Above/tried counts per group over the post-initial trials of ``runs``; with the
+    teacher's parameter count, per size band too."""
     out: Tally = {}
     for rs in runs:
         for rec in rs[:budget]:
             if rec["source"] != "model":
                 continue
             up = is_above(rec, threshold)
-            for g in [*groups(rec["params"]), "all"]:
+            size = size_group(rec, teacher) if teacher else []
+            for g in [*groups(rec["params"]), *size, "all"]:
                 cell = out.setdefault(g, [0, 0])
                 cell[0] += up
                 cell[1] += 1
@@ -176,11 +200,13 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
     """
     reference = read_reference(folder)
     threshold = reference["exact"]
+    teacher = float(reference["num_parameters"])
     by_method: dict[str, list[list[dict[str, Any]]]] = {}
     for m, s in _run_files(folder):  # in the comparison's method order
         if s in seeds:
             by_method.setdefault(m, []).append(records(folder, m, s))
-    tallies = {m: (tally(rs, threshold, budget), len(rs)) for m, rs in by_method.items()}
+    tallies = {m: (tally(rs, threshold, budget, teacher), len(rs))
+               for m, rs in by_method.items()}
     mobo_seeds = [s for m, s in _run_files(folder) if m == "mobo" and s in seeds]
     marks = [explore_marks(run_path(folder, "mobo", s)) for s in mobo_seeds]
     if any(any(m) for m in marks):
@@ -189,7 +215,7 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
                                                                              strict=True)],
                  "mobo (explore)": [only(r, m) for r, m in zip(runs, marks, strict=True)]}
         tallies = {k: v for m, v in tallies.items() for k, v in (
-            [(m, v)] + ([(n, (tally(rs, threshold, budget), len(rs)))
+            [(m, v)] + ([(n, (tally(rs, threshold, budget, teacher), len(rs)))
                          for n, rs in split.items()] if m == "mobo" else []))}
     return threshold, tallies, {m: [hypervolume_needs(r, reference, budget) for r in rs]
                                 for m, rs in by_method.items()}
@@ -207,7 +233,7 @@ def _share(t: Tally) -> str:
 
 def folder_section(folder: Path, threshold: float,
                    tallies: Mapping[str, tuple[Tally, int]], needs: Needs) -> list[str]:
-    """The four tables of one folder, as markdown lines."""
+    """The five tables of one folder, as markdown lines."""
     head = ["method", "runs", "post-initial above / tried", "share"]
     depth = ["| " + " | ".join(head + [f"{d} layer{'s' if d > 1 else ''}" for d in DEPTHS])
              + " |",
@@ -217,6 +243,8 @@ def folder_section(folder: Path, threshold: float,
              "|---|---:|" + "---:|" * len(WIDTHS)]
     rates = ["| " + " | ".join(["method"] + [f"lr {r[0]}" for r in RATES]) + " |",
              "|---|" + "---:|" * len(RATES)]
+    sizes = ["| " + " | ".join(["method"] + [f"size {s[0]} of the teacher" for s in SIZES])
+             + " |", "|---|" + "---:|" * len(SIZES)]
     hv = ["| " + " | ".join(["method", "runs", "median HV"] + [f"without {g}" for g in NEEDS])
           + " |", "|---|---:|---:|" + "---:|" * len(NEEDS)]
     for m, per_run in needs.items():
@@ -225,6 +253,7 @@ def folder_section(folder: Path, threshold: float,
             f"{float(np.median([lost[g] for _, lost in per_run])):.0%}" for g in NEEDS) + " |")
     for m, (t, n) in tallies.items():
         rates.append(f"| {m} | " + " | ".join(_cell(t, f"lr {r[0]}") for r in RATES) + " |")
+        sizes.append(f"| {m} | " + " | ".join(_cell(t, f"size {s[0]}") for s in SIZES) + " |")
         depth.append(f"| {m} | {n} | {_cell(t, 'all')} | {_share(t)} | "
                      + " | ".join(_cell(t, f"L{d}") for d in DEPTHS) + " |")
         width.append(f"| {m} | {_cell(t, 'pretrained')} | "
@@ -233,6 +262,8 @@ def folder_section(folder: Path, threshold: float,
             f"Threshold: exact > {threshold:.2f} (the folder's fixed reference).", "",
             "By depth:", "", *depth, "", "By width and initialisation:", "", *width, "",
             "By learning rate:", "", *rates, "",
+            "By size (parameter count as a share of the teacher's, the comparison's size "
+            "bands):", "", *sizes, "",
             "Share of the hypervolume lost without a group's trials (median over runs):", "",
             *hv, ""]
 
@@ -264,8 +295,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "default: results/, results/distill_compare_gpu/, "
                         "results/distill_compare_onemachine/, "
                         "results/distill_compare_onemachine_explore/, "
-                        "results/distill_compare_onemachine_explore_first/ and "
-                        "results/distill_compare_epyc/)")
+                        "results/distill_compare_onemachine_explore_first/, "
+                        "results/distill_compare_epyc/ and "
+                        "results/distill_compare_epyc_explore070/)")
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                    help="method seeds counted (default: the held-out ones, "
                         f"{' '.join(map(str, DEFAULT_SEEDS))}; 0 1 2 for a development "

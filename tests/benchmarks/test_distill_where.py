@@ -122,6 +122,35 @@ def test_report_counts_held_out_seeds_only_and_marks_empty_cells(tmp_path: Path)
     assert f"| tpe | 1 | {(50.0 - THRESHOLD) * 0.99:.3f} | 0% | 0% |" in text
 
 
+def test_size_bands_close_at_the_comparisons_band_edges() -> None:
+    # the comparison's "best exact within 60% of the teacher" takes counts <= 0.6 x its
+    # count (distill_compare.best_within): a band here holds its upper edge, not its lower
+    teacher = 100.0
+    for count, band in ((30.0, "size <= 60%"), (60.0, "size <= 60%"),
+                        (60.001, "size 60% to 70%"), (70.0, "size 60% to 70%"),
+                        (80.0, "size 70% to 80%"), (80.001, "size > 80%"),
+                        (150.0, "size > 80%")):
+        rec = _rec(0, "model", 4, 8, "teacher", "completed", THRESHOLD + 1)
+        rec["values"]["num_parameters"] = count
+        assert W.size_group(rec, teacher) == [band]
+        assert W.tally([[rec]], THRESHOLD, teacher=teacher)[band] == [1, 1]
+    # no recorded count (a failed trial): in no band; no teacher given: no size groups
+    failed = _rec(0, "model", 4, 8, "teacher", "failed", None)
+    assert W.size_group(failed, teacher) == []
+    assert not any(g.startswith("size") for g in W.tally([[failed, rec]], THRESHOLD))
+
+
+def test_the_size_table_counts_each_band(tmp_path: Path) -> None:
+    runs = [_rec(0, "initial", 1, 1, "teacher", "completed", 50.0)]
+    for k, (count, exact) in enumerate([(50.0, THRESHOLD), (55.0, 40.0), (65.0, 40.0),
+                                        (99.0, 40.0)], start=1):
+        runs.append(_rec(k, "model", 4, 8, "teacher", "completed", exact))
+        runs[-1]["values"]["num_parameters"] = count
+    text = W.report([_folder(tmp_path, {("tpe", 10): runs})])
+    assert "| method | size <= 60% of the teacher | size 60% to 70% of the teacher |" in text
+    assert "| tpe | 1/2 | 1/1 | - | 1/1 |" in text
+
+
 def test_cli_refuses_a_folder_that_is_no_comparison(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "w.md"
