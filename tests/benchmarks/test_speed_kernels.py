@@ -14,10 +14,11 @@ import pytest
 from benchmarks.speed_kernels import (
     _botorch_ehvi,
     ehvi_mpmath,
+    gaussian_tails,
     median_times,
     sphere_front,
 )
-from mobo.boxes import nondominated_boxes
+from mobo.boxes import decompose, nondominated_boxes
 from mobo.improvement import ehvi
 
 
@@ -39,6 +40,51 @@ def test_mobo_and_botorch_agree_on_the_benchmark_candidates(m: int) -> None:
     lower, upper = nondominated_boxes(front, ref)
     for i in np.argsort(ours)[-3:]:
         assert ours[i] == pytest.approx(ehvi_mpmath(mean[i], std[i], lower, upper), rel=1e-10)
+
+
+def _tails_reference(mean: np.ndarray, std: np.ndarray, grid: np.ndarray,
+                     counts: np.ndarray) -> np.ndarray:
+    """The floor's sum, term by term in 40-digit arithmetic: min(E[(c - Y)^+], E[(Y - c)^+])
+    from its definition as the smaller of s h(z) and s h(-z), h(x) = x Phi(x) + phi(x)."""
+    mpmath = pytest.importorskip("mpmath")
+    out = []
+    with mpmath.workdps(40):
+        for mu_row, s_row in zip(mean, std, strict=True):
+            total = mpmath.mpf(0)
+            for j, (mu, s) in enumerate(zip(mu_row, s_row, strict=True)):
+                if s == 0.0:
+                    continue
+                for c in grid[j, : counts[j]]:
+                    z = (mpmath.mpf(c) - mpmath.mpf(mu)) / mpmath.mpf(s)
+                    above = s * (z * mpmath.ncdf(z) + mpmath.npdf(z))
+                    below = s * (-z * mpmath.ncdf(-z) + mpmath.npdf(-z))
+                    total += min(above, below)
+            out.append(float(total))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_gaussian_tails_matches_the_definition(m: int) -> None:
+    rng = np.random.default_rng(10 + m)
+    front = sphere_front(7, m, rng)
+    ref = np.full(m, 1.1)
+    boxes = decompose(front, ref)
+    # 37 candidates (blocks of 16 and a ragged last one), then degenerate ones: a mean on a
+    # coordinate (z = 0), zero std on one axis and on all, and tails far beyond |z| = 37.5
+    mean = rng.uniform(0.2, 1.2, size=(37, m))
+    std = rng.uniform(0.02, 0.3, size=(37, m))
+    on_grid = boxes.grid[:, 0].copy()
+    extra_mean = np.array([on_grid, on_grid, on_grid, np.full(m, 50.0), np.full(m, 1.0)])
+    extra_std = np.array([np.full(m, 0.1), np.r_[0.0, np.full(m - 1, 0.1)], np.zeros(m),
+                          np.full(m, 0.5), np.full(m, 1e-3)])
+    mean = np.vstack([mean, extra_mean])
+    std = np.vstack([std, extra_std])
+    ours = gaussian_tails(mean, std, boxes)
+    expected = _tails_reference(mean, std, boxes.grid, boxes.counts)
+    np.testing.assert_allclose(ours, expected, rtol=1e-13, atol=1e-300)
+    assert ours[-3] == 0.0  # zero std everywhere: no term
+    # a single candidate scores as it does among others
+    assert gaussian_tails(mean[5:6], std[5:6], boxes)[0] == ours[5]
 
 
 @pytest.mark.slow
@@ -65,6 +111,11 @@ def test_speed_kernels_writes_all_sections(tmp_path: Path) -> None:
         # loses digits on EHVIs near 1e-12; mobo is the 50-digit value on the worst five
         assert float(r[3]) < 1e-12 and float(r[4]) < 1e-4 and float(r[5]) < 1e-10, r
     assert re.search(r"\| 2 \| [\d,]+ \| [\d,]+ \|", text)  # the speed rows are filled in
+    # and each has the floor of the special functions beside the ratio to BoTorch
+    speed = text[text.index("| objectives | mobo, 1 thread |"):]
+    for line in speed.splitlines()[2:4]:
+        cells = line.split("|")[1:-1]
+        assert len(cells) == 9 and float(cells[7].replace(",", "")) > 0, line
 
 
 def test_median_times_interleaves_the_sides() -> None:
