@@ -473,3 +473,43 @@ def bandcheck_words(data: Mapping[str, Any], report: str) -> str:
             f"({data['date'][:10]}; `{report}`), each run's best student per band gives, "
             "as medians over the run seeds of the band best's exact match: "
             + "; ".join(parts) + ".")
+
+
+def band_draws(rows: Sequence[Mapping[str, Any]], ref: Mapping[str, float], band: float
+               ) -> dict[str, tuple[int, int, int]]:
+    """method -> (post-initial trials within ``band`` times the teacher's parameter count
+    that beat the threshold, such trials, runs), over each run's first ``BUDGET`` trials
+    (the comparison's rows; a trial with no recorded count is in no band). Pure."""
+    cap = band * float(ref["num_parameters"])
+    out: dict[str, tuple[int, int, int]] = {}
+    for runs in by_seed(rows).values():
+        for m, rs in runs.items():
+            inside = [r for r in rs[:BUDGET] if r["source"] == "model"
+                      and r.get("num_parameters") is not None
+                      and not math.isnan(float(r["num_parameters"]))
+                      and float(r["num_parameters"]) <= cap]
+            above = sum(1 for r in inside if r["status"] == "completed"
+                        and float(r["exact"]) > float(ref["exact"]))
+            a, n, k = out.get(m, (0, 0, 0))
+            out[m] = (a + above, n + len(inside), k + 1)
+    return {m: out[m] for m in sorted(out, key=METHODS.index)}
+
+
+def band_draws_words(rows: Sequence[Mapping[str, Any]], ref: Mapping[str, float],
+                     name: str, band: float = SIZE_BANDS[0]) -> str:
+    """One sentence: how many of each method's own proposals (:func:`band_draws`) fell in
+    the size band (the comparison's smallest by default), and how many of them beat the
+    threshold; ``name`` is the comparison file the rows come from. "" for no rows."""
+    draws = band_draws(rows, ref, band)
+    if not draws:
+        return ""
+    runs = {k for _, _, k in draws.values()}
+    each = ", ".join(f"{METHOD_WORDS.get(m, m)} {n}"
+                     + ("" if len(runs) == 1 else f" in {k} run{'s' * (k > 1)}")
+                     + f" ({a} above the threshold)" for m, (a, n, k) in draws.items())
+    k = min(runs)
+    over = (f"over each method's {k} run{'s' * (k > 1)}" if len(runs) == 1
+            else "over the runs")
+    return (f"A run's band best is the largest of its draws in the band. Within "
+            f"{band:.0%} of the teacher's size, {over} (`{name}`), the methods' own "
+            f"proposals there numbered {each}.")

@@ -266,13 +266,15 @@ def test_kernel_speed_reads_a_csv_when_it_has_the_columns(tmp_path: Path) -> Non
     (results / "speed_kernels.csv").write_text("kernel,seconds\nhv,0.1\n")
     assert figures.kernel_speed(results).source.endswith("speed_kernels.md")  # falls back
     (results / "speed_kernels.csv").write_text(
-        "objectives,points,mobo (ms),moocore (ms),mobo 1 thread,BoTorch 1 thread\n"
-        "2,10000,0.5,1.0,600000,100000\n")
+        "objectives,points,mobo (ms),moocore (ms),mobo 1 thread,BoTorch 1 thread,"
+        "Gaussian tails alone best\n"
+        "2,10000,0.5,1.0,600000,100000,900000\n")
     ks = figures.kernel_speed(results)
     assert ks.source.endswith("speed_kernels.csv")
     assert ks.hv == [{"objectives": 2.0, "points": 10000.0, "mobo_ms": 0.5,
                       "moocore_ms": 1.0}]
     assert ks.ehvi[0]["mobo"] == 600000.0 and ks.ehvi[0]["botorch"] == 100000.0
+    assert ks.ehvi[0]["tails"] == 900000.0
 
 
 def test_render_refuses_unknown_placeholders() -> None:
@@ -470,3 +472,22 @@ def test_the_share_the_paper_calls_current_is_the_tasks_recommendation() -> None
     assert f"share {STUDY_OPTIONS['explore']:g} (the task's recommendation now)" in \
         figures.CURRENT_SHARE
     assert f"share {STUDY_OPTIONS['explore']:g}" not in figures.FORMER_SHARE.split("(")[0]
+
+
+def test_the_kernel_section_sets_ehvi_beside_its_special_functions_bound() -> None:
+    ks = figures.KernelSpeed(
+        hv=[{"objectives": 2.0, "points": 10000.0, "mobo_ms": 0.5, "moocore_ms": 1.0},
+            {"objectives": 3.0, "points": 1000.0, "mobo_ms": 3.0, "moocore_ms": 1.0}],
+        ehvi=[{"objectives": 2.0, "mobo": 600000.0, "mobo_reused": 800000.0,
+               "botorch": 100000.0, "tails": 1000000.0}],
+        source="results/speed_kernels.md")
+    missed: list[str] = []
+    values, table = figures._kernel_section(ks, missed)
+    # EHVI throughput is reported, not judged: only the hypervolume's 3x misses
+    assert missed == ["hypervolume with 3 objectives: 3.00 times moocore's time, target at "
+                      "most 2"]
+    assert values["kernel_ehvi2_ratio"] == "6.0" and values["kernel_ehvi2_tails"] == "1,000,000"
+    assert values["kernel_ehvi2_tails_ratio"] == "10.0" and values["kernel_ehvi2_share"] == "80%"
+    assert "| its special functions alone, 2 objectives | 1,000,000 candidates/s | " \
+           "100,000 candidates/s (BoTorch) | 10.0 (a bound for exact kernels) |" in table
+    assert "(no target)" in table and "target at least" not in table

@@ -315,3 +315,22 @@ def test_the_band_check_sentence_gives_recorded_and_retrained_medians() -> None:
     # medians equal to two decimals tie, however their last bits fall
     data["summary"]["0.6"]["tpe"]["median_mean"] = 32.0 + 1e-12
     assert "highest retrained: mobo and TPE;" in HD.bandcheck_words(data, "x.md")
+
+
+def test_band_draws_count_each_methods_own_proposals_in_the_band() -> None:
+    # teacher 100: the 60% band holds counts <= 60, the initial design is not counted, a
+    # trial exactly at the threshold or failed is not above it, only the first 100 count
+    rows = (_rows("mobo", 10, [(50.0, 10.0), (31.0, 60.0), (30.0, 50.0), (40.0, 61.0)])
+            + _rows("mobo", 11, [(50.0, 10.0), (35.0, 20.0)])
+            + _rows("tpe", 10, [(50.0, 10.0)] + [(31.0, 20.0)] * 120))
+    rows.append({**rows[2], "trial": 9, "status": "failed", "exact": float("nan"),
+                 "num_parameters": float("nan")})
+    assert HD.band_draws(rows, REFERENCE, 0.6) == {"mobo": (2, 3, 2), "tpe": (99, 99, 1)}
+    assert HD.band_draws(rows, REFERENCE, 0.7)["mobo"] == (3, 4, 2)
+    words = HD.band_draws_words(rows, REFERENCE, "f.csv")
+    assert ("Within 60% of the teacher's size, over the runs (`f.csv`), the methods' own "
+            "proposals there numbered mobo 3 in 2 runs (2 above the threshold), TPE 99 in 1 "
+            "run (99 above the threshold).") in words
+    same = [r for r in rows if r["seed"] == 10]
+    assert "over each method's 1 run (" in HD.band_draws_words(same, REFERENCE, "f.csv")
+    assert HD.band_draws_words([], REFERENCE, "f.csv") == ""
