@@ -95,13 +95,30 @@ def test_posterior_predicts_held_out_points(fitted):
     assert np.mean(np.abs(mu - Yt) < 3 * sd + 1e-9) > 0.9
 
 
-def test_posterior_numpy_matches_torch_and_direct_formula(fitted):
-    X, Y, gp = fitted
+@pytest.fixture(scope="module")
+def fitted_many():
+    """More observations than the fit's subset: the paths for many (triangular inverse and
+    product from LAPACK/BLAS)."""
+    rng = np.random.default_rng(1)
+    X = rng.random((gpmod.FIT_SUBSET + 44, 2))
+    Y = branin_like(X) * np.array([10.0, 0.1]) + np.array([100.0, -3.0])
+    Y = Y + 0.01 * rng.standard_normal(Y.shape)
+    return X, Y, fit_gp(X, Y)
+
+
+@pytest.mark.parametrize("which", ["fitted", "fitted_many"])
+def test_posterior_numpy_matches_torch_and_direct_formula(which, request):
+    X, Y, gp = request.getfixturevalue(which)
+    assert gpmod._large(len(X)) == (which == "fitted_many")
     Xq = np.random.default_rng(2).random((7, 2))
     mu, sd = gp.posterior(Xq)
     mt, st = gp.posterior_torch(torch.from_numpy(Xq))
     np.testing.assert_allclose(mu, mt.detach().numpy(), rtol=1e-10)
-    np.testing.assert_allclose(sd, st.detach().numpy(), rtol=1e-8)
+    # a posterior variance is a difference of nearly equal terms among many close
+    # observations, so the two products' roundings differ relative to the prior sd
+    for j in range(2):
+        np.testing.assert_allclose(sd[:, j], st.detach().numpy()[:, j], rtol=1e-8,
+                                   atol=1e-8 * gp.y_scale[j])
     # textbook formulas with explicit inverses
     for j in range(2):
         ls = gp.lengthscale[j : j + 1]
@@ -437,3 +454,51 @@ def test_given_latents_share_one_factorisation_and_match_one_by_one(fitted):
     g1 = grad(gpmod.posterior_torch_many(shared, xt1), xt1)
     g2 = grad([g.posterior_torch(xt2) for g in alone], xt2)
     np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12)
+
+
+def test_fit_subset_spreads_evenly_from_first_to_last():
+    assert gpmod.fit_subset(5, 8).tolist() == [0, 1, 2, 3, 4]
+    assert gpmod.fit_subset(8, 8).tolist() == list(range(8))
+    idx = gpmod.fit_subset(1000, 256)
+    assert len(idx) == 256 and idx[0] == 0 and idx[-1] == 999
+    assert np.all(np.diff(idx) > 0)  # sorted and distinct
+    # evenly spaced: every gap is the mean gap rounded one way or the other
+    assert set(np.diff(idx).tolist()) <= {3, 4}
+    assert gpmod.fit_subset(9, 3).tolist() == [0, 4, 8]
+
+
+def test_many_observations_fit_the_hyperparameters_on_the_subset_and_condition_on_all():
+    rng = np.random.default_rng(7)
+    n = gpmod.FIT_SUBSET + 90
+    X = rng.random((n, 3))
+    Y = np.column_stack([np.sin(6 * X[:, 0]) + X[:, 1], X[:, 2] ** 2])
+    Y = Y + 0.01 * rng.standard_normal(Y.shape)
+    gp = fit_gp(X, Y)
+    assert gp.n == n  # the posterior conditions on every observation
+    # shuffling the outputs among the rows left out of the fit keeps each column's mean and
+    # sd (the standardisation, up to the rounding of a sum in another order): the
+    # hyper-parameters must not move, the posterior must
+    out = np.setdiff1d(np.arange(n), gpmod.fit_subset(n))
+    Y2 = Y.copy()
+    Y2[out] = Y[rng.permutation(out)]
+    gp2 = fit_gp(X, Y2)
+    np.testing.assert_allclose(gp2.theta, gp.theta, rtol=0, atol=1e-6)
+    assert not np.allclose(gp2.posterior(X[out[:5]])[0], gp.posterior(X[out[:5]])[0])
+    # changing one row of the subset moves them
+    Y3 = Y.copy()
+    Y3[[0, n - 1]] = Y[[n - 1, 0]]
+    assert np.abs(fit_gp(X, Y3).theta - gp.theta).max() > 1e-2
+
+
+@pytest.mark.parametrize("n", [5, gpmod.FIT_SUBSET + 7])
+def test_inverse_factor_is_the_inverse_on_both_paths(n):
+    rng = np.random.default_rng(n)
+    A = rng.standard_normal((2, n, n))
+    K = torch.from_numpy(A @ np.transpose(A, (0, 2, 1)) + n * np.eye(n))
+    L = torch.linalg.cholesky(K)
+    Linv_T = gpmod._inverse_factor_t(L).numpy()
+    assert Linv_T.shape == (2, n, n)
+    for j in range(2):
+        # upper triangular, and the transpose of L's inverse
+        np.testing.assert_array_equal(np.tril(Linv_T[j], -1), 0.0)
+        np.testing.assert_allclose(Linv_T[j].T @ L[j].numpy(), np.eye(n), atol=1e-12)
