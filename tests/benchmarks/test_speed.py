@@ -32,3 +32,27 @@ def test_a_stamp_is_shown_short_and_keeps_dirty() -> None:
     assert speed._short("a" * 40) == "a" * 12
     assert speed._short("a" * 40 + provenance.DIRTY) == "a" * 12 + provenance.DIRTY
     assert speed._short("") == "unknown"
+
+
+def _row(n: int, method: str, total: float) -> dict:
+    return {"problem": "dtlz2", "d": 6, "m": 2, "n_obs": n, "method": method, "seed": 0,
+            "fit_s": total / 2, "acquisition_s": total / 2, "total_s": total, "commit": ""}
+
+
+def test_the_targets_are_judged_at_their_own_sizes() -> None:
+    rows = [_row(100, "mobo", 0.1), _row(100, "mobo_in_study", 0.5), _row(100, "botorch", 0.2),
+            _row(200, "mobo", 0.2), _row(200, "mobo_in_study", 0.1), _row(200, "botorch", 3.0),
+            _row(1000, "mobo", 1.0), _row(1000, "mobo_in_study", 0.6),
+            _row(1000, "botorch", 60.0)]
+    md = speed.markdown(rows, {}, "header")
+    verdicts = [line for line in md.splitlines() if line.startswith("- ")]
+    assert verdicts == [
+        "- dtlz2 at 200 observations: mobo 0.200 s, BoTorch 3.000 s, ratio 15.0: met (>= 10)",
+        "- dtlz2 at 200 observations, in a running study: mobo 0.100 s per proposal (target "
+        "<= 0.15 s on 2 cores): met",
+        "- dtlz2 at 1000 observations, in a running study: mobo 0.600 s per proposal (target "
+        "<= 0.5 s on 2 cores): MISSED",
+    ]
+    # 100 observations carry no target, however slow; the ratio at 1000 is shown, not judged
+    assert "| dtlz2 | 6 | 2 | 1000 | 0.500 | 0.500 | 1.000 | 0.600 | 30.000 | 30.000 | 60.000 " \
+           "| 60.0x | 100.0x |" in md
