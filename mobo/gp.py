@@ -369,8 +369,8 @@ def _cholesky(K: torch.Tensor) -> torch.Tensor:
 
 def _large(n: int) -> bool:
     """Whether n observations take the paths for many (see the module docstring): above
-    ``FIT_SUBSET``; below it the computations are those every committed result was made
-    with, so that those reproduce to the last bit."""
+    ``FIT_SUBSET``. Below it the computations are those of the versions before these paths,
+    so that studies made with those reproduce to the last bit."""
     return n > FIT_SUBSET
 
 
@@ -728,8 +728,8 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
         raise ValueError(f"noise_prior: need a finite loc and scale > 0, got {noise_prior!r}")
     hyper = _Hyper(m, d, min_lengthscale, (float(loc), float(scale)))
     default = hyper.clip(hyper.default())
-    obj = _Objective(X, Ys, hyper) if n <= FIT_SUBSET else \
-        _Objective(X[fit_subset(n)], Ys[fit_subset(n)], hyper)
+    rows = fit_subset(n)
+    obj = _Objective(X[rows], Ys[rows], hyper) if _large(n) else _Objective(X, Ys, hyper)
 
     starts = [hyper.clip(th) for th in
               (default, hyper.default(math.log(0.15)), hyper.default(math.log(2.0)))]
