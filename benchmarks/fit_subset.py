@@ -134,8 +134,9 @@ def markdown(rows: Sequence[dict[str, Any]], header: str) -> str:
            "hyper-parameters are fitted on that many, evenly spread); `full`: every fit on "
            "all observations. log10 hypervolume gap (lower is better), median [25th, 75th "
            "percentile] over seeds; p: two-sided Mann-Whitney (a large p: the difference is "
-           "within seed-to-seed noise). Seconds: median seconds per evaluation (proposal, "
-           "evaluation and tell) past the subset's size, median over seeds.", "",
+           "within seed-to-seed noise). A gap of -12 is the floor: the hypervolume reached "
+           "the problem's (approximate) maximum. Seconds: median seconds per evaluation "
+           "(proposal, evaluation and tell) past the subset's size, median over seeds.", "",
            "| problem | evaluations | seeds | subset | full | p | seconds, subset | "
            "seconds, full |", "|---|---:|---:|---|---|---:|---:|---:|"]
     for prob in dict.fromkeys(r["problem"] for r in rows):

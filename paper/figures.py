@@ -85,6 +85,7 @@ from matplotlib.figure import Figure
 
 from benchmarks import compare_report as peers_report
 from benchmarks.compare import mann_whitney_p, parse_args, read_rows
+from benchmarks.fit_subset import read_rows as read_fit_subset
 from benchmarks.provenance import relative
 from benchmarks.speed import TARGETS as SPEED_TARGETS
 from benchmarks.speed_trainer_report import load as load_trainer_speed
@@ -956,6 +957,37 @@ def _rel_name(prefix: str) -> str:
     return {"peers": "compare.csv", "sobol": "compare.csv"}.get(prefix, prefix)
 
 
+def fit_subset_words(rows: Sequence[Mapping[str, Any]], source: str) -> str:
+    """One sentence from benchmarks.fit_subset's rows: per problem, at the largest number of
+    evaluations both variants reached, the median log10 gaps with the subset and with every
+    fit on all observations, the Mann-Whitney p, and the seconds per evaluation. Pure."""
+    if not rows:
+        return (f"No long study has been run yet (`python -m benchmarks.fit_subset`, "
+                f"`{source}`).")
+    parts = []
+    for prob in dict.fromkeys(r["problem"] for r in rows):
+        both = [n for n in {r["n_evals"] for r in rows if r["problem"] == prob}
+                if all(any((r["problem"], r["n_evals"], r["variant"]) == (prob, n, v)
+                           for r in rows) for v in ("subset", "full"))]
+        if not both:
+            continue
+        n = max(both)
+        cell = {v: [r for r in rows if (r["problem"], r["n_evals"], r["variant"])
+                    == (prob, n, v)] for v in ("subset", "full")}
+        gap = {v: float(np.median([r["log10_gap"] for r in cell[v]])) for v in cell}
+        sec = {v: float(np.median([r["proposal_s"] for r in cell[v]])) for v in cell}
+        p = mann_whitney_p([r["log10_gap"] for r in cell["subset"]],
+                           [r["log10_gap"] for r in cell["full"]])
+        parts.append(f"{prob}, {len(cell['subset'])} and {len(cell['full'])} seeds, after {n} "
+                     f"evaluations: {gap['subset']:.3f} with the subset and {gap['full']:.3f} "
+                     f"without (two-sided Mann-Whitney p = {p:.2f}), {sec['subset']:.2f} s and "
+                     f"{sec['full']:.2f} s per evaluation past the subset's size")
+    if not parts:
+        return f"No problem of `{source}` has runs of both variants yet."
+    return ("Whether the subset costs quality, in studies run past it (`" + source
+            + "`, median log10 hypervolume gaps, lower is better): " + "; ".join(parts) + ".")
+
+
 def _speed_section(rows: Sequence[Mapping[str, Any]],
                    missed: list[str]) -> tuple[dict[str, str], str]:
     keys = list(dict.fromkeys((r["problem"], r["d"], r["m"], r["n_obs"]) for r in rows))
@@ -1408,6 +1440,8 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     values.update(v)
     v, tables["table_speed"] = _speed_section(speed, missed)
     values.update(v)
+    values["fit_subset"] = fit_subset_words(read_fit_subset(results / "fit_subset.csv"),
+                                            "results/fit_subset.md")
     figures["speed_proposal"] = _speed_figure(speed)
     v, tables["table_kernels"] = _kernel_section(kernels, missed)
     values.update(v)

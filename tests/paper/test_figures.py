@@ -491,3 +491,20 @@ def test_the_kernel_section_sets_ehvi_beside_its_special_functions_bound() -> No
     assert "| its special functions alone, 2 objectives | 1,000,000 candidates/s | " \
            "100,000 candidates/s (BoTorch) | 10.0 (a bound for exact kernels) |" in table
     assert "(no target)" in table and "target at least" not in table
+
+
+def test_the_fit_subset_sentence_reads_both_variants_at_their_last_common_size() -> None:
+    def row(variant: str, seed: int, n: int, gap: float, sec: float) -> dict:
+        return {"problem": "dtlz2", "variant": variant, "seed": seed, "n_evals": n,
+                "hypervolume": 1.0, "max_hv": 2.0, "log10_gap": gap, "proposal_s": sec,
+                "commit": ""}
+
+    rows = [row("subset", s, n, -1.0 - s - n / 1000, 0.4) for s in (0, 1, 2) for n in (256, 400)]
+    rows += [row("full", s, 256, -1.0 - s - 0.256, 2.0) for s in (0, 1, 2)]
+    words = figures.fit_subset_words(rows, "f.md")
+    # the full runs stop at 256: the comparison is there, both medians -2.256
+    assert ("dtlz2, 3 and 3 seeds, after 256 evaluations: -2.256 with the subset and -2.256 "
+            "without (two-sided Mann-Whitney p = 1.00), 0.40 s and 2.00 s per evaluation") in words
+    assert "No long study" in figures.fit_subset_words([], "f.md")
+    only = figures.fit_subset_words([r for r in rows if r["variant"] == "subset"], "f.md")
+    assert only == "No problem of `f.md` has runs of both variants yet."
