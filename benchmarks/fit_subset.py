@@ -1,6 +1,6 @@
 """Does fitting the GP's hyper-parameters on a subset cost quality in a long study?
 
-Above ``mobo.gp.FIT_SUBSET`` (256) observations mobo fits the hyper-parameters on that
+Above ``mobo.gp.FIT_SUBSET`` (512) observations mobo fits the hyper-parameters on that
 many of them, evenly spread, and conditions the GP on all (``mobo/gp.py``; Rasmussen &
 Williams 2006, sec. 8.3.1). This benchmark runs mobo's default study past that point on
 toy problems twice per seed and scores both as :mod:`benchmarks.compare` scores its runs
@@ -20,7 +20,7 @@ runs already there.
 Usage (from the repository root; benchmarks is not installed)::
 
     python -m benchmarks.fit_subset --problems dtlz2 vehiclesafety --seeds 100 101 102 \\
-        --budget 400 --out results/fit_subset
+        --budget 600 --out results/fit_subset
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="toy problems (default dtlz2 vehiclesafety)")
     p.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102],
                    help="study seeds (default 100 101 102)")
-    p.add_argument("--budget", type=int, default=400, help="evaluations per run (default 400)")
+    p.add_argument("--budget", type=int, default=600, help="evaluations per run (default 600)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--out", default="fit_subset",
