@@ -346,15 +346,16 @@ RUNNERS: dict[str, Callable[[Problem, int, int], RunResult]] = {
 # Scoring, persistence and the table.
 
 
-def score(problem: Problem, run: RunResult, budget: int) -> list[dict[str, Any]]:
-    """CSV rows (one per checkpoint) for one run: hypervolume of the feasible evaluated
-    points on noise-free values."""
+def score(problem: Problem, run: RunResult, budget: int,
+          at: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """CSV rows (one per checkpoint: ``at``, default :func:`checkpoints`) for one run:
+    hypervolume of the feasible evaluated points on noise-free values."""
     if run.X.shape[0] != budget:
         raise ValueError(f"run: expected {budget} evaluations, got {run.X.shape[0]}")
     Y = problem.evaluate(run.X)
     feasible = problem.is_feasible(run.X)
     rows = []
-    for n in checkpoints(budget):
+    for n in checkpoints(budget) if at is None else at:
         Yf = Y[:n][feasible[:n]]
         Yf = Yf[np.all(Yf < problem.ref_point, axis=1)]
         hv = float(hypervolume(Yf, problem.ref_point)) if len(Yf) else 0.0

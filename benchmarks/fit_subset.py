@@ -41,10 +41,9 @@ import numpy as np
 import torch
 
 import mobo.gp
-from benchmarks.compare import _quantiles, mann_whitney_p, output_paths, run_mobo
+from benchmarks.compare import _quantiles, mann_whitney_p, output_paths, run_mobo, score
 from benchmarks.provenance import cpu_name, stamp
-from mobo.problems import PROBLEMS, get_problem, hv_gap
-from mobo.volume import hypervolume
+from mobo.problems import PROBLEMS, get_problem
 
 VARIANTS = ("subset", "full")
 FIELDS = ("problem", "variant", "seed", "n_evals", "hypervolume", "max_hv", "log10_gap",
@@ -77,25 +76,17 @@ def variant(name: str, budget: int) -> Iterator[None]:
 
 def run(problem_name: str, name: str, seed: int, budget: int) -> list[dict[str, Any]]:
     """One study of ``budget`` evaluations as :func:`benchmarks.compare.run_mobo` makes it,
-    scored at :func:`checkpoints` as :func:`benchmarks.compare.score` scores (hypervolume of
-    the noise-free values of the feasible points inside the reference point)."""
+    scored at :func:`checkpoints` by :func:`benchmarks.compare.score` (hypervolume of the
+    noise-free values of the feasible points inside the reference point)."""
     problem = get_problem(problem_name).with_noise_seed(seed)
     with variant(name, budget):
         result = run_mobo(problem, seed, budget)
     # seconds per proposal (ask, evaluation and tell) past the subset's size
     seconds = np.diff(np.r_[0.0, result.times])[mobo.gp.FIT_SUBSET:]
-    Y = problem.evaluate(result.X)
-    feasible = problem.is_feasible(result.X)
-    assert problem.max_hv is not None
-    rows = []
-    for n in checkpoints(budget):
-        Yf = Y[:n][feasible[:n]]
-        Yf = Yf[np.all(Yf < problem.ref_point, axis=1)]
-        hv = float(hypervolume(Yf, problem.ref_point)) if len(Yf) else 0.0
-        rows.append({"problem": problem.name, "variant": name, "seed": seed, "n_evals": n,
-                     "hypervolume": hv, "max_hv": problem.max_hv,
-                     "log10_gap": hv_gap(problem.max_hv, hv),
-                     "proposal_s": float(np.median(seconds)) if len(seconds) else float("nan")})
+    rows = score(problem, result, budget, checkpoints(budget))
+    for r in rows:
+        r.update(variant=name, seed=seed,
+                 proposal_s=float(np.median(seconds)) if len(seconds) else float("nan"))
     return rows
 
 

@@ -85,6 +85,7 @@ from matplotlib.figure import Figure
 
 from benchmarks import compare_report as peers_report
 from benchmarks.compare import mann_whitney_p, parse_args, read_rows
+from benchmarks.distill_compare import read_reference
 from benchmarks.fit_subset import read_rows as read_fit_subset
 from benchmarks.provenance import relative
 from benchmarks.speed import TARGETS as SPEED_TARGETS
@@ -123,7 +124,6 @@ from paper.heldout_distill import (
     one_environment_words,
     recheck_by_seed,
     recheck_words,
-    reference,
     reproducibility_limitation,
     rerun_words,
     staged_rows,
@@ -966,9 +966,8 @@ def fit_subset_words(rows: Sequence[Mapping[str, Any]], source: str) -> str:
                 f"`{source}`).")
     parts = []
     for prob in dict.fromkeys(r["problem"] for r in rows):
-        both = [n for n in {r["n_evals"] for r in rows if r["problem"] == prob}
-                if all(any((r["problem"], r["n_evals"], r["variant"]) == (prob, n, v)
-                           for r in rows) for v in ("subset", "full"))]
+        have = {(r["n_evals"], r["variant"]) for r in rows if r["problem"] == prob}
+        both = [n for n, v in have if v == "subset" and (n, "full") in have]
         if not both:
             continue
         n = max(both)
@@ -1374,7 +1373,7 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         values["heldout_distill_epyc_recheck"] = recheck_words(
             results / "distill_recheck_epyc.json")
         values["heldout_distill_epyc_recheck_seeds"] = recheck_by_seed(
-            results / "distill_recheck_epyc.json", reference(results)["exact"])
+            results / "distill_recheck_epyc.json", read_reference(results)["exact"])
         for seed in (10, 11):
             values[f"heldout_distill_epyc_seed{seed}_recheck"] = recheck_words(
                 results / f"distill_recheck_epyc_seed{seed}.json", opening=False)
@@ -1403,10 +1402,10 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             results, [results / EPYC_EXPLORE070], code="mobo with " + CURRENT_SHARE)
         rows = staged_rows(results / EPYC_EXPLORE070)
         # a results folder without the comparison (nothing staged) has no reference either
-        verdicts = (target_verdicts(rows, reference(results / EPYC_EXPLORE070)) if rows
+        verdicts = (target_verdicts(rows, read_reference(results / EPYC_EXPLORE070)) if rows
                     else [])
         values["distill_band_draws"] = (band_draws_words(
-            rows, reference(results / EPYC_EXPLORE070),
+            rows, read_reference(results / EPYC_EXPLORE070),
             f"results/{EPYC_EXPLORE070}/distill_compare.csv") if rows else "")
         values["abstract_distill_verdicts"] = verdict_words(
             f"results/{EPYC_EXPLORE070}", verdicts,

@@ -61,12 +61,6 @@ def staged_rows(results: Path) -> list[dict[str, Any]]:
     return [parse_row(raw) for raw in csv.DictReader(io.StringIO(text, newline=""))]
 
 
-def reference(results: Path) -> dict[str, float]:
-    """The fixed reference the comparison scores with: exact and num_parameters
-    (:func:`benchmarks.distill_compare.read_reference`)."""
-    return read_reference(results)
-
-
 def by_seed(rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list[Mapping[str, Any]]]]:
     """seed -> method -> rows in trial order (methods in the comparison's order)."""
     out: dict[int, dict[str, list[Mapping[str, Any]]]] = {}
@@ -173,7 +167,7 @@ def heldout_distill_section(results: Path, key: str = "heldout_distill"
     the template's values are named ``<key>_seeds``, ``<key>_coverage``, ``<key>_table``."""
     seeds = by_seed([r for r in staged_rows(results) if r["seed"] in DEFAULT_SEEDS])
     # the reference is written when the comparison first runs; no run, nothing to score
-    ref = reference(results) if seeds else {}
+    ref = read_reference(results) if seeds else {}
     complete, missing = coverage(seeds)
     planned = len(DEFAULT_SEEDS) * len(METHODS)
     values = {
@@ -204,7 +198,7 @@ def one_environment_words(results: Path, folder: Path) -> str:
                      for s, ms in seeds.items())
     return (f"The runs in `{name}/` were made start to finish on one machine, one torch "
             f"thread each, sharing one evaluation cache (`{name}/README.md` says where): "
-            f"{runs}. Paired as in the table above:\n\n" + table(seeds, reference(folder)))
+            f"{runs}. Paired as in the table above:\n\n" + table(seeds, read_reference(folder)))
 
 
 def rerun_words(results: Path, folder: Path, original: Path, *, code: str) -> str:
@@ -257,7 +251,7 @@ def rerun_words(results: Path, folder: Path, original: Path, *, code: str) -> st
             "whichever run of the seed here reached them first; the folder's evaluation "
             f"cache serves the others), {same} scored exactly what was recorded. Paired as "
             "in the table above:\n\n"
-            + table(seeds, reference(folder)))
+            + table(seeds, read_reference(folder)))
 
 
 # a peer's hypervolume, as the sentence names it
@@ -277,7 +271,7 @@ def lead_words(results: Path, folders: Sequence[Path], *, code: str) -> str:
         if not seeds:  # no run there yet
             continue
         name = folder.relative_to(results.parent).as_posix()
-        ref = reference(folder)
+        ref = read_reference(folder)
         for runs in seeds.values():
             for m, c, theirs, ours in paired(runs, ref):
                 if c >= BUDGET:
@@ -372,7 +366,7 @@ def former_code_words(results: Path, former: Path, folder: Path) -> str:
     return (f"Seed by seed, mobo's former runs (`{name}/`, in the peer's place) and its "
             f"runs with the current code ({runs}), each pair over the trials both have "
             "reached; the current code in bold where it is strictly better:\n\n"
-            + table(seeds, reference(folder)))
+            + table(seeds, read_reference(folder)))
 
 
 def recheck_words(path: Path, opening: bool = True) -> str:
