@@ -175,6 +175,7 @@ from mobo.gp import (
     posterior_many,
     posterior_torch_many,
     single_threaded,
+    subset_share,
 )
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
 from mobo.pareto import is_nondominated, nondominated_sort
@@ -696,9 +697,9 @@ class Proposer:
         region = self._trust_centres(X, Y, ref, ok, gp, modelled)
         centres = None if region is None else region[0]
         if region is None:
-            cands = self._candidates(X[near], Y[near], rng)
+            cands = self._candidates(X[near], Y[near], rng, self._screened(len(X)))
         else:
-            cands = self._region_candidates(*region, rng)
+            cands = self._region_candidates(*region, rng, self._screened(len(X)))
             children = self._crossovers(*region, rng)
             if len(children):
                 # a recombination is a candidate, and its box joins the region for this
@@ -861,9 +862,17 @@ class Proposer:
         x, _ = self._best_new(Z, score, taken)
         return x
 
+    def _screened(self, n: int) -> int:
+        """Sobol candidates to score for n completed trials: ``n_candidates``, and past the
+        GP's fit subset the share of them that keeps the screen's arithmetic (candidates x
+        n, the variance's triangular product) where it was at the subset's size
+        (:func:`mobo.gp.subset_share`), at least a quarter of them."""
+        return max(math.ceil(self.n_candidates * subset_share(n)), self.n_candidates // 4, 1)
+
     def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
-                           rng: np.random.Generator) -> np.ndarray:
-        """(n_candidates + n_local * min(k, 16), d) candidates in the trust region's boxes:
+                           rng: np.random.Generator, n_sobol: int | None = None) -> np.ndarray:
+        """(n_sobol + n_local * min(k, 16), d) candidates in the trust region's boxes
+        (``n_sobol`` default ``n_candidates``):
         Sobol points mapped into the box of a centre drawn for each with probability
         ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
         the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
@@ -871,7 +880,7 @@ class Proposer:
         assert self.trust_region is not None
         r = self.trust_region
         seed = int(rng.integers(2**63 - 1))
-        U = self.space.sobol(self.n_candidates, seed=seed)
+        U = self.space.sobol(self.n_candidates if n_sobol is None else n_sobol, seed=seed)
         owner = rng.choice(len(centres), size=len(U), p=weights)
         parts = [centres[owner] + (2.0 * U - 1.0) * r]
         if self.n_local:
@@ -928,9 +937,13 @@ class Proposer:
         return np.stack([np.clip(c - self.trust_region, 0.0, 1.0),
                          np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
 
-    def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator,
+                    n_sobol: int | None = None) -> np.ndarray:
+        """``n_sobol`` (default ``n_candidates``) Sobol points of the whole space and
+        ``n_local`` Gaussian perturbations each around (up to 16 of) the inputs of the
+        front of ``X`` (k, d), ``Y`` (k, m)."""
         seed = int(rng.integers(2**63 - 1))
-        sob = self.space.sobol(self.n_candidates, seed=seed)
+        sob = self.space.sobol(self.n_candidates if n_sobol is None else n_sobol, seed=seed)
         parts = [sob]
         if self.n_local:
             P = X[is_nondominated(Y)]

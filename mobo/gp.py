@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import math
 import threading
 import warnings
@@ -69,7 +70,7 @@ except ImportError:  # pragma: no cover - optional
     _ThreadpoolController = None
 
 __all__ = ["GP", "fit_gp", "matern52", "posterior_many", "posterior_torch_many",
-           "single_threaded"]
+           "single_threaded", "subset_share"]
 
 _DTYPE = torch.float64
 _NOISE_FLOOR = 1e-6
@@ -87,6 +88,9 @@ _FTOL = 1e-6
 # up to this many every fit uses them all; on development seeds of a 400-evaluation study
 # (results/fit_subset_dev.md) a subset of 256 cost hypervolume there and saved no time
 FIT_SUBSET = 512
+# past FIT_SUBSET the subset is drawn again only every FIT_REFRESH observations (see the
+# module docstring): between two draws the fit's data are the same, and so is its result
+FIT_REFRESH = 32
 # LogNormal (loc, scale) priors on the noise variance of standardised outputs: nearly
 # noise-free observations by default (Hvarfner et al. 2024), and a wider prior centred on
 # ~13% of the output variance for objectives declared noisy, since the narrow prior makes
@@ -369,6 +373,33 @@ def _cholesky(K: torch.Tensor) -> torch.Tensor:
     raise np.linalg.LinAlgError("kernel matrix is not positive definite")
 
 
+def _cholesky_lapack(K: np.ndarray) -> np.ndarray:
+    """(m, n, n) lower Cholesky factors of ``K`` (m, n, n) by LAPACK's ``dpotrf``, with the
+    escalating jitter of :func:`_cholesky` for a factor that fails: the path for many
+    observations, where scipy's LAPACK factorises faster than torch's on the machines of
+    results/speed.md."""
+    out = np.empty_like(K)
+    for j, Kj in enumerate(K):
+        c, info = scipy.linalg.lapack.dpotrf(Kj, lower=1)
+        if info != 0:
+            scale = max(float(np.mean(np.diag(Kj))), 1e-12)
+            for jitter in (1e-8, 1e-6, 1e-4, 1e-2, 1e0):
+                c, info = scipy.linalg.lapack.dpotrf(
+                    Kj + jitter * scale * np.eye(len(Kj)), lower=1)
+                if info == 0:
+                    break
+            else:
+                raise np.linalg.LinAlgError("kernel matrix is not positive definite")
+        out[j] = c
+    return out
+
+
+def subset_share(n: int) -> float:
+    """The share of n observations that the hyper-parameters are fitted on: 1 up to
+    ``FIT_SUBSET``, ``FIT_SUBSET / n`` past it."""
+    return 1.0 if n <= FIT_SUBSET else FIT_SUBSET / n
+
+
 def _large(n: int) -> bool:
     """Whether n observations take the paths for many (see the module docstring): above
     ``FIT_SUBSET``. Below it the computations are those of the versions before these paths,
@@ -410,6 +441,7 @@ class GP:
         y_scale: np.ndarray,
         *,
         fit_ok: bool = True,
+        fit_key: str | None = None,
     ) -> None:
         self.X_np = np.ascontiguousarray(X, dtype=np.float64)
         self.n, self.d = self.X_np.shape
@@ -418,14 +450,27 @@ class GP:
         self.y_mean = np.asarray(y_mean, dtype=np.float64)
         self.y_scale = np.asarray(y_scale, dtype=np.float64)
         self.fit_ok = fit_ok
+        # the identity of the hyper-parameters' fitting problem, for many observations
+        # (see _fit); None otherwise
+        self.fit_key = fit_key
         self._hyper = _Hyper(self.m, self.d)
         with torch.no_grad():
             th = torch.from_numpy(self.theta)
             self.lengthscale, self.outputscale, self.noise, self.mean = self._hyper.unpack(th)
             self.X = torch.from_numpy(self.X_np)
-            K = self.outputscale[:, None, None] * matern52(self.X, self.X, self.lengthscale)
-            K = K + torch.diag_embed(self.noise[:, None].expand(self.m, self.n))
-            self.L = _cholesky(K)  # (m, n, n)
+            if _large(self.n):
+                # the fused kernel pass and LAPACK's factorisation: most of a large GP's
+                # construction, which every proposal makes
+                K_np = np.empty((self.m, self.n, self.n))
+                _cross_kernel(self.X_np, self.X_np, self.lengthscale.numpy(),
+                              self.outputscale.numpy(), K_np)
+                diag = np.arange(self.n)
+                K_np[:, diag, diag] += self.noise.numpy()[:, None]
+                self.L = torch.from_numpy(_cholesky_lapack(K_np))  # (m, n, n)
+            else:
+                K = self.outputscale[:, None, None] * matern52(self.X, self.X, self.lengthscale)
+                K = K + torch.diag_embed(self.noise[:, None].expand(self.m, self.n))
+                self.L = _cholesky(K)  # (m, n, n)
             # cached inverse factor: the posterior variance then needs one matrix product
             # per batch of query points instead of a triangular solve
             self.Linv_T = _inverse_factor_t(self.L)  # (m, n, n)
@@ -520,7 +565,7 @@ class GP:
             "y_mean": self.y_mean.tolist(),
             "y_scale": self.y_scale.tolist(),
             "fit_ok": bool(self.fit_ok),
-        }
+        } | ({} if self.fit_key is None else {"fit_key": self.fit_key})
 
 
 def _theta_from_state(state: Mapping[str, Any] | None, m: int, d: int) -> np.ndarray | None:
@@ -551,7 +596,12 @@ def _theta_from_state(state: Mapping[str, Any] | None, m: int, d: int) -> np.nda
 class _Objective:
     """Negative log posterior of the hyper-parameters and its gradient (float64)."""
 
-    def __init__(self, X: np.ndarray, Ys: np.ndarray, hyper: _Hyper) -> None:
+    def __init__(self, X: np.ndarray, Ys: np.ndarray, hyper: _Hyper, *,
+                 lapack: bool = False) -> None:
+        """``lapack``: kernel matrices from the fused numba pass and their algebra from
+        scipy's LAPACK (the path for many observations, see :func:`_cholesky_lapack`);
+        otherwise torch's, as the versions before that path computed them."""
+        self.lapack = lapack
         self.X_np = np.ascontiguousarray(X, dtype=np.float64)
         self.X = torch.from_numpy(self.X_np)
         self.Ys = torch.from_numpy(np.ascontiguousarray(Ys.T))  # (m, n)
@@ -566,6 +616,8 @@ class _Objective:
         return K, mean
 
     def value(self, theta: np.ndarray) -> float:
+        if self.lapack:
+            return self._value_lapack(theta)
         with torch.no_grad():
             th = torch.from_numpy(theta.reshape(self.hyper.m, self.hyper.width))
             K, mean = self._kernel(th)
@@ -579,6 +631,42 @@ class _Objective:
                                                                       self.hyper.width))
             return float(nll + self.const - log_prior)
 
+    def _value_lapack(self, theta: np.ndarray) -> float:
+        """:meth:`value` by the fused kernel pass and LAPACK."""
+        hyper = self.hyper
+        th = theta.reshape(hyper.m, hyper.width)
+        with torch.no_grad():
+            ls, os, noise, mean = (t.numpy() for t in hyper.unpack(torch.from_numpy(th)))
+        K = np.empty((hyper.m, self.n, self.n))
+        _fit_kernel(self.X_np, ls, os, noise, K, np.empty_like(K))
+        nll = 0.0
+        for j in range(hyper.m):
+            c, info = scipy.linalg.lapack.dpotrf(K[j], lower=1)
+            if info != 0:
+                return math.inf
+            a = scipy.linalg.solve_triangular(c, self.Ys[j].numpy() - mean[j], lower=True)
+            nll += 0.5 * float(a @ a) + float(np.log(np.diag(c)).sum())
+        log_prior, _ = hyper.log_prior_and_grad(th)
+        return float(nll + self.const - log_prior)
+
+    def _factor_lapack(self, K: np.ndarray, resid: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The lower factors L (m, n, n) of ``K`` (m, n, n), the weights alpha = K^-1 resid
+        (m, n) and the full inverses K^-1 (m, n, n), by LAPACK (``dpotrs``, ``dpotri``)."""
+        L = _cholesky_lapack(K)
+        alpha = np.empty_like(resid)
+        inv = np.empty_like(K)
+        for j, c in enumerate(L):
+            x, info = scipy.linalg.lapack.dpotrs(c, resid[j][:, None], lower=1)
+            Ki, info2 = scipy.linalg.lapack.dpotri(c, lower=1)
+            if info != 0 or info2 != 0:
+                raise np.linalg.LinAlgError(f"Cholesky solve failed (info {info}, {info2})")
+            alpha[j] = x[:, 0]
+            # dpotri fills the lower triangle; the upper one mirrors it
+            low = np.tril(Ki)
+            inv[j] = low + np.tril(low, -1).T
+        return L, alpha, inv
+
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         hyper = self.hyper
         m, d, n = hyper.m, hyper.d, self.n
@@ -590,11 +678,17 @@ class _Objective:
             K_np = np.empty((m, n, n))
             R_np = np.empty((m, n, n))
             _fit_kernel(self.X_np, ls_np, os_np, noise_np, K_np, R_np)
-            L = _cholesky(torch.from_numpy(K_np))
             resid = (self.Ys - mean[:, None]).unsqueeze(-1)
-            alpha = torch.cholesky_solve(resid, L)  # (m, n, 1)
+            if self.lapack:
+                L_np, alpha_np, inv_np = self._factor_lapack(K_np, resid.squeeze(-1).numpy())
+                L, inv = torch.from_numpy(L_np), torch.from_numpy(inv_np)
+                alpha = torch.from_numpy(alpha_np).unsqueeze(-1)
+            else:
+                L = _cholesky(torch.from_numpy(K_np))
+                alpha = torch.cholesky_solve(resid, L)  # (m, n, 1)
+                inv = torch.cholesky_inverse(L)
             nll = 0.5 * (resid * alpha).sum() + torch.log(L.diagonal(dim1=-2, dim2=-1)).sum()
-            G = 0.5 * (torch.cholesky_inverse(L) - alpha @ alpha.transpose(-1, -2))  # dNLL/dK
+            G = 0.5 * (inv - alpha @ alpha.transpose(-1, -2))  # dNLL/dK
             g_ls = np.empty((m, d))
             g_os = np.empty(m)
             _fit_kernel_grad(self.X_np, ls_np, os_np, R_np, G.numpy(), g_ls, g_os)
@@ -710,19 +804,39 @@ def fit_gp(
         return _fit(X, Y, warm_start, max_iter, min_lengthscale, noise_prior)
 
 
-def fit_subset(n: int, size: int = FIT_SUBSET) -> np.ndarray:
-    """(min(n, size),) sorted distinct indices of n observations, evenly spaced from the
-    first to the last: the rows the hyper-parameters are fitted on."""
+def fit_subset(n: int, size: int = FIT_SUBSET, refresh: int = FIT_REFRESH) -> np.ndarray:
+    """(min(n, size),) sorted distinct indices of n observations: the rows the
+    hyper-parameters are fitted on. All of them up to ``size``; past it, ``size`` evenly
+    spaced from the first to the last of the first n', where n' is n rounded down to
+    ``size`` plus a multiple of ``refresh`` (so the rows change only every ``refresh``
+    observations, and the newest fewer than ``refresh`` wait for the next draw)."""
     if n <= size:
         return np.arange(n)
-    return np.round(np.linspace(0, n - 1, size)).astype(np.int64)
+    drawn = size + (n - size) // refresh * refresh
+    return np.round(np.linspace(0, drawn - 1, size)).astype(np.int64)
+
+
+def _fit_key(X: np.ndarray, Y: np.ndarray, min_lengthscale: float,
+             noise_prior: tuple[float, float]) -> str:
+    """A digest of a fitting problem: inputs ``X`` (k, d), raw outputs ``Y`` (k, m) and the
+    priors' settings; equal digests, equal problems (up to a hash collision)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (X, Y, np.array([min_lengthscale, *noise_prior], dtype=np.float64)):
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        h.update(np.array(a.shape, dtype=np.int64).tobytes())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
          max_iter: int, min_lengthscale: float, noise_prior: tuple[float, float]) -> GP:
     n, d = X.shape
     m = Y.shape[1]
-    Ys, y_mean, y_scale = _standardise(Y)
+    rows = fit_subset(n)
+    # many observations: the subset's own standardisation (units of the GP alone, which
+    # conditions on all the data in them), so that the fitting problem depends on the
+    # subset's rows only and a repeat of it is recognised by its key
+    Ys, y_mean, y_scale = _standardise(Y[rows])
     if not 0.0 < min_lengthscale < math.exp(_LOG_LS_BOUNDS[1]):
         raise ValueError(f"min_lengthscale: must be in (0, {math.exp(_LOG_LS_BOUNDS[1])})")
     loc, scale = noise_prior
@@ -730,8 +844,10 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
         raise ValueError(f"noise_prior: need a finite loc and scale > 0, got {noise_prior!r}")
     hyper = _Hyper(m, d, min_lengthscale, (float(loc), float(scale)))
     default = hyper.clip(hyper.default())
-    rows = fit_subset(n)
-    obj = _Objective(X[rows], Ys[rows], hyper) if _large(n) else _Objective(X, Ys, hyper)
+    key = _fit_key(X[rows], Y[rows], min_lengthscale, hyper.noise_prior) if _large(n) \
+        else None
+    obj = _Objective(X[rows], Ys, hyper, lapack=True) if _large(n) \
+        else _Objective(X, Ys, hyper)
 
     starts = [hyper.clip(th) for th in
               (default, hyper.default(math.log(0.15)), hyper.default(math.log(2.0)))]
@@ -740,6 +856,11 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
         starts.insert(0, hyper.clip(warm))
     best, best_val = default, math.inf
     try:
+        if warm is not None and key is not None and isinstance(warm_start, Mapping) \
+                and warm_start.get("fit_key") == key:
+            # the same problem as the fit that gave the warm start: its result stands
+            return GP(X, Y, warm, y_mean, y_scale,
+                      fit_ok=bool(warm_start.get("fit_ok", True)), fit_key=key)
         for th in starts:
             v = obj.value(th.ravel())
             if v < best_val:
@@ -757,6 +878,6 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
             and float(res.fun) <= best_val + 1e-9
         if not ok:
             theta = best
-        return GP(X, Y, theta, y_mean, y_scale, fit_ok=ok)
+        return GP(X, Y, theta, y_mean, y_scale, fit_ok=ok, fit_key=key)
     except (RuntimeError, ValueError, FloatingPointError, np.linalg.LinAlgError):
-        return GP(X, Y, default, y_mean, y_scale, fit_ok=False)
+        return GP(X, Y, default, y_mean, y_scale, fit_ok=False, fit_key=key)

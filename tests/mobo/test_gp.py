@@ -459,12 +459,29 @@ def test_given_latents_share_one_factorisation_and_match_one_by_one(fitted):
 def test_fit_subset_spreads_evenly_from_first_to_last():
     assert gpmod.fit_subset(5, 8).tolist() == [0, 1, 2, 3, 4]
     assert gpmod.fit_subset(8, 8).tolist() == list(range(8))
-    idx = gpmod.fit_subset(1000, 256)
+    idx = gpmod.fit_subset(1000, 256, refresh=1)
     assert len(idx) == 256 and idx[0] == 0 and idx[-1] == 999
     assert np.all(np.diff(idx) > 0)  # sorted and distinct
     # evenly spaced: every gap is the mean gap rounded one way or the other
     assert set(np.diff(idx).tolist()) <= {3, 4}
-    assert gpmod.fit_subset(9, 3).tolist() == [0, 4, 8]
+    assert gpmod.fit_subset(9, 3, refresh=1).tolist() == [0, 4, 8]
+
+
+def test_fit_subset_is_drawn_again_only_every_refresh_observations():
+    size, refresh = 8, 4
+    # first past the size: the first ``size`` rows, until ``refresh`` more have come
+    for n in range(size + 1, size + refresh):
+        assert gpmod.fit_subset(n, size, refresh).tolist() == list(range(size))
+    # then spread over the first size + refresh, for the next ``refresh`` sizes
+    drawn = gpmod.fit_subset(size + refresh, size, refresh)
+    assert drawn[-1] == size + refresh - 1 and len(drawn) == size
+    for n in range(size + refresh, size + 2 * refresh):
+        np.testing.assert_array_equal(gpmod.fit_subset(n, size, refresh), drawn)
+    assert gpmod.fit_subset(size + 2 * refresh, size, refresh)[-1] == size + 2 * refresh - 1
+    # at every n: n' = size + a multiple of refresh, with n - refresh < n' <= n
+    for n in range(size + 1, 80):
+        last = int(gpmod.fit_subset(n, size, refresh)[-1])
+        assert (last + 1 - size) % refresh == 0 and n - refresh < last + 1 <= n
 
 
 def test_many_observations_fit_the_hyperparameters_on_the_subset_and_condition_on_all():
