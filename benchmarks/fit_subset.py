@@ -42,14 +42,14 @@ import torch
 
 import mobo.gp
 from benchmarks.compare import _quantiles, mann_whitney_p, output_paths, run_mobo, score
-from benchmarks.provenance import cpu_name, stamp
+from benchmarks.provenance import covers, cpu_name, stamp
 from mobo.problems import PROBLEMS, get_problem
 
 VARIANTS = ("subset", "full")
 FIELDS = ("problem", "variant", "seed", "n_evals", "hypervolume", "max_hv", "log10_gap",
           "proposal_s", "commit")
 # the code a run's numbers depend on
-COVERED = ("mobo", "benchmarks/compare.py", "benchmarks/fit_subset.py")
+COVERED = covers("fit_subset", "*")
 
 
 def checkpoints(budget: int) -> list[int]:

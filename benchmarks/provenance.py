@@ -2,7 +2,8 @@
 
 Every benchmark that writes a result records the commit of the checkout it ran from
 (:func:`stamp`): ``results/compare.csv``, ``results/compare_heldout.csv`` and
-``results/speed.csv`` in a ``commit`` column (one per row),
+``results/speed.csv`` and the :mod:`benchmarks.fit_subset` CSVs in a ``commit`` column
+(one per row),
 :mod:`benchmarks.distill_compare` in a ``provenance.jsonl`` beside its per-run files (one
 line per run segment: from which trial on, which commit, which command), and the results
 written once per run (:data:`FILES`: the task facts, the teacher reference, the seed
@@ -85,6 +86,8 @@ COVERS: dict[str, dict[str, tuple[str, ...]]] = {
     "compare": {"mobo": ("mobo", "benchmarks/compare.py"), "*": _TOY_PEER},
     "distill_compare": {"mobo": ("mobo", "distill", "benchmarks/distill_compare.py"),
                         "*": _DISTILL_PEER},
+    # both variants of a long study run mobo (one with its subset switched off)
+    "fit_subset": {"*": ("mobo", "benchmarks/compare.py", "benchmarks/fit_subset.py")},
     "speed": {"mobo": _SPEED_MOBO, "mobo_in_study": _SPEED_MOBO,
               "*": ("benchmarks/speed.py", "benchmarks/compare.py", "mobo/problems.py",
                     "mobo/space.py")},
@@ -441,17 +444,26 @@ def _group(result: str, paths: Sequence[str], method: str, commits: Iterable[str
 
 
 def compare_groups(path: Path, root: Path = ROOT, kind: str = "compare",
-                   run: Sequence[str] = ("problem", "seed")) -> list[Group]:
+                   run: Sequence[str] = ("problem", "seed"),
+                   method: str = "method") -> list[Group]:
     """Per method of a CSV with a ``commit`` column (a toy comparison, or with ``kind``
-    ``"speed"`` and ``run`` ``("problem", "n_obs", "seed")`` the proposal timings): its runs
-    (rows sharing the ``run`` columns) by commit stamp."""
+    ``"speed"`` and ``run`` ``("problem", "n_obs", "seed")`` the proposal timings, or with
+    ``kind`` ``"fit_subset"`` and ``method`` ``"variant"`` a long study's variants): its runs
+    (rows sharing the ``run`` columns) by commit stamp; the column ``method`` names the
+    method."""
     runs: dict[str, dict[tuple[str, ...], str]] = defaultdict(dict)
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             # a run's checkpoints share its stamp; the last one read stands for the run
-            runs[row["method"]][tuple(row[k] for k in run)] = row.get("commit") or ""
+            runs[row[method]][tuple(row[k] for k in run)] = row.get("commit") or ""
     rel = relative(path, root)
     return [_group(rel, covers(kind, m), m, r.values(), root) for m, r in sorted(runs.items())]
+
+
+def fit_subset_paths(results: Path, tracked: set[str], root: Path = ROOT) -> list[Path]:
+    """The :mod:`benchmarks.fit_subset` CSVs under ``results`` whose paths (relative to
+    ``root``) are in ``tracked``: every ``fit_subset*.csv``."""
+    return [p for p in sorted(results.glob("fit_subset*.csv")) if relative(p, root) in tracked]
 
 
 def distill_groups(out_dir: Path, root: Path = ROOT,
@@ -542,6 +554,8 @@ def all_groups(root: Path = ROOT) -> list[Group]:
     if relative(results / "speed.csv", root) in tracked:
         groups += compare_groups(results / "speed.csv", root, "speed",
                                  ("problem", "n_obs", "seed"))
+    for path in fit_subset_paths(results, tracked, root):
+        groups += compare_groups(path, root, "fit_subset", ("problem", "seed"), "variant")
     for csv_path in sorted(results.rglob("distill_compare.csv")):
         if relative(csv_path, root) not in tracked:
             continue

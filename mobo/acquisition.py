@@ -30,7 +30,10 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
    EHVI itself underflows (Ament et al. 2023), plus the log probability of success from a
    feasibility model when some trials failed.
 5. Optimisation: score a scrambled Sobol set and Gaussian perturbations of the current
-   Pareto-set inputs in bulk; refine the best few with one batched L-BFGS-B run on the
+   Pareto-set inputs in bulk (past the GP's fit subset, :data:`mobo.gp.FIT_SUBSET`
+   observations, fewer Sobol points, in proportion, so that the screen's arithmetic, the
+   posterior variance's n-by-n product per candidate, stays where it was at that size:
+   :meth:`Proposer._screened`); refine the best few with one batched L-BFGS-B run on the
    continuous relaxation, gradients by the chain rule -- the EHVI kernel's analytic partials
    in (mean, std) pulled back through the GP posterior with torch autograd; round integers
    and categoricals (:meth:`mobo.space.Space.round`) and hill-climb over discrete neighbours.

@@ -36,9 +36,18 @@ Many observations (more than ``FIT_SUBSET``): the hyper-parameters are fitted on
 Rasmussen & Williams 2006, sec. 8.3.1), and the GP then conditions on all of them. Each
 step of the fit factorises an n x n matrix, so a long study's proposals would otherwise
 grow with n^3 per step, for d + 3 hyper-parameters per objective that several hundred
-points already estimate. Its posterior's inverse factor comes from LAPACK's triangular inverse and
-the variance's product from BLAS's triangular product, each a fraction of the general
-computation's arithmetic. Up to ``FIT_SUBSET`` observations none of this applies.
+points already estimate. The subset is drawn again only every ``FIT_REFRESH``
+observations (:func:`fit_subset`) and standardised by its own mean and sd (the GP's units
+then; any units give the same model in raw units), so between two draws the fitting
+problem -- the subset's inputs and outputs, the priors -- is the same, and a fit whose
+problem equals that of its warm start (a digest of it, ``fit_key`` in
+:meth:`GP.model_state`) takes that result instead of optimising again: in a running study
+one proposal in ``FIT_REFRESH`` pays for the fit. The fit's kernel matrices there come
+from the fused numba pass and their factorisations and inverses from scipy's LAPACK
+(``dpotrf``, ``dpotrs``, ``dpotri``), the posterior's inverse factor from LAPACK's
+triangular inverse and the variance's product from BLAS's triangular product, each a
+fraction of the general computation's arithmetic. Up to ``FIT_SUBSET`` observations none
+of this applies.
 
 The GPyTorch library is deliberately not used for the fit: for n <= 200 its per-call
 overhead dominates, and a hand-written batched Cholesky path is several times faster.
@@ -804,12 +813,15 @@ def fit_gp(
         return _fit(X, Y, warm_start, max_iter, min_lengthscale, noise_prior)
 
 
-def fit_subset(n: int, size: int = FIT_SUBSET, refresh: int = FIT_REFRESH) -> np.ndarray:
+def fit_subset(n: int, size: int | None = None, refresh: int | None = None) -> np.ndarray:
     """(min(n, size),) sorted distinct indices of n observations: the rows the
     hyper-parameters are fitted on. All of them up to ``size``; past it, ``size`` evenly
     spaced from the first to the last of the first n', where n' is n rounded down to
     ``size`` plus a multiple of ``refresh`` (so the rows change only every ``refresh``
-    observations, and the newest fewer than ``refresh`` wait for the next draw)."""
+    observations, and the newest fewer than ``refresh`` wait for the next draw).
+    Defaults: ``FIT_SUBSET`` and ``FIT_REFRESH`` as they are at the call."""
+    size = FIT_SUBSET if size is None else size
+    refresh = FIT_REFRESH if refresh is None else refresh
     if n <= size:
         return np.arange(n)
     drawn = size + (n - size) // refresh * refresh

@@ -398,3 +398,24 @@ def test_command_line_quotes_the_arguments_as_a_shell_takes_them(
     monkeypatch.setattr(P.sys, "argv", ["ignored", "--out", "a b.md"])
     assert P.command_line("benchmarks.y") == "python -m benchmarks.y --out 'a b.md'"
     assert P.command_line("benchmarks.y", []) == "python -m benchmarks.y"
+
+
+def test_fit_subset_runs_are_grouped_by_variant_and_depend_on_mobo(repo: Path) -> None:
+    old = _git(repo, "rev-parse", "HEAD")
+    new = _commit(repo, "mobo/acquisition.py", "changed\n")
+    results = repo / "results"
+    results.mkdir(exist_ok=True)
+    rows = ["problem,variant,seed,n_evals,hypervolume,max_hv,log10_gap,proposal_s,commit"]
+    rows += [f"dtlz2,{v},{s},{n},1,2,-2,0.5,{c}" for v, s, c in
+             (("subset", 0, old), ("subset", 1, new), ("full", 0, new)) for n in (512, 600)]
+    (results / "fit_subset_x.csv").write_text("\n".join(rows) + "\n")
+    (results / "other.csv").write_text("\n".join(rows) + "\n")
+    tracked = {"results/fit_subset_x.csv", "results/other.csv"}
+    assert P.fit_subset_paths(results, tracked, repo) == [results / "fit_subset_x.csv"]
+    assert P.fit_subset_paths(results, set(), repo) == []
+    groups = {g.method: g for g in P.compare_groups(results / "fit_subset_x.csv", repo,
+                                                    "fit_subset", ("problem", "seed"),
+                                                    "variant")}
+    assert groups["subset"].runs_by_commit == {old: 1, new: 1}  # runs, not checkpoints
+    assert groups["subset"].stale_runs == 1 and groups["full"].stale_runs == 0
+    assert groups["subset"].changed[old] == ["mobo/acquisition.py"]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
+import mobo
+import mobo.gp
 from benchmarks import provenance, speed
+from mobo.problems import get_problem
 
 
 def test_speed_script_writes_rows_for_every_method_and_size(tmp_path: Path) -> None:
@@ -56,3 +61,22 @@ def test_the_targets_are_judged_at_their_own_sizes() -> None:
     # 100 observations carry no target, however slow; the ratio at 1000 is shown, not judged
     assert "| dtlz2 | 6 | 2 | 1000 | 0.500 | 0.500 | 1.000 | 0.600 | 30.000 | 30.000 | 60.000 " \
            "| 60.0x | 100.0x |" in md
+
+
+def test_the_in_study_time_is_the_mean_of_a_window_of_model_proposals(monkeypatch) -> None:
+    asks: list[str] = []
+    ask = mobo.Study.ask
+
+    def counting(self, *a, **k):
+        trial = ask(self, *a, **k)
+        asks.append(trial.source)
+        return trial
+
+    monkeypatch.setattr(mobo.Study, "ask", counting)
+    t = speed.time_mobo(get_problem("branincurrin"), 6, 0, warm=True, window=3)
+    # 5 initial points, the untimed model proposal, then the 3 timed ones
+    assert asks == ["sobol"] * 5 + ["model"] * 4
+    assert all(v > 0 for v in t.values())
+    assert speed.IN_STUDY_WINDOW == mobo.gp.FIT_REFRESH
+    with pytest.raises(ValueError, match="window"):
+        speed.time_mobo(get_problem("branincurrin"), 6, 0, window=2)

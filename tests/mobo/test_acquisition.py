@@ -11,6 +11,7 @@ import scipy.stats
 import torch
 
 import mobo.acquisition as acquisition
+import mobo.gp
 from mobo.acquisition import (
     _CONS_EPS,
     _CONS_WIDEN,
@@ -568,3 +569,23 @@ def test_known_and_warp_arguments_are_checked():
     with pytest.raises(ValueError, match="not finite"):
         Proposer(space, known={1: lambda p: math.nan}).propose(
             X, Y, ref, rng=np.random.default_rng(0))
+
+
+def test_the_screen_shrinks_with_the_fit_subsets_share_past_its_size(monkeypatch):
+    space = Space([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    prop = Proposer(space, n_candidates=2000)
+    size = mobo.gp.FIT_SUBSET
+    assert [prop._screened(n) for n in (1, size)] == [2000, 2000]
+    # candidates x n held at its value at the subset's size, rounded up
+    assert prop._screened(2 * size) == 1000
+    assert prop._screened(size + 1) == math.ceil(2000 * size / (size + 1))
+    assert prop._screened(100 * size) == 500  # at least a quarter
+    assert Proposer(space, n_candidates=2)._screened(100 * size) == 1
+    # the Sobol part of the candidates has that many points
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((5, 2)), rng.random((5, 2))
+    assert len(prop._candidates(X, Y, rng, 100)) == 100 + prop.n_local * len(
+        X[acquisition.is_nondominated(Y)])
+    # the benchmark's switch (mobo.gp.FIT_SUBSET raised) turns it off
+    monkeypatch.setattr(mobo.gp, "FIT_SUBSET", 10 * size)
+    assert prop._screened(2 * size) == 2000

@@ -492,14 +492,17 @@ def test_many_observations_fit_the_hyperparameters_on_the_subset_and_condition_o
     Y = Y + 0.01 * rng.standard_normal(Y.shape)
     gp = fit_gp(X, Y)
     assert gp.n == n  # the posterior conditions on every observation
-    # shuffling the outputs among the rows left out of the fit keeps each column's mean and
-    # sd (the standardisation, up to the rounding of a sum in another order): the
-    # hyper-parameters must not move, the posterior must
-    out = np.setdiff1d(np.arange(n), gpmod.fit_subset(n))
+    rows = gpmod.fit_subset(n)
+    # the units are the subset's own standardisation
+    np.testing.assert_allclose(gp.y_mean, Y[rows].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(gp.y_scale, Y[rows].std(axis=0), rtol=1e-12)
+    # shuffling the outputs among the rows left out of the fit: the hyper-parameters must
+    # not move at all (the fitting problem is the same), the posterior must
+    out = np.setdiff1d(np.arange(n), rows)
     Y2 = Y.copy()
     Y2[out] = Y[rng.permutation(out)]
     gp2 = fit_gp(X, Y2)
-    np.testing.assert_allclose(gp2.theta, gp.theta, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(gp2.theta, gp.theta)
     assert not np.allclose(gp2.posterior(X[out[:5]])[0], gp.posterior(X[out[:5]])[0])
     # changing one row of the subset moves them
     Y3 = Y.copy()
@@ -519,3 +522,122 @@ def test_inverse_factor_is_the_inverse_on_both_paths(n):
         # upper triangular, and the transpose of L's inverse
         np.testing.assert_array_equal(np.tril(Linv_T[j], -1), 0.0)
         np.testing.assert_allclose(Linv_T[j].T @ L[j].numpy(), np.eye(n), atol=1e-12)
+
+
+def _count_fits(monkeypatch) -> list[int]:
+    """A list that grows by one at each hyper-parameter optimisation gp makes."""
+    calls: list[int] = []
+    minimize = gpmod.scipy.optimize.minimize
+
+    def counting(*a, **k):
+        calls.append(1)
+        return minimize(*a, **k)
+
+    monkeypatch.setattr(gpmod.scipy.optimize, "minimize", counting)
+    return calls
+
+
+def test_a_fit_whose_subset_is_unchanged_reuses_the_warm_start_result(monkeypatch):
+    rng = np.random.default_rng(11)
+    size, refresh = gpmod.FIT_SUBSET, gpmod.FIT_REFRESH
+    n = size + refresh + 3
+    X = rng.random((n + refresh, 3))
+    Y = np.column_stack([np.sin(5 * X[:, 0]) + X[:, 1], X[:, 2] ** 2])
+    Y = Y + 0.01 * rng.standard_normal(Y.shape)
+    calls = _count_fits(monkeypatch)
+    gp = fit_gp(X[:n], Y[:n])
+    assert len(calls) == 1
+    state = json.loads(json.dumps(gp.model_state()))
+    assert isinstance(state["fit_key"], str)
+    # more observations before the next draw of the subset: no optimisation, the same
+    # hyper-parameters and units, the new observations conditioned on
+    m = size + 2 * refresh - 1
+    gp2 = fit_gp(X[:m], Y[:m], state)
+    assert len(calls) == 1
+    assert gp2.model_state()["fit_key"] == state["fit_key"] and gp2.n == m
+    np.testing.assert_allclose(gp2.theta, gp.theta, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(gp2.y_mean, gp.y_mean)
+    mu, _ = gp2.posterior(X[n:m])
+    np.testing.assert_allclose(mu, Y[n:m], atol=0.05)
+    # the same model as one built by hand with those hyper-parameters on all m points
+    ref = gpmod.GP(X[:m], Y[:m], gp.theta, gp.y_mean, gp.y_scale)
+    np.testing.assert_allclose(gp2.posterior(X[:4])[0], ref.posterior(X[:4])[0], rtol=1e-10)
+    # the subset drawn again: optimised
+    gp3 = fit_gp(X[: m + 1], Y[: m + 1], state)
+    assert len(calls) == 2 and gp3.model_state()["fit_key"] != state["fit_key"]
+    # a changed value inside the subset, or other priors: another problem, optimised
+    Y4 = Y[:m].copy()
+    Y4[0] += 1.0
+    fit_gp(X[:m], Y4, state)
+    assert len(calls) == 3
+    fit_gp(X[:m], Y[:m], state, noise_prior=(-2.0, 1.5))
+    assert len(calls) == 4
+    # a warm start without the key (or below the subset's size) never skips the fit
+    fit_gp(X[:m], Y[:m], {k: v for k, v in state.items() if k != "fit_key"})
+    assert len(calls) == 5
+
+
+def test_the_fit_key_is_in_the_model_state_only_past_the_subset(fitted):
+    _, _, gp = fitted
+    assert "fit_key" not in gp.model_state()
+
+
+def test_lapack_objective_matches_the_torch_objective():
+    rng = np.random.default_rng(12)
+    X = rng.random((40, 3))
+    X[5] = X[4]  # a duplicate input: the kernel matrix is near singular at low noise
+    Y = branin_like(X[:, :2]) + 0.05 * rng.standard_normal((40, 2))
+    Ys, _, _ = gpmod._standardise(Y)
+    hyper = gpmod._Hyper(2, 3)
+    ref, fast = gpmod._Objective(X, Ys, hyper), gpmod._Objective(X, Ys, hyper, lapack=True)
+    for k in range(4):
+        th = hyper.default().ravel() + rng.normal(0, 0.5, size=hyper.width * 2)
+        if k == 3:
+            th[hyper.d + 1] = th[hyper.width + hyper.d + 1] = -20.0  # the noise floor alone
+        assert fast.value(th) == pytest.approx(ref.value(th), rel=1e-9)
+        v, g = fast.value_and_grad(th)
+        v_ref, g_ref = ref.value_and_grad(th)
+        assert v == pytest.approx(v_ref, rel=1e-9)
+        np.testing.assert_allclose(g, g_ref, rtol=1e-6, atol=1e-6 * np.abs(g_ref).max())
+
+
+def test_lapack_factors_are_choleskys_with_jitter_where_needed():
+    rng = np.random.default_rng(13)
+    A = rng.standard_normal((2, 30, 30))
+    K = A @ np.transpose(A, (0, 2, 1)) + 30 * np.eye(30)
+    L = gpmod._cholesky_lapack(K)
+    for j in range(2):
+        np.testing.assert_allclose(L[j], np.linalg.cholesky(K[j]), rtol=1e-12, atol=1e-12)
+    # rank one: not positive definite; the smallest jitter that works is added
+    v = rng.standard_normal(30)
+    S = np.stack([np.outer(v, v), K[0]])
+    L = gpmod._cholesky_lapack(S)
+    np.testing.assert_array_equal(np.triu(L[0], 1), 0.0)
+    resid = L[0] @ L[0].T - S[0]
+    scale = np.mean(np.diag(S[0]))
+    assert np.allclose(resid, np.diag(np.diag(resid)), atol=1e-9 * scale)
+    assert 0 < np.diag(resid).mean() <= 1e-2 * scale * (1 + 1e-9)
+    np.testing.assert_allclose(L[1], np.linalg.cholesky(K[0]), rtol=1e-12, atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError):
+        gpmod._cholesky_lapack(np.full((1, 3, 3), -1.0))
+
+
+def test_the_subset_follows_fit_subset_as_it_is_at_the_call(monkeypatch):
+    # benchmarks.fit_subset switches the subset off (and tests switch it on for small n)
+    # by setting FIT_SUBSET: every default must read it at the call
+    rng = np.random.default_rng(14)
+    X = rng.random((30, 2))
+    Y = branin_like(X) + 0.01 * rng.standard_normal((30, 2))
+    plain = fit_gp(X, Y)
+    monkeypatch.setattr(gpmod, "FIT_SUBSET", 40)
+    above = fit_gp(X, Y)
+    assert above.fit_ok and "fit_key" not in above.model_state()
+    np.testing.assert_array_equal(above.theta, plain.theta)
+    monkeypatch.setattr(gpmod, "FIT_SUBSET", 20)
+    monkeypatch.setattr(gpmod, "FIT_REFRESH", 4)
+    rows = gpmod.fit_subset(30)
+    assert len(rows) == 20 and rows[-1] == 27  # the first 28 = 20 + 2 x 4 drawn from
+    small = fit_gp(X, Y)
+    assert small.fit_ok and "fit_key" in small.model_state()
+    np.testing.assert_allclose(small.y_mean, Y[rows].mean(axis=0), rtol=1e-12)
+    assert np.abs(small.theta - plain.theta).max() > 1e-3
