@@ -4,8 +4,9 @@ Above ``mobo.gp.FIT_SUBSET`` (512) observations mobo fits the hyper-parameters o
 many of them, evenly spread, and conditions the GP on all (``mobo/gp.py``; Rasmussen &
 Williams 2006, sec. 8.3.1); the subset is drawn again every ``mobo.gp.FIT_REFRESH``
 observations, a fit of an unchanged subset reuses its warm start's result, and EHVI's
-screen scores fewer Sobol candidates in proportion (``mobo/acquisition.py``). This benchmark runs mobo's default study past that point on
-toy problems twice per seed and scores both as :mod:`benchmarks.compare` scores its runs
+screen scores fewer Sobol candidates in proportion (``mobo/acquisition.py``). This
+benchmark runs mobo's default study past that point on toy problems twice per seed and
+scores both as :mod:`benchmarks.compare` scores its runs
 (the log10 gap between the problem's maximal hypervolume and that of the noise-free values
 of the feasible points evaluated, at checkpoints):
 

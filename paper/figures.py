@@ -1041,7 +1041,8 @@ def _speed_section(rows: Sequence[Mapping[str, Any]],
     header = ["problem", "d", "m", "observations", "mobo (s)", "mobo in study (s)",
               "BoTorch (s)", "BoTorch / mobo", "BoTorch / mobo in study"]
     table = ("Median wall time of one proposal (GP fit + acquisition optimisation), seconds, "
-             "on 2 CPU cores.\n\n" + _md_table(header, table_rows))
+             "on 2 CPU cores; in study: the mean of a window of consecutive proposals "
+             "(`benchmarks.speed.IN_STUDY_WINDOW`).\n\n" + _md_table(header, table_rows))
     values["speed_verdicts"] = "\n".join(verdicts)
     values["speed_ratio_min"] = f"{min(ratios):.1f}"
     values["speed_ratio_max"] = f"{max(ratios):.1f}"
