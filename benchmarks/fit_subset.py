@@ -23,7 +23,7 @@ runs already there.
 
 Usage (from the repository root; benchmarks is not installed)::
 
-    python -m benchmarks.fit_subset --problems dtlz2 --seeds 103 104 105 --budget 700 \\
+    python -m benchmarks.fit_subset --problems dtlz2 --seeds 103 104 105 --budget 1000 \\
         --out results/fit_subset
 """
 
