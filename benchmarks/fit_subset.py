@@ -37,7 +37,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,22 @@ def append_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
+def cell(rows: Sequence[Mapping[str, Any]], problem: str, n: int) -> dict[str, Any] | None:
+    """The variants' runs of ``problem`` scored after ``n`` evaluations, side by side:
+    ``gaps`` (variant -> log10 gaps), ``seconds`` (variant -> median seconds per evaluation
+    past the subset's size), ``seeds`` (variant -> sorted seeds) and ``p`` (two-sided
+    Mann-Whitney of the two variants' gaps); None unless every variant has runs there."""
+    sel = {v: [r for r in rows if (r["problem"], r["n_evals"], r["variant"]) == (problem, n, v)]
+           for v in VARIANTS}
+    if not all(sel.values()):
+        return None
+    gaps = {v: [float(r["log10_gap"]) for r in sel[v]] for v in VARIANTS}
+    return {"gaps": gaps,
+            "seconds": {v: float(np.median([r["proposal_s"] for r in sel[v]])) for v in VARIANTS},
+            "seeds": {v: sorted({int(r["seed"]) for r in sel[v]}) for v in VARIANTS},
+            "p": mann_whitney_p(gaps["subset"], gaps["full"])}
+
+
 def markdown(rows: Sequence[dict[str, Any]], header: str) -> str:
     """Per problem and checkpoint: each variant's median [quartiles] log10 gap over seeds,
     the two-sided Mann-Whitney p of the two samples, and the median seconds per proposal
@@ -139,18 +155,15 @@ def markdown(rows: Sequence[dict[str, Any]], header: str) -> str:
            "seconds, full |", "|---|---:|---:|---|---|---:|---:|---:|"]
     for prob in dict.fromkeys(r["problem"] for r in rows):
         for n in sorted({r["n_evals"] for r in rows if r["problem"] == prob}):
-            cell = {v: [r for r in rows if (r["problem"], r["n_evals"], r["variant"])
-                        == (prob, n, v)] for v in VARIANTS}
-            if not all(cell.values()):
+            c = cell(rows, prob, n)
+            if c is None:
                 continue
-            gaps = {v: [r["log10_gap"] for r in cell[v]] for v in VARIANTS}
-            seconds = {v: float(np.median([r["proposal_s"] for r in cell[v]]))
-                       for v in VARIANTS}
-            seeds = sorted({r["seed"] for v in VARIANTS for r in cell[v]})
-            q = {v: "{:.3f} [{:.3f}, {:.3f}]".format(*_quantiles(gaps[v])) for v in VARIANTS}
+            seeds = set().union(*c["seeds"].values())
+            q = {v: "{:.3f} [{:.3f}, {:.3f}]".format(*_quantiles(c["gaps"][v]))
+                 for v in VARIANTS}
             out.append(f"| {prob} | {n} | {len(seeds)} | {q['subset']} | {q['full']} | "
-                       f"{mann_whitney_p(gaps['subset'], gaps['full']):.2f} | "
-                       f"{seconds['subset']:.3f} | {seconds['full']:.3f} |")
+                       f"{c['p']:.2f} | {c['seconds']['subset']:.3f} | "
+                       f"{c['seconds']['full']:.3f} |")
     return "\n".join(out) + "\n"
 
 

@@ -93,6 +93,9 @@ _LOG_OS_BOUNDS = (math.log(1e-4), math.log(1e2))
 _LOG_NOISE_BOUNDS = (math.log(1e-9), math.log(10.0))
 _MEAN_BOUNDS = (-10.0, 10.0)
 _FTOL = 1e-6
+# jitter added to a kernel matrix that fails to factorise, relative to its mean diagonal,
+# tried in turn until one factorises
+_JITTERS = (1e-8, 1e-6, 1e-4, 1e-2, 1e0)
 # the most observations the hyper-parameters are fitted on (see the module docstring):
 # up to this many every fit uses them all; on development seeds of a 400-evaluation study
 # (results/fit_subset_dev.md) a subset of 256 cost hypervolume there and saved no time
@@ -375,7 +378,7 @@ def _cholesky(K: torch.Tensor) -> torch.Tensor:
     n = K.shape[-1]
     eye = torch.eye(n, dtype=K.dtype)
     scale = K.diagonal(dim1=-2, dim2=-1).mean(-1).clamp_min(1e-12)[:, None, None]
-    for jitter in (1e-8, 1e-6, 1e-4, 1e-2, 1e0):
+    for jitter in _JITTERS:
         L, info = torch.linalg.cholesky_ex(K + jitter * scale * eye)
         if not bool((info != 0).any()):
             return L
@@ -392,7 +395,7 @@ def _cholesky_lapack(K: np.ndarray) -> np.ndarray:
         c, info = scipy.linalg.lapack.dpotrf(Kj, lower=1)
         if info != 0:
             scale = max(float(np.mean(np.diag(Kj))), 1e-12)
-            for jitter in (1e-8, 1e-6, 1e-4, 1e-2, 1e0):
+            for jitter in _JITTERS:
                 c, info = scipy.linalg.lapack.dpotrf(
                     Kj + jitter * scale * np.eye(len(Kj)), lower=1)
                 if info == 0:
@@ -844,11 +847,13 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
          max_iter: int, min_lengthscale: float, noise_prior: tuple[float, float]) -> GP:
     n, d = X.shape
     m = Y.shape[1]
+    large = _large(n)
     rows = fit_subset(n)
+    X_fit, Y_fit = X[rows], Y[rows]
     # many observations: the subset's own standardisation (units of the GP alone, which
     # conditions on all the data in them), so that the fitting problem depends on the
     # subset's rows only and a repeat of it is recognised by its key
-    Ys, y_mean, y_scale = _standardise(Y[rows])
+    Ys, y_mean, y_scale = _standardise(Y_fit)
     if not 0.0 < min_lengthscale < math.exp(_LOG_LS_BOUNDS[1]):
         raise ValueError(f"min_lengthscale: must be in (0, {math.exp(_LOG_LS_BOUNDS[1])})")
     loc, scale = noise_prior
@@ -856,11 +861,7 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
         raise ValueError(f"noise_prior: need a finite loc and scale > 0, got {noise_prior!r}")
     hyper = _Hyper(m, d, min_lengthscale, (float(loc), float(scale)))
     default = hyper.clip(hyper.default())
-    key = _fit_key(X[rows], Y[rows], min_lengthscale, hyper.noise_prior) if _large(n) \
-        else None
-    obj = _Objective(X[rows], Ys, hyper, lapack=True) if _large(n) \
-        else _Objective(X, Ys, hyper)
-
+    key = _fit_key(X_fit, Y_fit, min_lengthscale, hyper.noise_prior) if large else None
     starts = [hyper.clip(th) for th in
               (default, hyper.default(math.log(0.15)), hyper.default(math.log(2.0)))]
     warm = _theta_from_state(warm_start, m, d)
@@ -873,6 +874,7 @@ def _fit(X: np.ndarray, Y: np.ndarray, warm_start: Mapping[str, Any] | None,
             # the same problem as the fit that gave the warm start: its result stands
             return GP(X, Y, warm, y_mean, y_scale,
                       fit_ok=bool(warm_start.get("fit_ok", True)), fit_key=key)
+        obj = _Objective(X_fit, Ys, hyper, lapack=large)
         for th in starts:
             v = obj.value(th.ravel())
             if v < best_val:

@@ -86,6 +86,7 @@ from matplotlib.figure import Figure
 from benchmarks import compare_report as peers_report
 from benchmarks.compare import mann_whitney_p, parse_args, read_rows
 from benchmarks.distill_compare import read_reference
+from benchmarks.fit_subset import cell as fit_subset_cell
 from benchmarks.fit_subset import read_rows as read_fit_subset
 from benchmarks.provenance import relative
 from benchmarks.speed import TARGETS as SPEED_TARGETS
@@ -966,21 +967,18 @@ def fit_subset_words(rows: Sequence[Mapping[str, Any]], source: str) -> str:
                 f"`{source}`).")
     parts = []
     for prob in dict.fromkeys(r["problem"] for r in rows):
-        have = {(r["n_evals"], r["variant"]) for r in rows if r["problem"] == prob}
-        both = [n for n, v in have if v == "subset" and (n, "full") in have]
-        if not both:
+        sizes = sorted({r["n_evals"] for r in rows if r["problem"] == prob}, reverse=True)
+        found = next(((n, c) for n in sizes if (c := fit_subset_cell(rows, prob, n))), None)
+        if found is None:
             continue
-        n = max(both)
-        cell = {v: [r for r in rows if (r["problem"], r["n_evals"], r["variant"])
-                    == (prob, n, v)] for v in ("subset", "full")}
-        gap = {v: float(np.median([r["log10_gap"] for r in cell[v]])) for v in cell}
-        sec = {v: float(np.median([r["proposal_s"] for r in cell[v]])) for v in cell}
-        p = mann_whitney_p([r["log10_gap"] for r in cell["subset"]],
-                           [r["log10_gap"] for r in cell["full"]])
-        parts.append(f"{prob}, {len(cell['subset'])} and {len(cell['full'])} seeds, after {n} "
-                     f"evaluations: {gap['subset']:.3f} with the subset and {gap['full']:.3f} "
-                     f"without (two-sided Mann-Whitney p = {p:.2f}), {sec['subset']:.2f} s and "
-                     f"{sec['full']:.2f} s per evaluation past the subset's size")
+        n, c = found
+        gap = {v: float(np.median(g)) for v, g in c["gaps"].items()}
+        sec = c["seconds"]
+        parts.append(f"{prob}, {len(c['gaps']['subset'])} and {len(c['gaps']['full'])} seeds, "
+                     f"after {n} evaluations: {gap['subset']:.3f} with the subset and "
+                     f"{gap['full']:.3f} without (two-sided Mann-Whitney p = {c['p']:.2f}), "
+                     f"{sec['subset']:.2f} s and {sec['full']:.2f} s per evaluation past the "
+                     "subset's size")
     if not parts:
         return f"No problem of `{source}` has runs of both variants yet."
     return ("Whether the subset costs quality, in studies run past it (`" + source
