@@ -44,10 +44,15 @@ problem equals that of its warm start (a digest of it, ``fit_key`` in
 :meth:`GP.model_state`) takes that result instead of optimising again: in a running study
 one proposal in ``FIT_REFRESH`` pays for the fit. The fit's kernel matrices there come
 from the fused numba pass and their factorisations and inverses from scipy's LAPACK
-(``dpotrf``, ``dpotrs``, ``dpotri``), the posterior's inverse factor from LAPACK's
-triangular inverse and the variance's product from BLAS's triangular product, each a
-fraction of the general computation's arithmetic. Up to ``FIT_SUBSET`` observations none
-of this applies.
+(``dpotrf``, ``dpotrs``, ``dpotri``). The GP's own factor and its inverse are those of the
+observations up to the subset's latest draw (LAPACK's ``dpotrf`` and triangular inverse),
+with each later observation bordered on in O(n^2) (Golub & Van Loan 2013, "Matrix
+Computations", sec. 4.2): the hyper-parameters are the same until the next draw, so a
+running study's next GP borders one row onto the last one's factor (kept in a small
+memo; the result does not depend on it, to the last bit, so a resumed study proposes
+the same). The posterior variance's product and its gradient's use BLAS's triangular
+product, half the arithmetic of a general one. Up to ``FIT_SUBSET`` observations none of
+this applies.
 
 The GPyTorch library is deliberately not used for the fit: for n <= 200 its per-call
 overhead dominates, and a hand-written batched Cholesky path is several times faster.
@@ -62,6 +67,7 @@ import math
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numba
@@ -103,6 +109,10 @@ FIT_SUBSET = 512
 # past FIT_SUBSET the subset is drawn again only every FIT_REFRESH observations (see the
 # module docstring): between two draws the fit's data are the same, and so is its result
 FIT_REFRESH = 32
+# the most factorisations, and bytes of them, kept for the next GP's construction (see
+# _factors): a study's objectives, its feasibility and threshold classifiers, a fantasy
+FACTOR_MEMO_ENTRIES = 4
+FACTOR_MEMO_BYTES = 2**29
 # LogNormal (loc, scale) priors on the noise variance of standardised outputs: nearly
 # noise-free observations by default (Hvarfner et al. 2024), and a wider prior centred on
 # ~13% of the output variance for objectives declared noisy, since the narrow prior makes
@@ -438,6 +448,176 @@ def _inverse_factor_t(L: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _border(L: np.ndarray, U: np.ndarray, k: np.ndarray, noise: float,
+            t: int) -> bool:  # pragma: no cover - numba
+    """Row t of the lower Cholesky factor ``L`` (n, n) and column t of ``U`` = L^-T (n, n),
+    in place, from their first t rows and columns (the factor of the first t
+    observations) and ``k`` (t + 1,): the new observation's kernel values against the
+    first t + 1 (itself last), noise-free. The bordered factorisation (Golub & Van Loan
+    2013, sec. 4.2): l = L^-1 k solves forward, the new pivot is d = sqrt(k_t + noise -
+    l.l), and the inverse gains the row (-l^T L^-1 / d, 1 / d). In exact arithmetic d^2 is
+    at least the noise (the Schur complement of a kernel matrix plus noise); False, and
+    nothing usable written, where rounding took it below half of that."""
+    l = np.empty(t)
+    ss = 0.0
+    for i in range(t):
+        s = k[i]
+        for c in range(i):
+            s -= L[i, c] * l[c]
+        l[i] = s / L[i, i]
+        ss += l[i] * l[i]
+    d2 = k[t] + noise - ss
+    if not d2 >= 0.5 * noise:
+        return False
+    d = math.sqrt(d2)
+    for i in range(t):
+        L[t, i] = l[i]
+    L[t, t] = d
+    # (L^-T l)_c = sum over i >= c of U[c, i] l_i: row c of U, read in order
+    for c in range(t):
+        s = 0.0
+        for i in range(c, t):
+            s += U[c, i] * l[i]
+        U[c, t] = -s / d
+    U[t, t] = 1.0 / d
+    return True
+
+
+@dataclass(frozen=True)
+class _Factors:
+    """A memo entry of :func:`_factors`: its key (the hyper-parameters' bytes and the
+    first draw), inputs ``X`` (n, d) and the results ``L`` and ``U`` (m, n, n)."""
+
+    theta: bytes
+    base: int
+    X: np.ndarray
+    L: np.ndarray
+    U: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.X.nbytes + self.L.nbytes + self.U.nbytes
+
+
+_factor_memo: list[_Factors] = []  # most recent last
+_factor_lock = threading.Lock()
+
+
+def _memo_factors(theta: bytes, base: int, X: np.ndarray) -> _Factors | None:
+    """The memo entry with the most rows whose key matches and whose inputs are the first
+    rows of ``X`` (n, d), at least ``base`` of them; None if there is none."""
+    with _factor_lock:
+        found = [f for f in _factor_memo if f.theta == theta and f.base == base
+                 and base <= len(f.X) <= len(X) and np.array_equal(f.X, X[: len(f.X)])]
+    return max(found, key=lambda f: len(f.X), default=None)
+
+
+def _remember_factors(entry: _Factors) -> None:
+    """Keep ``entry``, forgetting the oldest entries beyond ``FACTOR_MEMO_ENTRIES`` or
+    ``FACTOR_MEMO_BYTES``."""
+    with _factor_lock:
+        _factor_memo.append(entry)
+        while _factor_memo and (len(_factor_memo) > FACTOR_MEMO_ENTRIES
+                                or sum(f.nbytes for f in _factor_memo) > FACTOR_MEMO_BYTES):
+            _factor_memo.pop(0)
+
+
+def _full_factors(X: np.ndarray, ls: np.ndarray, os: np.ndarray, noise: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(m, n, n) lower Cholesky factors of the kernel matrices of ``X`` (n, d) plus noise,
+    with jitter where one fails to factorise (:func:`_cholesky_lapack`), and their
+    transposed inverses."""
+    n = len(X)
+    K = np.empty((len(os), n, n))
+    _cross_kernel(X, X, ls, os, K)
+    diag = np.arange(n)
+    K[:, diag, diag] += noise[:, None]
+    L = _cholesky_lapack(K)
+    return L, _inverse_factor_t(torch.from_numpy(L)).numpy()
+
+
+def _factors(X: np.ndarray, theta: np.ndarray, ls: np.ndarray, os: np.ndarray,
+             noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(m, n, n) lower Cholesky factors ``L`` of the kernel matrices of many observations
+    ``X`` (n, d) plus noise, and their transposed inverses ``U`` (upper triangular).
+
+    The first n' = :func:`_last_draw` (n) observations are factorised and inverted by
+    LAPACK (``dpotrf``, ``dtrtri``), each later one bordered on in turn (:func:`_border`,
+    O(n^2) each): between two draws of the fit subset the hyper-parameters ``theta``
+    (m, d + 3) stay the same, and so does that start. The result is a function of the
+    arguments alone, to the last bit; the memo of recent results (``FACTOR_MEMO_BYTES``)
+    only shortens its computation: a study's next GP, one observation more, borders one
+    row onto its last one instead of factorising n x n matrices again. A kernel matrix
+    that does not factorise that way (rounding, near-duplicate inputs) is factorised
+    whole, with jitter where needed (:func:`_full_factors`)."""
+    n, m = len(X), len(os)
+    base = _last_draw(n)
+    key = theta.tobytes()
+    known = _memo_factors(key, base, X)
+    L, U = np.zeros((m, n, n)), np.zeros((m, n, n))
+    if known is None:
+        start = base
+        K = np.empty((m, base, base))
+        _cross_kernel(X[:base], X[:base], ls, os, K)
+        diag = np.arange(base)
+        K[:, diag, diag] += noise[:, None]
+        for j in range(m):
+            c, info = scipy.linalg.lapack.dpotrf(K[j], lower=1)
+            if info != 0:
+                return _full_factors(X, ls, os, noise)
+            inv, info = scipy.linalg.lapack.dtrtri(c, lower=1)
+            if info != 0:
+                return _full_factors(X, ls, os, noise)
+            L[j, :base, :base] = c
+            U[j, :base, :base] = inv.T
+    else:
+        start = len(known.X)
+        L[:, :start, :start] = known.L
+        U[:, :start, :start] = known.U
+    for t in range(start, n):
+        # each row's kernel values against its own prefix only, so that they are the same
+        # numbers whichever row the computation started from
+        k = np.empty((m, 1, t + 1))
+        _cross_kernel(X[t : t + 1], X[: t + 1], ls, os, k)
+        for j in range(m):
+            if not _border(L[j], U[j], k[j, 0], float(noise[j]), t):
+                return _full_factors(X, ls, os, noise)
+    _remember_factors(_Factors(key, base, X.copy(), L, U))
+    return L, U
+
+
+def _upper_product(B: np.ndarray, U: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """(m, q, n) ``B[j] @ U[j]`` (or ``B[j] @ U[j].T`` with ``transpose``) for ``B``
+    (m, q, n) and upper triangular ``U`` (m, n, n), by BLAS's triangular product (``dtrmm``:
+    half the arithmetic and half the reads of a general product, which skips none of the
+    triangle's zeros). It is posed as the transposed problem ``(U[j].T @ B[j].T).T``, whose
+    operands are then the Fortran-ordered views BLAS reads in place: posed directly, each
+    call would first copy the n x n factor into Fortran order."""
+    out = np.empty(B.shape)
+    with single_threaded():
+        for j in range(len(B)):
+            out[j] = scipy.linalg.blas.dtrmm(1.0, U[j].T, B[j].T, side=0, lower=1,
+                                             trans_a=int(transpose)).T
+    return out
+
+
+class _UpperProduct(torch.autograd.Function):
+    """Differentiable ``B @ U`` of :func:`_upper_product` in ``B`` (m, q, n) for a constant
+    upper triangular ``U`` (m, n, n): the backward pass is the product with ``U``
+    transposed, one more triangular product."""
+
+    @staticmethod
+    def forward(ctx: Any, B: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(U)
+        return torch.from_numpy(_upper_product(B.detach().numpy(), U.numpy()))
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (U,) = ctx.saved_tensors
+        return torch.from_numpy(_upper_product(grad.numpy(), U.numpy(), transpose=True)), None
+
+
 class GP:
     """A fitted batch of independent GPs sharing inputs ``X`` (n, d), one per objective.
 
@@ -470,22 +650,18 @@ class GP:
             th = torch.from_numpy(self.theta)
             self.lengthscale, self.outputscale, self.noise, self.mean = self._hyper.unpack(th)
             self.X = torch.from_numpy(self.X_np)
+            # the factor L (m, n, n) and its cached inverse, transposed (upper triangular):
+            # the posterior variance then needs one matrix product per batch of query
+            # points instead of a triangular solve
             if _large(self.n):
-                # the fused kernel pass and LAPACK's factorisation: most of a large GP's
-                # construction, which every proposal makes
-                K_np = np.empty((self.m, self.n, self.n))
-                _cross_kernel(self.X_np, self.X_np, self.lengthscale.numpy(),
-                              self.outputscale.numpy(), K_np)
-                diag = np.arange(self.n)
-                K_np[:, diag, diag] += self.noise.numpy()[:, None]
-                self.L = torch.from_numpy(_cholesky_lapack(K_np))  # (m, n, n)
+                L_np, U_np = _factors(self.X_np, self.theta, self.lengthscale.numpy(),
+                                      self.outputscale.numpy(), self.noise.numpy())
+                self.L, self.Linv_T = torch.from_numpy(L_np), torch.from_numpy(U_np)
             else:
                 K = self.outputscale[:, None, None] * matern52(self.X, self.X, self.lengthscale)
                 K = K + torch.diag_embed(self.noise[:, None].expand(self.m, self.n))
-                self.L = _cholesky(K)  # (m, n, n)
-            # cached inverse factor: the posterior variance then needs one matrix product
-            # per batch of query points instead of a triangular solve
-            self.Linv_T = _inverse_factor_t(self.L)  # (m, n, n)
+                self.L = _cholesky(K)
+                self.Linv_T = _inverse_factor_t(self.L)
         self._set_outputs(Y)
         self._scale_t = torch.from_numpy(self.y_scale)
         self._mean_t = torch.from_numpy(self.y_mean)
@@ -732,7 +908,12 @@ def posterior_torch_many(
         return [posterior_torch_many([g], Xq)[0] for g in models]
     g0 = models[0]
     Kq = g0.outputscale[:, None, None] * matern52(Xq, g0.X, g0.lengthscale)  # (m, q, n)
-    V = Kq @ g0.Linv_T  # (m, q, n): rows of L^-1 k(x, X)
+    if _large(g0.n):
+        # with many observations the product and its backward pass are most of the
+        # acquisition's refinement: BLAS's triangular product (see _upper_product)
+        V = _UpperProduct.apply(Kq, g0.Linv_T)  # (m, q, n): rows of L^-1 k(x, X)
+    else:
+        V = Kq @ g0.Linv_T
     var_s = (g0.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
     std = torch.sqrt(var_s).T * g0._scale_t
     out = []
@@ -766,13 +947,8 @@ def posterior_many(
             _cross_kernel(part, g0.X_np, ls, os, Kq_np)
             Kq = torch.from_numpy(Kq_np)
             if _large(g0.n):
-                # with many observations this product is most of a proposal's time: BLAS's
-                # triangular product (dtrmm) skips the zeros of the triangular factor, half
-                # the arithmetic of a general one
-                Linv_T = g0.Linv_T.numpy()
-                V = torch.from_numpy(np.stack([
-                    scipy.linalg.blas.dtrmm(1.0, Linv_T[j], Kq_np[j], side=1, lower=0)
-                    for j in range(g0.m)]))
+                # with many observations this product is most of the screen's time
+                V = torch.from_numpy(_upper_product(Kq_np, g0.Linv_T.numpy()))
             else:
                 V = Kq @ g0.Linv_T
             var_s = (g0.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
@@ -824,11 +1000,18 @@ def fit_subset(n: int, size: int | None = None, refresh: int | None = None) -> n
     observations, and the newest fewer than ``refresh`` wait for the next draw).
     Defaults: ``FIT_SUBSET`` and ``FIT_REFRESH`` as they are at the call."""
     size = FIT_SUBSET if size is None else size
-    refresh = FIT_REFRESH if refresh is None else refresh
     if n <= size:
         return np.arange(n)
-    drawn = size + (n - size) // refresh * refresh
-    return np.round(np.linspace(0, drawn - 1, size)).astype(np.int64)
+    return np.round(np.linspace(0, _last_draw(n, size, refresh) - 1, size)).astype(np.int64)
+
+
+def _last_draw(n: int, size: int | None = None, refresh: int | None = None) -> int:
+    """n' of :func:`fit_subset`: the observations its latest draw of the subset saw, n up to
+    ``size``, past it ``size`` plus the largest multiple of ``refresh`` that keeps n' <= n.
+    Defaults: ``FIT_SUBSET`` and ``FIT_REFRESH`` as they are at the call."""
+    size = FIT_SUBSET if size is None else size
+    refresh = FIT_REFRESH if refresh is None else refresh
+    return n if n <= size else size + (n - size) // refresh * refresh
 
 
 def _fit_key(X: np.ndarray, Y: np.ndarray, min_lengthscale: float,

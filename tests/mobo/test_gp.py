@@ -641,3 +641,158 @@ def test_the_subset_follows_fit_subset_as_it_is_at_the_call(monkeypatch):
     assert small.fit_ok and "fit_key" in small.model_state()
     np.testing.assert_allclose(small.y_mean, Y[rows].mean(axis=0), rtol=1e-12)
     assert np.abs(small.theta - plain.theta).max() > 1e-3
+
+
+def _kernel_matrices(X: np.ndarray, gp: gpmod.GP) -> np.ndarray:
+    """(m, n, n) the textbook kernel matrices of ``gp``'s hyper-parameters at ``X``, plus
+    noise: the reference the factorisations of many observations are checked against."""
+    Xt = torch.from_numpy(X)
+    K = gp.outputscale[:, None, None] * matern52(Xt, Xt, gp.lengthscale)
+    return K.numpy() + gp.noise.numpy()[:, None, None] * np.eye(len(X))
+
+
+@pytest.fixture
+def small_subset(monkeypatch):
+    """The paths for many observations from 20 on, the subset drawn every 4."""
+    monkeypatch.setattr(gpmod, "FIT_SUBSET", 20)
+    monkeypatch.setattr(gpmod, "FIT_REFRESH", 4)
+    gpmod._factor_memo.clear()
+    yield
+    gpmod._factor_memo.clear()
+
+
+def _factor_case(case: str, n: int) -> tuple[np.ndarray, gpmod.GP]:
+    rng = np.random.default_rng(15)
+    X = rng.random((n, 3))
+    if case == "duplicates":
+        X[n - 1] = X[2]
+        X[n - 3] = X[n - 4] + 1e-9  # a near duplicate among the bordered rows
+        X[7] = X[3]  # and an exact one in the first draw's rows
+    Y = np.column_stack([np.sin(5 * X[:, 0]) + X[:, 1], X[:, 2] ** 2])
+    gp = fit_gp(X, Y + 0.01 * rng.standard_normal(Y.shape))
+    return X, gp
+
+
+@pytest.mark.parametrize("case", ["random", "duplicates"])
+def test_factors_of_many_observations_are_choleskys_and_their_inverses(small_subset, case):
+    n = 31  # the first 28 (20 + 2 x 4) factorised whole, 3 bordered on
+    X, gp = _factor_case(case, n)
+    assert gpmod._large(n) and gpmod._last_draw(n) == 28
+    K = _kernel_matrices(X, gp)
+    L, U = gp.L.numpy(), gp.Linv_T.numpy()
+    for j in range(gp.m):
+        np.testing.assert_allclose(L[j], np.linalg.cholesky(K[j]), rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(np.triu(L[j], 1), 0.0)
+        np.testing.assert_array_equal(np.tril(U[j], -1), 0.0)
+        inv = np.linalg.inv(np.linalg.cholesky(K[j]))
+        scale = np.abs(inv).max()
+        np.testing.assert_allclose(U[j], inv.T, rtol=0, atol=1e-9 * scale)
+
+
+def test_factors_are_the_same_bits_whichever_memo_they_start_from(small_subset):
+    n = 31
+    X, gp = _factor_case("random", n)
+    args = (gp.theta, gp.lengthscale.numpy(), gp.outputscale.numpy(), gp.noise.numpy())
+    gpmod._factor_memo.clear()
+    L, U = gpmod._factors(X, *args)  # from the first draw's 28 rows
+    assert len(gpmod._factor_memo) == 1
+    for start in (28, 29, 30):
+        gpmod._factor_memo.clear()
+        gpmod._factors(X[:start], *args)
+        L2, U2 = gpmod._factors(X, *args)  # bordered on from the memo's rows
+        np.testing.assert_array_equal(L2, L)
+        np.testing.assert_array_equal(U2, U)
+    # a memo entry of other inputs, other hyper-parameters, or an earlier draw is not used
+    gpmod._factor_memo.clear()
+    other = X.copy()
+    other[5, 0] += 1e-3
+    gpmod._factors(other[:30], *args)
+    gpmod._factors(X[:30], gp.theta + 1e-3, *args[1:])
+    gpmod._factors(X[:27], *args)  # n' = 24: the draw before
+    stale = list(gpmod._factor_memo)
+    assert gpmod._memo_factors(gp.theta.tobytes(), 28, X) is None
+    L3, _ = gpmod._factors(X, *args)
+    np.testing.assert_array_equal(L3, L)
+    assert gpmod._factor_memo[:3] == stale
+
+
+def test_a_study_resumed_past_the_subset_gives_the_same_model(small_subset):
+    # the GP of a running study borders its last factorisation; a resumed one (no memo)
+    # computes it from the draw: the same numbers to the last bit
+    X, _ = _factor_case("random", 30)
+    Y = np.column_stack([np.sin(5 * X[:, 0]) + X[:, 1], X[:, 2] ** 2])
+    state = fit_gp(X[:29], Y[:29]).model_state()
+    live = fit_gp(X, Y, state)
+    gpmod._factor_memo.clear()
+    resumed = fit_gp(X, Y, json.loads(json.dumps(state)))
+    Xq = np.random.default_rng(16).random((5, 3))
+    for a, b in zip(live.posterior(Xq), resumed.posterior(Xq), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_factors_fall_back_to_the_whole_factorisation_where_bordering_fails(
+        small_subset, monkeypatch):
+    X, gp = _factor_case("random", 31)
+    args = (gp.theta, gp.lengthscale.numpy(), gp.outputscale.numpy(), gp.noise.numpy())
+    full = gpmod._full_factors(X, *args[1:])
+    monkeypatch.setattr(gpmod, "_border", lambda *a: False)
+    gpmod._factor_memo.clear()
+    L, U = gpmod._factors(X, *args)
+    np.testing.assert_array_equal(L, full[0])
+    np.testing.assert_array_equal(U, full[1])
+    assert not gpmod._factor_memo  # nothing remembered from a fallback
+
+
+def test_border_refuses_a_pivot_below_the_noise():
+    # the Schur complement of a kernel matrix plus noise is at least the noise: a row
+    # whose pivot rounding (here: an inconsistent kernel row) took below half of it
+    # is refused, and the factor's row is left as it was
+    L = np.zeros((2, 2))
+    U = np.zeros((2, 2))
+    L[0, 0], U[0, 0] = 1.0, 1.0
+    assert not gpmod._border(L, U, np.array([1.0, 0.5]), 1e-2, 1)
+    assert L[1].tolist() == [0.0, 0.0]
+    assert gpmod._border(L, U, np.array([0.5, 1.0]), 1e-2, 1)
+    np.testing.assert_allclose(L @ L.T, [[1.0, 0.5], [0.5, 1.01]], rtol=1e-14)
+    np.testing.assert_allclose(U.T @ L, np.eye(2), atol=1e-14)
+
+
+def test_the_memo_keeps_the_newest_entries_within_its_limits(monkeypatch):
+    monkeypatch.setattr(gpmod, "_factor_memo", [])
+    X = np.zeros((3, 1))
+    entries = [gpmod._Factors(bytes([k]), 0, X, np.zeros((1, 3, 3)), np.zeros((1, 3, 3)))
+               for k in range(6)]
+    for e in entries:
+        gpmod._remember_factors(e)
+    assert gpmod._factor_memo == entries[-gpmod.FACTOR_MEMO_ENTRIES:]
+    monkeypatch.setattr(gpmod, "FACTOR_MEMO_BYTES", 2 * entries[0].nbytes)
+    gpmod._remember_factors(entries[0])
+    assert gpmod._factor_memo == [entries[-1], entries[0]]
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_upper_product_matches_the_general_product(transpose):
+    rng = np.random.default_rng(17)
+    U = np.triu(rng.standard_normal((2, 9, 9)))
+    for q in (1, 4):
+        B = rng.standard_normal((2, q, 9))
+        ref = B @ (np.transpose(U, (0, 2, 1)) if transpose else U)
+        np.testing.assert_allclose(gpmod._upper_product(B, U, transpose), ref, rtol=1e-13,
+                                   atol=1e-13)
+    # non-contiguous operands (a transposed gradient) are read as they are
+    B = rng.standard_normal((2, 9, 4)).transpose(0, 2, 1)
+    np.testing.assert_allclose(gpmod._upper_product(B, U), B @ U, rtol=1e-13, atol=1e-13)
+
+
+def test_upper_product_gradient_matches_autograd_of_the_general_product():
+    rng = np.random.default_rng(18)
+    U = torch.from_numpy(np.triu(rng.standard_normal((2, 7, 7))))
+    B = torch.from_numpy(rng.standard_normal((2, 3, 7))).requires_grad_(True)
+    W = torch.from_numpy(rng.standard_normal((2, 3, 7)))
+    V = gpmod._UpperProduct.apply(B, U)
+    (g,) = torch.autograd.grad((V * V * W).sum(), B)
+    Vr = B @ U
+    (g_ref,) = torch.autograd.grad((Vr * Vr * W).sum(), B)
+    np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda b: gpmod._UpperProduct.apply(b, U),
+                                    (B.detach().clone().requires_grad_(True),))
