@@ -796,3 +796,11 @@ def test_upper_product_gradient_matches_autograd_of_the_general_product():
     np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(lambda b: gpmod._UpperProduct.apply(b, U),
                                     (B.detach().clone().requires_grad_(True),))
+
+
+def test_the_same_inputs_again_share_the_remembered_factors(small_subset):
+    X, gp = _factor_case("random", 31)
+    again = gpmod.GP(X, gp.Y_np, gp.theta, gp.y_mean, gp.y_scale)
+    assert np.shares_memory(again.L.numpy(), gp.L.numpy())
+    assert len(gpmod._factor_memo) == 1
+    np.testing.assert_array_equal(again.posterior(X[:3])[1], gp.posterior(X[:3])[1])
