@@ -873,9 +873,9 @@ class Proposer:
         return max(math.ceil(self.n_candidates * subset_share(n)), self.n_candidates // 4, 1)
 
     def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
-                           rng: np.random.Generator, n_sobol: int | None = None) -> np.ndarray:
+                           rng: np.random.Generator, n_sobol: int) -> np.ndarray:
         """(n_sobol + n_local * min(k, 16), d) candidates in the trust region's boxes
-        (``n_sobol`` default ``n_candidates``):
+        (``n_sobol``: :meth:`_screened`):
         Sobol points mapped into the box of a centre drawn for each with probability
         ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
         the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
@@ -883,7 +883,7 @@ class Proposer:
         assert self.trust_region is not None
         r = self.trust_region
         seed = int(rng.integers(2**63 - 1))
-        U = self.space.sobol(self.n_candidates if n_sobol is None else n_sobol, seed=seed)
+        U = self.space.sobol(n_sobol, seed=seed)
         owner = rng.choice(len(centres), size=len(U), p=weights)
         parts = [centres[owner] + (2.0 * U - 1.0) * r]
         if self.n_local:
@@ -941,12 +941,12 @@ class Proposer:
                          np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
 
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator,
-                    n_sobol: int | None = None) -> np.ndarray:
-        """``n_sobol`` (default ``n_candidates``) Sobol points of the whole space and
+                    n_sobol: int) -> np.ndarray:
+        """``n_sobol`` (:meth:`_screened`) Sobol points of the whole space and
         ``n_local`` Gaussian perturbations each around (up to 16 of) the inputs of the
         front of ``X`` (k, d), ``Y`` (k, m)."""
         seed = int(rng.integers(2**63 - 1))
-        sob = self.space.sobol(self.n_candidates if n_sobol is None else n_sobol, seed=seed)
+        sob = self.space.sobol(n_sobol, seed=seed)
         parts = [sob]
         if self.n_local:
             P = X[is_nondominated(Y)]

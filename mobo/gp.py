@@ -395,14 +395,16 @@ def _cholesky(K: torch.Tensor) -> torch.Tensor:
     raise np.linalg.LinAlgError("kernel matrix is not positive definite")
 
 
-def _cholesky_lapack(K: np.ndarray) -> np.ndarray:
+def _cholesky_lapack(K: np.ndarray, jitter: bool = True) -> np.ndarray:
     """(m, n, n) lower Cholesky factors of ``K`` (m, n, n) by LAPACK's ``dpotrf``, with the
-    escalating jitter of :func:`_cholesky` for a factor that fails: the path for many
-    observations, where scipy's LAPACK factorises faster than torch's on the machines of
-    results/speed.md."""
+    escalating jitter of :func:`_cholesky` for a factor that fails (``jitter`` False:
+    LinAlgError instead): the path for many observations, where scipy's LAPACK factorises
+    faster than torch's on the machines of results/speed.md."""
     out = np.empty_like(K)
     for j, Kj in enumerate(K):
         c, info = scipy.linalg.lapack.dpotrf(Kj, lower=1)
+        if info != 0 and not jitter:
+            raise np.linalg.LinAlgError("kernel matrix is not positive definite")
         if info != 0:
             scale = max(float(np.mean(np.diag(Kj))), 1e-12)
             for jitter in _JITTERS:
@@ -439,13 +441,19 @@ def _inverse_factor_t(L: torch.Tensor) -> torch.Tensor:
     if not _large(n):
         eye = torch.eye(n, dtype=_DTYPE).expand(m, n, n)
         return torch.linalg.solve_triangular(L, eye, upper=False).transpose(-1, -2).contiguous()
-    out = np.empty((m, n, n))
-    for j, factor in enumerate(L.numpy()):
+    return torch.from_numpy(_inverse_factors_lapack(L.numpy()))
+
+
+def _inverse_factors_lapack(L: np.ndarray) -> np.ndarray:
+    """(m, n, n) the transposed inverses of the lower triangular ``L`` (m, n, n) by LAPACK's
+    ``dtrtri``; LinAlgError where one is singular."""
+    out = np.empty_like(L)
+    for j, factor in enumerate(L):
         inv, info = scipy.linalg.lapack.dtrtri(factor, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
         out[j] = np.tril(inv).T
-    return torch.from_numpy(out)
+    return out
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -528,13 +536,20 @@ def _full_factors(X: np.ndarray, ls: np.ndarray, os: np.ndarray, noise: np.ndarr
     """(m, n, n) lower Cholesky factors of the kernel matrices of ``X`` (n, d) plus noise,
     with jitter where one fails to factorise (:func:`_cholesky_lapack`), and their
     transposed inverses."""
+    L = _cholesky_lapack(_noisy_kernel(X, ls, os, noise))
+    return L, _inverse_factors_lapack(L)
+
+
+def _noisy_kernel(X: np.ndarray, ls: np.ndarray, os: np.ndarray, noise: np.ndarray
+                  ) -> np.ndarray:
+    """(m, n, n) the kernel matrices of ``X`` (n, d) by the fused pass, plus the noise
+    ``noise`` (m,) on their diagonals."""
     n = len(X)
     K = np.empty((len(os), n, n))
     _cross_kernel(X, X, ls, os, K)
     diag = np.arange(n)
     K[:, diag, diag] += noise[:, None]
-    L = _cholesky_lapack(K)
-    return L, _inverse_factor_t(torch.from_numpy(L)).numpy()
+    return K
 
 
 def _factors(X: np.ndarray, theta: np.ndarray, ls: np.ndarray, os: np.ndarray,
@@ -560,19 +575,13 @@ def _factors(X: np.ndarray, theta: np.ndarray, ls: np.ndarray, os: np.ndarray,
     L, U = np.zeros((m, n, n)), np.zeros((m, n, n))
     if known is None:
         start = base
-        K = np.empty((m, base, base))
-        _cross_kernel(X[:base], X[:base], ls, os, K)
-        diag = np.arange(base)
-        K[:, diag, diag] += noise[:, None]
-        for j in range(m):
-            c, info = scipy.linalg.lapack.dpotrf(K[j], lower=1)
-            if info != 0:
-                return _full_factors(X, ls, os, noise)
-            inv, info = scipy.linalg.lapack.dtrtri(c, lower=1)
-            if info != 0:
-                return _full_factors(X, ls, os, noise)
-            L[j, :base, :base] = c
-            U[j, :base, :base] = inv.T
+        try:
+            # no jitter here: rows bordered on later could not carry it
+            L[:, :base, :base] = _cholesky_lapack(_noisy_kernel(X[:base], ls, os, noise),
+                                                  jitter=False)
+            U[:, :base, :base] = _inverse_factors_lapack(L[:, :base, :base])
+        except np.linalg.LinAlgError:
+            return _full_factors(X, ls, os, noise)
     else:
         start = len(known.X)
         L[:, :start, :start] = known.L

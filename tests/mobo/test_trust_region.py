@@ -163,7 +163,8 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     alone = np.array([_area_2d(F, ref) - _area_2d(np.delete(F, i, axis=0), ref)
                       for i in range(len(F))])
     assert np.allclose(weights, alone / alone.sum())
-    C = prop._region_candidates(centres, weights, np.random.default_rng(0))
+    C = prop._region_candidates(centres, weights, np.random.default_rng(0),
+                                prop.n_candidates)
     assert len(C) == FAST["n_candidates"] + FAST["n_local"] * len(centres)
     assert all(_within(c, centres, 0.1) for c in C)
     assert np.all((C >= 0.0) & (C <= 1.0))
