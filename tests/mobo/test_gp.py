@@ -620,6 +620,11 @@ def test_lapack_factors_are_choleskys_with_jitter_where_needed():
     np.testing.assert_allclose(L[1], np.linalg.cholesky(K[0]), rtol=1e-12, atol=1e-12)
     with pytest.raises(np.linalg.LinAlgError):
         gpmod._cholesky_lapack(np.full((1, 3, 3), -1.0))
+    # without jitter (the first draw of the bordered factors): refused, not perturbed
+    with pytest.raises(np.linalg.LinAlgError):
+        gpmod._cholesky_lapack(S, jitter=False)
+    np.testing.assert_array_equal(gpmod._cholesky_lapack(K, jitter=False),
+                                  gpmod._cholesky_lapack(K))
 
 
 def test_the_subset_follows_fit_subset_as_it_is_at_the_call(monkeypatch):
