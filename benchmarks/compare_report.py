@@ -57,7 +57,7 @@ from benchmarks.provenance import git, relative
 REPORT = RESULTS_DIR / "compare.md"
 DEVELOPMENT = RESULTS_DIR / "compare.csv"
 HELDOUT = RESULTS_DIR / "compare_heldout.csv"
-HELDOUT_SEEDS: tuple[int, ...] = (100, 101, 102, 103, 104)
+HELDOUT_SEEDS: tuple[int, ...] = tuple(range(100, 110))
 # a commit stamp as benchmarks.provenance writes it, or none (rows made before stamps)
 _WHOLE_COMMIT = re.compile(r"([0-9a-f]{40}(\+dirty)?)?")
 HELDOUT_COMMAND = (
@@ -305,25 +305,48 @@ def verdict_text(v: Verdict, names: Mapping[str, str] | None = None) -> str:
             f"{v.n_peer}; {p_phrase(v.p)})")
 
 
+def partial_groups(cov: Coverage) -> list[tuple[list[int], list[Cell]]]:
+    """The partial cells grouped by the seeds they have, in the plan's order: (seeds,
+    cells) per distinct set of seeds (a run made seed by seed leaves few such groups)."""
+    groups: dict[tuple[int, ...], list[Cell]] = {}
+    for cell, got in cov.partial:
+        groups.setdefault(tuple(got), []).append(cell)
+    return [(list(got), cells) for got, cells in groups.items()]
+
+
+def by_problem(cells: Sequence[Cell], plan: Plan,
+               names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """{problem: its methods among ``cells``, or "every method"} in the plan's order, the
+    methods named by ``names`` where given."""
+    names = names or {}
+    found: dict[str, list[str]] = {}
+    for p, m in cells:
+        found.setdefault(p, []).append(m)
+    return {p: "every method" if set(ms) == set(plan.methods)
+            else ", ".join(names.get(m, m) for m in ms) for p, ms in found.items()}
+
+
+def cells_words(cells: Sequence[Cell], plan: Plan) -> str:
+    """``every cell``, or ``zdt1: tpe; dtlz2: every method``."""
+    if len(set(cells)) == len(plan.problems) * len(plan.methods):
+        return "every cell"
+    return "; ".join(f"{p}: {ms}" for p, ms in by_problem(cells, plan).items())
+
+
 def coverage_lines(cov: Coverage, seeds: SeedSet, plan: Plan) -> list[str]:
-    """Which cells are complete, partial and missing, plainly, one bullet each."""
+    """Which cells are complete, partial and missing, plainly, one bullet each (one per
+    set of seeds for the partial ones)."""
     n = len(seeds.seeds)
     lines = [f"- complete ({n} of {n} seeds): {len(cov.complete)} of {cov.n_cells} "
              "(problem, method) cells"]
-    if cov.partial:
-        lines.append(f"- partial (fewer than {n} seeds): "
-                     + "; ".join(f"{p} {m} ({len(got)} of {n}: seeds {span(got)})"
-                                 for (p, m), got in cov.partial))
-    else:
+    for got, cells in partial_groups(cov):
+        lines.append(f"- partial, {len(got)} of {n} seeds ({span(got)}): {len(cells)} "
+                     f"cell{'' if len(cells) == 1 else 's'}: {cells_words(cells, plan)}")
+    if not cov.partial:
         lines.append("- partial: none")
     if cov.missing:
-        by_problem: dict[str, list[str]] = {}
-        for p, m in cov.missing:
-            by_problem.setdefault(p, []).append(m)
-        named = {p: "every method" if len(ms) == len(plan.methods) else ", ".join(ms)
-                 for p, ms in by_problem.items()}
         lines.append(f"- missing (no seed yet): {len(cov.missing)} cells: "
-                     + "; ".join(f"{p}: {ms}" for p, ms in named.items()))
+                     + cells_words(cov.missing, plan))
     else:
         lines.append("- missing: none")
     if seeds.ignored:

@@ -847,6 +847,16 @@ def _differ_words(held: Sequence[peers_report.Verdict],
     return "\n".join(lines)
 
 
+def _partial_words(cov: peers_report.Coverage, n: int) -> str:
+    """How far a partial held-out rerun of ``n`` seeds per cell has got, in a few words:
+    the seeds every cell has where they all have the same, else the complete cells."""
+    groups = peers_report.partial_groups(cov)
+    if not cov.complete and not cov.missing and len(groups) == 1:
+        got = groups[0][0]
+        return f"{len(got)} of its {n} seeds ({peers_report.span(got)}) in every cell"
+    return f"{len(cov.complete)} of {cov.n_cells} cells complete"
+
+
 def _heldout_coverage(runs: PeerRuns) -> dict[str, str]:
     """The held-out run's coverage in words, for the section and the summaries."""
     held = runs.heldout
@@ -863,8 +873,12 @@ def _heldout_coverage(runs: PeerRuns) -> dict[str, str]:
             "yet: every verdict rests on the development seeds, on which mobo's defaults "
             "were chosen.",
         }
-    partial = [f"{p} {METHOD_NAMES.get(m, m)} with {len(got)} of {n}"
-               for (p, m), got in cov.partial]
+    partial = []
+    for got, cells in peers_report.partial_groups(cov):
+        where = ("every cell" if len(cells) == total else "; ".join(
+            f"{p} ({ms})" for p, ms in peers_report.by_problem(
+                cells, runs.plan, METHOD_NAMES).items()))
+        partial.append(f"{len(got)} of {n} (seeds {peers_report.span(got)}) in {where}")
     missing: dict[str, list[str]] = {}
     for p, m in cov.missing:
         missing.setdefault(p, []).append(METHOD_NAMES.get(m, m))
@@ -873,14 +887,13 @@ def _heldout_coverage(runs: PeerRuns) -> dict[str, str]:
              f"{len(cov.complete)} of the {total} planned (problem, method) cells have all "
              f"{n} held-out seeds."]
     if partial:
-        words.append(f"Fewer seeds so far: {_join(partial)}.")
+        words.append(f"Fewer seeds so far: {'; '.join(partial)}.")
     if missing:
         named = [f"{p} ({'every method' if len(ms) == len(runs.plan.methods) else _join(ms)})"
                  for p, ms in missing.items()]
         words.append(f"No run yet: {'; '.join(named)}.")
     status = ("the held-out rerun is complete" if complete else
-              f"the held-out rerun is partial so far: {len(cov.complete)} of {total} cells "
-              "complete")
+              f"the held-out rerun is partial so far: {_partial_words(cov, n)}")
     return {
         "peers_heldout_status": status,
         "peers_heldout_coverage": " ".join(words),
@@ -925,7 +938,7 @@ def _peers_section(runs: PeerRuns, missed: list[str]
         held_summary = f"on the held-out seeds ({held_seeds}) there are no results yet"
     else:
         done = ("a complete rerun" if not cov.partial and not cov.missing else
-                f"a partial rerun so far, {len(cov.complete)} of {cov.n_cells} cells complete")
+                f"a partial rerun so far, {_partial_words(cov, len(runs.heldout.seeds))}")
         missed_words = _missed_words(held_v)
         held_summary = (f"on the held-out seeds ({held_seeds}) that no choice saw, {done}, "
                         f"{_met_words(held_v)}" + (f" ({missed_words})" if missed_words else ""))

@@ -45,8 +45,9 @@ def _synthetic(tmp_path: Path) -> tuple[Path, Path]:
         dev += _rows(prob, "botorch", list(DEV_SEEDS), [-1.0 - 0.01 * s for s in DEV_SEEDS])
         dev += _rows(prob, "tpe", list(DEV_SEEDS), [0.5 + 0.01 * s for s in DEV_SEEDS])
         dev += _rows(prob, "sobol", list(DEV_SEEDS), [1.0 + 0.01 * s for s in DEV_SEEDS])
-    heldout = (_rows("zdt1", "mobo", held, [0.10, 0.20, 0.30, 0.40, 0.50])
-               + _rows("zdt1", "botorch", held, [-0.5, -0.4, -0.3, -0.2, -0.1])
+    heldout = (_rows("zdt1", "mobo", held, [0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5])
+               + _rows("zdt1", "botorch", held,
+                       [-0.5, -0.5, -0.4, -0.4, -0.3, -0.3, -0.2, -0.2, -0.1, -0.1])
                + _rows("zdt1", "sobol", held[:2], [2.0, 2.2]))
     return (_write(tmp_path / "dev.csv", dev), _write(tmp_path / "held.csv", heldout))
 
@@ -66,18 +67,18 @@ def test_report_puts_each_seed_set_in_its_own_columns(tmp_path: Path) -> None:
     dev, held = _synthetic(tmp_path)
     text = R.generate(dev, held, PLAN)
     # the held-out columns come first, the development ones beside them
-    assert "held-out 100-104: median [IQR] | n | p | development 0-9: median [IQR]" in text
+    assert "held-out 100-109: median [IQR] | n | p | development 0-9: median [IQR]" in text
     mobo = _table_row(text, "zdt1", "mobo")
-    assert mobo[1:3] == ["0.300 [0.200, 0.400]", "5"]
+    assert mobo[1:3] == ["0.300 [0.200, 0.400]", "10"]
     dev_gaps = [-2.0 - 0.01 * s for s in DEV_SEEDS]
     med, q25, q75 = (np.percentile(dev_gaps, q) for q in (50, 25, 75))
     assert mobo[4:6] == [f"{med:.3f} [{q25:.3f}, {q75:.3f}]", "10"]
-    assert _table_row(text, "zdt1", "botorch")[1:3] == ["-0.300 [-0.400, -0.200]", "5"]
+    assert _table_row(text, "zdt1", "botorch")[1:3] == ["-0.300 [-0.400, -0.200]", "10"]
     assert _table_row(text, "zdt1", "tpe")[1:3] == ["not run yet", "0"]
     assert _table_row(text, "zdt1", "sobol")[1:3] == ["2.100 [2.050, 2.150]", "2"]
     assert _table_row(text, "dtlz2", "mobo")[1:3] == ["not run yet", "0"]
     # the headline table is the first one
-    assert text.index("held-out 100-104") < text.index("development 0-9")
+    assert text.index("held-out 100-109") < text.index("development 0-9")
 
 
 def test_p_values_point_the_way_of_each_seed_set(tmp_path: Path) -> None:
@@ -91,10 +92,10 @@ def test_p_values_point_the_way_of_each_seed_set(tmp_path: Path) -> None:
     assert _table_row(text, "zdt1", "mobo")[3] == ""  # mobo is not tested against itself
     held_line = _line(text, "- zdt1:", "## Verdicts on held-out")
     dev_line = _line(text, "- zdt1:", "## Verdicts on development")
-    assert "vs botorch: MISSED (0.300 vs -0.300; n 5 and 5; p = " in held_line
+    assert "vs botorch: MISSED (0.300 vs -0.300; n 10 and 10; p = " in held_line
     assert "vs botorch: met (" in dev_line
     assert "vs tpe: not judged (tpe not run yet)" in held_line
-    assert "vs sobol: met (0.300 vs 2.100; n 5 and 2;" in held_line
+    assert "vs sobol: met (0.300 vs 2.100; n 10 and 2;" in held_line
     assert _line(text, "- dtlz2:", "## Verdicts on held-out") == \
         "- dtlz2: not judged (mobo not run yet)"
 
@@ -109,11 +110,33 @@ def test_verdicts_that_differ_and_the_coverage_are_stated(tmp_path: Path) -> Non
     assert "zdt1 vs sobol" not in differ  # met on both
     assert "1 of the 2 verdicts judged on both seed sets differ" in differ
     cov = text[text.index("## Coverage of the held-out run"):]
-    assert "- complete (5 of 5 seeds): 2 of 8 (problem, method) cells" in cov
-    assert "- partial (fewer than 5 seeds): zdt1 sobol (2 of 5: seeds 100, 101)" in cov
+    assert "- complete (10 of 10 seeds): 2 of 8 (problem, method) cells" in cov
+    assert "- partial, 2 of 10 seeds (100, 101): 1 cell: zdt1: sobol" in cov
     assert "- missing (no seed yet): 5 cells: zdt1: tpe; dtlz2: every method" in cov
-    assert "Held-out coverage: 2 of the 8 planned (problem, method) cells have all 5 " \
+    assert "Held-out coverage: 2 of the 8 planned (problem, method) cells have all 10 " \
            "held-out seeds, 1 have fewer and 5 none yet" in text
+
+
+def test_partial_cells_are_grouped_by_the_seeds_they_have(tmp_path: Path) -> None:
+    dev, _ = _synthetic(tmp_path)
+    held = list(R.HELDOUT_SEEDS)
+    rows = []
+    for prob in PLAN.problems:
+        for m in PLAN.methods:
+            # a run made seed by seed: every cell has the first 8 seeds, but one that
+            # has the first 5 only
+            got = held[:5] if (prob, m) == ("dtlz2", "botorch") else held[:8]
+            rows += _rows(prob, m, got, [0.1 * k for k in range(len(got))])
+    text = R.generate(dev, _write(tmp_path / "h.csv", rows), PLAN)
+    cov = text[text.index("## Coverage of the held-out run"):]
+    assert "- partial, 8 of 10 seeds (100-107): 7 cells: zdt1: every method; " \
+           "dtlz2: mobo, tpe, sobol" in cov
+    assert "- partial, 5 of 10 seeds (100-104): 1 cell: dtlz2: botorch" in cov
+    cov_all = R.coverage_lines(
+        R.Coverage([], [(c, held[:8]) for c in
+                        ((p, m) for p in PLAN.problems for m in PLAN.methods)], []),
+        R.SeedSet("held-out", R.HELDOUT_SEEDS, "h.csv", {}, 0), PLAN)
+    assert "- partial, 8 of 10 seeds (100-107): 8 cells: every cell" in cov_all
 
 
 def test_swapped_files_are_not_read_as_the_other_seed_set(tmp_path: Path) -> None:
@@ -121,8 +144,8 @@ def test_swapped_files_are_not_read_as_the_other_seed_set(tmp_path: Path) -> Non
     text = R.generate(held, dev, PLAN)  # each file holds the other set's seeds
     assert _table_row(text, "zdt1", "mobo")[1:3] == ["not run yet", "0"]
     assert _table_row(text, "zdt1", "mobo")[4:6] == ["not run yet", "0"]
-    assert "80 rows of seeds outside 100-104" in text
-    assert "12 rows of seeds outside 0-9" in text
+    assert "80 rows of seeds outside 100-109" in text
+    assert "22 rows of seeds outside 0-9" in text
 
 
 def test_a_missing_heldout_file_means_not_run_yet(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 import paper.before_after as before_after
 import paper.figures as figures
 from benchmarks.compare import append_rows, read_rows
-from benchmarks.compare_report import Verdict
+from benchmarks.compare_report import Coverage, Verdict
 from benchmarks.wall_time import run_wall_time
 from distill.task import STUDY_OPTIONS
 from mobo.space import Float, Space
@@ -229,10 +229,12 @@ def test_the_peer_section_sets_the_heldout_seeds_beside_the_development_ones(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = _copy_results(tmp_path)
     # held-out: mobo loses to BoTorch on zdt1 (it wins on the development seeds), Sobol has
-    # two of the five seeds, every other cell has no run
+    # two of the ten seeds, every other cell has no run
     held = tmp_path / "heldout.csv"
-    append_rows(held, _heldout_rows("zdt1", "mobo", [0.1, 0.2, 0.3, 0.4, 0.5])
-                + _heldout_rows("zdt1", "botorch", [-0.5, -0.4, -0.3, -0.2, -0.1])
+    append_rows(held, _heldout_rows("zdt1", "mobo", [0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5,
+                                                  0.5])
+                + _heldout_rows("zdt1", "botorch", [-0.5, -0.5, -0.4, -0.4, -0.3, -0.3, -0.2,
+                                                    -0.2, -0.1, -0.1])
                 + _heldout_rows("zdt1", "sobol", [2.0, 2.2]))
     paper = tmp_path / "p.md"
     assert figures.main(["--results", str(results), "--heldout", str(held), "--paper",
@@ -241,15 +243,15 @@ def test_the_peer_section_sets_the_heldout_seeds_beside_the_development_ones(
     dev = [r["log10_gap"] for r in read_rows(RESULTS / "compare.csv")
            if (r["problem"], r["method"], r["n_evals"]) == ("zdt1", "mobo", 100)]
     med, q25, q75 = (np.percentile(dev, q) for q in (50, 25, 75))
-    assert (f"| zdt1 | mobo (exact EHVI) | 0.300 [0.200, 0.400] | 5 |  | "
+    assert (f"| zdt1 | mobo (exact EHVI) | 0.300 [0.200, 0.400] | 10 |  | "
             f"{med:.3f} [{q25:.3f}, {q75:.3f}] | {len(dev)} |  |") in text
     row = next(ln for ln in text.splitlines() if ln.startswith("|  | BoTorch qLogNEHVI |")
                and "-0.300 [-0.400, -0.200]" in ln)
     assert float(row.split("|")[5]) > 0.9  # mobo's held-out gaps are the higher ones
-    assert "Seeds 0-9 are development seeds" in text and "Seeds 100-104 are held out" in text
+    assert "Seeds 0-9 are development seeds" in text and "Seeds 100-109 are held out" in text
     flat = " ".join(text.split())
     assert "The held-out rerun is partial" in flat
-    assert "Fewer seeds so far: zdt1 Sobol with 2 of 5." in flat
+    assert "Fewer seeds so far: 2 of 10 (seeds 100, 101) in zdt1 (Sobol)." in flat
     assert "No run yet: branincurrin (every method); zdt1 (Optuna TPE, Optuna GPSampler and " \
            "Optuna NSGA-II);" in flat
     assert "- zdt1 against BoTorch qLogNEHVI: met on the development seeds" in text
@@ -258,6 +260,19 @@ def test_the_peer_section_sets_the_heldout_seeds_beside_the_development_ones(
             "than BoTorch qLogNEHVI's (0.300 vs -0.300, one-sided Mann-Whitney p = ") in flat
     assert "- zdt1: held-out seeds: worse than BoTorch qLogNEHVI (0.300 vs -0.300" in text
     assert "- c2dtlz2: held-out seeds: not judged yet (no runs of mobo)" in text
+
+
+def test_a_partial_rerun_says_how_far_it_has_got() -> None:
+    cells = [("zdt1", "mobo"), ("zdt1", "botorch"), ("dtlz2", "mobo")]
+    seeds = list(range(100, 108))
+    # every cell with the same seeds: those seeds
+    assert figures._partial_words(Coverage([], [(c, seeds) for c in cells], []), 10) == \
+        "8 of its 10 seeds (100-107) in every cell"
+    # cells at different stages, or some complete or missing: the complete cells
+    mixed = Coverage([], [(cells[0], seeds), (cells[1], seeds[:5])], [cells[2]])
+    assert figures._partial_words(mixed, 10) == "0 of 3 cells complete"
+    done = Coverage([cells[0]], [(cells[1], seeds)], [])
+    assert figures._partial_words(done, 10) == "1 of 2 cells complete"
 
 
 def test_kernel_speed_reads_a_csv_when_it_has_the_columns(tmp_path: Path) -> None:
