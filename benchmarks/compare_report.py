@@ -13,8 +13,9 @@ For every problem and method the report gives the median [25th, 75th percentile]
 hypervolume gap after the budget, the number of seeds, and the one-sided Mann-Whitney p of
 mobo's gaps being lower than the method's, for each seed set; then the targets' verdicts
 (mobo against each peer) per seed set, the verdicts that differ between the two, which
-held-out cells are missing or have fewer seeds than planned, and the wall time per run.
-A verdict needs both cells: where either is empty it is "not judged".
+the same verdicts after the earlier checkpoints (25 and 50 evaluations: the count met and
+the misses), which held-out cells are missing or have fewer seeds than planned, and the
+wall time per run. A verdict needs both cells: where either is empty it is "not judged".
 
 The held-out file is appended to run by run while its command runs (days), so it is read
 as git's index holds it (:func:`staged_text`: the version staged or committed), not as it
@@ -47,6 +48,7 @@ import numpy as np
 from benchmarks.compare import (
     METHODS,
     RESULTS_DIR,
+    checkpoints,
     mann_whitney_p,
     parse_args,
     parse_row,
@@ -416,6 +418,41 @@ def _difference_section(pairs: Sequence[tuple[Verdict, Verdict]], n_both: int) -
                       "differ.", ""]
 
 
+def early_seed_sets(held_rows: Sequence[Mapping[str, Any]], dev_rows: Sequence[Mapping[str, Any]],
+                    held: SeedSet, dev: SeedSet, plan: Plan
+                    ) -> list[tuple[int, SeedSet, SeedSet]]:
+    """(checkpoint, held-out, development) for each scored checkpoint before the budget
+    (:func:`benchmarks.compare.checkpoints`): the gaps after that many evaluations."""
+    return [(c, seed_set(held.name, held.seeds, held.source, held_rows, c),
+             seed_set(dev.name, dev.seeds, dev.source, dev_rows, c))
+            for c in checkpoints(plan.budget) if c != plan.budget]
+
+
+def _early_section(early: Sequence[tuple[int, SeedSet, SeedSet]], plan: Plan) -> list[str]:
+    """The targets judged after each earlier checkpoint, per seed set: the count met and
+    every miss."""
+    if not early:
+        return []
+    counts = join([str(c) for c, _, _ in early])
+    out = ["## Verdicts at the earlier checkpoints", "",
+           f"The same targets judged after {counts} evaluations, each seed set on its own "
+           "(the runs are the same; only the misses are listed).", ""]
+    for c, *sets in early:
+        out += [f"### After {c} evaluations", ""]
+        for s in sets:
+            found = verdicts(s, plan)
+            judged = [v for v in found if v.judged]
+            if not judged:
+                out.append(f"- {s.name} seeds {span(s.seeds)}: no verdict judged yet")
+                continue
+            missed = [f"{v.problem} {verdict_text(v)}" for v in judged if v.outcome != "met"]
+            out.append(f"- {s.name} seeds {span(s.seeds)}: met {len(judged) - len(missed)} "
+                       f"of the {len(judged)} judged"
+                       + (f"; missed: {'; '.join(missed)}" if missed else ""))
+        out.append("")
+    return out
+
+
 def _wall_table(times: Mapping[Cell, list[float]], plan: Plan) -> list[str]:
     out = ["| problem | " + " | ".join(plan.methods) + " |",
            "|---|" + "---:|" * len(plan.methods)]
@@ -430,8 +467,10 @@ def _wall_table(times: Mapping[Cell, list[float]], plan: Plan) -> list[str]:
 
 
 def report(heldout: SeedSet, development: SeedSet, plan: Plan,
-           walls: Sequence[tuple[SeedSet, Mapping[Cell, list[float]]]] = ()) -> str:
-    """The markdown report: held-out seeds first, development seeds beside them."""
+           walls: Sequence[tuple[SeedSet, Mapping[Cell, list[float]]]] = (),
+           early: Sequence[tuple[int, SeedSet, SeedSet]] = ()) -> str:
+    """The markdown report: held-out seeds first, development seeds beside them; the
+    verdicts after the ``early`` checkpoints (:func:`early_seed_sets`) after the budget's."""
     sets = (heldout, development)
     cov = coverage(heldout, plan)
     held_v, dev_v = verdicts(heldout, plan), verdicts(development, plan)
@@ -464,6 +503,7 @@ def report(heldout: SeedSet, development: SeedSet, plan: Plan,
                             f"Verdicts on development seeds {span(development.seeds)} "
                             "(mobo's defaults were chosen on them)")
     out += _difference_section(pairs, n_both)
+    out += _early_section(early, plan)
     out += [f"## Coverage of the held-out run (seeds {span(heldout.seeds)})", "",
             f"Planned: {len(plan.problems)} problems x {len(plan.methods)} methods x "
             f"{len(heldout.seeds)} seeds, written by `{HELDOUT_COMMAND}`. A verdict with an "
@@ -521,7 +561,7 @@ def generate(development: Path = DEVELOPMENT, heldout: Path | None = None,
     held, dev, held_rows, dev_rows = load(development, heldout, plan)
     walls = [(held, wall_times(held_rows, held.seeds, plan.budget)),
              (dev, wall_times(dev_rows, dev.seeds, plan.budget))]
-    return report(held, dev, plan, walls)
+    return report(held, dev, plan, walls, early_seed_sets(held_rows, dev_rows, held, dev, plan))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -847,6 +847,35 @@ def _differ_words(held: Sequence[peers_report.Verdict],
     return "\n".join(lines)
 
 
+def _early_words(runs: PeerRuns) -> str:
+    """A paragraph: the targets judged after each checkpoint before the budget, per seed
+    set, with the problems and peers of the misses (benchmarks.compare_report's section)."""
+    early = peers_report.early_seed_sets(runs.heldout_rows, runs.development_rows,
+                                         runs.heldout, runs.development, runs.plan)
+    if not early:
+        return ""
+    parts = []
+    for c, *sets in early:
+        said = []
+        for s in sets:
+            judged = [v for v in peers_report.verdicts(s, runs.plan) if v.judged]
+            if not judged:
+                continue
+            missed: dict[str, list[str]] = {}
+            for v in judged:
+                if v.outcome != "met":
+                    missed.setdefault(v.problem, []).append(METHOD_NAMES.get(v.peer, v.peer))
+            where = "; ".join(f"{p} against {_join(ms)}" for p, ms in missed.items())
+            said.append(f"on the {s.name} seeds {len(judged) - sum(map(len, missed.values()))}"
+                        f" of {len(judged)}" + (f" (missed: {where})" if where else ""))
+        if said:
+            parts.append(f"after {c} evaluations, {'; '.join(said)}")
+    if not parts:
+        return ""
+    return ("The same targets after the earlier checkpoints (`results/compare.md`, Verdicts at "
+            "the earlier checkpoints) are met " + "; ".join(parts) + ".")
+
+
 def _partial_words(cov: peers_report.Coverage, n: int) -> str:
     """How far a partial held-out rerun of ``n`` seeds per cell has got, in a few words:
     the seeds every cell has where they all have the same, else the complete cells."""
@@ -946,6 +975,7 @@ def _peers_section(runs: PeerRuns, missed: list[str]
         "peers_table": _peer_table(runs),
         "peers_verdicts": "\n".join(lines),
         "peers_differ": _differ_words(held_v, dev_v),
+        "peers_early": _early_words(runs),
         "peers_targets_met": _met_words(dev_v),
         "peers_heldout_targets_met": _met_words(held_v),
         "peers_heldout_summary": held_summary,

@@ -139,6 +139,30 @@ def test_partial_cells_are_grouped_by_the_seeds_they_have(tmp_path: Path) -> Non
     assert "- partial, 8 of 10 seeds (100-107): 8 cells: every cell" in cov_all
 
 
+def test_the_earlier_checkpoints_are_judged_and_their_misses_listed(tmp_path: Path) -> None:
+    dev, held = _synthetic(tmp_path)
+    # held-out zdt1 after 25 evaluations (the rows carry the gap + 7.5 there): mobo
+    # between BoTorch (7.2) and Sobol (9.6)
+    rows = list(C.read_rows(held))
+    for r in rows:
+        if (r["method"], r["n_evals"]) == ("mobo", 25):
+            r["log10_gap"] = 8.0
+    text = R.generate(dev, _write(tmp_path / "h25.csv", rows), PLAN)
+    early = text[text.index("## Verdicts at the earlier checkpoints"):]
+    early = early[:early.index("\n## ")]
+    after25 = early[early.index("### After 25 evaluations"):early.index("### After 50")]
+    assert "- held-out seeds 100-109: met 1 of the 2 judged; missed: zdt1 vs botorch: " \
+           "MISSED (8.000 vs 7.200; n 10 and 10; p = " in after25
+    assert "vs sobol" not in after25  # 8.0 < 9.6: met, and only misses are listed
+    assert "- development seeds 0-9: met 6 of the 6 judged\n" in after25
+    after50 = early[early.index("### After 50 evaluations"):]
+    assert "- held-out seeds 100-109: met 1 of the 2 judged; missed: zdt1 vs botorch" \
+        in after50
+    # the budget's verdicts are those of the budget's rows alone
+    held_line = _line(text, "- zdt1:", "## Verdicts on held-out")
+    assert "vs sobol: met (0.300 vs 2.100; n 10 and 2;" in held_line
+
+
 def test_swapped_files_are_not_read_as_the_other_seed_set(tmp_path: Path) -> None:
     dev, held = _synthetic(tmp_path)
     text = R.generate(held, dev, PLAN)  # each file holds the other set's seeds
