@@ -318,7 +318,7 @@ def partial_groups(cov: Coverage) -> list[tuple[list[int], list[Cell]]]:
 
 def by_problem(cells: Sequence[Cell], plan: Plan,
                names: Mapping[str, str] | None = None) -> dict[str, str]:
-    """{problem: its methods among ``cells``, or "every method"} in the plan's order, the
+    """{problem: its methods among ``cells``, or "every method"} in the order of ``cells``, the
     methods named by ``names`` where given."""
     names = names or {}
     found: dict[str, list[str]] = {}
@@ -428,6 +428,12 @@ def early_seed_sets(held_rows: Sequence[Mapping[str, Any]], dev_rows: Sequence[M
             for c in checkpoints(plan.budget) if c != plan.budget]
 
 
+def judged_and_missed(s: SeedSet, plan: Plan) -> tuple[list[Verdict], list[Verdict]]:
+    """The judged verdicts of ``s`` and, among them, the missed ones."""
+    judged = [v for v in verdicts(s, plan) if v.judged]
+    return judged, [v for v in judged if v.outcome != "met"]
+
+
 def _early_section(early: Sequence[tuple[int, SeedSet, SeedSet]], plan: Plan) -> list[str]:
     """The targets judged after each earlier checkpoint, per seed set: the count met and
     every miss."""
@@ -440,15 +446,14 @@ def _early_section(early: Sequence[tuple[int, SeedSet, SeedSet]], plan: Plan) ->
     for c, *sets in early:
         out += [f"### After {c} evaluations", ""]
         for s in sets:
-            found = verdicts(s, plan)
-            judged = [v for v in found if v.judged]
+            judged, missed = judged_and_missed(s, plan)
             if not judged:
                 out.append(f"- {s.name} seeds {span(s.seeds)}: no verdict judged yet")
                 continue
-            missed = [f"{v.problem} {verdict_text(v)}" for v in judged if v.outcome != "met"]
+            words = [f"{v.problem} {verdict_text(v)}" for v in missed]
             out.append(f"- {s.name} seeds {span(s.seeds)}: met {len(judged) - len(missed)} "
                        f"of the {len(judged)} judged"
-                       + (f"; missed: {'; '.join(missed)}" if missed else ""))
+                       + (f"; missed: {'; '.join(words)}" if words else ""))
         out.append("")
     return out
 

@@ -858,16 +858,15 @@ def _early_words(runs: PeerRuns) -> str:
     for c, *sets in early:
         said = []
         for s in sets:
-            judged = [v for v in peers_report.verdicts(s, runs.plan) if v.judged]
+            judged, missed = peers_report.judged_and_missed(s, runs.plan)
             if not judged:
                 continue
-            missed: dict[str, list[str]] = {}
-            for v in judged:
-                if v.outcome != "met":
-                    missed.setdefault(v.problem, []).append(METHOD_NAMES.get(v.peer, v.peer))
-            where = "; ".join(f"{p} against {_join(ms)}" for p, ms in missed.items())
-            said.append(f"on the {s.name} seeds {len(judged) - sum(map(len, missed.values()))}"
-                        f" of {len(judged)}" + (f" (missed: {where})" if where else ""))
+            peers: dict[str, list[str]] = {}
+            for v in missed:
+                peers.setdefault(v.problem, []).append(METHOD_NAMES.get(v.peer, v.peer))
+            where = "; ".join(f"{p} against {_join(ms)}" for p, ms in peers.items())
+            said.append(f"on the {s.name} seeds {len(judged) - len(missed)} of {len(judged)}"
+                        + (f" (missed: {where})" if where else ""))
         if said:
             parts.append(f"after {c} evaluations, {'; '.join(said)}")
     if not parts:
