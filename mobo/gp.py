@@ -407,9 +407,9 @@ def _cholesky_lapack(K: np.ndarray, jitter: bool = True) -> np.ndarray:
             raise np.linalg.LinAlgError("kernel matrix is not positive definite")
         if info != 0:
             scale = max(float(np.mean(np.diag(Kj))), 1e-12)
-            for jitter in _JITTERS:
+            for eps in _JITTERS:
                 c, info = scipy.linalg.lapack.dpotrf(
-                    Kj + jitter * scale * np.eye(len(Kj)), lower=1)
+                    Kj + eps * scale * np.eye(len(Kj)), lower=1)
                 if info == 0:
                     break
             else:
