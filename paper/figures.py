@@ -877,12 +877,20 @@ def _early_words(runs: PeerRuns) -> str:
 
 def _partial_words(cov: peers_report.Coverage, n: int) -> str:
     """How far a partial held-out rerun of ``n`` seeds per cell has got, in a few words:
-    the seeds every cell has where they all have the same, else the complete cells."""
+    the seeds every cell has where they all have the same, else the complete cells, how
+    many seeds the others have and how many have none."""
     groups = peers_report.partial_groups(cov)
     if not cov.complete and not cov.missing and len(groups) == 1:
         got = groups[0][0]
         return f"{len(got)} of its {n} seeds ({peers_report.span(got)}) in every cell"
-    return f"{len(cov.complete)} of {cov.n_cells} cells complete"
+    words = [f"{len(cov.complete)} of {cov.n_cells} cells complete"]
+    if cov.partial:
+        counts = sorted({len(got) for _, got in cov.partial})
+        have = (str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
+        words.append(f"{len(cov.partial)} with {have} of {n} seeds")
+    if cov.missing:
+        words.append(f"{len(cov.missing)} not run yet")
+    return ", ".join(words)
 
 
 def _heldout_coverage(runs: PeerRuns) -> dict[str, str]:

@@ -271,11 +271,13 @@ def test_a_partial_rerun_says_how_far_it_has_got() -> None:
     # every cell with the same seeds: those seeds
     assert figures._partial_words(Coverage([], [(c, seeds) for c in cells], []), 10) == \
         "8 of its 10 seeds (100-107) in every cell"
-    # cells at different stages, or some complete or missing: the complete cells
+    # cells at different stages, or some complete or missing: the complete cells, how many
+    # seeds the others have, how many have none
     mixed = Coverage([], [(cells[0], seeds), (cells[1], seeds[:5])], [cells[2]])
-    assert figures._partial_words(mixed, 10) == "0 of 3 cells complete"
+    assert figures._partial_words(mixed, 10) == \
+        "0 of 3 cells complete, 2 with 5 to 8 of 10 seeds, 1 not run yet"
     done = Coverage([cells[0]], [(cells[1], seeds)], [])
-    assert figures._partial_words(done, 10) == "1 of 2 cells complete"
+    assert figures._partial_words(done, 10) == "1 of 2 cells complete, 1 with 8 of 10 seeds"
 
 
 def test_kernel_speed_reads_a_csv_when_it_has_the_columns(tmp_path: Path) -> None:
