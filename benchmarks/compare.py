@@ -35,6 +35,11 @@ that a re-run resumes from; a markdown table of median and interquartile range i
 written next to it (next to ``results/compare.csv``, the development seeds' file, the report
 of :mod:`benchmarks.compare_report` instead: held-out and development seeds side by side).
 
+A development variant of mobo (``--mobo-noisy``: the noisy mode's improvement over
+posterior samples of the observed front on every problem, or on none) is run on the
+development seeds into an output of its own (``--out results/compare_dev/NAME``); the defaults'
+records (``compare``, ``compare_heldout``) refuse it.
+
 Usage (from the repository root of a checkout; benchmarks is not installed)::
 
     python -m benchmarks.compare --problems branincurrin zdt1 --methods mobo botorch sobol \\
@@ -103,6 +108,8 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "sobol": (),
 }
 NSGA2_POPULATION = 20
+# the outputs in results/ that record mobo's defaults: a development variant never joins them
+RECORD_NAMES: tuple[str, ...] = ("compare", "compare_heldout")
 
 
 @dataclass
@@ -157,14 +164,17 @@ def run_sobol(problem: Problem, seed: int, budget: int) -> RunResult:
     return RunResult(X, np.full(budget, time.perf_counter() - t0))
 
 
-def run_mobo(problem: Problem, seed: int, budget: int) -> RunResult:
+def run_mobo(problem: Problem, seed: int, budget: int,
+             noisy: bool | None = None) -> RunResult:
+    """mobo's run; ``noisy`` None: noisy mode on the noisy problems only (the default a
+    user gets), else on (True) or off (False) whatever the problem."""
     objectives = [
         mobo.Objective(name, threshold=float(r))
         for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
     ]
     constraints = [mobo.Constraint(name, upper=0.0) for name in problem.constraint_names]
     study = mobo.Study(problem.space, objectives, constraints=constraints, seed=seed,
-                       noisy=problem.noise_std is not None)
+                       noisy=problem.noise_std is not None if noisy is None else noisy)
     X, times = [], []
     t0 = time.perf_counter()
     for _ in range(budget):
@@ -377,12 +387,17 @@ def score(problem: Problem, run: RunResult, budget: int,
 
 
 def run_one(
-    problem_name: str, method: str, seed: int, budget: int, threads: int = 1
+    problem_name: str, method: str, seed: int, budget: int, threads: int = 1,
+    mobo_noisy: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one method on one problem and seed and score it (this is a pool job)."""
+    """Run one method on one problem and seed and score it (this is a pool job);
+    ``mobo_noisy``: see :func:`run_mobo` (mobo only)."""
     torch.set_num_threads(threads)
     problem = get_problem(problem_name).with_noise_seed(seed)
-    run = RUNNERS[method](problem, seed, budget)
+    if method == "mobo":
+        run = run_mobo(problem, seed, budget, mobo_noisy)
+    else:
+        run = RUNNERS[method](problem, seed, budget)
     rows = score(problem, run, budget)
     for row in rows:
         row["method"] = method
@@ -586,7 +601,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="name of the outputs in results/ (default: compare -> "
         "compare.csv, compare.md), or a path without suffix",
     )
+    ap.add_argument(
+        "--mobo-noisy",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mobo's noisy mode on (--mobo-noisy) or off (--no-mobo-noisy) on every problem "
+        "(default: on the noisy problems only, as a user gets it); a development variant: "
+        "only with --methods mobo and an --out of its own",
+    )
     args = ap.parse_args(argv)
+    if args.mobo_noisy is not None:
+        if set(args.methods) != {"mobo"}:
+            ap.error("--mobo-noisy: a variant of mobo, only with --methods mobo")
+        if Path(args.out).with_suffix("").name in RECORD_NAMES and \
+                output_paths(args.out)[0].resolve().parent == RESULTS_DIR:
+            ap.error(f"--mobo-noisy: {args.out} is the record of mobo's defaults; "
+                     "give the variant an --out of its own")
     if args.budget < 1:
         ap.error(f"--budget: must be >= 1, got {args.budget}")
     if args.workers < 1:
@@ -655,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers == 1:
         for job in jobs:
             try:
-                rows = run_one(*job, args.budget, args.threads)
+                rows = run_one(*job, args.budget, args.threads, args.mobo_noisy)
             except Exception:
                 failures += 1
                 print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
@@ -663,7 +693,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             record(job, rows)
     else:
         with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(run_one, *job, args.budget, args.threads): job for job in jobs}
+            futures = {pool.submit(run_one, *job, args.budget, args.threads, args.mobo_noisy): job
+                       for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:

@@ -136,6 +136,39 @@ def test_bad_arguments_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert e.value.code == 2
 
 
+def test_a_mobo_variant_is_refused_beside_peers_and_in_the_records(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for argv in (["--mobo-noisy", "--methods", "mobo", "sobol", "--out", str(tmp_path / "v")],
+                 ["--mobo-noisy", "--out", str(tmp_path / "v")],  # every method by default
+                 ["--no-mobo-noisy", "--methods", "mobo", "--out", "compare"],
+                 ["--mobo-noisy", "--methods", "mobo", "--out", "compare_heldout"],
+                 ["--mobo-noisy", "--methods", "mobo", "--out",
+                  str(C.RESULTS_DIR / "compare")]):
+        with pytest.raises(SystemExit) as e:
+            C.parse_args(argv)
+        assert e.value.code == 2
+    args = C.parse_args(["--mobo-noisy", "--methods", "mobo", "--out", str(tmp_path / "v")])
+    assert args.mobo_noisy is True
+    assert C.parse_args(["--out", str(tmp_path / "d")]).mobo_noisy is None
+
+
+def test_the_noisy_variant_reaches_the_study(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[bool] = []
+    original = mobo.Study.__init__
+
+    def spy(self, *a, **kw):  # type: ignore[no-untyped-def]
+        made.append(kw["noisy"])
+        original(self, *a, **kw)
+
+    monkeypatch.setattr(mobo.Study, "__init__", spy)
+    clean, noisy = get_problem("branincurrin"), get_problem("branincurrin_noisy")
+    for prob, flag in ((clean, None), (noisy, None), (clean, True), (noisy, False)):
+        C.run_mobo(prob, seed=0, budget=2, noisy=flag)
+    # by default as the problem says; the variant overrides it either way
+    assert made == [False, True, True, False]
+    rows = C.run_one("branincurrin", "mobo", 0, 2, mobo_noisy=True)
+    assert made[-1] is True and rows[-1]["method"] == "mobo"
+
+
 def test_markdown_verdicts() -> None:
     def rows(method: str, gaps: list[float]) -> list[dict]:
         return [
