@@ -36,7 +36,8 @@ written next to it (next to ``results/compare.csv``, the development seeds' file
 of :mod:`benchmarks.compare_report` instead: held-out and development seeds side by side).
 
 A development variant of mobo (``--mobo-noisy``: the noisy mode's improvement over
-posterior samples of the observed front on every problem, or on none) is run on the
+posterior samples of the observed front on every problem, or on none;
+``--mobo-front-samples``: how many samples) is run on the
 development seeds into an output of its own (``--out results/compare_dev/NAME``); the defaults'
 records (``compare``, ``compare_heldout``) refuse it.
 
@@ -165,16 +166,19 @@ def run_sobol(problem: Problem, seed: int, budget: int) -> RunResult:
 
 
 def run_mobo(problem: Problem, seed: int, budget: int,
-             noisy: bool | None = None) -> RunResult:
+             noisy: bool | None = None, front_samples: int | None = None) -> RunResult:
     """mobo's run; ``noisy`` None: noisy mode on the noisy problems only (the default a
-    user gets), else on (True) or off (False) whatever the problem."""
+    user gets), else on (True) or off (False) whatever the problem; ``front_samples``: the
+    proposer's posterior samples of the front in noisy mode (None: its default)."""
     objectives = [
         mobo.Objective(name, threshold=float(r))
         for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
     ]
     constraints = [mobo.Constraint(name, upper=0.0) for name in problem.constraint_names]
     study = mobo.Study(problem.space, objectives, constraints=constraints, seed=seed,
-                       noisy=problem.noise_std is not None if noisy is None else noisy)
+                       noisy=problem.noise_std is not None if noisy is None else noisy,
+                       proposer_options=None if front_samples is None else
+                       {"n_front_samples": front_samples})
     X, times = [], []
     t0 = time.perf_counter()
     for _ in range(budget):
@@ -388,14 +392,14 @@ def score(problem: Problem, run: RunResult, budget: int,
 
 def run_one(
     problem_name: str, method: str, seed: int, budget: int, threads: int = 1,
-    mobo_noisy: bool | None = None,
+    mobo_noisy: bool | None = None, mobo_front_samples: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run one method on one problem and seed and score it (this is a pool job);
-    ``mobo_noisy``: see :func:`run_mobo` (mobo only)."""
+    ``mobo_noisy``, ``mobo_front_samples``: see :func:`run_mobo` (mobo only)."""
     torch.set_num_threads(threads)
     problem = get_problem(problem_name).with_noise_seed(seed)
     if method == "mobo":
-        run = run_mobo(problem, seed, budget, mobo_noisy)
+        run = run_mobo(problem, seed, budget, mobo_noisy, mobo_front_samples)
     else:
         run = RUNNERS[method](problem, seed, budget)
     rows = score(problem, run, budget)
@@ -609,7 +613,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(default: on the noisy problems only, as a user gets it); a development variant: "
         "only with --methods mobo and an --out of its own",
     )
+    ap.add_argument(
+        "--mobo-front-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --mobo-noisy: the posterior samples of the front mobo's noisy mode "
+        "averages over (default: the proposer's)",
+    )
     args = ap.parse_args(argv)
+    if args.mobo_front_samples is not None:
+        if args.mobo_noisy is not True:
+            ap.error("--mobo-front-samples: a setting of noisy mode, only with --mobo-noisy")
+        if args.mobo_front_samples < 1:
+            ap.error(f"--mobo-front-samples: must be >= 1, got {args.mobo_front_samples}")
     if args.mobo_noisy is not None:
         if set(args.methods) != {"mobo"}:
             ap.error("--mobo-noisy: a variant of mobo, only with --methods mobo")
@@ -685,7 +702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers == 1:
         for job in jobs:
             try:
-                rows = run_one(*job, args.budget, args.threads, args.mobo_noisy)
+                rows = run_one(*job, args.budget, args.threads, args.mobo_noisy,
+                               args.mobo_front_samples)
             except Exception:
                 failures += 1
                 print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
@@ -693,8 +711,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             record(job, rows)
     else:
         with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(run_one, *job, args.budget, args.threads, args.mobo_noisy): job
-                       for job in jobs}
+            futures = {pool.submit(run_one, *job, args.budget, args.threads, args.mobo_noisy,
+                                   args.mobo_front_samples): job for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:

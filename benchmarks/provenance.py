@@ -460,6 +460,15 @@ def compare_groups(path: Path, root: Path = ROOT, kind: str = "compare",
     return [_group(rel, covers(kind, m), m, r.values(), root) for m, r in sorted(runs.items())]
 
 
+def compare_paths(results: Path, tracked: set[str], root: Path = ROOT) -> list[Path]:
+    """The toy comparison's CSVs under ``results`` whose paths (relative to ``root``) are in
+    ``tracked``: the development and held-out records, then the development variants of
+    mobo (``compare_dev/*.csv``, :mod:`benchmarks.compare_variants`)."""
+    paths = [results / "compare.csv", results / "compare_heldout.csv",
+             *sorted((results / "compare_dev").glob("*.csv"))]
+    return [p for p in paths if relative(p, root) in tracked]
+
+
 def fit_subset_paths(results: Path, tracked: set[str], root: Path = ROOT) -> list[Path]:
     """The :mod:`benchmarks.fit_subset` CSVs under ``results`` whose paths (relative to
     ``root``) are in ``tracked``: every ``fit_subset*.csv``."""
@@ -548,9 +557,8 @@ def all_groups(root: Path = ROOT) -> list[Group]:
     listed = git("ls-files", "--", "results", root=root)
     tracked = set(listed.splitlines()) if listed else set()
     groups: list[Group] = []
-    for name in ("compare.csv", "compare_heldout.csv"):
-        if relative(results / name, root) in tracked:
-            groups += compare_groups(results / name, root)
+    for path in compare_paths(results, tracked, root):
+        groups += compare_groups(path, root)
     if relative(results / "speed.csv", root) in tracked:
         groups += compare_groups(results / "speed.csv", root, "speed",
                                  ("problem", "n_obs", "seed"))

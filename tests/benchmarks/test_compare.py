@@ -142,7 +142,13 @@ def test_a_mobo_variant_is_refused_beside_peers_and_in_the_records(tmp_path) -> 
                  ["--no-mobo-noisy", "--methods", "mobo", "--out", "compare"],
                  ["--mobo-noisy", "--methods", "mobo", "--out", "compare_heldout"],
                  ["--mobo-noisy", "--methods", "mobo", "--out",
-                  str(C.RESULTS_DIR / "compare")]):
+                  str(C.RESULTS_DIR / "compare")],
+                 # front samples: a setting of noisy mode, positive
+                 ["--methods", "mobo", "--mobo-front-samples", "8", "--out", str(tmp_path / "v")],
+                 ["--no-mobo-noisy", "--methods", "mobo", "--mobo-front-samples", "8", "--out",
+                  str(tmp_path / "v")],
+                 ["--mobo-noisy", "--methods", "mobo", "--mobo-front-samples", "0", "--out",
+                  str(tmp_path / "v")]):
         with pytest.raises(SystemExit) as e:
             C.parse_args(argv)
         assert e.value.code == 2
@@ -153,10 +159,12 @@ def test_a_mobo_variant_is_refused_beside_peers_and_in_the_records(tmp_path) -> 
 
 def test_the_noisy_variant_reaches_the_study(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[bool] = []
+    options: list[object] = []
     original = mobo.Study.__init__
 
     def spy(self, *a, **kw):  # type: ignore[no-untyped-def]
         made.append(kw["noisy"])
+        options.append(kw["proposer_options"])
         original(self, *a, **kw)
 
     monkeypatch.setattr(mobo.Study, "__init__", spy)
@@ -165,8 +173,10 @@ def test_the_noisy_variant_reaches_the_study(monkeypatch: pytest.MonkeyPatch) ->
         C.run_mobo(prob, seed=0, budget=2, noisy=flag)
     # by default as the problem says; the variant overrides it either way
     assert made == [False, True, True, False]
-    rows = C.run_one("branincurrin", "mobo", 0, 2, mobo_noisy=True)
+    assert options == [None] * 4  # the proposer's own number of front samples
+    rows = C.run_one("branincurrin", "mobo", 0, 2, mobo_noisy=True, mobo_front_samples=8)
     assert made[-1] is True and rows[-1]["method"] == "mobo"
+    assert options[-1] == {"n_front_samples": 8}
 
 
 def test_markdown_verdicts() -> None:

@@ -400,6 +400,18 @@ def test_command_line_quotes_the_arguments_as_a_shell_takes_them(
     assert P.command_line("benchmarks.y", []) == "python -m benchmarks.y"
 
 
+def test_the_toy_comparisons_csvs_are_the_records_and_the_tracked_variants(repo: Path) -> None:
+    results = repo / "results"
+    (results / "compare_dev").mkdir(parents=True)
+    for rel in ("compare.csv", "compare_heldout.csv", "compare_dev/noisy.csv",
+                "compare_dev/untracked.csv", "other.csv"):
+        (results / rel).write_text("problem,method,seed,n_evals,commit\n")
+    tracked = {"results/compare.csv", "results/compare_dev/noisy.csv", "results/other.csv"}
+    assert P.compare_paths(results, tracked, repo) == [results / "compare.csv",
+                                                       results / "compare_dev" / "noisy.csv"]
+    assert P.compare_paths(results, set(), repo) == []
+
+
 def test_fit_subset_runs_are_grouped_by_variant_and_depend_on_mobo(repo: Path) -> None:
     old = _git(repo, "rev-parse", "HEAD")
     new = _commit(repo, "mobo/acquisition.py", "changed\n")
