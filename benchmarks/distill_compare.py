@@ -439,14 +439,14 @@ def records(out_dir: Path, method: str, seed: int) -> list[dict[str, Any]]:
 def run_mobo(box: Blackbox, seed: int, budget: int, path: Path, on_trial: OnTrial,
              options: Mapping[str, Any] | None = None) -> None:
     """mobo's run, with the task's recommended study settings updated by ``options``
-    (``warp``, ``threshold_model``, ``trust_region``, ``explore``: development runs of a
-    setting)."""
+    (``warp``, ``threshold_model``, ``trust_region``, ``explore``, ``noisy``,
+    ``proposer_options``: development runs of a setting)."""
     resuming = path.is_file() and path.stat().st_size > 0
     # resumed like python -m mobo.run: the journal's design size
     n_initial = None if resuming else default_n_initial(box.space.dim, budget)
-    settings = {**box.study_options, **(options or {})}
+    settings = {"noisy": box.noisy, **box.study_options, **(options or {})}
     study = Study(box.space, list(box.objectives), storage=path, seed=seed,
-                  noisy=box.noisy, n_initial=n_initial, **settings)
+                  n_initial=n_initial, **settings)
     with study:
         def callback(s: Study, t: Trial) -> None:
             k = sum(u.status in ("completed", "failed") for u in s.trials
@@ -1040,6 +1040,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="mobo's exploration share (Study(explore=...); 0 or none: off; "
                     "default: the task's recommendation); for development runs, in their "
                     "own --out-dir")
+    ap.add_argument("--mobo-noisy", action=argparse.BooleanOptionalAction, default=None,
+                    help="mobo's noisy mode (Study(noisy=...): EHVI over posterior samples "
+                    "of the observed front; default: the task's); for development runs, in "
+                    "their own --out-dir")
+    ap.add_argument("--mobo-front-samples", type=int, default=None, metavar="N",
+                    help="with --mobo-noisy: the posterior samples of the front it averages "
+                    "over (default: the proposer's)")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -1063,13 +1070,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ap.error(f"--threads: must be >= 1, got {args.threads}")
     if any(s < 0 for s in args.seeds):
         ap.error("--seeds: must be >= 0")
+    if args.mobo_front_samples is not None:
+        if args.mobo_noisy is not True:
+            ap.error("--mobo-front-samples: a setting of noisy mode, only with --mobo-noisy")
+        if args.mobo_front_samples < 1:
+            ap.error(f"--mobo-front-samples: must be >= 1, got {args.mobo_front_samples}")
     return args
 
 
 def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The mobo settings given on the command line (the others stay the task's)."""
-    return flag_overrides(args.mobo_warp, args.mobo_threshold_model, args.mobo_trust_region,
-                          args.mobo_explore)
+    out = flag_overrides(args.mobo_warp, args.mobo_threshold_model, args.mobo_trust_region,
+                         args.mobo_explore)
+    if args.mobo_noisy is not None:
+        out["noisy"] = args.mobo_noisy
+    if args.mobo_front_samples is not None:
+        out["proposer_options"] = {"n_front_samples": args.mobo_front_samples}
+    return out
 
 
 def _limit_threads(n: int) -> None:

@@ -16,8 +16,9 @@ is its *leader*: the seed's other runs start only once the leader has recorded a
 post-initial trial, or has ended.
 
 mobo's settings (``--mobo-trust-region``, ``--mobo-explore``, ``--mobo-warp``,
-``--mobo-threshold-model``) and ``--eval-cache`` are handed to every run as given, for
-development runs in their own ``--out-dir``; they are checked before any run starts.
+``--mobo-threshold-model``, ``--mobo-noisy``, ``--mobo-front-samples``) and ``--eval-cache``
+are handed to every run as given, for development runs in their own ``--out-dir``; they
+are checked before any run starts.
 
 Usage (from the repository root of a checkout)::
 
@@ -61,7 +62,8 @@ from benchmarks.distill_compare import (
 from mobo.run import explore_arg, trust_region_arg
 
 # the sequential command's options each run is given as they are
-_FORWARDED = ("--mobo-trust-region", "--mobo-explore", "--mobo-warp", "--eval-cache")
+_FORWARDED = ("--mobo-trust-region", "--mobo-explore", "--mobo-warp", "--mobo-front-samples",
+              "--eval-cache")
 
 Job = tuple[str, int]  # (method, seed)
 
@@ -227,11 +229,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-threshold-model", action=argparse.BooleanOptionalAction,
                     default=None, help="mobo's threshold model, for every run (as "
                     "benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-noisy", action=argparse.BooleanOptionalAction, default=None,
+                    help="mobo's noisy mode, for every run (as benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-front-samples", type=int, default=None, metavar="N",
+                    help="with --mobo-noisy: its posterior samples of the front, for every "
+                    "run (as benchmarks.distill_compare's)")
     ap.add_argument("--eval-cache", metavar="PATH", default=None,
                     help="the evaluation cache every run shares (default <out-dir>/"
                     "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
                     "initial designs are then not trained again")
     args = ap.parse_args(argv)
+    if args.mobo_front_samples is not None and (args.mobo_noisy is not True
+                                                or args.mobo_front_samples < 1):
+        ap.error("--mobo-front-samples: a positive number, only with --mobo-noisy, got "
+                 f"{args.mobo_front_samples}")
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.threads < 1:
@@ -275,15 +286,16 @@ def _explore(text: str) -> str:
 
 def forwarded(args: argparse.Namespace) -> list[str]:
     """The options every run is given as they are (:data:`_FORWARDED`, and the threshold
-    model's on/off flag), in a fixed order."""
+    model's and noisy mode's on/off flags), in a fixed order."""
     out: list[str] = []
     for flag in _FORWARDED:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             out += [flag, str(value)]
-    if args.mobo_threshold_model is not None:
-        out.append("--mobo-threshold-model" if args.mobo_threshold_model
-                   else "--no-mobo-threshold-model")
+    for name in ("threshold-model", "noisy"):
+        on = getattr(args, f"mobo_{name.replace('-', '_')}")
+        if on is not None:
+            out.append(f"--mobo-{name}" if on else f"--no-mobo-{name}")
     return out
 
 

@@ -275,6 +275,33 @@ def test_arguments() -> None:
         D.parse_args(["--budget", "0"])
     with pytest.raises(SystemExit):
         D.parse_args(["--methods", "nsga2"])
+    # noisy mode as a development setting, and its number of front samples with it only
+    assert D.mobo_overrides(args) == {}
+    noisy = D.parse_args(["--mobo-noisy", "--mobo-front-samples", "8"])
+    assert D.mobo_overrides(noisy) == {"noisy": True,
+                                       "proposer_options": {"n_front_samples": 8}}
+    assert D.mobo_overrides(D.parse_args(["--no-mobo-noisy"])) == {"noisy": False}
+    for bad in (["--mobo-front-samples", "8"], ["--no-mobo-noisy", "--mobo-front-samples", "8"],
+                ["--mobo-noisy", "--mobo-front-samples", "0"]):
+        with pytest.raises(SystemExit):
+            D.parse_args(bad)
+
+
+def test_a_noisy_mode_override_reaches_the_study(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[bool, object]] = []
+    original = D.Study.__init__
+
+    def spy(self, *a, **kw):  # type: ignore[no-untyped-def]
+        made.append((kw["noisy"], kw.get("proposer_options")))
+        original(self, *a, **kw)
+
+    monkeypatch.setattr(D.Study, "__init__", spy)
+    box, _ = make_box()
+    D.run_method("mobo", box, 0, 2, tmp_path / "a")
+    D.run_method("mobo", box, 0, 2, tmp_path / "b",
+                 mobo_options={"noisy": True, "proposer_options": {"n_front_samples": 4}})
+    assert made == [(box.noisy, None), (True, {"n_front_samples": 4})]
 
 
 def test_evaluation_cache_serves_what_another_run_evaluated(tmp_path: Path) -> None:

@@ -175,10 +175,17 @@ def test_mobo_settings_and_the_cache_reach_every_run_as_given(tmp_path: Path) ->
         assert seq.mobo_explore == 0.3 and DC.mobo_overrides(seq)["explore"] == 0.3
         assert seq.mobo_threshold_model is False and seq.eval_cache == str(cache)
         assert seq.methods == [job[0]] and seq.seeds == [0]
+    noisy = P.parse_args(["--out-dir", str(tmp_path / "out"), "--mobo-noisy",
+                          "--mobo-front-samples", "8"])
+    seq = DC.parse_args(P.run_command(noisy, ("mobo", 0))[3:])
+    assert DC.mobo_overrides(seq) == {"noisy": True, "proposer_options": {"n_front_samples": 8}}
+    with pytest.raises(SystemExit):
+        P.parse_args(["--mobo-front-samples", "8"])
     plain = P.parse_args(["--out-dir", str(tmp_path / "out")])
     seq = DC.parse_args(P.run_command(plain, ("mobo", 10))[3:])
     assert (seq.mobo_trust_region, seq.mobo_explore, seq.mobo_warp,
-            seq.mobo_threshold_model, seq.eval_cache) == (None, None, None, None, None)
+            seq.mobo_threshold_model, seq.mobo_noisy, seq.mobo_front_samples,
+            seq.eval_cache) == (None, None, None, None, None, None, None)
 
 
 def test_a_launch_with_a_trust_region_runs_mobo_with_it(tmp_path: Path) -> None:
