@@ -58,7 +58,8 @@ def variant_section(name: str, variant: Sequence[dict[str, Any]],
     """Markdown lines of one variant against the record's defaults and peers."""
     problems = list(dict.fromkeys(r["problem"] for r in variant))
     lines = [f"## {name}", "",
-             f"`results/compare_dev/{name}.csv`: {len(problems)} problems. Cells: median log10 "
+             f"`results/compare_dev/{name}.csv`: {len(problems)} "
+             f"problem{'s' * (len(problems) != 1)}. Cells: median log10 "
              "gap over the seeds the variant has (n); p: one-sided Mann-Whitney, the "
              "variant's gaps lower than the defaults'.", "",
              "| problem | after | n | variant | defaults | p | "
@@ -89,7 +90,7 @@ def variant_section(name: str, variant: Sequence[dict[str, Any]],
                 verdict[who] = "met" if ok else "MISSED"
             judged += 1
             lines.append(f"| {prob} | {c} | {len(seeds)} | {v_med:.3f} | {b_med:.3f} | "
-                         f"{p:.3f} | " + " | ".join(cells)
+                         f"{'<0.001' if p < 0.001 else f'{p:.3f}'} | " + " | ".join(cells)
                          + f" | {verdict['defaults']} | {verdict['variant']} |")
     lines += ["", f"Targets met (problem and checkpoint, against every peer with those seeds): "
               f"defaults {met['defaults']} of {judged}, variant {met['variant']} of {judged}.",
