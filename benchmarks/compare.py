@@ -37,9 +37,9 @@ of :mod:`benchmarks.compare_report` instead: held-out and development seeds side
 
 A development variant of mobo (``--mobo-noisy``: the noisy mode's improvement over
 posterior samples of the observed front on every problem, or on none;
-``--mobo-front-samples``: how many samples) is run on the
-development seeds into an output of its own (``--out results/compare_dev/NAME``); the defaults'
-records (``compare``, ``compare_heldout``) refuse it.
+``--mobo-front-samples``: how many samples) is run on the development seeds into an
+output of its own (``--out results/compare_dev/NAME``); the defaults' records
+(``compare``, ``compare_heldout``) refuse it.
 
 Usage (from the repository root of a checkout; benchmarks is not installed)::
 
@@ -622,11 +622,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "averages over (default: the proposer's)",
     )
     args = ap.parse_args(argv)
-    if args.mobo_front_samples is not None:
-        if args.mobo_noisy is not True:
-            ap.error("--mobo-front-samples: a setting of noisy mode, only with --mobo-noisy")
-        if args.mobo_front_samples < 1:
-            ap.error(f"--mobo-front-samples: must be >= 1, got {args.mobo_front_samples}")
+    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples)) is not None:
+        ap.error(error)
     if args.mobo_noisy is not None:
         if set(args.methods) != {"mobo"}:
             ap.error("--mobo-noisy: a variant of mobo, only with --methods mobo")
@@ -647,6 +644,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ap.error(f"--problems: {e}")
     args.problems = [get_problem(n).name for n in args.problems]
     return args
+
+
+def front_samples_error(noisy: bool | None, n: int | None) -> str | None:
+    """Why ``--mobo-front-samples n`` is refused beside ``--mobo-noisy`` given as ``noisy``
+    (None: the flag left out), or None when it is accepted (or not given)."""
+    if n is None:
+        return None
+    if noisy is not True:
+        return "--mobo-front-samples: a setting of noisy mode, only with --mobo-noisy"
+    if n < 1:
+        return f"--mobo-front-samples: must be >= 1, got {n}"
+    return None
 
 
 def output_paths(out: str) -> tuple[Path, Path]:

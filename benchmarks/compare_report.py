@@ -201,6 +201,12 @@ def one_sided_p(ours: Sequence[float], theirs: Sequence[float]) -> float | None:
     return mann_whitney_p(ours, theirs, alternative="less")
 
 
+def beats(mobo: float, theirs: float, peer: str) -> bool:
+    """The target on two median gaps: mobo's no worse than the reference peer's, lower than
+    any other peer's."""
+    return mobo <= theirs if peer == REFERENCE_PEER else mobo < theirs
+
+
 def verdict(seeds: SeedSet, problem: str, peer: str) -> Verdict:
     """mobo's target against ``peer`` on ``problem``: no worse than the reference peer's
     median gap, better than any other peer's; "not judged" where a cell is empty."""
@@ -209,7 +215,7 @@ def verdict(seeds: SeedSet, problem: str, peer: str) -> Verdict:
         return Verdict(problem, peer, "not judged", _median(ours), _median(theirs),
                        len(ours), len(theirs), None)
     a, b = quartiles(ours)[0], quartiles(theirs)[0]
-    met = a <= b if peer == REFERENCE_PEER else a < b
+    met = beats(a, b, peer)
     return Verdict(problem, peer, "met" if met else "MISSED", a, b, len(ours), len(theirs),
                    one_sided_p(ours, theirs))
 

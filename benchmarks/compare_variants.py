@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.compare import CHECKPOINTS, METHODS, RESULTS_DIR, mann_whitney_p, read_rows
+from benchmarks.compare_report import beats
 
 VARIANTS_DIR = RESULTS_DIR / "compare_dev"
 REPORT_NAME = "variants.md"
@@ -48,9 +49,9 @@ def gaps(rows: Sequence[dict[str, Any]], problem: str, method: str, n_evals: int
 
 
 def meets(mobo: float, peers: dict[str, float]) -> bool:
-    """Whether a median gap ``mobo`` meets the targets against the peers' medians: no
-    worse than BoTorch's, lower than every other peer's."""
-    return all(mobo <= v if p == "botorch" else mobo < v for p, v in peers.items())
+    """Whether a median gap ``mobo`` meets the targets against every peer's median
+    (:func:`benchmarks.compare_report.beats`)."""
+    return all(beats(mobo, v, p) for p, v in peers.items())
 
 
 def variant_section(name: str, variant: Sequence[dict[str, Any]],

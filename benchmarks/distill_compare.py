@@ -87,6 +87,7 @@ from benchmarks.compare import (
     _quantiles,
     _suggest,
     botorch_propose,
+    front_samples_error,
     mann_whitney_p,
     missing_requirements,
 )
@@ -1070,11 +1071,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ap.error(f"--threads: must be >= 1, got {args.threads}")
     if any(s < 0 for s in args.seeds):
         ap.error("--seeds: must be >= 0")
-    if args.mobo_front_samples is not None:
-        if args.mobo_noisy is not True:
-            ap.error("--mobo-front-samples: a setting of noisy mode, only with --mobo-noisy")
-        if args.mobo_front_samples < 1:
-            ap.error(f"--mobo-front-samples: must be >= 1, got {args.mobo_front_samples}")
+    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples)) is not None:
+        ap.error(error)
     return args
 
 

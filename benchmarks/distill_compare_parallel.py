@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from benchmarks.compare import front_samples_error
 from benchmarks.distill_compare import (
     DEFAULT_SEEDS,
     METHODS,
@@ -239,10 +240,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
                     "initial designs are then not trained again")
     args = ap.parse_args(argv)
-    if args.mobo_front_samples is not None and (args.mobo_noisy is not True
-                                                or args.mobo_front_samples < 1):
-        ap.error("--mobo-front-samples: a positive number, only with --mobo-noisy, got "
-                 f"{args.mobo_front_samples}")
+    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples)) is not None:
+        ap.error(error)
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.threads < 1:
