@@ -35,8 +35,9 @@ that a re-run resumes from; a markdown table of median and interquartile range i
 written next to it (next to ``results/compare.csv``, the development seeds' file, the report
 of :mod:`benchmarks.compare_report` instead: held-out and development seeds side by side).
 
-A development variant of mobo (``--mobo-noisy``: the noisy mode's improvement over
-posterior samples of the observed front on every problem, or on none;
+A development variant of mobo (``--mobo-noisy``: the noisy mode, its wider noise prior
+and its improvement over posterior samples of the observed front, on every problem or on
+none; ``--mobo-sample-front``: that improvement with each problem's own noise prior;
 ``--mobo-front-samples``: how many samples) is run on the development seeds into an
 output of its own (``--out results/compare_dev/NAME``); the defaults' records
 (``compare``, ``compare_heldout``) refuse it.
@@ -166,10 +167,12 @@ def run_sobol(problem: Problem, seed: int, budget: int) -> RunResult:
 
 
 def run_mobo(problem: Problem, seed: int, budget: int,
-             noisy: bool | None = None, front_samples: int | None = None) -> RunResult:
+             noisy: bool | None = None, front_samples: int | None = None,
+             sample_front: bool | None = None) -> RunResult:
     """mobo's run; ``noisy`` None: noisy mode on the noisy problems only (the default a
     user gets), else on (True) or off (False) whatever the problem; ``front_samples``: the
-    proposer's posterior samples of the front in noisy mode (None: its default)."""
+    proposer's posterior samples of the front when it samples it (None: its default);
+    ``sample_front``: the proposer's option of that name (None: as noisy mode says)."""
     objectives = [
         mobo.Objective(name, threshold=float(r))
         for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
@@ -177,8 +180,7 @@ def run_mobo(problem: Problem, seed: int, budget: int,
     constraints = [mobo.Constraint(name, upper=0.0) for name in problem.constraint_names]
     study = mobo.Study(problem.space, objectives, constraints=constraints, seed=seed,
                        noisy=problem.noise_std is not None if noisy is None else noisy,
-                       proposer_options=None if front_samples is None else
-                       {"n_front_samples": front_samples})
+                       proposer_options=proposer_options(front_samples, sample_front))
     X, times = [], []
     t0 = time.perf_counter()
     for _ in range(budget):
@@ -393,13 +395,16 @@ def score(problem: Problem, run: RunResult, budget: int,
 def run_one(
     problem_name: str, method: str, seed: int, budget: int, threads: int = 1,
     mobo_noisy: bool | None = None, mobo_front_samples: int | None = None,
+    mobo_sample_front: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Run one method on one problem and seed and score it (this is a pool job);
-    ``mobo_noisy``, ``mobo_front_samples``: see :func:`run_mobo` (mobo only)."""
+    ``mobo_noisy``, ``mobo_front_samples``, ``mobo_sample_front``: see :func:`run_mobo`
+    (mobo only)."""
     torch.set_num_threads(threads)
     problem = get_problem(problem_name).with_noise_seed(seed)
     if method == "mobo":
-        run = run_mobo(problem, seed, budget, mobo_noisy, mobo_front_samples)
+        run = run_mobo(problem, seed, budget, mobo_noisy, mobo_front_samples,
+                       mobo_sample_front)
     else:
         run = RUNNERS[method](problem, seed, budget)
     rows = score(problem, run, budget)
@@ -618,18 +623,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         metavar="N",
-        help="with --mobo-noisy: the posterior samples of the front mobo's noisy mode "
-        "averages over (default: the proposer's)",
+        help="with --mobo-noisy or --mobo-sample-front: the posterior samples of the front "
+        "mobo averages over (default: the proposer's)",
+    )
+    ap.add_argument(
+        "--mobo-sample-front",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mobo's improvement over posterior samples of the observed front on (or off) "
+        "with each problem's own noise prior (default: with noisy mode only); a development "
+        "variant, as --mobo-noisy",
     )
     args = ap.parse_args(argv)
-    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples)) is not None:
+    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples,
+                                     args.mobo_sample_front)) is not None:
         ap.error(error)
-    if args.mobo_noisy is not None:
+    variant = [flag for flag, value in (("--mobo-noisy", args.mobo_noisy),
+                                        ("--mobo-sample-front", args.mobo_sample_front))
+               if value is not None]
+    if variant:
         if set(args.methods) != {"mobo"}:
-            ap.error("--mobo-noisy: a variant of mobo, only with --methods mobo")
+            ap.error(f"{variant[0]}: a variant of mobo, only with --methods mobo")
         if Path(args.out).with_suffix("").name in RECORD_NAMES and \
                 output_paths(args.out)[0].resolve().parent == RESULTS_DIR:
-            ap.error(f"--mobo-noisy: {args.out} is the record of mobo's defaults; "
+            ap.error(f"{variant[0]}: {args.out} is the record of mobo's defaults; "
                      "give the variant an --out of its own")
     if args.budget < 1:
         ap.error(f"--budget: must be >= 1, got {args.budget}")
@@ -646,16 +663,31 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def front_samples_error(noisy: bool | None, n: int | None) -> str | None:
+def front_samples_error(noisy: bool | None, n: int | None,
+                        sample_front: bool | None = None) -> str | None:
     """Why ``--mobo-front-samples n`` is refused beside ``--mobo-noisy`` given as ``noisy``
-    (None: the flag left out), or None when it is accepted (or not given)."""
+    and ``--mobo-sample-front`` as ``sample_front`` (None: the flag left out), or None when
+    it is accepted (or not given)."""
     if n is None:
         return None
-    if noisy is not True:
-        return "--mobo-front-samples: a setting of noisy mode, only with --mobo-noisy"
+    if noisy is not True and sample_front is not True:
+        return ("--mobo-front-samples: a setting of the sampled front, only with --mobo-noisy "
+                "or --mobo-sample-front")
     if n < 1:
         return f"--mobo-front-samples: must be >= 1, got {n}"
     return None
+
+
+def proposer_options(front_samples: int | None,
+                     sample_front: bool | None) -> dict[str, Any] | None:
+    """The proposer options of a development variant (None: the defaults'): the number
+    of posterior samples of the front and whether it is sampled, each where given."""
+    options: dict[str, Any] = {}
+    if front_samples is not None:
+        options["n_front_samples"] = front_samples
+    if sample_front is not None:
+        options["sample_front"] = sample_front
+    return options or None
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -712,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for job in jobs:
             try:
                 rows = run_one(*job, args.budget, args.threads, args.mobo_noisy,
-                               args.mobo_front_samples)
+                               args.mobo_front_samples, args.mobo_sample_front)
             except Exception:
                 failures += 1
                 print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
@@ -721,7 +753,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
             futures = {pool.submit(run_one, *job, args.budget, args.threads, args.mobo_noisy,
-                                   args.mobo_front_samples): job for job in jobs}
+                                   args.mobo_front_samples, args.mobo_sample_front): job
+                       for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:

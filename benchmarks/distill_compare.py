@@ -90,6 +90,7 @@ from benchmarks.compare import (
     front_samples_error,
     mann_whitney_p,
     missing_requirements,
+    proposer_options,
 )
 from benchmarks.distill_standin import StandIn
 from mobo.pareto import is_nondominated
@@ -1046,8 +1047,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "of the observed front; default: the task's); for development runs, in "
                     "their own --out-dir")
     ap.add_argument("--mobo-front-samples", type=int, default=None, metavar="N",
-                    help="with --mobo-noisy: the posterior samples of the front it averages "
-                    "over (default: the proposer's)")
+                    help="with --mobo-noisy or --mobo-sample-front: the posterior samples of "
+                    "the front it averages over (default: the proposer's)")
+    ap.add_argument("--mobo-sample-front", action=argparse.BooleanOptionalAction,
+                    default=None,
+                    help="mobo's EHVI over posterior samples of the observed front on (or off) "
+                    "whatever the noise prior (Proposer(sample_front=...); default: with noisy "
+                    "mode); for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -1071,7 +1077,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ap.error(f"--threads: must be >= 1, got {args.threads}")
     if any(s < 0 for s in args.seeds):
         ap.error("--seeds: must be >= 0")
-    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples)) is not None:
+    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples,
+                                     args.mobo_sample_front)) is not None:
         ap.error(error)
     return args
 
@@ -1082,8 +1089,8 @@ def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
                          args.mobo_explore)
     if args.mobo_noisy is not None:
         out["noisy"] = args.mobo_noisy
-    if args.mobo_front_samples is not None:
-        out["proposer_options"] = {"n_front_samples": args.mobo_front_samples}
+    if (options := proposer_options(args.mobo_front_samples, args.mobo_sample_front)):
+        out["proposer_options"] = options
     return out
 
 

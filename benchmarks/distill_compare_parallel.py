@@ -16,9 +16,9 @@ is its *leader*: the seed's other runs start only once the leader has recorded a
 post-initial trial, or has ended.
 
 mobo's settings (``--mobo-trust-region``, ``--mobo-explore``, ``--mobo-warp``,
-``--mobo-threshold-model``, ``--mobo-noisy``, ``--mobo-front-samples``) and ``--eval-cache``
-are handed to every run as given, for development runs in their own ``--out-dir``; they
-are checked before any run starts.
+``--mobo-threshold-model``, ``--mobo-noisy``, ``--mobo-front-samples``,
+``--mobo-sample-front``) and ``--eval-cache`` are handed to every run as given, for
+development runs in their own ``--out-dir``; they are checked before any run starts.
 
 Usage (from the repository root of a checkout)::
 
@@ -233,14 +233,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-noisy", action=argparse.BooleanOptionalAction, default=None,
                     help="mobo's noisy mode, for every run (as benchmarks.distill_compare's)")
     ap.add_argument("--mobo-front-samples", type=int, default=None, metavar="N",
-                    help="with --mobo-noisy: its posterior samples of the front, for every "
-                    "run (as benchmarks.distill_compare's)")
+                    help="with --mobo-noisy or --mobo-sample-front: its posterior samples of "
+                    "the front, for every run (as benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-sample-front", action=argparse.BooleanOptionalAction,
+                    default=None, help="mobo's sampled front, for every run (as "
+                    "benchmarks.distill_compare's)")
     ap.add_argument("--eval-cache", metavar="PATH", default=None,
                     help="the evaluation cache every run shares (default <out-dir>/"
                     "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
                     "initial designs are then not trained again")
     args = ap.parse_args(argv)
-    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples)) is not None:
+    if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples,
+                                     args.mobo_sample_front)) is not None:
         ap.error(error)
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
@@ -285,13 +289,13 @@ def _explore(text: str) -> str:
 
 def forwarded(args: argparse.Namespace) -> list[str]:
     """The options every run is given as they are (:data:`_FORWARDED`, and the threshold
-    model's and noisy mode's on/off flags), in a fixed order."""
+    model's, noisy mode's and the sampled front's on/off flags), in a fixed order."""
     out: list[str] = []
     for flag in _FORWARDED:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             out += [flag, str(value)]
-    for name in ("threshold-model", "noisy"):
+    for name in ("threshold-model", "noisy", "sample-front"):
         on = getattr(args, f"mobo_{name.replace('-', '_')}")
         if on is not None:
             out.append(f"--mobo-{name}" if on else f"--no-mobo-{name}")

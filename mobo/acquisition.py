@@ -9,9 +9,13 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
    conditioned on the pending inputs with its own posterior mean as fantasy outputs (same
    hyper-parameters), and the fantasies join the front, so k asks without a tell see the
    variance collapse and the improvement claimed at every pending point and spread out.
-   (In noisy mode the pending inputs are sampled jointly with the observed ones instead.)
-3. Front: the non-dominated observed outputs. In noisy mode the front itself is uncertain;
-   the acquisition is averaged over joint posterior samples of the latent values at the
+   (With a sampled front, below, the pending inputs are sampled jointly with the observed
+   ones instead.)
+3. Front: the non-dominated observed outputs. In noisy mode the front itself is uncertain
+   (and ``sample_front`` treats it so whatever the noise: even a fitted noise of a
+   deterministic objective leaves the GP's sd next to a trial at that noise's order, and
+   EHVI over the observed values then pays for re-sampling next to a front point); the
+   acquisition is averaged over joint posterior samples of the latent values at the
    observed (and pending) inputs: per sample, the front is the sample's non-dominated part
    and the candidate's predictive is the GP *given that sample* (a Gaussian conditional,
    :meth:`mobo.gp.GP.given_latent`), so candidate and front stay correlated, and the
@@ -444,12 +448,13 @@ class Proposer:
 
     Args:
         space: the search space (its encoded dimension fixes ``d``).
-        noisy: average EHVI over posterior samples of the front (noisy observations).
+        noisy: the observations are noisy: the GP's wider noise prior, and (unless
+            ``sample_front`` says otherwise) EHVI averaged over posterior samples of the front.
         n_candidates: Sobol candidates scored in bulk.
         n_local: Gaussian perturbations per Pareto-set input (at most 16 inputs are used).
         n_starts: best candidates refined by L-BFGS-B.
         max_iter: L-BFGS-B iterations of the refinement.
-        n_front_samples: posterior samples of the front in noisy mode.
+        n_front_samples: posterior samples of the front (when the front is sampled).
         neighbourhood_steps: hill-climbing steps over discrete neighbours.
         known: objective column -> ``fn(params)``, the minimised value of an objective
             known in closed form from the decoded parameters (the GP covers the others; at
@@ -468,6 +473,8 @@ class Proposer:
         explore: ``None`` (default) or the probability, in (0, 1), that a proposal is
             drawn from the density of the trials that beat the reference point instead of
             maximising EHVI (see the module docstring).
+        sample_front: average EHVI over posterior samples of the front (step 3 of the
+            module docstring) whatever the noise prior; ``None`` (default): when ``noisy``.
     """
 
     def __init__(
@@ -487,6 +494,7 @@ class Proposer:
         thresholded: Sequence[int] | None = None,
         trust_region: float | None = None,
         explore: float | None = None,
+        sample_front: bool | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -503,8 +511,11 @@ class Proposer:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        if sample_front is not None and not isinstance(sample_front, bool | np.bool_):
+            raise ValueError(f"sample_front: expected a bool or None, got {sample_front!r}")
         self.space = space
         self.noisy = bool(noisy)
+        self.sample_front = self.noisy if sample_front is None else bool(sample_front)
         self.n_candidates = n_candidates
         self.n_local = n_local
         self.n_starts = n_starts
@@ -657,7 +668,7 @@ class Proposer:
             assert C_bounds is not None
             c_mean, _ = cons.posterior(X_pending)
             believed = np.all((c_mean >= C_bounds[:, 0]) & (c_mean <= C_bounds[:, 1]), axis=1)
-        if self.noisy:
+        if self.sample_front:
             # joint samples of the latent values at the observed and pending inputs; per
             # sample, the front is its non-dominated part and the candidate's predictive is
             # the GP given that sample, so candidate and front stay correlated (a candidate

@@ -148,12 +148,21 @@ def test_a_mobo_variant_is_refused_beside_peers_and_in_the_records(tmp_path) -> 
                  ["--no-mobo-noisy", "--methods", "mobo", "--mobo-front-samples", "8", "--out",
                   str(tmp_path / "v")],
                  ["--mobo-noisy", "--methods", "mobo", "--mobo-front-samples", "0", "--out",
-                  str(tmp_path / "v")]):
+                  str(tmp_path / "v")],
+                 # the sampled front alone: a variant as well
+                 ["--mobo-sample-front", "--methods", "mobo", "botorch", "--out",
+                  str(tmp_path / "v")],
+                 ["--mobo-sample-front", "--methods", "mobo", "--out", "compare"],
+                 ["--no-mobo-sample-front", "--methods", "mobo", "--mobo-front-samples", "8",
+                  "--out", str(tmp_path / "v")]):
         with pytest.raises(SystemExit) as e:
             C.parse_args(argv)
         assert e.value.code == 2
     args = C.parse_args(["--mobo-noisy", "--methods", "mobo", "--out", str(tmp_path / "v")])
     assert args.mobo_noisy is True
+    args = C.parse_args(["--mobo-sample-front", "--mobo-front-samples", "8", "--methods",
+                         "mobo", "--out", str(tmp_path / "v")])
+    assert (args.mobo_sample_front, args.mobo_front_samples, args.mobo_noisy) == (True, 8, None)
     assert C.parse_args(["--out", str(tmp_path / "d")]).mobo_noisy is None
 
 
@@ -177,6 +186,10 @@ def test_the_noisy_variant_reaches_the_study(monkeypatch: pytest.MonkeyPatch) ->
     rows = C.run_one("branincurrin", "mobo", 0, 2, mobo_noisy=True, mobo_front_samples=8)
     assert made[-1] is True and rows[-1]["method"] == "mobo"
     assert options[-1] == {"n_front_samples": 8}
+    C.run_one("branincurrin", "mobo", 0, 2, mobo_front_samples=8, mobo_sample_front=True)
+    assert made[-1] is False  # the problem's own noise prior
+    assert options[-1] == {"n_front_samples": 8, "sample_front": True}
+    assert C.proposer_options(None, False) == {"sample_front": False}
 
 
 def test_markdown_verdicts() -> None:

@@ -281,8 +281,12 @@ def test_arguments() -> None:
     assert D.mobo_overrides(noisy) == {"noisy": True,
                                        "proposer_options": {"n_front_samples": 8}}
     assert D.mobo_overrides(D.parse_args(["--no-mobo-noisy"])) == {"noisy": False}
+    sampled = D.parse_args(["--mobo-sample-front", "--mobo-front-samples", "8"])
+    assert D.mobo_overrides(sampled) == {"proposer_options": {"n_front_samples": 8,
+                                                              "sample_front": True}}
     for bad in (["--mobo-front-samples", "8"], ["--no-mobo-noisy", "--mobo-front-samples", "8"],
-                ["--mobo-noisy", "--mobo-front-samples", "0"]):
+                ["--mobo-noisy", "--mobo-front-samples", "0"],
+                ["--no-mobo-sample-front", "--mobo-front-samples", "8"]):
         with pytest.raises(SystemExit):
             D.parse_args(bad)
 

@@ -179,6 +179,11 @@ def test_mobo_settings_and_the_cache_reach_every_run_as_given(tmp_path: Path) ->
                           "--mobo-front-samples", "8"])
     seq = DC.parse_args(P.run_command(noisy, ("mobo", 0))[3:])
     assert DC.mobo_overrides(seq) == {"noisy": True, "proposer_options": {"n_front_samples": 8}}
+    sampled = P.parse_args(["--out-dir", str(tmp_path / "out"), "--mobo-sample-front",
+                            "--mobo-front-samples", "8"])
+    seq = DC.parse_args(P.run_command(sampled, ("mobo", 0))[3:])
+    assert DC.mobo_overrides(seq) == {"proposer_options": {"n_front_samples": 8,
+                                                           "sample_front": True}}
     with pytest.raises(SystemExit):
         P.parse_args(["--mobo-front-samples", "8"])
     plain = P.parse_args(["--out-dir", str(tmp_path / "out")])

@@ -22,7 +22,7 @@ from mobo.acquisition import (
     _log_prob_within,
 )
 from mobo.boxes import decompose
-from mobo.gp import NOISY_NOISE_PRIOR, fit_gp
+from mobo.gp import NOISE_PRIOR, NOISY_NOISE_PRIOR, fit_gp
 from mobo.improvement import ehvi, log_ehvi
 from mobo.space import Categorical, Float, Int, Space
 from mobo.volume import hypervolume
@@ -232,6 +232,56 @@ def test_noisy_three_objective_proposal_has_the_noisy_ehvi_it_claims():
         - 1e-9
 
 
+def test_sample_front_is_the_noisy_ehvi_under_the_narrow_prior_and_off_is_the_plain_one():
+    """``sample_front`` decides the front's treatment, ``noisy`` the noise prior: a sampled
+    front with the narrow prior has the noisy EHVI of that fit at its proposal, and noisy
+    mode without a sampled front has the plain EHVI over the observed front of the wide fit."""
+    rng = np.random.default_rng(4)
+    X = rng.random((12, 2))
+    Y = toy(X)  # deterministic outputs
+    ref = REF2
+    p = Proposer(SPACE2, sample_front=True, n_front_samples=4).propose(
+        X, Y, ref, rng=np.random.default_rng(0))
+    gp = fit_gp(X, Y, noise_prior=NOISE_PRIOR)
+    samples = gp.sample_joint(X, 4, np.random.default_rng(0))
+    want = _noisy_ehvi_reference(gp, X, samples, ref, p.x[None])[0]
+    assert math.log(want) == pytest.approx(p.log_acq_value, rel=1e-8, abs=1e-10)
+    # the default (noisy off) fits the same GP but scores the observed front: another value
+    plain = Proposer(SPACE2).propose(X, Y, ref, rng=np.random.default_rng(0))
+    assert plain.model_state == p.model_state
+    mean, std = gp.posterior(p.x[None])
+    assert not math.isclose(math.log(ehvi(mean, std, Y, ref)[0]), p.log_acq_value,
+                            rel_tol=1e-6)
+    # noisy mode with the front left unsampled: the wide prior's fit, EHVI over observed Y
+    q = Proposer(SPACE2, noisy=True, sample_front=False).propose(
+        X, Y, ref, rng=np.random.default_rng(0))
+    wide = fit_gp(X, Y, noise_prior=NOISY_NOISE_PRIOR)
+    mean, std = wide.posterior(q.x[None])
+    assert math.log(ehvi(mean, std, Y, ref)[0]) == pytest.approx(q.log_acq_value, rel=1e-8,
+                                                                  abs=1e-10)
+
+
+def test_a_sampled_front_gives_no_improvement_next_to_a_front_point():
+    """Why the front is sampled even without noise: next to an observed front point the
+    plain EHVI keeps a chance of beating that point (the GP's sd there is of the order of
+    its fitted noise, times the whole strip up to the reference point), while the candidate
+    given a sample of the latent values is tied to that point's sampled value."""
+    rng = np.random.default_rng(4)
+    X = rng.random((12, 2))
+    Y = toy(X)
+    gp = fit_gp(X, Y, noise_prior=NOISE_PRIOR)
+    front = Y[[i for i in range(len(Y)) if not np.any(np.all(Y <= Y[i], 1)
+                                                      & np.any(Y < Y[i], 1))]]
+    i = int(np.argmin(Y[:, 0] + Y[:, 1]))
+    assert any(np.array_equal(Y[i], f) for f in front)
+    xq = X[i][None] + 1e-4
+    mean, std = gp.posterior(xq)
+    plain = ehvi(mean, std, Y, REF2)[0]
+    samples = gp.sample_joint(X, 64, np.random.default_rng(0))
+    sampled = _noisy_ehvi_reference(gp, X, samples, REF2, xq)[0]
+    assert plain > 0 and sampled < 0.05 * plain, (plain, sampled)
+
+
 def _expected_shortfall(c: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """E[(c - Y)^+] for Y ~ N(mean, std^2): std (z Phi(z) + phi(z)), z = (c - mean) / std."""
     z = (c - mean) / std
@@ -283,6 +333,8 @@ def test_tuning_validation():
         Proposer(SPACE2, n_candidates=0)
     with pytest.raises(ValueError, match="space"):
         Proposer("not a space")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="sample_front: expected a bool or None"):
+        Proposer(SPACE2, sample_front="yes")  # type: ignore[arg-type]
 
 
 def test_short_loop_beats_sobol():
