@@ -38,7 +38,8 @@ of :mod:`benchmarks.compare_report` instead: held-out and development seeds side
 A development variant of mobo (``--mobo-noisy``: the noisy mode, its wider noise prior
 and its improvement over posterior samples of the observed front, on every problem or on
 none; ``--mobo-sample-front``: that improvement with each problem's own noise prior;
-``--mobo-front-samples``: how many samples) is run on the development seeds into an
+``--mobo-front-samples``: how many samples; ``--mobo-plug-in-front``: the posterior mean
+in place of the samples) is run on the development seeds into an
 output of its own (``--out results/compare_dev/NAME``); the defaults' records
 (``compare``, ``compare_heldout``) refuse it.
 
@@ -168,11 +169,12 @@ def run_sobol(problem: Problem, seed: int, budget: int) -> RunResult:
 
 def run_mobo(problem: Problem, seed: int, budget: int,
              noisy: bool | None = None, front_samples: int | None = None,
-             sample_front: bool | None = None) -> RunResult:
+             sample_front: bool | None = None, plug_in_front: bool = False) -> RunResult:
     """mobo's run; ``noisy`` None: noisy mode on the noisy problems only (the default a
     user gets), else on (True) or off (False) whatever the problem; ``front_samples``: the
     proposer's posterior samples of the front when it samples it (None: its default);
-    ``sample_front``: the proposer's option of that name (None: as noisy mode says)."""
+    ``sample_front``, ``plug_in_front``: the proposer's options of those names (None and
+    False: the proposer's defaults)."""
     objectives = [
         mobo.Objective(name, threshold=float(r))
         for name, r in zip(problem.objective_names, problem.ref_point, strict=True)
@@ -180,7 +182,8 @@ def run_mobo(problem: Problem, seed: int, budget: int,
     constraints = [mobo.Constraint(name, upper=0.0) for name in problem.constraint_names]
     study = mobo.Study(problem.space, objectives, constraints=constraints, seed=seed,
                        noisy=problem.noise_std is not None if noisy is None else noisy,
-                       proposer_options=proposer_options(front_samples, sample_front))
+                       proposer_options=proposer_options(front_samples, sample_front,
+                                                         plug_in_front))
     X, times = [], []
     t0 = time.perf_counter()
     for _ in range(budget):
@@ -395,16 +398,16 @@ def score(problem: Problem, run: RunResult, budget: int,
 def run_one(
     problem_name: str, method: str, seed: int, budget: int, threads: int = 1,
     mobo_noisy: bool | None = None, mobo_front_samples: int | None = None,
-    mobo_sample_front: bool | None = None,
+    mobo_sample_front: bool | None = None, mobo_plug_in_front: bool = False,
 ) -> list[dict[str, Any]]:
     """Run one method on one problem and seed and score it (this is a pool job);
-    ``mobo_noisy``, ``mobo_front_samples``, ``mobo_sample_front``: see :func:`run_mobo`
-    (mobo only)."""
+    ``mobo_noisy``, ``mobo_front_samples``, ``mobo_sample_front``, ``mobo_plug_in_front``:
+    see :func:`run_mobo` (mobo only)."""
     torch.set_num_threads(threads)
     problem = get_problem(problem_name).with_noise_seed(seed)
     if method == "mobo":
         run = run_mobo(problem, seed, budget, mobo_noisy, mobo_front_samples,
-                       mobo_sample_front)
+                       mobo_sample_front, mobo_plug_in_front)
     else:
         run = RUNNERS[method](problem, seed, budget)
     rows = score(problem, run, budget)
@@ -634,9 +637,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "with each problem's own noise prior (default: with noisy mode only); a development "
         "variant, as --mobo-noisy",
     )
+    ap.add_argument(
+        "--mobo-plug-in-front",
+        action="store_true",
+        help="with --mobo-noisy or --mobo-sample-front: the posterior mean of the observed "
+        "values in place of samples of them (a development variant, as --mobo-noisy)",
+    )
     args = ap.parse_args(argv)
     if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples,
-                                     args.mobo_sample_front)) is not None:
+                                     args.mobo_sample_front, args.mobo_plug_in_front)) is not None:
         ap.error(error)
     variant = [flag for flag, value in (("--mobo-noisy", args.mobo_noisy),
                                         ("--mobo-sample-front", args.mobo_sample_front))
@@ -664,10 +673,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def front_samples_error(noisy: bool | None, n: int | None,
-                        sample_front: bool | None = None) -> str | None:
-    """Why ``--mobo-front-samples n`` is refused beside ``--mobo-noisy`` given as ``noisy``
-    and ``--mobo-sample-front`` as ``sample_front`` (None: the flag left out), or None when
-    it is accepted (or not given)."""
+                        sample_front: bool | None = None, plug_in: bool = False) -> str | None:
+    """Why ``--mobo-front-samples n`` or ``--mobo-plug-in-front`` (``plug_in``) is refused
+    beside ``--mobo-noisy`` given as ``noisy`` and ``--mobo-sample-front`` as
+    ``sample_front`` (None: the flag left out), or None when they are accepted (or not
+    given)."""
+    if plug_in:
+        if noisy is not True and sample_front is not True:
+            return ("--mobo-plug-in-front: a setting of the sampled front, only with "
+                    "--mobo-noisy or --mobo-sample-front")
+        if n is not None:
+            return "--mobo-plug-in-front: takes no samples, so no --mobo-front-samples"
     if n is None:
         return None
     if noisy is not True and sample_front is not True:
@@ -678,15 +694,18 @@ def front_samples_error(noisy: bool | None, n: int | None,
     return None
 
 
-def proposer_options(front_samples: int | None,
-                     sample_front: bool | None) -> dict[str, Any] | None:
+def proposer_options(front_samples: int | None, sample_front: bool | None,
+                     plug_in_front: bool = False) -> dict[str, Any] | None:
     """The proposer options of a development variant (None: the defaults'): the number
-    of posterior samples of the front and whether it is sampled, each where given."""
+    of posterior samples of the front, whether it is sampled and whether the posterior
+    mean stands in for the samples, each where given."""
     options: dict[str, Any] = {}
     if front_samples is not None:
         options["n_front_samples"] = front_samples
     if sample_front is not None:
         options["sample_front"] = sample_front
+    if plug_in_front:
+        options["plug_in_front"] = True
     return options or None
 
 
@@ -744,7 +763,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for job in jobs:
             try:
                 rows = run_one(*job, args.budget, args.threads, args.mobo_noisy,
-                               args.mobo_front_samples, args.mobo_sample_front)
+                               args.mobo_front_samples, args.mobo_sample_front,
+                               args.mobo_plug_in_front)
             except Exception:
                 failures += 1
                 print(f"{job} failed:\n{traceback.format_exc()}", file=sys.stderr)
@@ -753,7 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
             futures = {pool.submit(run_one, *job, args.budget, args.threads, args.mobo_noisy,
-                                   args.mobo_front_samples, args.mobo_sample_front): job
+                                   args.mobo_front_samples, args.mobo_sample_front,
+                                   args.mobo_plug_in_front): job
                        for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]

@@ -1054,6 +1054,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="mobo's EHVI over posterior samples of the observed front on (or off) "
                     "whatever the noise prior (Proposer(sample_front=...); default: with noisy "
                     "mode); for development runs, in their own --out-dir")
+    ap.add_argument("--mobo-plug-in-front", action="store_true",
+                    help="with --mobo-noisy or --mobo-sample-front: the posterior mean of the "
+                    "observed values in place of samples of them (Proposer(plug_in_front="
+                    "True)); for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -1078,7 +1082,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if any(s < 0 for s in args.seeds):
         ap.error("--seeds: must be >= 0")
     if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples,
-                                     args.mobo_sample_front)) is not None:
+                                     args.mobo_sample_front, args.mobo_plug_in_front)
+            ) is not None:
         ap.error(error)
     return args
 
@@ -1089,7 +1094,8 @@ def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
                          args.mobo_explore)
     if args.mobo_noisy is not None:
         out["noisy"] = args.mobo_noisy
-    if (options := proposer_options(args.mobo_front_samples, args.mobo_sample_front)):
+    if (options := proposer_options(args.mobo_front_samples, args.mobo_sample_front,
+                                    args.mobo_plug_in_front)):
         out["proposer_options"] = options
     return out
 

@@ -17,8 +17,9 @@ post-initial trial, or has ended.
 
 mobo's settings (``--mobo-trust-region``, ``--mobo-explore``, ``--mobo-warp``,
 ``--mobo-threshold-model``, ``--mobo-noisy``, ``--mobo-front-samples``,
-``--mobo-sample-front``) and ``--eval-cache`` are handed to every run as given, for
-development runs in their own ``--out-dir``; they are checked before any run starts.
+``--mobo-sample-front``, ``--mobo-plug-in-front``) and ``--eval-cache`` are handed to
+every run as given, for development runs in their own ``--out-dir``; they are checked
+before any run starts.
 
 Usage (from the repository root of a checkout)::
 
@@ -238,13 +239,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-sample-front", action=argparse.BooleanOptionalAction,
                     default=None, help="mobo's sampled front, for every run (as "
                     "benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-plug-in-front", action="store_true",
+                    help="the posterior mean in place of the front's samples, for every run "
+                    "(as benchmarks.distill_compare's)")
     ap.add_argument("--eval-cache", metavar="PATH", default=None,
                     help="the evaluation cache every run shares (default <out-dir>/"
                     "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
                     "initial designs are then not trained again")
     args = ap.parse_args(argv)
     if (error := front_samples_error(args.mobo_noisy, args.mobo_front_samples,
-                                     args.mobo_sample_front)) is not None:
+                                     args.mobo_sample_front, args.mobo_plug_in_front)
+            ) is not None:
         ap.error(error)
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
@@ -299,6 +304,8 @@ def forwarded(args: argparse.Namespace) -> list[str]:
         on = getattr(args, f"mobo_{name.replace('-', '_')}")
         if on is not None:
             out.append(f"--mobo-{name}" if on else f"--no-mobo-{name}")
+    if args.mobo_plug_in_front:
+        out.append("--mobo-plug-in-front")
     return out
 
 

@@ -28,7 +28,9 @@ One call of :meth:`Proposer.propose` (all objectives minimised):
    too few samples make the proposal chase the estimate's noise, while a proposal's cost
    grows with the number of samples. The default, 64 (BoTorch's qLogNEHVI averages over
    128 quasi-Monte Carlo samples), was chosen on development seeds of noisy Branin-Currin;
-   its verdict on the held-out seeds is in ``results/compare.md``.
+   its verdict on the held-out seeds is in ``results/compare.md``. ``plug_in_front``
+   replaces the samples by the posterior mean of the latent values (one front, the
+   candidate conditioned on it): still no gain next to a trial, at the cost of one sample.
 4. Acquisition: log EHVI (exact, :mod:`mobo.improvement`; Emmerich et al. 2016, Yang et
    al. 2019) of the GP posterior mean and standard deviation, which keeps ranking where
    EHVI itself underflows (Ament et al. 2023), plus the log probability of success from a
@@ -475,6 +477,10 @@ class Proposer:
             maximising EHVI (see the module docstring).
         sample_front: average EHVI over posterior samples of the front (step 3 of the
             module docstring) whatever the noise prior; ``None`` (default): when ``noisy``.
+        plug_in_front: with a sampled front, take the latent values at their posterior
+            mean instead of ``n_front_samples`` samples of them: one deterministic front,
+            the candidate's predictive conditioned on it (a plug-in estimate at the cost
+            of one sample, without Monte Carlo noise). Default: off.
     """
 
     def __init__(
@@ -495,6 +501,7 @@ class Proposer:
         trust_region: float | None = None,
         explore: float | None = None,
         sample_front: bool | None = None,
+        plug_in_front: bool = False,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -513,8 +520,11 @@ class Proposer:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
         if sample_front is not None and not isinstance(sample_front, bool | np.bool_):
             raise ValueError(f"sample_front: expected a bool or None, got {sample_front!r}")
+        if not isinstance(plug_in_front, bool | np.bool_):
+            raise ValueError(f"plug_in_front: expected a bool, got {plug_in_front!r}")
         self.space = space
         self.noisy = bool(noisy)
+        self.plug_in_front = bool(plug_in_front)
         self.sample_front = self.noisy if sample_front is None else bool(sample_front)
         self.n_candidates = n_candidates
         self.n_local = n_local
@@ -674,7 +684,11 @@ class Proposer:
             # the GP given that sample, so candidate and front stay correlated (a candidate
             # next to an observed point cannot beat that point's sampled value by chance)
             n, X_all = len(XG), np.vstack([XG, X_pending])
-            samples = gp.sample_joint(X_all, self.n_front_samples, rng)
+            if self.plug_in_front:
+                # the posterior mean as the one "sample": no draw from the random stream
+                samples = gp.posterior(X_all)[0][None]
+            else:
+                samples = gp.sample_joint(X_all, self.n_front_samples, rng)
             # one factorisation for all samples (same inputs and hyper-parameters)
             models = gp.given_latents(X_all, samples)
             if kv is not None:

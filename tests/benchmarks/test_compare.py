@@ -154,7 +154,13 @@ def test_a_mobo_variant_is_refused_beside_peers_and_in_the_records(tmp_path) -> 
                   str(tmp_path / "v")],
                  ["--mobo-sample-front", "--methods", "mobo", "--out", "compare"],
                  ["--no-mobo-sample-front", "--methods", "mobo", "--mobo-front-samples", "8",
-                  "--out", str(tmp_path / "v")]):
+                  "--out", str(tmp_path / "v")],
+                 # the plug-in front: only with a sampled front, and it takes no samples
+                 ["--mobo-plug-in-front", "--methods", "mobo", "--out", str(tmp_path / "v")],
+                 ["--no-mobo-sample-front", "--mobo-plug-in-front", "--methods", "mobo",
+                  "--out", str(tmp_path / "v")],
+                 ["--mobo-sample-front", "--mobo-plug-in-front", "--mobo-front-samples", "8",
+                  "--methods", "mobo", "--out", str(tmp_path / "v")]):
         with pytest.raises(SystemExit) as e:
             C.parse_args(argv)
         assert e.value.code == 2
@@ -190,6 +196,11 @@ def test_the_noisy_variant_reaches_the_study(monkeypatch: pytest.MonkeyPatch) ->
     assert made[-1] is False  # the problem's own noise prior
     assert options[-1] == {"n_front_samples": 8, "sample_front": True}
     assert C.proposer_options(None, False) == {"sample_front": False}
+    C.run_one("branincurrin", "mobo", 0, 2, mobo_sample_front=True, mobo_plug_in_front=True)
+    assert options[-1] == {"sample_front": True, "plug_in_front": True}
+    args = C.parse_args(["--mobo-sample-front", "--mobo-plug-in-front", "--methods", "mobo",
+                         "--out", "results/compare_dev/x"])
+    assert args.mobo_plug_in_front is True
 
 
 def test_markdown_verdicts() -> None:

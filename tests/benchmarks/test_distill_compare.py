@@ -284,9 +284,14 @@ def test_arguments() -> None:
     sampled = D.parse_args(["--mobo-sample-front", "--mobo-front-samples", "8"])
     assert D.mobo_overrides(sampled) == {"proposer_options": {"n_front_samples": 8,
                                                               "sample_front": True}}
+    plug = D.parse_args(["--mobo-sample-front", "--mobo-plug-in-front"])
+    assert D.mobo_overrides(plug) == {"proposer_options": {"sample_front": True,
+                                                           "plug_in_front": True}}
     for bad in (["--mobo-front-samples", "8"], ["--no-mobo-noisy", "--mobo-front-samples", "8"],
                 ["--mobo-noisy", "--mobo-front-samples", "0"],
-                ["--no-mobo-sample-front", "--mobo-front-samples", "8"]):
+                ["--no-mobo-sample-front", "--mobo-front-samples", "8"],
+                ["--mobo-plug-in-front"], ["--mobo-noisy", "--mobo-plug-in-front",
+                                           "--mobo-front-samples", "4"]):
         with pytest.raises(SystemExit):
             D.parse_args(bad)
 

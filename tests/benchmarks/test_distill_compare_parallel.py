@@ -184,6 +184,13 @@ def test_mobo_settings_and_the_cache_reach_every_run_as_given(tmp_path: Path) ->
     seq = DC.parse_args(P.run_command(sampled, ("mobo", 0))[3:])
     assert DC.mobo_overrides(seq) == {"proposer_options": {"n_front_samples": 8,
                                                            "sample_front": True}}
+    plug = P.parse_args(["--out-dir", str(tmp_path / "out"), "--mobo-sample-front",
+                         "--mobo-plug-in-front"])
+    seq = DC.parse_args(P.run_command(plug, ("mobo", 0))[3:])
+    assert DC.mobo_overrides(seq) == {"proposer_options": {"sample_front": True,
+                                                           "plug_in_front": True}}
+    with pytest.raises(SystemExit):
+        P.parse_args(["--mobo-plug-in-front"])
     with pytest.raises(SystemExit):
         P.parse_args(["--mobo-front-samples", "8"])
     plain = P.parse_args(["--out-dir", str(tmp_path / "out")])

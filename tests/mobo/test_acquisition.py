@@ -261,6 +261,31 @@ def test_sample_front_is_the_noisy_ehvi_under_the_narrow_prior_and_off_is_the_pl
                                                                   abs=1e-10)
 
 
+def test_the_plug_in_front_is_the_ehvi_given_the_posterior_mean():
+    """``plug_in_front``: one front, the latent values at their posterior mean, and the
+    candidate's predictive given them; the proposal claims that EHVI, and a candidate at
+    an observed input gains nothing over the point there."""
+    rng = np.random.default_rng(4)
+    X = rng.random((12, 2))
+    Y = toy(X)
+    p = Proposer(SPACE2, sample_front=True, plug_in_front=True).propose(
+        X, Y, REF2, rng=np.random.default_rng(0))
+    gp = fit_gp(X, Y, noise_prior=NOISE_PRIOR)
+    mean, _ = gp.posterior(X)
+    want = _noisy_ehvi_reference(gp, X, mean[None], REF2, p.x[None])[0]
+    assert math.log(want) == pytest.approx(p.log_acq_value, rel=1e-8, abs=1e-10)
+    # at every observed input the candidate is tied to the front's value there, where the
+    # plain EHVI keeps a chance of the order of the fitted noise
+    score = _noisy_ehvi_reference(gp, X, mean[None], REF2, X)
+    plain_mean, plain_std = gp.posterior(X)
+    assert np.all(score < 0.05 * ehvi(plain_mean, plain_std, Y, REF2) + 1e-12)
+    # without a sampled front the option changes nothing
+    a = Proposer(SPACE2, plug_in_front=True).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    b = Proposer(SPACE2).propose(X, Y, REF2, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.log_acq_value == b.log_acq_value
+
+
 def test_a_sampled_front_gives_no_improvement_next_to_a_front_point():
     """Why the front is sampled even without noise: next to an observed front point the
     plain EHVI keeps a chance of beating that point (the GP's sd there is of the order of
@@ -335,6 +360,8 @@ def test_tuning_validation():
         Proposer("not a space")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sample_front: expected a bool or None"):
         Proposer(SPACE2, sample_front="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="plug_in_front: expected a bool"):
+        Proposer(SPACE2, plug_in_front=None)  # type: ignore[arg-type]
 
 
 def test_short_loop_beats_sobol():
