@@ -115,6 +115,37 @@ def check_explore(value: Any) -> float | None:
     return float(value)
 
 
+# How the acquisition treats the observed front (``Study(front=...)``): the observed values
+# themselves, posterior samples of the latent values at the observed inputs, or their
+# posterior mean (:class:`mobo.acquisition.Proposer`, ``sample_front``/``plug_in_front``)
+FRONTS: tuple[str, ...] = ("observed", "sampled", "plug-in")
+
+
+def check_front(value: Any) -> str | None:
+    """``value`` as the treatment of the front: None (the default: sampled for noisy
+    studies, observed otherwise) or one of :data:`FRONTS` (ValueError otherwise)."""
+    if value is None or (isinstance(value, str) and value in FRONTS):
+        return value
+    raise ValueError(f"front: expected None or one of {', '.join(FRONTS)}, got {value!r}")
+
+
+def effective_front(front: str | None, noisy: bool) -> str:
+    """The treatment of the front a study uses: ``front``, or the default for ``noisy``."""
+    if front is not None:
+        return front
+    return "sampled" if noisy else "observed"
+
+
+def check_front_options(front: str | None, proposer_options: Mapping[str, Any] | None
+                        ) -> None:
+    """Refuse a ``front`` given twice: as the study setting and as the proposer options it
+    sets (ValueError)."""
+    clash = sorted(set(proposer_options or {}) & {"sample_front", "plug_in_front"})
+    if front is not None and clash:
+        raise ValueError(f"front: the study's is {front!r} and proposer_options give {clash}; "
+                         "give one")
+
+
 @dataclass
 class _Header:
     """The definition a journal was created with (its first event)."""
@@ -129,6 +160,7 @@ class _Header:
     threshold_model: bool = False
     trust_region: float | None = None
     explore: float | None = None
+    front: str | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> _Header:
@@ -146,11 +178,12 @@ class _Header:
                 raise TypeError(f"threshold_model is {threshold_model!r}, not a bool")
             trust_region = check_trust_region(event.get("trust_region"))
             explore = check_explore(event.get("explore"))
+            front = check_front(event.get("front"))
         except (KeyError, TypeError) as e:
             raise ValueError(f"storage: malformed study event: {type(e).__name__}: {e}") \
                 from None
         return cls(space, objectives, seed, bool(event.get("noisy", False)), n_initial,
-                   constraints, warp, threshold_model, trust_region, explore)
+                   constraints, warp, threshold_model, trust_region, explore, front)
 
     def with_known(self, known: Mapping[str, Callable[[Mapping[str, Any]], float]] | None,
                    path: Path | None) -> _Header:
@@ -169,7 +202,7 @@ class _Header:
                       for o in self.objectives]
         return _Header(self.space, objectives, self.seed, self.noisy, self.n_initial,
                        self.constraints, self.warp, self.threshold_model, self.trust_region,
-                       self.explore)
+                       self.explore, self.front)
 
     def check_compatible(self, other: _Header, path: Path | None) -> None:
         """Refuse to resume a journal under a different definition (ValueError)."""
@@ -198,3 +231,6 @@ class _Header:
             raise ValueError(f"{where}: it was created with trust_region={self.trust_region}")
         if other.explore != self.explore:
             raise ValueError(f"{where}: it was created with explore={self.explore}")
+        mine = effective_front(self.front, self.noisy)
+        if effective_front(other.front, other.noisy) != mine:
+            raise ValueError(f"{where}: it was created with front={mine!r}")

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from mobo.definition import FRONTS
 from mobo.journal import Journal
 from mobo.study import BackendError, Study, _check_storage_path
 from mobo.tasks import Task, TaskEntry, TaskLike, available_tasks, find_task
@@ -130,6 +131,12 @@ def _build_parser(tasks: dict[str, TaskEntry]) -> _Parser:
                    "density of the trials that beat the thresholds, as TPE proposes, "
                    "instead of maximising EHVI; 0 or none: off (default: the task's "
                    "recommendation, off for the toy problems; when resuming, the journal's)")
+    p.add_argument("--front", choices=FRONTS, default=None,
+                   help="what EHVI improves on: the observed values of the front "
+                   "(observed), posterior samples of its latent values with the candidate "
+                   "conditioned on each (sampled), or their posterior mean (plug-in) "
+                   "(default: sampled with --noisy, else observed; when resuming, the "
+                   "journal's)")
     p.add_argument("--noisy", action="store_true",
                    help="the metrics are noisy (the proposer averages over the in-sample "
                    "front); implied by the noisy toy problems")
@@ -346,29 +353,29 @@ def _journal_header(storage: Path) -> dict[str, Any]:
 
 def _study_options(args: argparse.Namespace, entry: TaskEntry,
                    header: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The study's ``warp``, ``threshold_model``, ``trust_region`` and ``explore``: each
+    """The study's ``warp``, ``threshold_model``, ``trust_region``, ``explore`` and ``front``: each
     from its flag when given, else from the journal of a resumed study (``header``), else the task's
     recommendation (:attr:`mobo.tasks.TaskEntry.study_options`; off where it has none)."""
     if header is None:
         options = {"warp": None, "threshold_model": False, "trust_region": None,
-                   "explore": None}
+                   "explore": None, "front": None}
         options.update(entry.study_options)
     else:
         options = {"warp": header.get("warp"),
                    "threshold_model": header.get("threshold_model") is True,
                    "trust_region": header.get("trust_region"),
-                   "explore": header.get("explore")}
+                   "explore": header.get("explore"), "front": header.get("front")}
     options.update(flag_overrides(args.warp, args.threshold_model, args.trust_region,
-                                  args.explore))
+                                  args.explore, args.front))
     return options
 
 
 def flag_overrides(warp: str | None, threshold_model: bool | None,
-                   trust_region: float | None, explore: float | None = None
-                   ) -> dict[str, Any]:
+                   trust_region: float | None, explore: float | None = None,
+                   front: str | None = None) -> dict[str, Any]:
     """The Study settings that flags give, as ``Study`` takes them: ``warp`` "none" (off)
     or a warp name, ``threshold_model`` a bool, ``trust_region`` a half-width or 0 (off),
-    ``explore`` a share or 0 (off);
+    ``explore`` a share or 0 (off), ``front`` one of :data:`mobo.definition.FRONTS`;
     None: the flag was not given (the setting is left out)."""
     out: dict[str, Any] = {}
     if warp is not None:
@@ -379,6 +386,8 @@ def flag_overrides(warp: str | None, threshold_model: bool | None,
         out["trust_region"] = trust_region or None  # 0: off
     if explore is not None:
         out["explore"] = explore or None  # 0: off
+    if front is not None:
+        out["front"] = front
     return out
 
 
@@ -393,6 +402,8 @@ def _settings_line(study: Study) -> str:
         parts.append("threshold model")
     if study.warp is not None:
         parts.append(f"{study.warp} warp")
+    if study.front is not None:
+        parts.append(f"{study.front} front")
     return "settings: " + ", ".join(parts) if parts else ""
 
 

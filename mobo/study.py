@@ -46,7 +46,12 @@ surrogate-based :class:`mobo.acquisition.Proposer`:
   header when set;
 - an exploration share (``explore``, :mod:`mobo.acquisition`; after TPE, Bergstra et al.
   2011): that share of model proposals drawn from a Parzen density of the trials that beat
-  the reference point; recorded in the header when set.
+  the reference point; recorded in the header when set;
+- the treatment of the observed front (``front``, :mod:`mobo.acquisition`): EHVI over the
+  observed values ("observed", the default for noise-free metrics), averaged over
+  posterior samples of the latent values at the observed inputs ("sampled", the default
+  for noisy ones) or over their posterior mean ("plug-in"), the candidate conditioned on
+  the front in the last two; recorded in the header when set.
 
 Expected hypervolume improvement and its optimisation live in ``mobo.acquisition``
 (Emmerich et al., 2016; Yang et al., 2019; Daulton et al., 2020).
@@ -75,6 +80,8 @@ from mobo.definition import (
     _check_storage_path,
     _Header,
     check_explore,
+    check_front,
+    check_front_options,
     check_trust_region,
 )
 from mobo.executors import make_executor
@@ -163,6 +170,12 @@ class Study:
         explore: ``None`` (default) or a share in (0, 1): the probability that a model
             proposal is drawn from the density of the trials that beat the reference point
             (as TPE proposes) instead of maximising EHVI (:mod:`mobo.acquisition`).
+        front: ``None`` (default: "sampled" when ``noisy``, else "observed"),
+            "observed", "sampled" or "plug-in": what EHVI improves on. "observed": the
+            observed values of the front; "sampled": posterior samples of the latent values
+            at the observed inputs (``proposer_options["n_front_samples"]`` of them), the
+            candidate conditioned on each; "plug-in": their posterior mean, one front, the
+            candidate conditioned on it (:mod:`mobo.acquisition`).
     """
 
     def __init__(
@@ -180,6 +193,7 @@ class Study:
         threshold_model: bool = False,
         trust_region: float | None = None,
         explore: float | None = None,
+        front: str | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -200,11 +214,13 @@ class Study:
             raise ValueError(f"threshold_model: expected a bool, got {threshold_model!r}")
         trust_region = check_trust_region(trust_region)
         explore = check_explore(explore)
+        front = check_front(front)
+        check_front_options(front, proposer_options)
         path = _check_storage_path(storage) if storage is not None else None
 
         if path is not None:
             mine = _Header(space, objectives, seed, bool(noisy), n_initial, constraints, warp,
-                           bool(threshold_model), trust_region, explore)
+                           bool(threshold_model), trust_region, explore, front)
             known = {o.name: o.known for o in objectives if o.known is not None}
             if self._resume(path, proposer_options, read_only=False, expected=mine,
                             known=known):
@@ -214,14 +230,15 @@ class Study:
         self._setup(space, objectives, seed, bool(noisy),
                     n_initial if n_initial is not None else 2 * (space.dim + 1),
                     proposer_options, None if path is None else Journal(path), constraints,
-                    warp, bool(threshold_model), trust_region, explore)
+                    warp, bool(threshold_model), trust_region, explore, front)
 
     # ------------------------------------------------------------------ construction
     def _setup(self, space: Space, objectives: list[Objective], seed: int, noisy: bool,
                n_initial: int, proposer_options: Mapping[str, Any] | None,
                journal: Journal | None, constraints: Sequence[Constraint] = (),
                warp: str | None = None, threshold_model: bool = False,
-               trust_region: float | None = None, explore: float | None = None) -> None:
+               trust_region: float | None = None, explore: float | None = None,
+               front: str | None = None) -> None:
         self.space: Space = space
         self.objectives: list[Objective] = list(objectives)
         self.constraints: list[Constraint] = list(constraints)
@@ -232,6 +249,7 @@ class Study:
         self.threshold_model: bool = threshold_model
         self.trust_region: float | None = trust_region
         self.explore: float | None = explore
+        self.front: str | None = front
         self._proposer_options = dict(proposer_options or {})
         self._proposer: Any = None
         self._journal = journal
@@ -333,6 +351,7 @@ class Study:
         if expected is not None:
             stored.check_compatible(expected, path)
         stored = stored.with_known(known, path)
+        check_front_options(stored.front, proposer_options)
         missing = [o.name for o in stored.objectives if o.known_missing]
         if missing and not read_only:
             raise ValueError(f"storage: {path}: objective(s) {missing} are known in closed "
@@ -344,7 +363,7 @@ class Study:
         self._setup(stored.space, stored.objectives, stored.seed, stored.noisy,
                     stored.n_initial, proposer_options, None if read_only else journal,
                     stored.constraints, stored.warp, stored.threshold_model,
-                    stored.trust_region, stored.explore)
+                    stored.trust_region, stored.explore, stored.front)
         self._replay(events[1:], path)
         if not read_only:
             self._abandon_orphans()
@@ -372,6 +391,8 @@ class Study:
             event["trust_region"] = self.trust_region
         if self.explore is not None:  # likewise
             event["explore"] = self.explore
+        if self.front is not None:  # likewise
+            event["front"] = self.front
         return event
 
     def _record(self, event: dict[str, Any]) -> None:
@@ -632,6 +653,9 @@ class Study:
                 options["trust_region"] = self.trust_region
             if self.explore is not None:
                 options["explore"] = self.explore
+            if self.front is not None:
+                options["sample_front"] = self.front != "observed"
+                options["plug_in_front"] = self.front == "plug-in"
             self._proposer = Proposer(self.space, noisy=self.noisy, **options)
         return self._proposer
 

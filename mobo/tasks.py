@@ -75,7 +75,8 @@ from mobo.study import Study
 from mobo.trial import Constraint, Objective, Trial
 
 # the Study arguments a task may recommend (TaskEntry.study_options)
-STUDY_OPTIONS: tuple[str, ...] = ("warp", "threshold_model", "trust_region", "explore")
+STUDY_OPTIONS: tuple[str, ...] = ("warp", "threshold_model", "trust_region", "explore",
+                                 "front")
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -161,7 +162,7 @@ class TaskEntry:
             absent or empty).
         study_options: the study settings recommended for the task, which ``python -m
             mobo.run`` uses for a new study unless a flag says otherwise: any of ``warp``,
-            ``threshold_model``, ``trust_region`` and ``explore``
+            ``threshold_model``, ``trust_region``, ``explore`` and ``front``
             (:class:`mobo.study.Study`'s arguments of those names). Default: none (every
             one off).
     """
