@@ -686,7 +686,7 @@ class Proposer:
             n, X_all = len(XG), np.vstack([XG, X_pending])
             if self.plug_in_front:
                 # the posterior mean as the one "sample": no draw from the random stream
-                samples = gp.posterior(X_all)[0][None]
+                samples = gp.posterior_mean(X_all)[None]
             else:
                 samples = gp.sample_joint(X_all, self.n_front_samples, rng)
             # one factorisation for all samples (same inputs and hyper-parameters)

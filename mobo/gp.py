@@ -686,6 +686,12 @@ class GP:
         """Posterior mean and std of the latent f at ``Xq`` (q, d) -> (q, m) each, raw units."""
         return posterior_many([self], Xq, chunk)[0]
 
+    def posterior_mean(self, Xq: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """The mean of :meth:`posterior` (q, m), to the last bit, without its std: O(q n)
+        instead of the variance's O(q n^2)."""
+        means, _ = _posterior_chunks([self], Xq, chunk, with_std=False)
+        return means[0]
+
     def sample_joint(self, Xq: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         """Joint posterior samples of the latent f at ``Xq`` (q, d) -> (n_samples, q, m)."""
         Xq = np.atleast_2d(np.asarray(Xq, dtype=np.float64))
@@ -943,6 +949,16 @@ def posterior_many(
         return []
     if not _shared(models):
         return [posterior_many([g], Xq, chunk)[0] for g in models]
+    means, std = _posterior_chunks(models, Xq, chunk, with_std=True)
+    assert std is not None
+    return [(mean, std) for mean in means]
+
+
+def _posterior_chunks(models: Sequence[GP], Xq: np.ndarray, chunk: int, with_std: bool
+                      ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The means (each (q, m), raw units) of GPs that share a factorisation at ``Xq``
+    (q, d), and their common std (q, m) with ``with_std`` (else None); ``chunk`` query
+    points at a time. A mean is the same numbers with or without the std."""
     g0 = models[0]
     Xq = np.atleast_2d(np.asarray(Xq, dtype=np.float64))
     if Xq.ndim != 2 or Xq.shape[1] != g0.d:
@@ -957,21 +973,22 @@ def posterior_many(
             Kq_np = np.empty((g0.m, len(part), g0.n))
             _cross_kernel(part, g0.X_np, ls, os, Kq_np)
             Kq = torch.from_numpy(Kq_np)
-            if _large(g0.n):
-                # with many observations this product is most of the screen's time
-                V = torch.from_numpy(_upper_product(Kq_np, g0.Linv_T.numpy()))
-            else:
-                V = Kq @ g0.Linv_T
-            var_s = (g0.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
-            stds.append((torch.sqrt(var_s).T * g0._scale_t).numpy())
+            if with_std:
+                if _large(g0.n):
+                    # with many observations this product is most of the screen's time
+                    V = torch.from_numpy(_upper_product(Kq_np, g0.Linv_T.numpy()))
+                else:
+                    V = Kq @ g0.Linv_T
+                var_s = (g0.outputscale[:, None] - (V * V).sum(-1)).clamp_min(1e-12)
+                stds.append((torch.sqrt(var_s).T * g0._scale_t).numpy())
             for g, out in zip(models, means, strict=True):
                 mean_s = g.mean[:, None] + (Kq @ g.alpha.unsqueeze(-1)).squeeze(-1)
                 out.append((mean_s.T * g._scale_t + g._mean_t).numpy())
-    if not stds:
+    if not len(Xq):
         empty = np.zeros((0, g0.m))
-        return [(empty, empty) for _ in models]
-    std = np.concatenate(stds)
-    return [(np.concatenate(out), std) for out in means]
+        return [empty for _ in models], empty if with_std else None
+    return ([np.concatenate(out) for out in means],
+            np.concatenate(stds) if with_std else None)
 
 
 def fit_gp(
