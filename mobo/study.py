@@ -175,7 +175,9 @@ class Study:
             observed values of the front; "sampled": posterior samples of the latent values
             at the observed inputs (``proposer_options["n_front_samples"]`` of them), the
             candidate conditioned on each; "plug-in": their posterior mean, one front, the
-            candidate conditioned on it (:mod:`mobo.acquisition`).
+            candidate conditioned on it, for noise-free metrics (under noise it forgets
+            which trials are truly on the front: ``results/compare_dev/variants.md``)
+            (:mod:`mobo.acquisition`).
     """
 
     def __init__(
