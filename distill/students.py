@@ -133,6 +133,8 @@ def keep_front_students(
     staging = root / STAGING
     front = {t.number: t for t in study.pareto_front()}
     running = {key_of(t.params) for t in study.trials if t.status == "running"}
+    if not front and not root.is_dir():
+        return []  # nothing to keep, nothing kept: leave no empty folder behind
     kept: dict[int, Path] = {}
     if root.is_dir():
         for p in root.iterdir():

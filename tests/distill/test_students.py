@@ -103,6 +103,21 @@ def test_front_students_kept_others_dropped(tmp_path):
     assert list((tmp_path / STAGING).iterdir()) == []
 
 
+def test_an_empty_front_leaves_no_folder(tmp_path):
+    study = FakeStudy()
+    study.add("failed", n_layers=3)
+    root = tmp_path / "students"
+    assert keep(study, root) == ([], [])
+    assert not root.exists()
+    # once there is a folder, an empty front empties it
+    study.add("completed", on_front=True, n_layers=2)
+    stage(root, {"n_layers": 2})
+    keep(study, root)
+    study.front = set()
+    keep(study, root)
+    assert tree(root) == {STAGING}
+
+
 def test_kill_states_are_repaired(tmp_path):
     study = FakeStudy()
     done = study.add("completed", on_front=True, n_layers=1)
