@@ -39,9 +39,9 @@ A development variant of mobo (``--mobo-noisy``: the noisy mode, its wider noise
 and its improvement over posterior samples of the observed front, on every problem or on
 none; ``--mobo-sample-front``: that improvement with each problem's own noise prior;
 ``--mobo-front-samples``: how many samples; ``--mobo-plug-in-front``: the posterior mean
-in place of the samples) is run on the development seeds into an
-output of its own (``--out results/compare_dev/NAME``); the defaults' records
-(``compare``, ``compare_heldout``) refuse it.
+in place of the samples) is run on the development seeds into an output of its own
+(``--out results/compare_dev/NAME``); the defaults' records (``compare``,
+``compare_heldout``) refuse it.
 
 Usage (from the repository root of a checkout; benchmarks is not installed)::
 

@@ -353,9 +353,10 @@ def _journal_header(storage: Path) -> dict[str, Any]:
 
 def _study_options(args: argparse.Namespace, entry: TaskEntry,
                    header: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The study's ``warp``, ``threshold_model``, ``trust_region``, ``explore`` and ``front``: each
-    from its flag when given, else from the journal of a resumed study (``header``), else the task's
-    recommendation (:attr:`mobo.tasks.TaskEntry.study_options`; off where it has none)."""
+    """The study's settings (``warp``, ``threshold_model``, ``trust_region``, ``explore``,
+    ``front``), each from its flag when given, else from the journal of a resumed study
+    (``header``), else the task's recommendation (:attr:`mobo.tasks.TaskEntry.study_options`;
+    off where it has none)."""
     if header is None:
         options = {"warp": None, "threshold_model": False, "trust_region": None,
                    "explore": None, "front": None}
