@@ -132,9 +132,9 @@ def keep_front_students(
     root = Path(students_dir)
     staging = root / STAGING
     front = {t.number: t for t in study.pareto_front()}
-    running = {key_of(t.params) for t in study.trials if t.status == "running"}
     if not front and not root.is_dir():
         return []  # nothing to keep, nothing kept: leave no empty folder behind
+    running = {key_of(t.params) for t in study.trials if t.status == "running"}
     kept: dict[int, Path] = {}
     if root.is_dir():
         for p in root.iterdir():
