@@ -1058,6 +1058,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="with --mobo-noisy or --mobo-sample-front: the posterior mean of the "
                     "observed values in place of samples of them (Proposer(plug_in_front="
                     "True)); for development runs, in their own --out-dir")
+    ap.add_argument("--mobo-extend", type=explore_arg, default=None, metavar="P",
+                    help="mobo's front extension: the share of proposals that maximise EHVI "
+                    "only below the front's smallest student (Proposer(extend=...); 0 or "
+                    "none: off, the default); for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -1095,7 +1099,7 @@ def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.mobo_noisy is not None:
         out["noisy"] = args.mobo_noisy
     if (options := proposer_options(args.mobo_front_samples, args.mobo_sample_front,
-                                    args.mobo_plug_in_front)):
+                                    args.mobo_plug_in_front, args.mobo_extend)):
         out["proposer_options"] = options
     return out
 

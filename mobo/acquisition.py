@@ -159,6 +159,28 @@ the trust region; with fewer than 2 good trials the proposal is the usual one. A
 proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its ``acq_value`` is the
 EHVI at the point, as for any proposal.
 
+Front extension (``extend``, off by default; a development setting): where an objective is
+known in closed form (a cost, a parameter count), hypervolume values the front's cheap end
+by the area a new point adds there, and next to the reference point that area is small --
+a configuration a little cheaper than the cheapest one that beats the reference, and a
+little better than the reference, adds a sliver -- so EHVI, and any proposal that
+maximises hypervolume, seldom goes below the front's cheapest point, however much a user
+who wants "the best model under this size" cares. With probability ``extend`` a model
+proposal is instead the EHVI maximiser among the candidates strictly cheaper, in one known
+objective (drawn at random among several), than every completed trial that beats the
+reference in every column: the epsilon-constraint method of multi-objective optimisation
+(Haimes, Lasdon & Wismer 1971; Miettinen 1999, "Nonlinear multiobjective optimization",
+ch. 3.2) with the cap at the front's cheap end, the criterion inside it EHVI (with nothing
+good below the cap, EHVI there is the expected amount by which a point beats the reference
+times how much cheaper it is). Candidates are Sobol points of the whole space and Gaussian
+perturbations of the best trials below the cap, both rounded and kept where the known
+value is below it; the best few are refined with their integer and categorical values
+held (their cells, :meth:`mobo.space.Space.cells`), so the known value stays put where it
+depends on those alone. With no trial beating the reference, or no candidate below the
+cap, the proposal is the usual one. The draw is made after the exploration share's, and
+only when the setting is on. A proposal of the setting carries an ``"extend"`` entry in
+its ``timings``.
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -175,7 +197,7 @@ import scipy.optimize
 import torch
 
 from mobo.boxes import Boxes, decompose
-from mobo.definition import check_explore, check_trust_region
+from mobo.definition import check_explore, check_share, check_trust_region
 from mobo.gp import (
     GP,
     NOISE_PRIOR,
@@ -481,6 +503,10 @@ class Proposer:
             mean instead of ``n_front_samples`` samples of them: one deterministic front,
             the candidate's predictive conditioned on it (a plug-in estimate at the cost
             of one sample, without Monte Carlo noise). Default: off.
+        extend: ``None`` (default) or the probability, in (0, 1), that a proposal
+            maximises EHVI only among candidates cheaper in a known objective than every
+            trial that beats the reference point (see the module docstring); needs
+            ``known``.
     """
 
     def __init__(
@@ -502,6 +528,7 @@ class Proposer:
         explore: float | None = None,
         sample_front: bool | None = None,
         plug_in_front: bool = False,
+        extend: float | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -546,6 +573,9 @@ class Proposer:
         self.thresholded = None if thresholded is None else sorted({int(j) for j in thresholded})
         self.trust_region = check_trust_region(trust_region)
         self.explore = check_explore(explore)
+        self.extend = check_share("extend", extend)
+        if self.extend is not None and not known:
+            raise ValueError("extend: needs an objective known in closed form (known=...)")
         self._known_values: _KnownValues | None = None  # built once m is known, then kept
 
     # ------------------------------------------------------------------ checks
@@ -720,6 +750,14 @@ class Proposer:
                 t3 = time.perf_counter()
                 timings = {"fit": t_fit, "acquisition": t3 - t1, "explore": t3 - t2}
                 return self._proposal(x, s, gp, feas, cons, beats, timings)
+        # likewise drawn only when the setting is on
+        if self.extend is not None and kv is not None and rng.random() < self.extend:
+            t2 = time.perf_counter()
+            x, s = self._extend(acq, kv, X, Y, ref, ok, taken, rng)
+            if x is not None:
+                t3 = time.perf_counter()
+                timings = {"fit": t_fit, "acquisition": t3 - t1, "extend": t3 - t2}
+                return self._proposal(x, s, gp, feas, cons, beats, timings)
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
         region = self._trust_centres(X, Y, ref, ok, gp, modelled)
@@ -889,6 +927,50 @@ class Proposer:
         score = parzen_log_density(Z, G, h) - parzen_log_density(Z, B, h)
         x, _ = self._best_new(Z, score, taken)
         return x
+
+    def _extend(self, acq: _Acquisition, kv: _KnownValues, X: np.ndarray, Y: np.ndarray,
+                ref: np.ndarray, ok: np.ndarray, taken: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray | None, float]:
+        """The front extension's point and its log acquisition (see the module docstring):
+        the best not ``taken`` of the candidates whose value in a known objective (drawn
+        among ``kv.columns``) is below every completed trial's that beats ``ref`` in every
+        column and meets the constraints (``ok``); (None, -inf) when no trial beats it or
+        no candidate is below the cap."""
+        good = ok & np.all(Y < ref, axis=1)
+        if not good.any():
+            return None, -math.inf
+        col = int(rng.integers(len(kv.columns))) if len(kv.columns) > 1 else 0
+        cap = float(Y[good, kv.columns[col]].min())
+        below = Y[:, kv.columns[col]] < cap
+        cands = self.space.round(self._candidates(X[below], Y[below][:, kv.modelled], rng,
+                                                  self._screened(len(X))))
+        C = cands[kv.values(cands)[:, col] < cap]
+        if not len(C):
+            return None, -math.inf
+        scores = acq.score(C)
+        order = np.argsort(-scores, kind="stable")
+        pool_x = [C[order[: max(self.n_starts, 1) * 4]]]
+        pool_s = [scores[order[: max(self.n_starts, 1) * 4]]]
+        starts = self._distinct(C[order], self.n_starts)
+        if len(starts) and self.max_iter > 0:
+            refined = self.space.round(self._refine(acq, starts, self._held_cells(starts)))
+            refined = refined[kv.values(refined)[:, col] < cap]
+            if len(refined):
+                pool_x.append(refined)
+                pool_s.append(acq.score(refined))
+        x, s = self._best_new(np.vstack(pool_x), np.concatenate(pool_s), taken)
+        if x is None:
+            x, s = self._best_new(C[order], scores[order], taken)
+        return x, s
+
+    def _held_cells(self, starts: np.ndarray) -> np.ndarray:
+        """(k, d, 2) per start, bounds that hold its integer and categorical values: an
+        integer's cell (:meth:`mobo.space.Space.cells`), a one-hot column fixed, a float
+        column the whole [0, 1]."""
+        lo, hi = self.space.cells(starts)
+        free = ~self.space.is_discrete()
+        lo[:, free], hi[:, free] = 0.0, 1.0
+        return np.stack([lo, hi], axis=2)
 
     def _screened(self, n: int) -> int:
         """Sobol candidates to score for n completed trials: ``n_candidates``, and past the

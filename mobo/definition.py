@@ -107,11 +107,17 @@ def check_trust_region(value: Any) -> float | None:
 def check_explore(value: Any) -> float | None:
     """``value`` as an exploration share: None, or a real number in (0, 1) (ValueError
     otherwise)."""
+    return check_share("explore", value)
+
+
+def check_share(name: str, value: Any) -> float | None:
+    """``value`` as the share of proposals a setting called ``name`` takes: None, or a
+    real number in (0, 1) (ValueError naming it otherwise)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) \
             or not 0.0 < float(value) < 1.0:
-        raise ValueError(f"explore: expected None or a share in (0, 1), got {value!r}")
+        raise ValueError(f"{name}: expected None or a share in (0, 1), got {value!r}")
     return float(value)
 
 
