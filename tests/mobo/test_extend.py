@@ -1,0 +1,135 @@
+"""The front extension of :mod:`mobo.acquisition` (``Proposer(extend=...)``): its proposal
+against a brute-force search of a small discrete space, where it goes in a mixed space,
+when it gives way to the usual proposal, and its checks."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mobo.acquisition import Proposer
+from mobo.space import Categorical, Float, Int, Space
+
+# a "size" known in closed form and an "accuracy" that only students of 3 layers or more
+# learn: the trials below 3 layers sit on a plateau just worse than the reference
+DISCRETE = Space([Int("layers", 1, 6), Int("heads", 1, 4),
+                  Categorical("init", ["random", "pretrained"])])
+MIXED = Space([Int("layers", 1, 6), Int("heads", 1, 4),
+               Float("lr", 1e-5, 1e-2, log=True), Categorical("init", ["random", "pretrained"])])
+FAST = {"n_candidates": 512, "n_local": 8, "n_starts": 2, "max_iter": 10}
+REF = np.array([0.0, 100.0])  # (minus accuracy, size)
+
+
+def size(p: dict[str, Any]) -> float:
+    return 10.0 * p["layers"] + p["heads"]
+
+
+def _data(space: Space, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n Sobol trials of ``space``: (n, d) encoded inputs, (n, 2) (minus accuracy, size)."""
+    rng = np.random.default_rng(seed)
+    params = [space.decode(u) for u in space.sobol(n, seed=seed)]
+    acc = np.array([
+        0.5 + 0.1 * p["layers"] + 0.05 * np.log10(p.get("lr", 1e-3)) if p["layers"] >= 3
+        else -0.05 for p in params])
+    Y = np.c_[-acc + 0.001 * rng.standard_normal(n), [size(p) for p in params]]
+    return np.array([space.encode(p) for p in params]), Y
+
+
+def _cap(Y: np.ndarray) -> float:
+    """The smallest size among the trials that beat the reference in both objectives."""
+    return float(Y[np.all(Y < REF, axis=1), 1].min())
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Records the acquisition each front extension scores with."""
+    seen: dict[str, Any] = {}
+    original = Proposer._extend
+
+    def spy(self: Proposer, acq: Any, *args: Any) -> Any:
+        seen["acq"] = acq
+        return original(self, acq, *args)
+
+    monkeypatch.setattr(Proposer, "_extend", spy)
+    return seen
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_it_is_the_best_point_below_the_cap_by_brute_force(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy(monkeypatch)
+    X, Y = _data(DISCRETE, 20, seed)
+    cap = _cap(Y)
+    prop = Proposer(DISCRETE, known={1: size}, extend=0.999999, **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
+    assert "extend" in out.timings
+    # every point of the space, one at a time: those below the cap and not tried yet
+    grid = [dict(zip(("layers", "heads", "init"), v, strict=True))
+            for v in itertools.product(range(1, 7), range(1, 5), ["random", "pretrained"])]
+    tried = {tuple(sorted(DISCRETE.decode(x).items())) for x in X}
+    allowed = [p for p in grid if size(p) < cap and tuple(sorted(p.items())) not in tried]
+    assert allowed
+    scores = [float(seen["acq"].score(DISCRETE.encode(p)[None])[0]) for p in allowed]
+    best = allowed[int(np.argmax(scores))]
+    assert DISCRETE.decode(out.x) == best
+    assert out.log_acq_value == pytest.approx(max(scores), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_in_a_mixed_space_it_goes_below_the_cap_with_its_floats_refined(seed: int) -> None:
+    X, Y = _data(MIXED, 30, seed)
+    cap = _cap(Y)
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
+    p = MIXED.decode(out.x)
+    assert "extend" in out.timings
+    assert size(p) < cap
+    assert np.array_equal(MIXED.round(out.x[None])[0], out.x)  # a point as it is evaluated
+    assert not any(np.max(np.abs(X - out.x), axis=1) < 1e-9)
+
+
+def test_with_no_trial_beating_the_reference_the_proposal_is_the_usual_one() -> None:
+    X, Y = _data(MIXED, 30, 0)
+    Y[:, 0] = np.abs(Y[:, 0]) + 0.01  # no trial beats the reference's accuracy
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(0))
+    assert "extend" not in out.timings
+
+
+def test_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -> None:
+    X, Y = _data(MIXED, 30, 0)
+    # the smallest possible student (1 layer, 1 head) beats the reference: nothing is below
+    smallest = MIXED.encode({"layers": 1, "heads": 1, "lr": 1e-3, "init": "random"})
+    X = np.vstack([X, smallest])
+    Y = np.vstack([Y, [-0.2, 11.0]])
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(0))
+    assert "extend" not in out.timings
+
+
+def test_the_setting_costs_one_draw_after_the_explore_draw() -> None:
+    # with a share that never fires, the proposal is the one without the setting, made from
+    # a stream one draw further on
+    X, Y = _data(MIXED, 30, 1)
+    on = Proposer(MIXED, known={1: size}, extend=1e-12, **FAST)
+    off = Proposer(MIXED, known={1: size}, **FAST)
+    rng = np.random.default_rng(5)
+    a = on.propose(X, Y, REF, rng=rng)
+    b_rng = np.random.default_rng(5)
+    b_rng.random()
+    b = off.propose(X, Y, REF, rng=b_rng)
+    assert np.array_equal(a.x, b.x)
+    assert rng.random() == b_rng.random()
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, True, "0.5", float("nan")])
+def test_bad_shares_are_refused(bad: Any) -> None:
+    with pytest.raises(ValueError, match="^extend: expected None or a share in"):
+        Proposer(MIXED, known={1: size}, extend=bad)
+
+
+def test_it_needs_a_known_objective() -> None:
+    with pytest.raises(ValueError, match="^extend: needs an objective known in closed form"):
+        Proposer(MIXED, extend=0.5)
