@@ -287,7 +287,12 @@ def test_arguments() -> None:
     plug = D.parse_args(["--mobo-sample-front", "--mobo-plug-in-front"])
     assert D.mobo_overrides(plug) == {"proposer_options": {"sample_front": True,
                                                            "plug_in_front": True}}
+    # the front extension's share, a proposer option; 0 or none: off
+    assert D.mobo_overrides(D.parse_args(["--mobo-extend", "0.5"])) == {
+        "proposer_options": {"extend": 0.5}}
+    assert D.mobo_overrides(D.parse_args(["--mobo-extend", "none"])) == {}
     for bad in (["--mobo-front-samples", "8"], ["--no-mobo-noisy", "--mobo-front-samples", "8"],
+                ["--mobo-extend", "1"], ["--mobo-extend", "-0.2"],
                 ["--mobo-noisy", "--mobo-front-samples", "0"],
                 ["--no-mobo-sample-front", "--mobo-front-samples", "8"],
                 ["--mobo-plug-in-front"], ["--mobo-noisy", "--mobo-plug-in-front",
