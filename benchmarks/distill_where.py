@@ -24,10 +24,12 @@ whose proposals never reach a group can lose nothing there; a large share lost i
 the method's front depends on.
 
 Where mobo ran with an exploration share (``Study(explore=...)``: some proposals drawn from
-a density of the trials that beat the threshold instead of maximising EHVI), the first
-three tables also split its post-initial trials into ``mobo (EHVI)`` and ``mobo
-(explore)`` rows, read from the journal (an exploration proposal's ``timings`` have an
-``explore`` entry).
+a density of the trials that beat the threshold instead of maximising EHVI) or the front
+extension (``Proposer(extend=...)``: some proposals maximising EHVI only below the front's
+smallest student), the first three tables also split its post-initial trials into ``mobo
+(EHVI)``, ``mobo (explore)`` and ``mobo (extend)`` rows (those of the kinds the runs
+have), read from the journal (such a proposal's ``timings`` have an ``explore`` or an
+``extend`` entry).
 
 Counted are the post-initial trials (``source == "model"``) among a run's first ``budget``
 finished trials, failed ones included (a failed trial does not beat the threshold), over
@@ -175,12 +177,17 @@ def tally(runs: Sequence[Sequence[Mapping[str, Any]]], threshold: float,
 Needs = dict[str, list[tuple[float, dict[str, float]]]]  # method -> per run
 
 
-def explore_marks(journal: Path) -> list[bool]:
+# the kinds of proposal a mobo journal marks in a trial's timings; any other is EHVI's own
+MARKED_KINDS = ("explore", "extend")
+
+
+def proposal_kinds(journal: Path) -> list[str]:
     """Per finished trial of a mobo journal, in the order of its per-run records
-    (:func:`benchmarks.distill_compare.mobo_records`): whether it was an exploration
-    proposal."""
-    return [("explore" in t.timings) for t in Study.read(journal).trials
-            if t.status in ("completed", "failed")]
+    (:func:`benchmarks.distill_compare.mobo_records`): the kind of proposal it was, the
+    first of :data:`MARKED_KINDS` its timings carry, else ``"EHVI"`` (the initial design's
+    trials carry none either)."""
+    return [next((k for k in MARKED_KINDS if k in t.timings), "EHVI")
+            for t in Study.read(journal).trials if t.status in ("completed", "failed")]
 
 
 def only(run: Sequence[Mapping[str, Any]], keep: Sequence[bool]) -> list[dict[str, Any]]:
@@ -208,12 +215,13 @@ def folder_tallies(folder: Path, seeds: Sequence[int] = DEFAULT_SEEDS,
     tallies = {m: (tally(rs, threshold, budget, teacher), len(rs))
                for m, rs in by_method.items()}
     mobo_seeds = [s for m, s in _run_files(folder) if m == "mobo" and s in seeds]
-    marks = [explore_marks(run_path(folder, "mobo", s)) for s in mobo_seeds]
-    if any(any(m) for m in marks):
+    kinds = [proposal_kinds(run_path(folder, "mobo", s)) for s in mobo_seeds]
+    present = [k for k in MARKED_KINDS if any(k in ks for ks in kinds)]
+    if present:
         runs = by_method["mobo"]
-        split = {"mobo (EHVI)": [only(r, [not x for x in m]) for r, m in zip(runs, marks,
-                                                                             strict=True)],
-                 "mobo (explore)": [only(r, m) for r, m in zip(runs, marks, strict=True)]}
+        split = {f"mobo ({k})": [only(r, [x == k for x in ks])
+                                 for r, ks in zip(runs, kinds, strict=True)]
+                 for k in ("EHVI", *present)}
         tallies = {k: v for m, v in tallies.items() for k, v in (
             [(m, v)] + ([(n, (tally(rs, threshold, budget, teacher), len(rs)))
                          for n, rs in split.items()] if m == "mobo" else []))}

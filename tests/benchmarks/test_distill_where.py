@@ -265,7 +265,8 @@ def test_an_exploration_share_splits_mobos_rows_by_kind(tmp_path: Path) -> None:
         s.optimize(fn, 20)
         kinds = ["explore" in t.timings for t in s.trials if t.source == "model"]
     assert any(kinds) and not all(kinds)
-    assert W.explore_marks(journal) == [False] * 8 + kinds
+    assert W.proposal_kinds(journal) == ["EHVI"] * 8 + [
+        "explore" if k else "EHVI" for k in kinds]
     _, tallies, _ = W.folder_tallies(folder)
     whole, ehvi, explore = (tallies[m][0] for m in ("mobo", "mobo (EHVI)", "mobo (explore)"))
     assert explore["all"][1] == sum(kinds) and ehvi["all"][1] == len(kinds) - sum(kinds)
@@ -280,3 +281,36 @@ def test_an_exploration_share_splits_mobos_rows_by_kind(tmp_path: Path) -> None:
                n_initial=8, proposer_options={"n_candidates": 256, "max_iter": 5}) as s:
         s.optimize(fn, 10)
     assert "| mobo | 1 |" in W.report([plain]) and "mobo (EHVI)" not in W.report([plain])
+
+
+def test_the_front_extension_gets_its_own_row(tmp_path: Path) -> None:
+    space = Space([Int("n_layers", 1, 6), Int("n_heads", 1, 12),
+                   Categorical("init", ["teacher", "pretrained"])])
+
+    def size(p: dict) -> float:
+        return 10.0 * p["n_layers"] * p["n_heads"]
+
+    def fn(p: dict) -> dict[str, float]:
+        learns = p["init"] == "teacher" and p["n_layers"] >= 3
+        return {"exact": 40.0 + p["n_layers"] + p["n_heads"] / 10 if learns else 20.0,
+                "num_parameters": size(p)}
+
+    folder = _folder(tmp_path, {})
+    journal = folder / NAME / "mobo-10.jsonl"
+    objectives = [Objective("exact", maximize=True, threshold=THRESHOLD),
+                  Objective("num_parameters", threshold=1000.0, known=size)]
+    with Study(space, objectives, storage=journal, seed=0, n_initial=8, explore=0.3,
+               proposer_options={"n_candidates": 256, "max_iter": 5, "extend": 0.6}) as s:
+        s.optimize(fn, 24)
+    kinds = W.proposal_kinds(journal)
+    assert kinds[:8] == ["EHVI"] * 8 and {"explore", "extend", "EHVI"} <= set(kinds[8:])
+    _, tallies, _ = W.folder_tallies(folder)
+    whole = tallies["mobo"][0]
+    parts = [tallies[f"mobo ({k})"][0] for k in ("EHVI", "explore", "extend")]
+    assert parts[2]["all"][1] == kinds.count("extend")
+    for group, (above, tried) in whole.items():
+        assert sum(p.get(group, [0, 0])[0] for p in parts) == above
+        assert sum(p.get(group, [0, 0])[1] for p in parts) == tried
+    text = W.report([folder])
+    assert text.index("| mobo (EHVI) |") < text.index("| mobo (explore) |") \
+        < text.index("| mobo (extend) |")
