@@ -772,22 +772,10 @@ class Proposer:
                 # proposal: the refinement and the hill-climb may polish it there
                 cands = np.vstack([cands, children])
                 centres = np.vstack([region[0], children])
-        scores = acq.score(cands)
-        order = np.argsort(-scores, kind="stable")
-        pool_x = [cands[order[: max(self.n_starts, 1) * 4]]]
-        pool_s = [scores[order[: max(self.n_starts, 1) * 4]]]
-
-        starts = self._distinct(cands[order], self.n_starts)
-        if len(starts) and self.max_iter > 0:
-            bounds = None if centres is None else self._region_bounds(centres, starts)
-            refined = self.space.round(self._refine(acq, starts, bounds))
-            pool_x.append(refined)
-            pool_s.append(acq.score(refined))
-        PX = np.vstack(pool_x)
-        PS = np.concatenate(pool_s)
-        x, s = self._best_new(PX, PS, taken)
-        if x is None:
-            x, s = self._best_new(cands[order], scores[order], taken)
+        # each refinement stays in the box of its start's nearest centre (if any)
+        x, s = self._screen_and_refine(
+            acq, cands, taken,
+            lambda starts, c=centres: None if c is None else self._region_bounds(c, starts))
         if x is not None and self._discrete and self.neighbourhood_steps:
             x, s = self._neighbourhood(acq, x, s, taken, centres)
         if x is None:
@@ -947,20 +935,34 @@ class Proposer:
         C = cands[kv.values(cands)[:, col] < cap]
         if not len(C):
             return None, -math.inf
-        scores = acq.score(C)
+        return self._screen_and_refine(acq, C, taken, self._held_cells,
+                                       keep=lambda R: kv.values(R)[:, col] < cap)
+
+    def _screen_and_refine(
+        self, acq: _Acquisition, cands: np.ndarray, taken: np.ndarray,
+        bounds_for: Callable[[np.ndarray], np.ndarray | None],
+        keep: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> tuple[np.ndarray | None, float]:
+        """The best point of ``cands`` (q, d) not ``taken`` and its log acquisition: all
+        scored in bulk, the ``n_starts`` best distinct ones refined by L-BFGS-B within
+        ``bounds_for(starts)`` ((k, d, 2), None: the unit cube) and rounded, the refined
+        points ``keep`` refuses ((k,) mask) dropped; the best of the top screened and the
+        refined, else of all screened; (None, -inf) when every candidate is taken."""
+        scores = acq.score(cands)
         order = np.argsort(-scores, kind="stable")
-        pool_x = [C[order[: max(self.n_starts, 1) * 4]]]
-        pool_s = [scores[order[: max(self.n_starts, 1) * 4]]]
-        starts = self._distinct(C[order], self.n_starts)
+        top = order[: max(self.n_starts, 1) * 4]
+        pool_x, pool_s = [cands[top]], [scores[top]]
+        starts = self._distinct(cands[order], self.n_starts)
         if len(starts) and self.max_iter > 0:
-            refined = self.space.round(self._refine(acq, starts, self._held_cells(starts)))
-            refined = refined[kv.values(refined)[:, col] < cap]
+            refined = self.space.round(self._refine(acq, starts, bounds_for(starts)))
+            if keep is not None:
+                refined = refined[keep(refined)]
             if len(refined):
                 pool_x.append(refined)
                 pool_s.append(acq.score(refined))
         x, s = self._best_new(np.vstack(pool_x), np.concatenate(pool_s), taken)
         if x is None:
-            x, s = self._best_new(C[order], scores[order], taken)
+            x, s = self._best_new(cands[order], scores[order], taken)
         return x, s
 
     def _held_cells(self, starts: np.ndarray) -> np.ndarray:
