@@ -333,7 +333,16 @@ def test_an_old_csv_gets_the_commit_column_and_keeps_its_rows(tmp_path: Path) ->
         assert tuple(csv.DictReader(f).fieldnames or ()) == C.FIELDS
 
 
-def test_the_command_line_writes_the_report(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def committed_groups() -> list[P.Group]:
+    """The provenance of the checkout's committed results, computed once for the tests
+    that read it: it walks the history of every result, most of this file's time."""
+    return P.all_groups()
+
+
+def test_the_command_line_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           committed_groups: list[P.Group]) -> None:
+    monkeypatch.setattr(P, "all_groups", lambda: committed_groups)
     out = tmp_path / "provenance.md"
     assert P.main(["--out", str(out)]) == 0
     text = out.read_text()
@@ -351,21 +360,21 @@ def _checkable_repository() -> bool:
 
 @pytest.mark.skipif(not _checkable_repository(),
                     reason="needs the checkout's full git history")
-def test_no_stamped_committed_result_is_stale() -> None:
+def test_no_stamped_committed_result_is_stale(committed_groups: list[P.Group]) -> None:
     # runs made before stamps were recorded are listed in results/provenance.md as
     # unrecorded; every run that carries a stamp must still match the code it covers, or
     # be declared the record of the code it was made with (superseded)
     stale = [f"{g.result} {g.method} @ {c[:10]}: {', '.join(g.changed[c][:3])}"
-             for g in P.all_groups() for c in g.runs_by_commit
+             for g in committed_groups for c in g.runs_by_commit
              if c and g.changed[c] and c not in g.superseded]
     assert not stale, "rerun these (the code they depend on changed): " + "; ".join(stale)
 
 
 @pytest.mark.skipif(not _checkable_repository(),
                     reason="needs the checkout's full git history")
-def test_the_committed_report_is_what_the_stamps_give() -> None:
+def test_the_committed_report_is_what_the_stamps_give(committed_groups: list[P.Group]) -> None:
     committed = (P.ROOT / "results" / "provenance.md").read_text()
-    assert committed == P.markdown(P.all_groups()), "run python -m benchmarks.provenance"
+    assert committed == P.markdown(committed_groups), "run python -m benchmarks.provenance"
 
 
 # The results made before runs recorded their commit (results/provenance.md lists them as
@@ -384,8 +393,9 @@ _MADE_BEFORE_STAMPS = {
 }
 
 
-def test_only_results_made_before_stamps_are_unrecorded() -> None:
-    unrecorded = {(g.result, g.method) for g in P.all_groups() if "" in g.runs_by_commit}
+def test_only_results_made_before_stamps_are_unrecorded(
+        committed_groups: list[P.Group]) -> None:
+    unrecorded = {(g.result, g.method) for g in committed_groups if "" in g.runs_by_commit}
     assert unrecorded <= _MADE_BEFORE_STAMPS, (
         "results without a commit stamp: " + ", ".join(
             f"{r} {m}" for r, m in sorted(unrecorded - _MADE_BEFORE_STAMPS)))
