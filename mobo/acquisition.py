@@ -179,7 +179,9 @@ held (their cells, :meth:`mobo.space.Space.cells`), so the known value stays put
 depends on those alone. With no trial beating the reference, or no candidate below the
 cap, the proposal is the usual one. The draw is made after the exploration share's, and
 only when the setting is on. A proposal of the setting carries an ``"extend"`` entry in
-its ``timings``.
+its ``timings``. Tried on the distillation task and not adopted there: below the cap every
+trial sat on a plateau, and EHVI then ranks by the posterior's spread, widest at the
+space's edges (``results/distill_dev/README.md``, ``epyc1_extend/``).
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """

@@ -109,7 +109,7 @@ def test_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -> None:
     assert "extend" not in out.timings
 
 
-def test_the_setting_costs_one_draw_after_the_explore_draw() -> None:
+def test_the_setting_costs_one_draw_when_it_does_not_fire() -> None:
     # with a share that never fires, the proposal is the one without the setting, made from
     # a stream one draw further on
     X, Y = _data(MIXED, 30, 1)
