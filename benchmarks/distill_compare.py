@@ -93,6 +93,7 @@ from benchmarks.compare import (
     proposer_options,
 )
 from benchmarks.distill_standin import StandIn
+from mobo.acquisition import EXPLORE_GOOD
 from mobo.pareto import is_nondominated
 from mobo.run import (
     build_parser,
@@ -1062,6 +1063,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="mobo's front extension: the share of proposals that maximise EHVI "
                     "only below the front's smallest student (Proposer(extend=...); 0 or "
                     "none: off, the default); for development runs, in their own --out-dir")
+    ap.add_argument("--mobo-explore-good", choices=EXPLORE_GOOD, default=None,
+                    help="where mobo's exploration share takes its good trials from: those "
+                    "that beat the reference point (beating, the default) or every "
+                    "completed trial (all: MOTPE's split; Proposer(explore_good=...)); for "
+                    "development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -1099,7 +1105,8 @@ def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.mobo_noisy is not None:
         out["noisy"] = args.mobo_noisy
     if (options := proposer_options(args.mobo_front_samples, args.mobo_sample_front,
-                                    args.mobo_plug_in_front, args.mobo_extend)):
+                                    args.mobo_plug_in_front, args.mobo_extend,
+                                    args.mobo_explore_good)):
         out["proposer_options"] = options
     return out
 

@@ -159,6 +159,14 @@ the trust region; with fewer than 2 good trials the proposal is the usual one. A
 proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its ``acq_value`` is the
 EHVI at the point, as for any proposal.
 
+Where the good ranks come from (``explore_good``): by default the trials that beat the
+reference point, so a configuration that only ties it -- at the cheap end of a known
+objective, the smallest students that answer "no answer" to everything -- is never good,
+and the share draws near the cheap end only once something there beats the reference.
+``explore_good="all"`` (a development setting) ranks every completed trial that meets the
+constraints, the reference aside, as MOTPE does (Ozaki et al. 2020): the cheapest trials
+are on the first rank whatever their other values, and the share keeps drawing near them.
+
 Front extension (``extend``, off by default; a development setting): where an objective is
 known in closed form (a cost, a parameter count), hypervolume values the front's cheap end
 by the area a new point adds there, and next to the reference point that area is small --
@@ -236,6 +244,8 @@ _N_CROSSOVERS = 256
 # the exploration share's kernel bandwidth floor, unit-cube units: about one cell of a
 # parameter with ten values, so a good trial's neighbours are drawn, not only itself
 _EXPLORE_MIN_BANDWIDTH = 0.05
+# where the exploration share's good ranks come from (``Proposer(explore_good=...)``)
+EXPLORE_GOOD: tuple[str, ...] = ("beating", "all")
 
 
 @dataclass
@@ -509,6 +519,10 @@ class Proposer:
             maximises EHVI only among candidates cheaper in a known objective than every
             trial that beats the reference point (see the module docstring); needs
             ``known``.
+        explore_good: which trials the exploration share's good ranks are taken from:
+            ``"beating"`` (default), the completed trials that beat the reference point;
+            ``"all"``, every completed trial that meets the constraints (MOTPE's split as
+            published; a development setting, see the module docstring).
     """
 
     def __init__(
@@ -531,6 +545,7 @@ class Proposer:
         sample_front: bool | None = None,
         plug_in_front: bool = False,
         extend: float | None = None,
+        explore_good: str = "beating",
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -576,6 +591,10 @@ class Proposer:
         self.trust_region = check_trust_region(trust_region)
         self.explore = check_explore(explore)
         self.extend = check_share("extend", extend)
+        if explore_good not in EXPLORE_GOOD:
+            raise ValueError(f"explore_good: expected one of {', '.join(EXPLORE_GOOD)}, "
+                             f"got {explore_good!r}")
+        self.explore_good = explore_good
         if self.extend is not None and not known:
             raise ValueError("extend: needs an objective known in closed form (known=...)")
         self._known_values: _KnownValues | None = None  # built once m is known, then kept
@@ -872,10 +891,12 @@ class Proposer:
         return keep[credible] if credible.any() else keep
 
     @staticmethod
-    def _explore_good(X: np.ndarray, Y: np.ndarray, ref: np.ndarray,
-                      ok: np.ndarray) -> np.ndarray:
+    def _explore_good(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+                      every: bool = False) -> np.ndarray:
         """Indices of the exploration share's good trials: of the completed trials that
-        beat ``ref`` in every column and meet the constraints, taken at face value, whole
+        beat ``ref`` in every column and meet the constraints (``ok``), taken at face
+        value (with ``every``, of all that meet the constraints, ``ref`` aside: MOTPE's
+        split as published, ``explore_good="all"``), whole
         non-domination ranks best first (``nondominated_sort``) until at least
         ``max(2, min(ceil(n / 10), 25))`` are in, n the completed trials (MOTPE's split,
         Ozaki et al. 2020, with Optuna's documented default share of good trials). Ranks,
@@ -886,15 +907,15 @@ class Proposer:
         less than the GP's sd at the cheap end of a known objective is on the first rank,
         and the share keeps drawing near it, as TPE does, where the trust region would
         never go; the density ``g`` of the trials that failed there limits how often."""
-        beating = np.flatnonzero(ok & np.all(Y < ref, axis=1))
-        if len(beating) < 2:
-            return beating
+        pool = np.flatnonzero(ok if every else ok & np.all(Y < ref, axis=1))
+        if len(pool) < 2:
+            return pool
         target = max(2, min(math.ceil(len(X) / 10), 25))
-        rank = nondominated_sort(Y[beating])
+        rank = nondominated_sort(Y[pool])
         # the first rank whose running count reaches the target closes the set
         counts = np.cumsum(np.bincount(rank))
-        last = int(np.searchsorted(counts, min(target, len(beating))))
-        return beating[rank <= last]
+        last = int(np.searchsorted(counts, min(target, len(pool))))
+        return pool[rank <= last]
 
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                  X_other: np.ndarray, taken: np.ndarray,
@@ -904,7 +925,7 @@ class Proposer:
         (:meth:`_explore_good`), the one not ``taken`` with the largest ``l / g``, ``g`` the
         density of the other completed inputs and of ``X_other`` (failed and pending
         ones); None with fewer than 2 good inputs or when every draw is taken."""
-        good = self._explore_good(X, Y, ref, ok)
+        good = self._explore_good(X, Y, ref, ok, self.explore_good == "all")
         if len(good) < 2:
             return None
         G = X[good]

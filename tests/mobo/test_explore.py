@@ -140,6 +140,50 @@ def test_the_good_trials_are_the_best_ranks_of_those_beating_the_reference(seed:
     assert set(got.tolist()) <= set(beating.tolist())
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_good_trials_of_every_trial_are_the_best_ranks_of_all(seed: int) -> None:
+    # explore_good="all": the same peeling over every trial that meets the constraints,
+    # the reference aside
+    rng = np.random.default_rng(100 + seed)
+    n = [40, 40, 120, 300, 12, 40][seed]
+    X = rng.random((n, 3))
+    Y = rng.random((n, 2)) - 0.6
+    if seed == 1:
+        Y = np.round(Y * 3) / 3
+    if seed == 5:
+        Y = np.column_stack([X[:, 0], -X[:, 0]]) - 0.6
+    ok = rng.random(n) < 0.9
+    got = Proposer._explore_good(X, Y, np.zeros(2), ok, every=True)
+    assert set(got.tolist()) == _good_reference(np.flatnonzero(ok), Y, n)
+
+
+def test_every_trial_puts_the_cheapest_tie_with_the_reference_among_the_good() -> None:
+    # the cheapest trials (first objective) tie the reference in the second, as students
+    # that answer "no answer" to everything tie its exact match: by default never good,
+    # with explore_good="all" on the first rank, and the share then draws near them
+    rng = np.random.default_rng(7)
+    cheap = np.column_stack([rng.uniform(0.0, 0.1, 6), rng.random((6, 2))])
+    costly = np.column_stack([rng.uniform(0.7, 1.0, 24), rng.random((24, 2))])
+    X = np.vstack([cheap, costly])
+    Y = np.vstack([np.column_stack([-1.0 + 0.01 * np.arange(6), np.zeros(6)]),
+                   np.column_stack([-0.3 * rng.random(24), -rng.random(24)])])
+    ok = np.ones(len(X), dtype=bool)
+    assert not set(Proposer._explore_good(X, Y, np.zeros(2), ok).tolist()) & set(range(6))
+    assert 0 in Proposer._explore_good(X, Y, np.zeros(2), ok, every=True).tolist()
+    near = {}
+    for good in ("beating", "all"):
+        prop = Proposer(SPACE3, explore=0.999999, explore_good=good, **FAST)
+        near[good] = sum(
+            prop.propose(X, Y, np.zeros(2), rng=np.random.default_rng(s)).x[0] < 0.3
+            for s in range(6))
+    assert near["all"] >= 2 and near["beating"] == 0
+
+
+def test_explore_good_takes_only_its_names() -> None:
+    with pytest.raises(ValueError, match="explore_good: expected one of beating, all"):
+        Proposer(SPACE3, explore=0.5, explore_good="every")
+
+
 def test_a_crowd_behind_the_front_does_not_pull_the_share_to_it() -> None:
     # 30 trials beat the reference in a crowd near a = 0.9, all dominated by 3 trials near
     # a = 0.1 that trade one objective for the other: the draws go near the front
