@@ -17,7 +17,8 @@ post-initial trial, or has ended.
 
 mobo's settings (``--mobo-trust-region``, ``--mobo-explore``, ``--mobo-warp``,
 ``--mobo-threshold-model``, ``--mobo-noisy``, ``--mobo-front-samples``,
-``--mobo-sample-front``, ``--mobo-plug-in-front``) and ``--eval-cache`` are handed to
+``--mobo-sample-front``, ``--mobo-plug-in-front``, ``--mobo-extend``,
+``--mobo-explore-good``) and ``--eval-cache`` are handed to
 every run as given, for development runs in their own ``--out-dir``; they are checked
 before any run starts.
 
@@ -61,11 +62,12 @@ from benchmarks.distill_compare import (
     STANDIN_MARKER,
     records,
 )
+from mobo.acquisition import EXPLORE_GOOD
 from mobo.run import explore_arg, trust_region_arg
 
 # the sequential command's options each run is given as they are
 _FORWARDED = ("--mobo-trust-region", "--mobo-explore", "--mobo-warp", "--mobo-front-samples",
-              "--eval-cache")
+              "--mobo-extend", "--mobo-explore-good", "--eval-cache")
 
 Job = tuple[str, int]  # (method, seed)
 
@@ -242,6 +244,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-plug-in-front", action="store_true",
                     help="the posterior mean in place of the front's samples, for every run "
                     "(as benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-extend", metavar="P", default=None, type=_share,
+                    help="mobo's front extension share, for every run (as "
+                    "benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-explore-good", choices=EXPLORE_GOOD, default=None,
+                    help="where mobo's exploration share takes its good trials from, for "
+                    "every run (as benchmarks.distill_compare's)")
     ap.add_argument("--eval-cache", metavar="PATH", default=None,
                     help="the evaluation cache every run shares (default <out-dir>/"
                     "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
@@ -288,6 +296,12 @@ def _trust_region(text: str) -> str:
 
 def _explore(text: str) -> str:
     """--mobo-explore: checked as the runs check it, handed on as written."""
+    explore_arg(text)
+    return text
+
+
+def _share(text: str) -> str:
+    """--mobo-extend: a share, checked as the runs check it, handed on as written."""
     explore_arg(text)
     return text
 
