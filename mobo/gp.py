@@ -687,8 +687,8 @@ class GP:
         return posterior_many([self], Xq, chunk)[0]
 
     def posterior_mean(self, Xq: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """The mean of :meth:`posterior` (q, m), to the last bit, without its std: O(q n)
-        instead of the variance's O(q n^2)."""
+        """The mean of :meth:`posterior` at the same ``chunk`` (q, m), to the last bit,
+        without its std: O(q n) instead of the variance's O(q n^2)."""
         means, _ = _posterior_chunks([self], Xq, chunk, with_std=False)
         return means[0]
 
