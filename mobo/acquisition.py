@@ -166,6 +166,10 @@ and the share draws near the cheap end only once something there beats the refer
 ``explore_good="all"`` (a development setting) ranks every completed trial that meets the
 constraints, the reference aside, as MOTPE does (Ozaki et al. 2020): the cheapest trials
 are on the first rank whatever their other values, and the share keeps drawing near them.
+Tried on the distillation task and not adopted there: it drew near the collapsed small
+students as meant, and found more collapsed small students, while the hypervolume and the
+accurate students' size band fell (``results/distill_dev/README.md``,
+``xeon167_explore_all/``).
 
 Front extension (``extend``, off by default; a development setting): where an objective is
 known in closed form (a cost, a parameter count), hypervolume values the front's cheap end
