@@ -224,7 +224,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-trust-region", metavar="R", default=None, type=_trust_region,
                     help="mobo's trust region half-width, for every run (as "
                     "benchmarks.distill_compare's; default: the task's recommendation)")
-    ap.add_argument("--mobo-explore", metavar="P", default=None, type=_explore,
+    ap.add_argument("--mobo-explore", metavar="P", default=None, type=_share,
                     help="mobo's exploration share, for every run (as "
                     "benchmarks.distill_compare's; default: the task's recommendation)")
     ap.add_argument("--mobo-warp", choices=("none", "rank", "yeo-johnson"), default=None,
@@ -294,14 +294,9 @@ def _trust_region(text: str) -> str:
     return text
 
 
-def _explore(text: str) -> str:
-    """--mobo-explore: checked as the runs check it, handed on as written."""
-    explore_arg(text)
-    return text
-
-
 def _share(text: str) -> str:
-    """--mobo-extend: a share, checked as the runs check it, handed on as written."""
+    """--mobo-explore, --mobo-extend: a share, checked as the runs check it, handed on as
+    written."""
     explore_arg(text)
     return text
 
