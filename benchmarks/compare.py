@@ -696,14 +696,18 @@ def front_samples_error(noisy: bool | None, n: int | None,
 
 def proposer_options(front_samples: int | None, sample_front: bool | None,
                      plug_in_front: bool = False, extend: float | None = None,
-                     explore_good: str | None = None) -> dict[str, Any] | None:
+                     explore_good: str | None = None,
+                     extend_by: str | None = None) -> dict[str, Any] | None:
     """The proposer options of a development variant (None: the defaults'): the number
     of posterior samples of the front, whether it is sampled, whether the posterior
-    mean stands in for the samples, the front extension's share (None or 0: off) and
-    where the exploration share's good trials come from, each where given."""
+    mean stands in for the samples, the front extension's share (None or 0: off) and how
+    it picks its point, and where the exploration share's good trials come from, each
+    where given."""
     options: dict[str, Any] = {}
     if extend:
         options["extend"] = extend
+    if extend_by is not None:
+        options["extend_by"] = extend_by
     if explore_good is not None:
         options["explore_good"] = explore_good
     if front_samples is not None:

@@ -93,7 +93,7 @@ from benchmarks.compare import (
     proposer_options,
 )
 from benchmarks.distill_standin import StandIn
-from mobo.acquisition import EXPLORE_GOOD
+from mobo.acquisition import EXPLORE_GOOD, EXTEND_BY
 from mobo.pareto import is_nondominated
 from mobo.run import (
     build_parser,
@@ -1068,6 +1068,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "that beat the reference point (beating, the default) or every "
                     "completed trial (all: MOTPE's split; Proposer(explore_good=...)); for "
                     "development runs, in their own --out-dir")
+    ap.add_argument("--mobo-extend-by", choices=EXTEND_BY, default=None,
+                    help="with --mobo-extend: how the front extension picks its point below "
+                    "the front's smallest student, by EHVI (ehvi, the default) or from the "
+                    "exploration share's density of the good trials (density; "
+                    "Proposer(extend_by=...)); for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "
@@ -1095,6 +1100,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      args.mobo_sample_front, args.mobo_plug_in_front)
             ) is not None:
         ap.error(error)
+    if args.mobo_extend_by is not None and not args.mobo_extend:
+        ap.error("--mobo-extend-by: a setting of the front extension, only with --mobo-extend")
     return args
 
 
@@ -1106,7 +1113,7 @@ def mobo_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["noisy"] = args.mobo_noisy
     if (options := proposer_options(args.mobo_front_samples, args.mobo_sample_front,
                                     args.mobo_plug_in_front, args.mobo_extend,
-                                    args.mobo_explore_good)):
+                                    args.mobo_explore_good, args.mobo_extend_by)):
         out["proposer_options"] = options
     return out
 

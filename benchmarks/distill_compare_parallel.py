@@ -18,7 +18,7 @@ post-initial trial, or has ended.
 mobo's settings (``--mobo-trust-region``, ``--mobo-explore``, ``--mobo-warp``,
 ``--mobo-threshold-model``, ``--mobo-noisy``, ``--mobo-front-samples``,
 ``--mobo-sample-front``, ``--mobo-plug-in-front``, ``--mobo-extend``,
-``--mobo-explore-good``) and ``--eval-cache`` are handed to
+``--mobo-extend-by``, ``--mobo-explore-good``) and ``--eval-cache`` are handed to
 every run as given, for development runs in their own ``--out-dir``; they are checked
 before any run starts.
 
@@ -62,12 +62,12 @@ from benchmarks.distill_compare import (
     STANDIN_MARKER,
     records,
 )
-from mobo.acquisition import EXPLORE_GOOD
+from mobo.acquisition import EXPLORE_GOOD, EXTEND_BY
 from mobo.run import explore_arg, trust_region_arg
 
 # the sequential command's options each run is given as they are
 _FORWARDED = ("--mobo-trust-region", "--mobo-explore", "--mobo-warp", "--mobo-front-samples",
-              "--mobo-extend", "--mobo-explore-good", "--eval-cache")
+              "--mobo-extend", "--mobo-extend-by", "--mobo-explore-good", "--eval-cache")
 
 Job = tuple[str, int]  # (method, seed)
 
@@ -250,6 +250,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-explore-good", choices=EXPLORE_GOOD, default=None,
                     help="where mobo's exploration share takes its good trials from, for "
                     "every run (as benchmarks.distill_compare's)")
+    ap.add_argument("--mobo-extend-by", choices=EXTEND_BY, default=None,
+                    help="with --mobo-extend: how the front extension picks its point, for "
+                    "every run (as benchmarks.distill_compare's)")
     ap.add_argument("--eval-cache", metavar="PATH", default=None,
                     help="the evaluation cache every run shares (default <out-dir>/"
                     "distill_compare/evaluations.jsonl), e.g. another folder's, whose "
@@ -259,6 +262,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                      args.mobo_sample_front, args.mobo_plug_in_front)
             ) is not None:
         ap.error(error)
+    if args.mobo_extend_by is not None and (args.mobo_extend is None
+                                            or not explore_arg(args.mobo_extend)):
+        ap.error("--mobo-extend-by: a setting of the front extension, only with --mobo-extend")
     if args.jobs < 1:
         ap.error(f"--jobs: must be >= 1, got {args.jobs}")
     if args.threads < 1:

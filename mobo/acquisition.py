@@ -195,6 +195,14 @@ its ``timings``. Tried on the distillation task and not adopted there: below the
 trial sat on a plateau, and EHVI then ranks by the posterior's spread, widest at the
 space's edges (``results/distill_dev/README.md``, ``epyc1_extend/``).
 
+``extend_by="density"`` (a development setting) picks the point below the cap as the
+exploration share picks its own: of the rounded draws from the density ``l`` of the good
+trials, those whose known value is below the cap compete, and the one not taken with the
+largest ``l / g`` wins (none below the cap: the usual proposal). Where EHVI below the cap
+is flat and its maximiser sits at the space's edges, the density keeps the point near the
+inputs of the trials that did beat the reference -- their training settings with a
+smaller shape -- and away from the failures already tried there.
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -250,6 +258,8 @@ _N_CROSSOVERS = 256
 _EXPLORE_MIN_BANDWIDTH = 0.05
 # where the exploration share's good ranks come from (``Proposer(explore_good=...)``)
 EXPLORE_GOOD: tuple[str, ...] = ("beating", "all")
+# how the front extension picks its point below the cap (Proposer(extend_by=...))
+EXTEND_BY: tuple[str, ...] = ("ehvi", "density")
 
 
 @dataclass
@@ -527,6 +537,10 @@ class Proposer:
             ``"beating"`` (default), the completed trials that beat the reference point;
             ``"all"``, every completed trial that meets the constraints (MOTPE's split as
             published; a development setting, see the module docstring).
+        extend_by: how the front extension picks its point below the cap: ``"ehvi"``
+            (default), the EHVI maximiser there; ``"density"``, the exploration share's
+            draw from the good trials' density kept to the candidates below the cap (a
+            development setting, see the module docstring).
     """
 
     def __init__(
@@ -550,6 +564,7 @@ class Proposer:
         plug_in_front: bool = False,
         extend: float | None = None,
         explore_good: str = "beating",
+        extend_by: str = "ehvi",
     ) -> None:
         if not isinstance(space, Space):
             raise ValueError(f"space: expected a mobo.Space, got {type(space).__name__}")
@@ -599,6 +614,10 @@ class Proposer:
             raise ValueError(f"explore_good: expected one of {', '.join(EXPLORE_GOOD)}, "
                              f"got {explore_good!r}")
         self.explore_good = explore_good
+        if extend_by not in EXTEND_BY:
+            raise ValueError(f"extend_by: expected one of {', '.join(EXTEND_BY)}, "
+                             f"got {extend_by!r}")
+        self.extend_by = extend_by
         if self.extend is not None and not known:
             raise ValueError("extend: needs an objective known in closed form (known=...)")
         self._known_values: _KnownValues | None = None  # built once m is known, then kept
@@ -778,7 +797,8 @@ class Proposer:
         # likewise drawn only when the setting is on
         if self.extend is not None and kv is not None and rng.random() < self.extend:
             t2 = time.perf_counter()
-            x, s = self._extend(acq, kv, X, Y, ref, ok, taken, rng)
+            x, s = self._extend(acq, kv, X, Y, ref, ok, np.vstack([X_failed, X_pending]),
+                                taken, rng)
             if x is not None:
                 t3 = time.perf_counter()
                 timings = {"fit": t_fit, "acquisition": t3 - t1, "extend": t3 - t2}
@@ -922,13 +942,15 @@ class Proposer:
         return pool[rank <= last]
 
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                 X_other: np.ndarray, taken: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray | None:
+                 X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
+                 keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray | None:
         """The exploration share's point (see the module docstring): of ``n_candidates``
         rounded draws from the density ``l`` of the (k, d) good inputs
         (:meth:`_explore_good`), the one not ``taken`` with the largest ``l / g``, ``g`` the
         density of the other completed inputs and of ``X_other`` (failed and pending
-        ones); None with fewer than 2 good inputs or when every draw is taken."""
+        ones); only the draws where ``keep`` (rows -> bool mask) holds compete, where
+        given. None with fewer than 2 good inputs or when every draw is taken or left
+        out."""
         good = self._explore_good(X, Y, ref, ok, self.explore_good == "all")
         if len(good) < 2:
             return None
@@ -939,23 +961,33 @@ class Proposer:
         owner = rng.integers(k, size=self.n_candidates)
         Z = G[owner] + h * rng.standard_normal((self.n_candidates, d))
         Z = self.space.round(np.clip(Z, 0.0, 1.0))
+        if keep is not None:
+            Z = Z[keep(Z)]
+            if not len(Z):
+                return None
         score = parzen_log_density(Z, G, h) - parzen_log_density(Z, B, h)
         x, _ = self._best_new(Z, score, taken)
         return x
 
     def _extend(self, acq: _Acquisition, kv: _KnownValues, X: np.ndarray, Y: np.ndarray,
-                ref: np.ndarray, ok: np.ndarray, taken: np.ndarray,
+                ref: np.ndarray, ok: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
                 rng: np.random.Generator) -> tuple[np.ndarray | None, float]:
         """The front extension's point and its log acquisition (see the module docstring):
         the best not ``taken`` of the candidates whose value in a known objective (drawn
         among ``kv.columns``) is below every completed trial's that beats ``ref`` in every
-        column and meets the constraints (``ok``); (None, -inf) when no trial beats it or
-        no candidate is below the cap."""
+        column and meets the constraints (``ok``) -- best by EHVI, or with
+        ``extend_by="density"`` by the exploration share's ``l / g`` among its draws
+        (:meth:`_explore`, ``X_other`` the failed and pending inputs); (None, -inf) when no
+        trial beats it or no candidate is below the cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
             return None, -math.inf
         col = int(rng.integers(len(kv.columns))) if len(kv.columns) > 1 else 0
         cap = float(Y[good, kv.columns[col]].min())
+        if self.extend_by == "density":
+            x = self._explore(X, Y, ref, ok, X_other, taken, rng,
+                              keep=lambda Z: kv.values(Z)[:, col] < cap)
+            return (None, -math.inf) if x is None else (x, float(acq.score(x[None])[0]))
         below = Y[:, kv.columns[col]] < cap
         cands = self.space.round(self._candidates(X[below], Y[below][:, kv.modelled], rng,
                                                   self._screened(len(X))))

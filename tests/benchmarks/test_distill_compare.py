@@ -291,12 +291,18 @@ def test_arguments() -> None:
     assert D.mobo_overrides(D.parse_args(["--mobo-extend", "0.5"])) == {
         "proposer_options": {"extend": 0.5}}
     assert D.mobo_overrides(D.parse_args(["--mobo-extend", "none"])) == {}
+    # how it picks its point, a proposer option beside it
+    assert D.mobo_overrides(D.parse_args(["--mobo-extend", "0.5", "--mobo-extend-by",
+                                          "density"])) == {
+        "proposer_options": {"extend": 0.5, "extend_by": "density"}}
     # where the exploration share's good trials come from, a proposer option
     assert D.mobo_overrides(D.parse_args(["--mobo-explore-good", "all"])) == {
         "proposer_options": {"explore_good": "all"}}
     for bad in (["--mobo-front-samples", "8"], ["--no-mobo-noisy", "--mobo-front-samples", "8"],
                 ["--mobo-extend", "1"], ["--mobo-extend", "-0.2"],
-                ["--mobo-explore-good", "some"],
+                ["--mobo-explore-good", "some"], ["--mobo-extend-by", "density"],
+                ["--mobo-extend", "0", "--mobo-extend-by", "density"],
+                ["--mobo-extend", "0.5", "--mobo-extend-by", "tpe"],
                 ["--mobo-noisy", "--mobo-front-samples", "0"],
                 ["--no-mobo-sample-front", "--mobo-front-samples", "8"],
                 ["--mobo-plug-in-front"], ["--mobo-noisy", "--mobo-plug-in-front",

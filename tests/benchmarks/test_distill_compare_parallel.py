@@ -190,11 +190,15 @@ def test_mobo_settings_and_the_cache_reach_every_run_as_given(tmp_path: Path) ->
     assert DC.mobo_overrides(seq) == {"proposer_options": {"sample_front": True,
                                                            "plug_in_front": True}}
     dev = P.parse_args(["--out-dir", str(tmp_path / "out"), "--mobo-extend", "0.5",
-                        "--mobo-explore-good", "all"])
+                        "--mobo-explore-good", "all", "--mobo-extend-by", "density"])
     seq = DC.parse_args(P.run_command(dev, ("mobo", 0))[3:])
     assert DC.mobo_overrides(seq) == {"proposer_options": {"extend": 0.5,
+                                                           "extend_by": "density",
                                                            "explore_good": "all"}}
-    for bad in (["--mobo-extend", "1.5"], ["--mobo-explore-good", "some"]):
+    for bad in (["--mobo-extend", "1.5"], ["--mobo-explore-good", "some"],
+                ["--mobo-extend-by", "density"],
+                ["--mobo-extend", "0", "--mobo-extend-by", "density"],
+                ["--mobo-extend", "0.5", "--mobo-extend-by", "tpe"]):
         with pytest.raises(SystemExit):
             P.parse_args(bad)
     with pytest.raises(SystemExit):

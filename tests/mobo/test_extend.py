@@ -4,14 +4,16 @@ when it gives way to the usual proposal, and its checks."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 from typing import Any
 
 import numpy as np
 import pytest
 
-from mobo.acquisition import Proposer
+from mobo.acquisition import _EXPLORE_MIN_BANDWIDTH, Proposer
 from mobo.space import Categorical, Float, Int, Space
+from tests.mobo.test_explore import _parzen_reference
 
 # a "size" known in closed form and an "accuracy" that only students of 3 layers or more
 # learn: the trials below 3 layers sit on a plateau just worse than the reference
@@ -133,3 +135,72 @@ def test_bad_shares_are_refused(bad: Any) -> None:
 def test_it_needs_a_known_objective() -> None:
     with pytest.raises(ValueError, match="^extend: needs an objective known in closed form"):
         Proposer(MIXED, extend=0.5)
+
+
+def _spy_explore(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records each exploration draw's arguments and its random stream as it was."""
+    calls: list[dict[str, Any]] = []
+    original = Proposer._explore
+
+    def spy(self: Proposer, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+            X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
+            keep: Any = None) -> Any:
+        calls.append({"X": X, "Y": Y, "ok": ok, "X_other": X_other, "taken": taken,
+                      "rng": copy.deepcopy(rng), "keep": keep})
+        return original(self, X, Y, ref, ok, X_other, taken, rng, keep)
+
+    monkeypatch.setattr(Proposer, "_explore", spy)
+    return calls
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_explore(monkeypatch)
+    X, Y = _data(MIXED, 30, seed)
+    cap = _cap(Y)
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by="density", **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
+    assert "extend" in out.timings and len(calls) == 1
+    # replay the draws with the slow densities; the good trials are the share's own
+    # (tested against their reference in test_explore.py)
+    c = calls[0]
+    good = prop._explore_good(c["X"], c["Y"], REF, c["ok"])
+    G = X[good]
+    B = np.vstack([np.delete(X, good, axis=0), c["X_other"]])
+    k, d = G.shape
+    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
+    r = c["rng"]
+    owner = r.integers(k, size=FAST["n_candidates"])
+    Z = MIXED.round(np.clip(G[owner] + h * r.standard_normal((FAST["n_candidates"], d)),
+                            0.0, 1.0))
+    tried = {tuple(x) for x in np.vstack([X, c["X_other"]])}
+    below = [z for z in Z if size(MIXED.decode(z)) < cap and tuple(z) not in tried]
+    assert below  # the draws reach below the cap
+    ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in below]
+    np.testing.assert_allclose(out.x, below[int(np.argmax(ratio))], atol=1e-12)
+    assert size(MIXED.decode(out.x)) < cap
+    assert out.log_acq_value == pytest.approx(
+        float(prop.propose(X, Y, REF, rng=np.random.default_rng(seed)).log_acq_value))
+
+
+def test_by_density_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -> None:
+    X, Y = _data(MIXED, 30, 0)
+    # the smallest possible student beats the reference: no draw can be below the cap
+    smallest = MIXED.encode({"layers": 1, "heads": 1, "lr": 1e-3, "init": "random"})
+    X = np.vstack([X, smallest])
+    Y = np.vstack([Y, [-0.2, 11.0]])
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by="density", **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(0))
+    assert "extend" not in out.timings
+    # and a share draw whose every candidate is left out gives no point
+    ok = np.ones(len(X), dtype=bool)
+    assert prop._explore(X, Y, REF, ok, np.zeros((0, X.shape[1])), X,
+                         np.random.default_rng(0), keep=lambda Z: np.zeros(len(Z), bool)
+                         ) is None
+
+
+@pytest.mark.parametrize("bad", ["EHVI", "tpe", None, 1])
+def test_extend_by_takes_only_its_names(bad: Any) -> None:
+    with pytest.raises(ValueError, match="^extend_by: expected one of ehvi, density, got"):
+        Proposer(MIXED, known={1: size}, extend=0.5, extend_by=bad)
