@@ -39,7 +39,7 @@ read as they are.
 
 Usage::
 
-    python -m benchmarks.distill_where       # the seven held-out comparison folders
+    python -m benchmarks.distill_where       # the eight held-out comparison folders
     python -m benchmarks.distill_where --folders DIR [DIR ...] --out FILE.md
     python -m benchmarks.distill_where --folders results/distill_dev/X --seeds 0 1 --out F.md
 """
@@ -74,7 +74,8 @@ DEFAULT_FOLDERS = (RESULTS, RESULTS / "distill_compare_gpu",
                    RESULTS / "distill_compare_onemachine_explore",
                    RESULTS / "distill_compare_onemachine_explore_first",
                    RESULTS / "distill_compare_epyc",
-                   RESULTS / "distill_compare_epyc_explore070")
+                   RESULTS / "distill_compare_epyc_explore070",
+                   RESULTS / "distill_compare_onemachine_explore070")
 DEFAULT_OUT = RESULTS / "distill_where.md"
 BUDGET = 100
 DEPTHS = (1, 2, 3, 4, 5, 6)
@@ -304,8 +305,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "results/distill_compare_onemachine/, "
                         "results/distill_compare_onemachine_explore/, "
                         "results/distill_compare_onemachine_explore_first/, "
-                        "results/distill_compare_epyc/ and "
-                        "results/distill_compare_epyc_explore070/)")
+                        "results/distill_compare_epyc/, "
+                        "results/distill_compare_epyc_explore070/ and "
+                        "results/distill_compare_onemachine_explore070/)")
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                    help="method seeds counted (default: the held-out ones, "
                         f"{' '.join(map(str, DEFAULT_SEEDS))}; 0 1 2 for a development "

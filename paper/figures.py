@@ -32,6 +32,8 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   comparison's runs, beside the peers' runs of those seeds, copied from it where they
   reproduce there and made there otherwise; ``results/distill_compare_epyc_explore070/``
   the same with mobo's runs made with the share 0.7 and the peers' copied from it;
+  ``results/distill_compare_onemachine_explore070/`` likewise in the one-machine
+  environment, the peers' copied from ``results/distill_compare_onemachine_explore/``;
 - ``results/distill_compare_onemachine/distill_compare.csv`` and
   ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
   mobo and its peers on held-out seeds, made start to finish on one machine, mobo with the
@@ -149,6 +151,9 @@ ONE_MACHINE_EXPLORE_FIRST = "distill_compare_onemachine_explore_first"
 EPYC_RERUN = "distill_compare_epyc"
 # mobo's held-out runs in that environment made again with the share 0.7, the peers' copied
 EPYC_EXPLORE070 = "distill_compare_epyc_explore070"
+# mobo's held-out runs with the share 0.7 in the one-machine environment, the peers copied
+# from ONE_MACHINE_EXPLORE
+ONE_MACHINE_EXPLORE070 = "distill_compare_onemachine_explore070"
 # what mobo's runs of the held-out folders were made with, as the paper's sentences name it
 # (tests/paper/test_figures.py holds CURRENT_SHARE to distill.task.STUDY_OPTIONS)
 FORMER_SHARE = "the exploration share 0.5 (the task's recommendation before the share 0.7)"
@@ -1447,8 +1452,12 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     try:
         values["heldout_distill_epyc_explore070"] = rerun_words(
             results, results / EPYC_EXPLORE070, results / EPYC_RERUN, code=CURRENT_SHARE)
+        values["heldout_distill_onemachine_explore070"] = rerun_words(
+            results, results / ONE_MACHINE_EXPLORE070, results / ONE_MACHINE_EXPLORE,
+            code=CURRENT_SHARE, shared_cache=True)
         values["heldout_distill_explore070_lead"] = lead_words(
-            results, [results / EPYC_EXPLORE070], code="mobo with " + CURRENT_SHARE)
+            results, [results / EPYC_EXPLORE070, results / ONE_MACHINE_EXPLORE070],
+            code="mobo with " + CURRENT_SHARE)
         rows = staged_rows(results / EPYC_EXPLORE070)
         # a results folder without the comparison (nothing staged) has no reference either
         verdicts = (target_verdicts(rows, read_reference(results / EPYC_EXPLORE070)) if rows
@@ -1466,7 +1475,8 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
             f"results/{EPYC_EXPLORE070}/distill_compare.csv as staged in git: {v}"
             for v, ok in verdicts if not ok]
     except (ValueError, KeyError, OSError) as e:
-        raise InputError(f"results/{EPYC_EXPLORE070}/: {e}") from None
+        raise InputError(f"results/{EPYC_EXPLORE070}/, results/{ONE_MACHINE_EXPLORE070}/: "
+                         f"{e}") from None
     bandcheck = results / "distill_bandcheck.json"
     try:
         values["distill_bandcheck"] = (

@@ -201,14 +201,18 @@ def one_environment_words(results: Path, folder: Path) -> str:
             f"{runs}. Paired as in the table above:\n\n" + table(seeds, read_reference(folder)))
 
 
-def rerun_words(results: Path, folder: Path, original: Path, *, code: str) -> str:
+def rerun_words(results: Path, folder: Path, original: Path, *, code: str,
+                shared_cache: bool = False) -> str:
     """Section 4.7's paragraph on mobo's runs of ``folder`` made again, with ``code`` (the
     words for what they were made with), in the environment of some of ``original``'s runs
     (a comparison folder), beside the peers' runs of the same seeds copied from it: first
     whether the environment is the same, read off the initial designs (a seed's first
     trials are the same configurations for every method, so mobo's, trained again, should
     score exactly what ``original``'s runs recorded), then the paired table of
-    :func:`table`. A sentence saying none exists where ``folder`` holds no mobo run."""
+    :func:`table`. With ``shared_cache`` mobo's runs took their initial designs from the
+    evaluation cache ``original``'s runs filled, so they cannot differ from what was
+    recorded there and no such check is claimed (the folder's README says why the machine
+    is the same). A sentence saying none exists where ``folder`` holds no mobo run."""
     name = folder.relative_to(results.parent).as_posix()
     then = original.relative_to(results.parent).as_posix()
     seeds = {s: ms for s, ms in by_seed(staged_rows(folder)).items() if "mobo" in ms}
@@ -244,14 +248,18 @@ def rerun_words(results: Path, folder: Path, original: Path, *, code: str) -> st
              if copied else "no peer's run copied")
     if made:
         peers += f", and made there too ({', '.join(made)})"
+    if shared_cache:
+        check = ("mobo's initial designs were served from the evaluation cache those runs "
+                 "filled, so they are the values recorded there, not a check of the machine "
+                 f"(`{name}/README.md` says why it is the same). ")
+    else:
+        check = (f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
+                 "former run's among them) that were trained again here for mobo's runs (by "
+                 "whichever run of the seed here reached them first; the folder's evaluation "
+                 f"cache serves the others), {same} scored exactly what was recorded. ")
     return (f"The runs in `{name}/` ({runs}; `{name}/README.md` says how they ran): mobo's "
-            f"made again there with {code}, {peers}. "
-            f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
-            "former run's among them) that were trained again here for mobo's runs (by "
-            "whichever run of the seed here reached them first; the folder's evaluation "
-            f"cache serves the others), {same} scored exactly what was recorded. Paired as "
-            "in the table above:\n\n"
-            + table(seeds, read_reference(folder)))
+            f"made again there with {code}, {peers}. " + check
+            + "Paired as in the table above:\n\n" + table(seeds, read_reference(folder)))
 
 
 # a peer's hypervolume, as the sentence names it

@@ -208,6 +208,13 @@ def test_the_rerun_paragraph_checks_the_initial_designs_and_pairs_the_runs(
            "seed here reached them first; the folder's evaluation cache serves the others), 1 " \
            "scored exactly what was recorded." in words
     assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 |" in words
+    # initial designs served from the cache the original's runs filled: no check claimed
+    shared = HD.rerun_words(results, folder, results, code=CODE, shared_cache=True)
+    assert "scored exactly" not in shared and "initial-design trials" not in shared
+    assert ("mobo's initial designs were served from the evaluation cache those runs filled, "
+            "so they are the values recorded there, not a check of the machine "
+            "(`results/rerun/README.md` says why it is the same).") in shared
+    assert shared.endswith(words[words.index("Paired as in the table above"):])
     # the design point trained again elsewhere scores otherwise: 0 of 1
     (folder / "distill_compare.csv").unlink()
     _results(tmp_path / "c", _rows("mobo", 10, [(41.0, 50.0), (20.0, 40.0)]) + TPE)
