@@ -201,7 +201,10 @@ trials, those whose known value is below the cap compete, and the one not taken 
 largest ``l / g`` wins (none below the cap: the usual proposal). Where EHVI below the cap
 is flat and its maximiser sits at the space's edges, the density keeps the point near the
 inputs of the trials that did beat the reference -- their training settings with a
-smaller shape -- and away from the failures already tried there.
+smaller shape -- and away from the failures already tried there. Tried on the distillation
+task and not adopted there: it found small students that learn where the defaults found
+none, but the proposals it took cost the larger students' band and the hypervolume
+(``results/distill_dev/README.md``, ``xeon167_extend_density/``).
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
