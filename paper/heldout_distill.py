@@ -218,20 +218,6 @@ def rerun_words(results: Path, folder: Path, original: Path, *, code: str,
     seeds = {s: ms for s, ms in by_seed(staged_rows(folder)).items() if "mobo" in ms}
     if not seeds:
         return f"No run of mobo has been made again in `{name}/` yet."
-    before = by_seed(staged_rows(original))
-    same = checked = 0
-    for s, ms in seeds.items():
-        # trial -> (exact, f1) of every run there that recorded it in its initial design
-        recorded: dict[int, list[tuple[Any, Any]]] = {}
-        for rs in before.get(s, {}).values():
-            for r in rs:
-                if r["source"] == "initial":
-                    recorded.setdefault(r["trial"], []).append((r["exact"], r["f1"]))
-        for r in ms["mobo"]:
-            if r["source"] == "initial":
-                olds = recorded.get(r["trial"], [])
-                checked += len(olds)
-                same += olds.count((r["exact"], r["f1"]))
     runs = "; ".join(f"seed {s}: " + ", ".join(f"{m} ({len(rs)} trials)" for m, rs in ms.items())
                      for s, ms in seeds.items())
     # a peer's run is a copy where its file is byte for byte the original folder's
@@ -253,6 +239,7 @@ def rerun_words(results: Path, folder: Path, original: Path, *, code: str,
                  "filled, so they are the values recorded there, not a check of the machine "
                  f"(`{name}/README.md` says why it is the same). ")
     else:
+        same, checked = _initial_designs_agreeing(seeds, by_seed(staged_rows(original)))
         check = (f"Of the {checked} initial-design trials recorded there (every run's, mobo's "
                  "former run's among them) that were trained again here for mobo's runs (by "
                  "whichever run of the seed here reached them first; the folder's evaluation "
@@ -260,6 +247,28 @@ def rerun_words(results: Path, folder: Path, original: Path, *, code: str,
     return (f"The runs in `{name}/` ({runs}; `{name}/README.md` says how they ran): mobo's "
             f"made again there with {code}, {peers}. " + check
             + "Paired as in the table above:\n\n" + table(seeds, read_reference(folder)))
+
+
+def _initial_designs_agreeing(seeds: Mapping[int, Mapping[str, list[dict[str, Any]]]],
+                              before: Mapping[int, Mapping[str, list[dict[str, Any]]]]
+                              ) -> tuple[int, int]:
+    """(same, checked): of the initial-design trials recorded in ``before`` (seed ->
+    method -> rows, every run's) at the trial numbers of mobo's initial designs in
+    ``seeds``, how many there are and how many score (exact, f1) what mobo's recorded."""
+    same = checked = 0
+    for s, ms in seeds.items():
+        # trial -> (exact, f1) of every run there that recorded it in its initial design
+        recorded: dict[int, list[tuple[Any, Any]]] = {}
+        for rs in before.get(s, {}).values():
+            for r in rs:
+                if r["source"] == "initial":
+                    recorded.setdefault(r["trial"], []).append((r["exact"], r["f1"]))
+        for r in ms["mobo"]:
+            if r["source"] == "initial":
+                olds = recorded.get(r["trial"], [])
+                checked += len(olds)
+                same += olds.count((r["exact"], r["f1"]))
+    return same, checked
 
 
 # a peer's hypervolume, as the sentence names it

@@ -86,6 +86,17 @@ def test_the_share_proposes_where_the_trials_beating_the_reference_are_dense() -
         assert math.isfinite(p.log_acq_value)
 
 
+def replay_draws(G: np.ndarray, n: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The exploration share's n draws from the density of the (k, d) good inputs ``G``,
+    clipped to the cube (not rounded), and the bandwidth, written out from the module
+    docstring: Scott's factor times the inputs' spread, at least the floor."""
+    k, d = G.shape
+    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
+    owner = rng.integers(k, size=n)
+    return np.clip(G[owner] + h * rng.standard_normal((n, d)), 0.0, 1.0), h
+
+
 def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
     # a brute-force check of _explore: replay its draws with the same rng and score them
     # with the slow reference densities
@@ -99,11 +110,7 @@ def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
     assert x is not None
     G = X[good]
     B = np.delete(X, good, axis=0)
-    k, d = G.shape
-    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
-    r = np.random.default_rng(7)
-    owner = r.integers(k, size=FAST["n_candidates"])
-    Z = np.clip(G[owner] + h * r.standard_normal((FAST["n_candidates"], d)), 0.0, 1.0)
+    Z, h = replay_draws(G, FAST["n_candidates"], np.random.default_rng(7))
     ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in Z]
     best = Z[int(np.argmax(ratio))]
     np.testing.assert_allclose(x, best, atol=1e-12)

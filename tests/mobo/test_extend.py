@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import _EXPLORE_MIN_BANDWIDTH, Proposer
+from mobo.acquisition import Proposer
 from mobo.space import Categorical, Float, Int, Space
-from tests.mobo.test_explore import _parzen_reference
+from tests.mobo.test_explore import _parzen_reference, replay_draws
 
 # a "size" known in closed form and an "accuracy" that only students of 3 layers or more
 # learn: the trials below 3 layers sit on a plateau just worse than the reference
@@ -145,8 +145,7 @@ def _spy_explore(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def spy(self: Proposer, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
             X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
             keep: Any = None) -> Any:
-        calls.append({"X": X, "Y": Y, "ok": ok, "X_other": X_other, "taken": taken,
-                      "rng": copy.deepcopy(rng), "keep": keep})
+        calls.append({"Y": Y, "ok": ok, "X_other": X_other, "rng": copy.deepcopy(rng)})
         return original(self, X, Y, ref, ok, X_other, taken, rng, keep)
 
     monkeypatch.setattr(Proposer, "_explore", spy)
@@ -157,6 +156,7 @@ def _spy_explore(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _spy_explore(monkeypatch)
+    seen = _spy(monkeypatch)
     X, Y = _data(MIXED, 30, seed)
     cap = _cap(Y)
     prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by="density", **FAST)
@@ -165,23 +165,20 @@ def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
     # replay the draws with the slow densities; the good trials are the share's own
     # (tested against their reference in test_explore.py)
     c = calls[0]
-    good = prop._explore_good(c["X"], c["Y"], REF, c["ok"])
+    good = prop._explore_good(X, c["Y"], REF, c["ok"])
     G = X[good]
     B = np.vstack([np.delete(X, good, axis=0), c["X_other"]])
-    k, d = G.shape
-    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
-    r = c["rng"]
-    owner = r.integers(k, size=FAST["n_candidates"])
-    Z = MIXED.round(np.clip(G[owner] + h * r.standard_normal((FAST["n_candidates"], d)),
-                            0.0, 1.0))
+    Z, h = replay_draws(G, FAST["n_candidates"], c["rng"])
+    Z = MIXED.round(Z)
     tried = {tuple(x) for x in np.vstack([X, c["X_other"]])}
     below = [z for z in Z if size(MIXED.decode(z)) < cap and tuple(z) not in tried]
     assert below  # the draws reach below the cap
     ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in below]
     np.testing.assert_allclose(out.x, below[int(np.argmax(ratio))], atol=1e-12)
     assert size(MIXED.decode(out.x)) < cap
-    assert out.log_acq_value == pytest.approx(
-        float(prop.propose(X, Y, REF, rng=np.random.default_rng(seed)).log_acq_value))
+    # its acquisition value is the EHVI the extension scores with, at that point
+    assert out.log_acq_value == pytest.approx(float(seen["acq"].score(out.x[None])[0]),
+                                              rel=1e-12, abs=1e-12)
 
 
 def test_by_density_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -> None:
