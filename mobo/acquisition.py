@@ -206,6 +206,15 @@ task and not adopted there: it found small students that learn where the default
 none, but the proposals it took cost the larger students' band and the hypervolume
 (``results/distill_dev/README.md``, ``xeon167_extend_density/``).
 
+``extend_by="cheapest"`` (a development setting) draws as ``"density"`` does, from a density
+of the good trials nearest the cap instead of the share's good ranks: the completed trials
+that beat the reference, cheapest first in the known objective, the first
+max(2, min(ceil(n / 10), 25)) of them (the share's count of good trials, n the completed
+trials). Where the settings that make a configuration beat the reference differ with its
+cost (a small student learns at a higher learning rate than a large one), the cheapest
+trials that beat it carry the settings nearest to what a configuration below the cap
+needs, where the share's ranks carry those of the whole front.
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -262,7 +271,7 @@ _EXPLORE_MIN_BANDWIDTH = 0.05
 # where the exploration share's good ranks come from (``Proposer(explore_good=...)``)
 EXPLORE_GOOD: tuple[str, ...] = ("beating", "all")
 # how the front extension picks its point below the cap (Proposer(extend_by=...))
-EXTEND_BY: tuple[str, ...] = ("ehvi", "density")
+EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest")
 
 
 @dataclass
@@ -334,6 +343,12 @@ def _warp_fitted_to(Y: np.ndarray, ref: np.ndarray, columns: Sequence[int], warp
         ref[j] = float(w(ref[j]))
         Y[:, j] = w(Y[:, j])
     return Y, ref
+
+
+def _good_count(n: int) -> int:
+    """How many of n completed trials the exploration share counts as good (at least):
+    max(2, min(ceil(n / 10), 25)), Optuna's documented default for its TPESampler."""
+    return max(2, min(math.ceil(n / 10), 25))
 
 
 def parzen_log_density(Z: np.ndarray, P: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -542,8 +557,9 @@ class Proposer:
             published; a development setting, see the module docstring).
         extend_by: how the front extension picks its point below the cap: ``"ehvi"``
             (default), the EHVI maximiser there; ``"density"``, the exploration share's
-            draw from the good trials' density kept to the candidates below the cap (a
-            development setting, see the module docstring).
+            draw from the good trials' density kept to the candidates below the cap;
+            ``"cheapest"``, the same draw from the density of the cheapest trials that beat
+            the reference (development settings, see the module docstring).
     """
 
     def __init__(
@@ -937,7 +953,7 @@ class Proposer:
         pool = np.flatnonzero(ok if every else ok & np.all(Y < ref, axis=1))
         if len(pool) < 2:
             return pool
-        target = max(2, min(math.ceil(len(X) / 10), 25))
+        target = _good_count(len(X))
         rank = nondominated_sort(Y[pool])
         # the first rank whose running count reaches the target closes the set
         counts = np.cumsum(np.bincount(rank))
@@ -946,15 +962,17 @@ class Proposer:
 
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                  X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
-                 keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray | None:
+                 keep: Callable[[np.ndarray], np.ndarray] | None = None,
+                 good: np.ndarray | None = None) -> np.ndarray | None:
         """The exploration share's point (see the module docstring): of ``n_candidates``
         rounded draws from the density ``l`` of the (k, d) good inputs
-        (:meth:`_explore_good`), the one not ``taken`` with the largest ``l / g``, ``g`` the
-        density of the other completed inputs and of ``X_other`` (failed and pending
-        ones); only the draws where ``keep`` (rows -> bool mask) holds compete, where
-        given. None with fewer than 2 good inputs or when every draw is taken or left
-        out."""
-        good = self._explore_good(X, Y, ref, ok, self.explore_good == "all")
+        (:meth:`_explore_good`, or the rows ``good`` of ``X`` where given), the one not
+        ``taken`` with the largest ``l / g``, ``g`` the density of the other completed
+        inputs and of ``X_other`` (failed and pending ones); only the draws where ``keep``
+        (rows -> bool mask) holds compete, where given. None with fewer than 2 good inputs
+        or when every draw is taken or left out."""
+        if good is None:
+            good = self._explore_good(X, Y, ref, ok, self.explore_good == "all")
         if len(good) < 2:
             return None
         G = X[good]
@@ -980,16 +998,23 @@ class Proposer:
         among ``kv.columns``) is below every completed trial's that beats ``ref`` in every
         column and meets the constraints (``ok``) -- best by EHVI, or with
         ``extend_by="density"`` by the exploration share's ``l / g`` among its draws
-        (:meth:`_explore`, ``X_other`` the failed and pending inputs); (None, -inf) when no
-        trial beats it or no candidate is below the cap."""
+        (:meth:`_explore`, ``X_other`` the failed and pending inputs), with
+        ``extend_by="cheapest"`` the same among draws from the density of the
+        :func:`_good_count` cheapest trials that beat it; (None, -inf) when no trial beats
+        it or no candidate is below the cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
             return None, -math.inf
         col = int(rng.integers(len(kv.columns))) if len(kv.columns) > 1 else 0
         cap = float(Y[good, kv.columns[col]].min())
-        if self.extend_by == "density":
+        if self.extend_by in ("density", "cheapest"):
+            nearest = None
+            if self.extend_by == "cheapest":
+                pool = np.flatnonzero(good)
+                order = np.argsort(Y[pool, kv.columns[col]], kind="stable")
+                nearest = pool[order[:_good_count(len(X))]]
             x = self._explore(X, Y, ref, ok, X_other, taken, rng,
-                              keep=lambda Z: kv.values(Z)[:, col] < cap)
+                              keep=lambda Z: kv.values(Z)[:, col] < cap, good=nearest)
             return (None, -math.inf) if x is None else (x, float(acq.score(x[None])[0]))
         below = Y[:, kv.columns[col]] < cap
         cands = self.space.round(self._candidates(X[below], Y[below][:, kv.modelled], rng,

@@ -144,28 +144,44 @@ def _spy_explore(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def spy(self: Proposer, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
             X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
-            keep: Any = None) -> Any:
-        calls.append({"Y": Y, "ok": ok, "X_other": X_other, "rng": copy.deepcopy(rng)})
-        return original(self, X, Y, ref, ok, X_other, taken, rng, keep)
+            keep: Any = None, good: Any = None) -> Any:
+        calls.append({"Y": Y, "ok": ok, "X_other": X_other, "rng": copy.deepcopy(rng),
+                      "good": good})
+        return original(self, X, Y, ref, ok, X_other, taken, rng, keep, good)
 
     monkeypatch.setattr(Proposer, "_explore", spy)
     return calls
 
 
+def _cheapest_reference(Y: np.ndarray) -> list[int]:
+    """The trials that beat the reference in both objectives, cheapest first (ties by
+    index), the first max(2, min(ceil(n / 10), 25)) of them, written out by hand."""
+    beating = [i for i in range(len(Y)) if Y[i, 0] < REF[0] and Y[i, 1] < REF[1]]
+    beating.sort(key=lambda i: (Y[i, 1], i))
+    return beating[:max(2, min(-(-len(Y) // 10), 25))]
+
+
+@pytest.mark.parametrize("by", ["density", "cheapest"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
-        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        seed: int, by: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _spy_explore(monkeypatch)
     seen = _spy(monkeypatch)
     X, Y = _data(MIXED, 30, seed)
     cap = _cap(Y)
-    prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by="density", **FAST)
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by=by, **FAST)
     out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
     assert "extend" in out.timings and len(calls) == 1
     # replay the draws with the slow densities; the good trials are the share's own
-    # (tested against their reference in test_explore.py)
+    # (tested against their reference in test_explore.py), or the cheapest that beat
+    # the reference
     c = calls[0]
-    good = prop._explore_good(X, c["Y"], REF, c["ok"])
+    if by == "density":
+        good = prop._explore_good(X, c["Y"], REF, c["ok"])
+    else:
+        good = np.array(_cheapest_reference(Y))
+        assert list(good) == list(c["good"])
+        assert len(good) == 3 and set(good) != set(prop._explore_good(X, Y, REF, c["ok"]))
     G = X[good]
     B = np.vstack([np.delete(X, good, axis=0), c["X_other"]])
     Z, h = replay_draws(G, FAST["n_candidates"], c["rng"])
@@ -199,5 +215,6 @@ def test_by_density_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -
 
 @pytest.mark.parametrize("bad", ["EHVI", "tpe", None, 1])
 def test_extend_by_takes_only_its_names(bad: Any) -> None:
-    with pytest.raises(ValueError, match="^extend_by: expected one of ehvi, density, got"):
+    with pytest.raises(ValueError,
+                       match="^extend_by: expected one of ehvi, density, cheapest, got"):
         Proposer(MIXED, known={1: size}, extend=0.5, extend_by=bad)
