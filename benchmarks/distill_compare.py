@@ -1071,7 +1071,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mobo-extend-by", choices=EXTEND_BY, default=None,
                     help="with --mobo-extend: how the front extension picks its point below "
                     "the front's smallest student, by EHVI (ehvi, the default) or from the "
-                    "exploration share's density of the good trials (density; "
+                    "exploration share's density of the good trials (density) or of the "
+                    "smallest students that beat the threshold (cheapest; "
                     "Proposer(extend_by=...)); for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "

@@ -292,9 +292,10 @@ def test_arguments() -> None:
         "proposer_options": {"extend": 0.5}}
     assert D.mobo_overrides(D.parse_args(["--mobo-extend", "none"])) == {}
     # how it picks its point, a proposer option beside it
-    assert D.mobo_overrides(D.parse_args(["--mobo-extend", "0.5", "--mobo-extend-by",
-                                          "density"])) == {
-        "proposer_options": {"extend": 0.5, "extend_by": "density"}}
+    for by in ("density", "cheapest"):
+        assert D.mobo_overrides(D.parse_args(["--mobo-extend", "0.25", "--mobo-extend-by",
+                                              by])) == {
+            "proposer_options": {"extend": 0.25, "extend_by": by}}
     # where the exploration share's good trials come from, a proposer option
     assert D.mobo_overrides(D.parse_args(["--mobo-explore-good", "all"])) == {
         "proposer_options": {"explore_good": "all"}}
