@@ -213,7 +213,11 @@ max(2, min(ceil(n / 10), 25)) of them (the share's count of good trials, n the c
 trials). Where the settings that make a configuration beat the reference differ with its
 cost (a small student learns at a higher learning rate than a large one), the cheapest
 trials that beat it carry the settings nearest to what a configuration below the cap
-needs, where the share's ranks carry those of the whole front.
+needs, where the share's ranks carry those of the whole front. Tried on the distillation
+task and not adopted there, as ``"density"``: small students that learn were found, and
+each one joined the share's good ranks, whose draws then followed it below the cap at the
+cost of the larger students' band and the hypervolume (``results/distill_dev/README.md``,
+``xeon167_extend_cheapest/``).
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
