@@ -35,6 +35,10 @@ STANDIN_SETTINGS: tuple[tuple[str, str], ...] = (
     ("tr05_stretched", "trust region 0.05, boxes stretched by the GP's lengthscales"),
     ("tr05_rank", "trust region 0.05, rank warp"),
     ("tr05_onebox", "trust region 0.05, one box per proposal"),
+    ("default", "trust region 0.05 with recombinations, share 0.7 (the task's setting)"),
+    ("noisy8", "as above, noisy, EHVI over 8 samples of the front"),
+    ("sample_front8", "as above with the task's noise prior, only the front sampled"),
+    ("plug_in", "as above, the front's posterior mean in place of its samples"),
 )
 DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("none", "global search"),
@@ -66,11 +70,21 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("epyc_hvweights", "as above, the share's trials weighed by the volume they hold"),
     ("epyc_explore030", "as above with the share 0.3"),
     ("epyc_explore070", "as above with the share 0.7 (the task's setting)"),
+    ("epyc1_default", "the task's setting with the share 0.7"),
+    ("epyc1_plug_in", "as above, EHVI over the front's posterior mean"),
+    ("epyc1_extend", "as above, the front extension 0.5 by EHVI below the cap"),
+    ("xeon167_default", "the task's setting with the share 0.7"),
+    ("xeon167_explore_all", "as above, the share's good ranks among every trial"),
+    ("xeon167_extend_density", "as above, the front extension 0.5 from the share's density"),
+    ("xeon167_extend_cheapest", "as above, the front extension 0.25 from the density of the "
+     "cheapest trials beating the threshold"),
 )
 # the task's scores differ between machines (``results/distill_recheck.md``): the folders
 # made on one named machine, against a baseline made there, carry its name as a prefix
 MACHINE_PREFIXES: tuple[tuple[str, str], ...] = (("onemachine_", "task (Intel Xeon)"),
-                                                 ("epyc_", "task (AMD EPYC)"))
+                                                 ("xeon167_", "task (Intel Xeon)"),
+                                                 ("epyc_", "task (AMD EPYC)"),
+                                                 ("epyc1_", "task (AMD EPYC, no AVX-512)"))
 BUDGET = 100
 
 

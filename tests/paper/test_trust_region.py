@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.distill_compare import FIELDS, NAME
-from paper.trust_region import trust_region_section
+from paper.trust_region import DEV_SETTINGS, STANDIN_SETTINGS, trust_region_section
 
 REFERENCE = {"exact": 30.0, "num_parameters": 100.0}
 ONE_LAYER = 40.0  # the largest 1-layer count: students of at most 40 "parameters"
@@ -95,3 +95,15 @@ def test_missing_folders_are_skipped(tmp_path: Path) -> None:
     (results / "distill_budget200.jsonl").unlink()
     with pytest.raises(ValueError, match="no distillation journal with a 1-layer student"):
         trust_region_section(results)
+
+
+@pytest.mark.parametrize("kind, settings", [("distill_standin", STANDIN_SETTINGS),
+                                            ("distill_dev", DEV_SETTINGS)])
+def test_the_table_names_every_committed_development_folder(
+        kind: str, settings: tuple[tuple[str, str], ...]) -> None:
+    # the section says its table lists every development run in the repository
+    root = Path(__file__).resolve().parents[2] / "results" / kind
+    committed = {p.parent.name for p in root.glob(f"*/{NAME}.csv")}
+    listed = [folder for folder, _ in settings]
+    assert committed and committed <= set(listed)
+    assert len(listed) == len(set(listed))
