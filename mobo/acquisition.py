@@ -219,6 +219,16 @@ each one joined the share's good ranks, whose draws then followed it below the c
 cost of the larger students' band and the hypervolume (``results/distill_dev/README.md``,
 ``xeon167_extend_cheapest/``).
 
+``extend_by="split"`` (a development setting) divides the known objective's range between the
+two: the cap is the smallest known value among the trials that beat the reference credibly
+(by the GP's posterior sd in every modelled column, as the trust region's centres do; at face
+value while none does), the extension draws below it as ``"cheapest"`` does, and the
+exploration share takes its good ranks only from trials at or above it in every known
+objective (those below count among its bad ones). A configuration below the cap that beats
+the reference by less than the noise -- what the extension mostly finds there -- then moves
+neither the cap nor the share's draws, which stay on the front the credible trials make; one
+that beats it credibly lowers the cap, and both follow.
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -275,7 +285,7 @@ _EXPLORE_MIN_BANDWIDTH = 0.05
 # where the exploration share's good ranks come from (``Proposer(explore_good=...)``)
 EXPLORE_GOOD: tuple[str, ...] = ("beating", "all")
 # how the front extension picks its point below the cap (Proposer(extend_by=...))
-EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest")
+EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split")
 
 
 @dataclass
@@ -563,7 +573,9 @@ class Proposer:
             (default), the EHVI maximiser there; ``"density"``, the exploration share's
             draw from the good trials' density kept to the candidates below the cap;
             ``"cheapest"``, the same draw from the density of the cheapest trials that beat
-            the reference (development settings, see the module docstring).
+            the reference; ``"split"``, as ``"cheapest"`` below the cheapest trial that beats
+            it credibly, the exploration share's good ranks kept at or above that trial
+            (development settings, see the module docstring).
     """
 
     def __init__(
@@ -807,11 +819,19 @@ class Proposer:
         acq = _Acquisition(models, boxes, feas, cons, C_bounds, kv, beats)
 
         taken = np.vstack([X, X_failed, X_pending])
+        # extend_by="split": the caps below which the extension alone draws, and the
+        # trials the exploration share may take its good ranks from (none cheaper)
+        caps, share_ok = None, ok
+        if self.extend is not None and self.extend_by == "split" and kv is not None:
+            caps = self._credible_caps(X, Y, ref, ok, gp, modelled, kv.columns)
+            if caps is not None:
+                share_ok = ok & np.all(Y[:, kv.columns] >= caps, axis=1)
         # the draw is made only when the share is on: without it the rng stream, and so
         # every proposal, is what it was before the share existed
         if self.explore is not None and rng.random() < self.explore:
             t2 = time.perf_counter()
-            x = self._explore(X, Y, ref, ok, np.vstack([X_failed, X_pending]), taken, rng)
+            x = self._explore(X, Y, ref, share_ok, np.vstack([X_failed, X_pending]), taken,
+                              rng)
             if x is not None:
                 s = float(acq.score(x[None])[0])
                 t3 = time.perf_counter()
@@ -821,7 +841,7 @@ class Proposer:
         if self.extend is not None and kv is not None and rng.random() < self.extend:
             t2 = time.perf_counter()
             x, s = self._extend(acq, kv, X, Y, ref, ok, np.vstack([X_failed, X_pending]),
-                                taken, rng)
+                                taken, rng, caps)
             if x is not None:
                 t3 = time.perf_counter()
                 timings = {"fit": t_fit, "acquisition": t3 - t1, "extend": t3 - t2}
@@ -937,6 +957,18 @@ class Proposer:
         credible = np.all(mean + sd < ref[cols], axis=1)
         return keep[credible] if credible.any() else keep
 
+    def _credible_caps(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+                       gp: GP, modelled: Sequence[int], columns: Sequence[int]
+                       ) -> np.ndarray | None:
+        """``extend_by="split"``'s caps, (len(columns),): per known column, the smallest
+        value among the trials that beat ``ref`` credibly (:meth:`_beating`: by the GP's
+        posterior sd in every ``modelled`` column, or at face value while none does);
+        None when no trial beats it."""
+        keep = self._beating(X, Y, ref, ok, gp, modelled)
+        if not len(keep):
+            return None
+        return Y[keep][:, list(columns)].min(axis=0)
+
     @staticmethod
     def _explore_good(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                       every: bool = False) -> np.ndarray:
@@ -996,7 +1028,8 @@ class Proposer:
 
     def _extend(self, acq: _Acquisition, kv: _KnownValues, X: np.ndarray, Y: np.ndarray,
                 ref: np.ndarray, ok: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
-                rng: np.random.Generator) -> tuple[np.ndarray | None, float]:
+                rng: np.random.Generator, caps: np.ndarray | None = None
+                ) -> tuple[np.ndarray | None, float]:
         """The front extension's point and its log acquisition (see the module docstring):
         the best not ``taken`` of the candidates whose value in a known objective (drawn
         among ``kv.columns``) is below every completed trial's that beats ``ref`` in every
@@ -1004,16 +1037,17 @@ class Proposer:
         ``extend_by="density"`` by the exploration share's ``l / g`` among its draws
         (:meth:`_explore`, ``X_other`` the failed and pending inputs), with
         ``extend_by="cheapest"`` the same among draws from the density of the
-        :func:`_good_count` cheapest trials that beat it; (None, -inf) when no trial beats
-        it or no candidate is below the cap."""
+        :func:`_good_count` cheapest trials that beat it, and with ``extend_by="split"`` as
+        ``"cheapest"`` below ``caps`` (per known column, :meth:`_credible_caps`) instead;
+        (None, -inf) when no trial beats it or no candidate is below the cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
             return None, -math.inf
         col = int(rng.integers(len(kv.columns))) if len(kv.columns) > 1 else 0
-        cap = float(Y[good, kv.columns[col]].min())
-        if self.extend_by in ("density", "cheapest"):
+        cap = float(Y[good, kv.columns[col]].min() if caps is None else caps[col])
+        if self.extend_by in ("density", "cheapest", "split"):
             nearest = None
-            if self.extend_by == "cheapest":
+            if self.extend_by in ("cheapest", "split"):
                 pool = np.flatnonzero(good)
                 order = np.argsort(Y[pool, kv.columns[col]], kind="stable")
                 nearest = pool[order[:_good_count(len(X))]]

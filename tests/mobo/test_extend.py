@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mobo.acquisition import Proposer
+from mobo.gp import fit_gp
 from mobo.space import Categorical, Float, Int, Space
 from tests.mobo.test_explore import _parzen_reference, replay_draws
 
@@ -161,14 +162,39 @@ def _cheapest_reference(Y: np.ndarray) -> list[int]:
     return beating[:max(2, min(-(-len(Y) // 10), 25))]
 
 
-@pytest.mark.parametrize("by", ["density", "cheapest"])
+def _with_hairs(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_data(MIXED, 30, seed)`` plus two 1-layer trials that beat the reference's accuracy
+    by a hair (1e-4 and 2e-4, a fifth of the noise or less) amid the plateau: at face value
+    the cheapest trials that beat it, and not credibly."""
+    X, Y = _data(MIXED, 30, seed)
+    hairs = [{"layers": 1, "heads": 2, "lr": 3e-3, "init": "random"},
+             {"layers": 1, "heads": 3, "lr": 1e-4, "init": "pretrained"}]
+    X = np.vstack([X, [MIXED.encode(p) for p in hairs]])
+    Y = np.vstack([Y, [[-1e-4, size(hairs[0])], [-2e-4, size(hairs[1])]]])
+    return X, Y
+
+
+def _credible_cap_reference(X: np.ndarray, Y: np.ndarray) -> float:
+    """The smallest size among the trials that beat the reference in both objectives and
+    whose accuracy's GP posterior mean beats it by a posterior sd (the GP the proposer fits
+    to the modelled column: all trials, no warm start), or among all that beat it if none
+    does so, by a loop over the trials."""
+    mean, sd = fit_gp(X, Y[:, [0]]).posterior(X)
+    beating = [i for i in range(len(Y)) if Y[i, 0] < REF[0] and Y[i, 1] < REF[1]]
+    credible = [i for i in beating if mean[i, 0] + sd[i, 0] < REF[0]]
+    return min(float(Y[i, 1]) for i in (credible or beating))
+
+
+@pytest.mark.parametrize("by", ["density", "cheapest", "split"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
         seed: int, by: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _spy_explore(monkeypatch)
     seen = _spy(monkeypatch)
-    X, Y = _data(MIXED, 30, seed)
-    cap = _cap(Y)
+    X, Y = _data(MIXED, 30, seed) if by != "split" else _with_hairs(seed)
+    cap = _cap(Y) if by != "split" else _credible_cap_reference(X, Y)
+    if by == "split":  # the hairs are the cheapest at face value, under the credible cap
+        assert _cap(Y) < cap
     prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by=by, **FAST)
     out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
     assert "extend" in out.timings and len(calls) == 1
@@ -181,7 +207,8 @@ def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
     else:
         good = np.array(_cheapest_reference(Y))
         assert list(good) == list(c["good"])
-        assert len(good) == 3 and set(good) != set(prop._explore_good(X, Y, REF, c["ok"]))
+        assert len(good) == (3 if by == "cheapest" else 4)
+        assert set(good) != set(prop._explore_good(X, Y, REF, c["ok"]))
     G = X[good]
     B = np.vstack([np.delete(X, good, axis=0), c["X_other"]])
     Z, h = replay_draws(G, FAST["n_candidates"], c["rng"])
@@ -213,8 +240,43 @@ def test_by_density_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -
                          ) is None
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_split_the_share_takes_its_good_trials_at_or_above_the_credible_cap(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_explore(monkeypatch)
+    X, Y = _with_hairs(seed)
+    cap = _credible_cap_reference(X, Y)
+    prop = Proposer(MIXED, known={1: size}, explore=0.999999, extend=0.5, extend_by="split",
+                    **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
+    assert "explore" in out.timings and len(calls) == 1
+    # the trials the share may rank: those not cheaper than the cap, written out
+    allowed = np.array([Y[i, 1] >= cap for i in range(len(Y))])
+    assert list(calls[0]["ok"]) == list(allowed)
+    assert not allowed[-2:].any()  # the hairs are out, so neither is a good trial
+    good = prop._explore_good(X, Y, REF, calls[0]["ok"])
+    assert len(good) >= 2 and not {len(X) - 2, len(X) - 1} & set(good.tolist())
+    # where the share takes every trial, the hairs are on its first rank
+    assert {len(X) - 2, len(X) - 1} <= set(prop._explore_good(X, Y, REF, np.ones(len(X), bool)))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_split_with_every_trial_credible_is_cheapest(seed: int) -> None:
+    # without hairs the credible cap is the cheapest trial that beats the reference, the
+    # share ranks every trial, and the proposals are those of "cheapest", draw for draw
+    X, Y = _data(MIXED, 30, seed)
+    assert _credible_cap_reference(X, Y) == _cap(Y)
+    for explore in (None, 0.5):
+        a, b = (Proposer(MIXED, known={1: size}, explore=explore, extend=0.6, extend_by=by,
+                         **FAST) for by in ("split", "cheapest"))
+        ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
+        for _ in range(3):
+            pa, pb = a.propose(X, Y, REF, rng=ra), b.propose(X, Y, REF, rng=rb)
+            assert np.array_equal(pa.x, pb.x)
+
+
 @pytest.mark.parametrize("bad", ["EHVI", "tpe", None, 1])
 def test_extend_by_takes_only_its_names(bad: Any) -> None:
     with pytest.raises(ValueError,
-                       match="^extend_by: expected one of ehvi, density, cheapest, got"):
+                       match="^extend_by: expected one of ehvi, density, cheapest, split, got"):
         Proposer(MIXED, known={1: size}, extend=0.5, extend_by=bad)
