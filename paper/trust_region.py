@@ -78,6 +78,8 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("xeon167_extend_density", "as above, the front extension 0.5 from the share's density"),
     ("xeon167_extend_cheapest", "as above, the front extension 0.25 from the density of the "
      "cheapest trials beating the threshold"),
+    ("xeon167_extend_split", "as above, below the smallest student beating the threshold "
+     "credibly, the share kept above it"),
 )
 # the task's scores differ between machines (``results/distill_recheck.md``): the folders
 # made on one named machine, against a baseline made there, carry its name as a prefix
