@@ -227,7 +227,12 @@ exploration share takes its good ranks only from trials at or above it in every 
 objective (those below count among its bad ones). A configuration below the cap that beats
 the reference by less than the noise -- what the extension mostly finds there -- then moves
 neither the cap nor the share's draws, which stay on the front the credible trials make; one
-that beats it credibly lowers the cap, and both follow.
+that beats it credibly lowers the cap, and both follow. Tried on the distillation task and
+not adopted there: the share, kept off the students below the credible cap, drew among the
+large ones, more of its proposals beat the reference and the larger students' band gained,
+while the cheap end of the front it no longer drew at was found later and the hypervolume
+fell; the extension alone found nothing that learns in the smallest band
+(``results/distill_dev/README.md``, ``xeon167_extend_split/``).
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
