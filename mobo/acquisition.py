@@ -962,14 +962,15 @@ class Proposer:
         credible = np.all(mean + sd < ref[cols], axis=1)
         return keep[credible] if credible.any() else keep
 
-    def _credible_caps(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
+    @staticmethod
+    def _credible_caps(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                        gp: GP, modelled: Sequence[int], columns: Sequence[int]
                        ) -> np.ndarray | None:
         """``extend_by="split"``'s caps, (len(columns),): per known column, the smallest
         value among the trials that beat ``ref`` credibly (:meth:`_beating`: by the GP's
         posterior sd in every ``modelled`` column, or at face value while none does);
         None when no trial beats it."""
-        keep = self._beating(X, Y, ref, ok, gp, modelled)
+        keep = Proposer._beating(X, Y, ref, ok, gp, modelled)
         if not len(keep):
             return None
         return Y[keep][:, list(columns)].min(axis=0)
