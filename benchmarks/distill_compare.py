@@ -93,7 +93,8 @@ from benchmarks.compare import (
     proposer_options,
 )
 from benchmarks.distill_standin import StandIn
-from mobo.acquisition import EXPLORE_GOOD, EXTEND_BY
+from mobo.acquisition import EXTEND_BY
+from mobo.explore import EXPLORE_GOOD
 from mobo.pareto import is_nondominated
 from mobo.run import (
     build_parser,

@@ -62,7 +62,8 @@ from benchmarks.distill_compare import (
     STANDIN_MARKER,
     records,
 )
-from mobo.acquisition import EXPLORE_GOOD, EXTEND_BY
+from mobo.acquisition import EXTEND_BY
+from mobo.explore import EXPLORE_GOOD
 from mobo.run import explore_arg, trust_region_arg
 
 # the sequential command's options each run is given as they are

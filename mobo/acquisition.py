@@ -130,46 +130,13 @@ Wan et al. 2021, treats categorical inputs). A trial that beats the reference by
 its posterior sd anchors no box while others beat it credibly. The region's size is fixed,
 not adapted; until a trial beats the reference point, the search is global.
 
-Exploration share (``explore``, off by default): EHVI spends a proposal where the
-model promises the most volume, and where the model is sure of little -- a plateau of
-trials that learned nothing beside a few that did -- it can keep promising a corner that
-is cheap in a known objective while good configurations elsewhere stay unsampled: the
-gap is in where the trials are, not in the model fitted to them. With probability
-``explore`` a model proposal is instead drawn from where the trials that beat the
-reference point are dense, as the tree-structured Parzen estimator proposes (Bergstra,
-Bardenet, Bengio & Kegl 2011, "Algorithms for hyper-parameter optimization"; with
-"good" read as beating every threshold, in the multi-objective spirit of MOTPE, Ozaki,
-Tanigaki, Watanabe & Onishi 2020): ``l`` is a Gaussian-kernel density over the encoded
-inputs of the good trials and ``g`` one over all other completed, failed and pending
-trials (a pending trial is not yet known to be good, so parallel asks spread out instead
-of drawing next to the same good trial), each mixed with the uniform density on the cube
-at weight 1 / (n + 1) (the prior component of TPE). The good trials are, of the completed
-trials that beat the reference point (at face value, as TPE reads them: unlike the trust
-region's centres, a trial that beats it by less than its posterior sd counts, so the
-cheap end of the front, where such trials sit, keeps being drawn from), those of the best
-non-domination ranks, whole ranks best first until at least max(2, min(ceil(n / 10), 25))
-of the n completed trials are in (MOTPE's split by rank, with the count of good trials
-that Optuna's TPESampler uses by default): where trials crowd one part of the front, a
-density of every trial that beats the reference would draw there almost always, while the
-ranks keep the front's other parts in. Candidates are drawn from ``l`` (a good trial's input plus
-Gaussian noise, bandwidth per coordinate the good inputs' spread times Scott's factor
-k^(-1/(d+4)) for k good trials, at least ``_EXPLORE_MIN_BANDWIDTH``), rounded, and the
-one with the largest ``l / g`` that is not taken wins. It ignores known objectives and
-the trust region; with fewer than 2 good trials the proposal is the usual one. An exploration
-proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its ``acq_value`` is the
-EHVI at the point, as for any proposal.
-
-Where the good ranks come from (``explore_good``): by default the trials that beat the
-reference point, so a configuration that only ties it -- at the cheap end of a known
-objective, the smallest students that answer "no answer" to everything -- is never good,
-and the share draws near the cheap end only once something there beats the reference.
-``explore_good="all"`` (a development setting) ranks every completed trial that meets the
-constraints, the reference aside, as MOTPE does (Ozaki et al. 2020): the cheapest trials
-are on the first rank whatever their other values, and the share keeps drawing near them.
-Tried on the distillation task and not adopted there: it drew near the collapsed small
-students as meant, and found more collapsed small students, while the hypervolume and the
-accurate students' size band fell (``results/distill_dev/README.md``,
-``xeon167_explore_all/``).
+Exploration share (``explore``, off by default): with probability ``explore`` a model
+proposal is drawn from where the trials that beat the reference point are dense instead of
+maximising EHVI, as the tree-structured Parzen estimator proposes (:mod:`mobo.explore` says
+why and how; ``explore_good`` picks which trials are good there). It ignores known
+objectives and the trust region; with fewer than 2 good trials the proposal is the usual
+one. An exploration proposal's ``timings`` carry an ``"explore"`` entry (its seconds); its
+``acq_value`` is the EHVI at the point, as for any proposal.
 
 Front extension (``extend``, off by default; a development setting): where an objective is
 known in closed form (a cost, a parameter count), hypervolume values the front's cheap end
@@ -251,6 +218,7 @@ import torch
 
 from mobo.boxes import Boxes, decompose
 from mobo.definition import check_explore, check_share, check_trust_region
+from mobo.explore import EXPLORE_GOOD, bandwidths, draw, good_count, good_trials, log_ratio
 from mobo.gp import (
     GP,
     NOISE_PRIOR,
@@ -262,7 +230,7 @@ from mobo.gp import (
     subset_share,
 )
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
-from mobo.pareto import is_nondominated, nondominated_sort
+from mobo.pareto import is_nondominated
 from mobo.space import Space
 from mobo.volume import hypervolume
 from mobo.warping import check_warp, fit_warp, warp_columns
@@ -284,11 +252,6 @@ _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
 # recombinations of the trust region's centres scored per proposal (see the module docstring)
 _N_CROSSOVERS = 256
-# the exploration share's kernel bandwidth floor, unit-cube units: about one cell of a
-# parameter with ten values, so a good trial's neighbours are drawn, not only itself
-_EXPLORE_MIN_BANDWIDTH = 0.05
-# where the exploration share's good ranks come from (``Proposer(explore_good=...)``)
-EXPLORE_GOOD: tuple[str, ...] = ("beating", "all")
 # how the front extension picks its point below the cap (Proposer(extend_by=...))
 EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split")
 
@@ -362,28 +325,6 @@ def _warp_fitted_to(Y: np.ndarray, ref: np.ndarray, columns: Sequence[int], warp
         ref[j] = float(w(ref[j]))
         Y[:, j] = w(Y[:, j])
     return Y, ref
-
-
-def _good_count(n: int) -> int:
-    """How many of n completed trials the exploration share counts as good (at least):
-    max(2, min(ceil(n / 10), 25)), Optuna's documented default for its TPESampler."""
-    return max(2, min(math.ceil(n / 10), 25))
-
-
-def parzen_log_density(Z: np.ndarray, P: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """(q,) log density at the rows of ``Z`` (q, d) of the mixture, with equal weights, of
-    a Gaussian kernel of per-coordinate bandwidths ``h`` (d,) at each row of ``P`` (n, d)
-    and the uniform density on the unit cube (log density 0): the Parzen estimator with
-    TPE's prior component (Bergstra et al. 2011), weight 1 / (n + 1) each. With ``P``
-    empty it is the uniform density alone."""
-    n, d = P.shape
-    if n == 0:
-        return np.zeros(len(Z))
-    u = (Z[:, None, :] - P[None, :, :]) / h
-    log_k = -0.5 * np.sum(u * u, axis=2) - np.sum(np.log(h)) - 0.5 * d * math.log(2 * math.pi)
-    terms = np.hstack([log_k, np.zeros((len(Z), 1))])
-    top = terms.max(axis=1, keepdims=True)
-    return (top[:, 0] + np.log(np.exp(terms - top).sum(axis=1))) - math.log(n + 1)
 
 
 class _KnownValues:
@@ -975,61 +916,30 @@ class Proposer:
             return None
         return Y[keep][:, list(columns)].min(axis=0)
 
-    @staticmethod
-    def _explore_good(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                      every: bool = False) -> np.ndarray:
-        """Indices of the exploration share's good trials: of the completed trials that
-        beat ``ref`` in every column and meet the constraints (``ok``), taken at face
-        value (with ``every``, of all that meet the constraints, ``ref`` aside: MOTPE's
-        split as published, ``explore_good="all"``), whole
-        non-domination ranks best first (``nondominated_sort``) until at least
-        ``max(2, min(ceil(n / 10), 25))`` are in, n the completed trials (MOTPE's split,
-        Ozaki et al. 2020, with Optuna's documented default share of good trials). Ranks,
-        not every trial that beats ``ref``: where many trials crowd one part of the front
-        (large, accurate students), a density of all of them would draw there almost
-        always, while the ranks keep the front's other parts in. Face value, not the
-        trust region's credible centres (:meth:`_beating`): a trial that beats ``ref`` by
-        less than the GP's sd at the cheap end of a known objective is on the first rank,
-        and the share keeps drawing near it, as TPE does, where the trust region would
-        never go; the density ``g`` of the trials that failed there limits how often."""
-        pool = np.flatnonzero(ok if every else ok & np.all(Y < ref, axis=1))
-        if len(pool) < 2:
-            return pool
-        target = _good_count(len(X))
-        rank = nondominated_sort(Y[pool])
-        # the first rank whose running count reaches the target closes the set
-        counts = np.cumsum(np.bincount(rank))
-        last = int(np.searchsorted(counts, min(target, len(pool))))
-        return pool[rank <= last]
-
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                  X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
                  keep: Callable[[np.ndarray], np.ndarray] | None = None,
                  good: np.ndarray | None = None) -> np.ndarray | None:
-        """The exploration share's point (see the module docstring): of ``n_candidates``
-        rounded draws from the density ``l`` of the (k, d) good inputs
-        (:meth:`_explore_good`, or the rows ``good`` of ``X`` where given), the one not
-        ``taken`` with the largest ``l / g``, ``g`` the density of the other completed
-        inputs and of ``X_other`` (failed and pending ones); only the draws where ``keep``
-        (rows -> bool mask) holds compete, where given. None with fewer than 2 good inputs
-        or when every draw is taken or left out."""
+        """The exploration share's point (:mod:`mobo.explore`): of ``n_candidates`` rounded
+        draws from the density ``l`` of the (k, d) good inputs (:func:`good_trials`, or the
+        rows ``good`` of ``X`` where given), the one not ``taken`` with the largest
+        ``l / g``, ``g`` the density of the other completed inputs and of ``X_other``
+        (failed and pending ones); only the draws where ``keep`` (rows -> bool mask) holds
+        compete, where given. None with fewer than 2 good inputs or when every draw is
+        taken or left out."""
         if good is None:
-            good = self._explore_good(X, Y, ref, ok, self.explore_good == "all")
+            good = good_trials(X, Y, ref, ok, self.explore_good == "all")
         if len(good) < 2:
             return None
         G = X[good]
         B = np.vstack([np.delete(X, good, axis=0), X_other])
-        k, d = G.shape
-        h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
-        owner = rng.integers(k, size=self.n_candidates)
-        Z = G[owner] + h * rng.standard_normal((self.n_candidates, d))
-        Z = self.space.round(np.clip(Z, 0.0, 1.0))
+        h = bandwidths(G)
+        Z = self.space.round(draw(G, h, self.n_candidates, rng))
         if keep is not None:
             Z = Z[keep(Z)]
             if not len(Z):
                 return None
-        score = parzen_log_density(Z, G, h) - parzen_log_density(Z, B, h)
-        x, _ = self._best_new(Z, score, taken)
+        x, _ = self._best_new(Z, log_ratio(Z, G, B, h), taken)
         return x
 
     def _extend(self, acq: _Acquisition, kv: _KnownValues, X: np.ndarray, Y: np.ndarray,
@@ -1043,9 +953,10 @@ class Proposer:
         ``extend_by="density"`` by the exploration share's ``l / g`` among its draws
         (:meth:`_explore`, ``X_other`` the failed and pending inputs), with
         ``extend_by="cheapest"`` the same among draws from the density of the
-        :func:`_good_count` cheapest trials that beat it, and with ``extend_by="split"`` as
-        ``"cheapest"`` below ``caps`` (per known column, :meth:`_credible_caps`) instead;
-        (None, -inf) when no trial beats it or no candidate is below the cap."""
+        :func:`mobo.explore.good_count` cheapest trials that beat it, and with
+        ``extend_by="split"`` as ``"cheapest"`` below ``caps`` (per known column,
+        :meth:`_credible_caps`) instead; (None, -inf) when no trial beats it or no candidate
+        is below the cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
             return None, -math.inf
@@ -1056,7 +967,7 @@ class Proposer:
             if self.extend_by in ("cheapest", "split"):
                 pool = np.flatnonzero(good)
                 order = np.argsort(Y[pool, kv.columns[col]], kind="stable")
-                nearest = pool[order[:_good_count(len(X))]]
+                nearest = pool[order[:good_count(len(X))]]
             x = self._explore(X, Y, ref, ok, X_other, taken, rng,
                               keep=lambda Z: kv.values(Z)[:, col] < cap, good=nearest)
             return (None, -math.inf) if x is None else (x, float(acq.score(x[None])[0]))

@@ -13,7 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import _EXPLORE_MIN_BANDWIDTH, Proposer, parzen_log_density
+from mobo.acquisition import Proposer
+from mobo.explore import (
+    MIN_BANDWIDTH,
+    bandwidths,
+    draw,
+    good_count,
+    good_trials,
+    log_ratio,
+    parzen_log_density,
+)
 from mobo.gp import fit_gp
 from mobo.run import main
 from mobo.space import Categorical, Float, Int, Space
@@ -92,9 +101,31 @@ def replay_draws(G: np.ndarray, n: int, rng: np.random.Generator
     clipped to the cube (not rounded), and the bandwidth, written out from the module
     docstring: Scott's factor times the inputs' spread, at least the floor."""
     k, d = G.shape
-    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), _EXPLORE_MIN_BANDWIDTH)
+    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), MIN_BANDWIDTH)
     owner = rng.integers(k, size=n)
     return np.clip(G[owner] + h * rng.standard_normal((n, d)), 0.0, 1.0), h
+
+
+@pytest.mark.parametrize("k", [2, 5, 30])
+def test_the_draws_and_ratio_match_the_written_out_replay(k: int) -> None:
+    rng = np.random.default_rng(k)
+    G = rng.random((k, 4))
+    if k == 2:  # a coordinate all good inputs share: its bandwidth is the floor
+        G[:, 1] = 0.5
+    B = rng.random((11, 4))
+    Z = draw(G, bandwidths(G), 64, np.random.default_rng(3))
+    want, h = replay_draws(G, 64, np.random.default_rng(3))
+    np.testing.assert_array_equal(bandwidths(G), h)
+    np.testing.assert_array_equal(Z, want)
+    assert (Z >= 0.0).all() and (Z <= 1.0).all()
+    ratio = [_parzen_reference(z, G, h) - _parzen_reference(z, B, h) for z in Z]
+    np.testing.assert_allclose(log_ratio(Z, G, B, h), ratio, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "want"), [(0, 2), (1, 2), (20, 2), (21, 3), (100, 10),
+                                         (250, 25), (251, 25), (10_000, 25)])
+def test_the_good_count_is_a_tenth_between_2_and_25(n: int, want: int) -> None:
+    assert good_count(n) == want
 
 
 def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
@@ -104,7 +135,7 @@ def test_its_choice_is_the_best_density_ratio_among_its_draws() -> None:
     X, Y, ref = _corner_data(rng)
     prop = Proposer(SPACE3, explore=0.5, **FAST)
     ok = np.ones(len(X), dtype=bool)
-    good = prop._explore_good(X, Y, ref, ok)
+    good = good_trials(X, Y, ref, ok)
     x = prop._explore(X, Y, ref, ok, np.zeros((0, 3)), X,
                       np.random.default_rng(7))
     assert x is not None
@@ -142,7 +173,7 @@ def test_the_good_trials_are_the_best_ranks_of_those_beating_the_reference(seed:
         Y = np.column_stack([X[:, 0], -X[:, 0]]) - 0.6
     ok = rng.random(n) < 0.9
     beating = np.array([i for i in range(n) if ok[i] and Y[i, 0] < 0.0 and Y[i, 1] < 0.0])
-    got = Proposer._explore_good(X, Y, np.zeros(2), ok)
+    got = good_trials(X, Y, np.zeros(2), ok)
     assert set(got.tolist()) == _good_reference(beating, Y, n)
     assert set(got.tolist()) <= set(beating.tolist())
 
@@ -160,7 +191,7 @@ def test_the_good_trials_of_every_trial_are_the_best_ranks_of_all(seed: int) -> 
     if seed == 5:
         Y = np.column_stack([X[:, 0], -X[:, 0]]) - 0.6
     ok = rng.random(n) < 0.9
-    got = Proposer._explore_good(X, Y, np.zeros(2), ok, every=True)
+    got = good_trials(X, Y, np.zeros(2), ok, every=True)
     assert set(got.tolist()) == _good_reference(np.flatnonzero(ok), Y, n)
 
 
@@ -175,8 +206,8 @@ def test_every_trial_puts_the_cheapest_tie_with_the_reference_among_the_good() -
     Y = np.vstack([np.column_stack([-1.0 + 0.01 * np.arange(6), np.zeros(6)]),
                    np.column_stack([-0.3 * rng.random(24), -rng.random(24)])])
     ok = np.ones(len(X), dtype=bool)
-    assert not set(Proposer._explore_good(X, Y, np.zeros(2), ok).tolist()) & set(range(6))
-    assert 0 in Proposer._explore_good(X, Y, np.zeros(2), ok, every=True).tolist()
+    assert not set(good_trials(X, Y, np.zeros(2), ok).tolist()) & set(range(6))
+    assert 0 in good_trials(X, Y, np.zeros(2), ok, every=True).tolist()
     near = {}
     for good in ("beating", "all"):
         prop = Proposer(SPACE3, explore=0.999999, explore_good=good, **FAST)
@@ -205,7 +236,7 @@ def test_a_crowd_behind_the_front_does_not_pull_the_share_to_it() -> None:
                    np.full((20, 2), 0.05)])
     prop = Proposer(SPACE3, explore=0.999999, **FAST)
     ok = np.ones(len(X), dtype=bool)
-    good = prop._explore_good(X, Y, np.zeros(2), ok)
+    good = good_trials(X, Y, np.zeros(2), ok)
     assert set(good.tolist()) >= {30, 31, 32} and len(good) < 30
     near = 0
     for seed in range(5):
@@ -355,7 +386,7 @@ def test_a_hair_above_the_reference_at_the_cheap_end_is_good_for_the_share() -> 
     ok = np.ones(len(X), dtype=bool)
     gp = fit_gp(X, Y)
     assert 8 not in Proposer._beating(X, Y, np.zeros(2), ok, gp, [0, 1]).tolist()
-    good = Proposer._explore_good(X, Y, np.zeros(2), ok)
+    good = good_trials(X, Y, np.zeros(2), ok)
     assert 8 in good.tolist()
     # the rest of the first rank: the costly trials on the front
     beating = [i for i in range(len(X)) if Y[i, 0] < 0.0 and Y[i, 1] < 0.0]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mobo.acquisition import Proposer
+from mobo.explore import good_trials
 from mobo.gp import fit_gp
 from mobo.space import Categorical, Float, Int, Space
 from tests.mobo.test_explore import _parzen_reference, replay_draws
@@ -203,12 +204,12 @@ def test_by_density_it_is_the_best_density_ratio_among_its_draws_below_the_cap(
     # the reference
     c = calls[0]
     if by == "density":
-        good = prop._explore_good(X, c["Y"], REF, c["ok"])
+        good = good_trials(X, c["Y"], REF, c["ok"])
     else:
         good = np.array(_cheapest_reference(Y))
         assert list(good) == list(c["good"])
         assert len(good) == (3 if by == "cheapest" else 4)
-        assert set(good) != set(prop._explore_good(X, Y, REF, c["ok"]))
+        assert set(good) != set(good_trials(X, Y, REF, c["ok"]))
     G = X[good]
     B = np.vstack([np.delete(X, good, axis=0), c["X_other"]])
     Z, h = replay_draws(G, FAST["n_candidates"], c["rng"])
@@ -254,10 +255,10 @@ def test_split_the_share_takes_its_good_trials_at_or_above_the_credible_cap(
     allowed = np.array([Y[i, 1] >= cap for i in range(len(Y))])
     assert list(calls[0]["ok"]) == list(allowed)
     assert not allowed[-2:].any()  # the hairs are out, so neither is a good trial
-    good = prop._explore_good(X, Y, REF, calls[0]["ok"])
+    good = good_trials(X, Y, REF, calls[0]["ok"])
     assert len(good) >= 2 and not {len(X) - 2, len(X) - 1} & set(good.tolist())
     # where the share takes every trial, the hairs are on its first rank
-    assert {len(X) - 2, len(X) - 1} <= set(prop._explore_good(X, Y, REF, np.ones(len(X), bool)))
+    assert {len(X) - 2, len(X) - 1} <= set(good_trials(X, Y, REF, np.ones(len(X), bool)))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
