@@ -34,6 +34,8 @@ installed), reads only committed results in ``results/`` (nothing is re-run):
   the same with mobo's runs made with the share 0.7 and the peers' copied from it;
   ``results/distill_compare_onemachine_explore070/`` likewise in the one-machine
   environment, the peers' copied from ``results/distill_compare_onemachine_explore/``;
+  ``results/distill_compare_onemachine_five_seeds/`` mobo's and TPE's runs of those seeds
+  (copied) with two more held-out seeds made there;
 - ``results/distill_compare_onemachine/distill_compare.csv`` and
   ``results/distill_compare_onemachine_explore/distill_compare.csv`` (as staged in git):
   mobo and its peers on held-out seeds, made start to finish on one machine, mobo with the
@@ -124,6 +126,7 @@ from paper.heldout_distill import (
     former_code_words,
     heldout_distill_section,
     lead_words,
+    more_seeds_words,
     one_environment_words,
     recheck_by_seed,
     recheck_words,
@@ -154,6 +157,7 @@ EPYC_EXPLORE070 = "distill_compare_epyc_explore070"
 # mobo's held-out runs with the share 0.7 in the one-machine environment, the peers copied
 # from ONE_MACHINE_EXPLORE
 ONE_MACHINE_EXPLORE070 = "distill_compare_onemachine_explore070"
+ONE_MACHINE_FIVE_SEEDS = "distill_compare_onemachine_five_seeds"
 # what mobo's runs of the held-out folders were made with, as the paper's sentences name it
 # (tests/paper/test_figures.py holds CURRENT_SHARE to distill.task.STUDY_OPTIONS)
 FORMER_SHARE = "the exploration share 0.5 (the task's recommendation before the share 0.7)"
@@ -1455,6 +1459,8 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
         values["heldout_distill_onemachine_explore070"] = rerun_words(
             results, results / ONE_MACHINE_EXPLORE070, results / ONE_MACHINE_EXPLORE,
             code=CURRENT_SHARE, shared_cache=True)
+        values["heldout_distill_onemachine_five_seeds"] = more_seeds_words(
+            results, results / ONE_MACHINE_FIVE_SEEDS, results / EPYC_EXPLORE070)
         values["heldout_distill_explore070_lead"] = lead_words(
             results, [results / EPYC_EXPLORE070, results / ONE_MACHINE_EXPLORE070],
             code="mobo with " + CURRENT_SHARE)

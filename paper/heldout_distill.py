@@ -249,6 +249,36 @@ def rerun_words(results: Path, folder: Path, original: Path, *, code: str,
             + "Paired as in the table above:\n\n" + table(seeds, read_reference(folder)))
 
 
+def more_seeds_words(results: Path, folder: Path, judged: Path) -> str:
+    """Section 4.7's paragraph on ``folder``, a comparison folder holding mobo's and a peer's
+    runs on more held-out seeds than the comparison's three (some copied from another
+    folder, its ``README.md`` says which): which runs it holds and the verdicts its report
+    gives over all of them (:func:`target_verdicts`, medians over every seed a method has),
+    read as a second look at the size of the gaps; the targets stay judged on ``judged``.
+    A sentence saying none exists where ``folder`` holds no run of mobo."""
+    name = folder.relative_to(results.parent).as_posix()
+    there = judged.relative_to(results.parent).as_posix()
+    rows = staged_rows(folder)
+    seeds = by_seed(rows)
+    if not any("mobo" in ms for ms in seeds.values()):
+        return f"No run of mobo on further held-out seeds has been made yet (`{name}/`)."
+    per_method: dict[str, list[str]] = {}
+    for s, ms in seeds.items():
+        for m, rs in ms.items():
+            per_method.setdefault(m, []).append(f"{s}" + ("" if len(rs) >= BUDGET
+                                                          else f" ({len(rs)} trials)"))
+    runs = "; ".join(f"{m}: seeds {', '.join(v)}" for m, v in per_method.items())
+    verdicts = target_verdicts(rows, read_reference(folder))
+    lines = "\n".join(f"- {v}" for v, _ in verdicts)
+    met = sum(ok for _, ok in verdicts)
+    return (f"More held-out seeds in the one-machine environment (`{name}/`, its `README.md` "
+            f"says which runs were copied and which made there; {runs}): over every seed a "
+            f"method has there, the folder's report (`{name}/distill_compare.md`) gives "
+            f"{met} of the {len(verdicts)} targets as met against the peers it holds. "
+            f"A second look at the size of the gaps only; the targets stay judged on "
+            f"`{there}/`:\n\n{lines}")
+
+
 def _initial_designs_agreeing(seeds: Mapping[int, Mapping[str, list[dict[str, Any]]]],
                               before: Mapping[int, Mapping[str, list[dict[str, Any]]]]
                               ) -> tuple[int, int]:

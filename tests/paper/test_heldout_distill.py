@@ -162,6 +162,35 @@ def test_the_one_environment_paragraph_lists_its_runs_and_pairs_them(tmp_path: P
     assert "| 10 | tpe | 2, 3 | 2 | 5.000 / 5.000 |" in words
 
 
+def test_the_more_seeds_paragraph_lists_runs_and_gives_the_reports_verdicts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HD, "BUDGET", 3)
+    results = _results(tmp_path, [])
+    folder = results / "distill_compare_more"
+    judged = results / "distill_compare_judged"
+    assert HD.more_seeds_words(results, folder, judged) == (
+        "No run of mobo on further held-out seeds has been made yet "
+        "(`results/distill_compare_more/`).")
+    # mobo complete on seeds 10 and 11; TPE complete on 10, two trials into 11
+    mobo11 = _rows("mobo", 11, [(40.0, 50.0), (20.0, 40.0), (45.0, 70.0)])
+    tpe10 = _rows("tpe", 10, [(40.0, 50.0), (35.0, 60.0), (31.0, 90.0)])
+    tpe11 = _rows("tpe", 11, [(40.0, 50.0), (36.0, 55.0)])
+    made = _results(tmp_path / "x", MOBO + mobo11 + tpe10 + tpe11)
+    made.rename(folder)
+    words = HD.more_seeds_words(results, folder, judged)
+    assert ("(`results/distill_compare_more/`, its `README.md` says which runs were copied "
+            "and which made there; mobo: seeds 10, 11; tpe: seeds 10, 11 (2 trials))"
+            ) in words
+    assert "the targets stay judged on `results/distill_compare_judged/`" in words
+    # the verdict lines are the report's own, one per target, each counted once
+    verdicts = HD.target_verdicts(HD.staged_rows(folder), REFERENCE)
+    assert len(verdicts) == 5
+    for v, _ in verdicts:
+        assert f"\n- {v}" in words
+    met = sum(ok for _, ok in verdicts)
+    assert f"gives {met} of the 5 targets as met" in words
+
+
 def test_the_former_code_paragraph_pairs_mobo_with_its_former_runs(tmp_path: Path) -> None:
     results = _results(tmp_path, [])
     folder, former = results / "onemachine", results / "onemachine_first"
