@@ -118,6 +118,8 @@ FILES: dict[str, tuple[str, ...]] = {
                                  "benchmarks/distill_compare.py", "distill"),
     "distill_bandcheck.json": ("benchmarks/distill_bandcheck.py",
                                "benchmarks/distill_compare.py", "distill"),
+    "distill_bandcheck_onemachine.json": ("benchmarks/distill_bandcheck.py",
+                                          "benchmarks/distill_compare.py", "distill"),
 }
 DECLARED_FILE = "results/provenance_declared.json"
 _MARKDOWN_STAMP = re.compile(r"Code: commit `?([0-9a-f]{7,40})`?( with uncommitted changes)?")

@@ -1483,14 +1483,17 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"results/{EPYC_EXPLORE070}/, results/{ONE_MACHINE_EXPLORE070}/: "
                          f"{e}") from None
-    bandcheck = results / "distill_bandcheck.json"
-    try:
-        values["distill_bandcheck"] = (
-            bandcheck_words(json.loads(bandcheck.read_text()), "results/distill_bandcheck.md")
-            if bandcheck.is_file() else
-            "No band best has been trained again yet (`python -m benchmarks.distill_bandcheck`).")
-    except (ValueError, KeyError, TypeError) as e:
-        raise InputError(f"results/distill_bandcheck.json: {e}") from None
+    # the judged comparison's band check, and the five-seed one-machine folder's
+    for key in ("distill_bandcheck", "distill_bandcheck_onemachine"):
+        bandcheck = results / f"{key}.json"
+        try:
+            values[key] = (
+                bandcheck_words(json.loads(bandcheck.read_text()), f"results/{key}.md")
+                if bandcheck.is_file() else
+                "No band best of this folder has been trained again yet "
+                "(`python -m benchmarks.distill_bandcheck`).")
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"results/{key}.json: {e}") from None
     try:
         values["heldout_distill_onemachine_explore_first"] = former_code_words(
             results, results / ONE_MACHINE_EXPLORE_FIRST, results / ONE_MACHINE_EXPLORE)
