@@ -6,7 +6,7 @@ holds its best candidate. This replays a mobo journal of the distillation task m
 that way and, for a sample of its model proposals, rebuilds the proposer's state
 (:func:`benchmarks.distill_diagnosis.replay`), the GP the proposer fits (``exact``
 modelled, ``num_parameters`` known in closed form, the same warm start), the trust
-region's centres and weights (:meth:`mobo.acquisition.Proposer._trust_centres`) and, per
+region's centres and weights (:func:`mobo.trust_region.region_centres`) and, per
 box, the exact log EHVI (Emmerich, Deutz & Klinkenberg 2011; the box decomposition of
 :mod:`mobo.boxes`) of Sobol candidates spread over the box: the best and the median. It
 records which box the run's own proposal fell in.
@@ -42,10 +42,10 @@ import numpy as np
 
 from benchmarks import distill_diagnosis as D
 from benchmarks.provenance import FILES, command_line, relative, stamp_fields
-from mobo.acquisition import Proposer
 from mobo.boxes import decompose
 from mobo.gp import fit_gp, single_threaded
 from mobo.improvement import log_ehvi_boxes
+from mobo.trust_region import in_region, region_centres
 
 DEFAULT_JOURNAL = "results/distill_dev/trust_region_005/distill_compare/mobo-0.jsonl"
 # Sobol candidates scored per box: enough for the best of a 21-dimensional box to be
@@ -72,16 +72,15 @@ def box_scores(state: D.State, proposal: np.ndarray,
     weight, and the best and median log EHVI of ``n_per_box`` Sobol candidates in its box
     (rounded to the space, as the proposer rounds them); ``half_width``: the region's;
     ``in_boxes``: the indices of the centres whose box could hold ``proposal``
-    (:meth:`mobo.acquisition.Proposer._in_region`)."""
+    (:func:`mobo.trust_region.in_region`)."""
     study = state.study
     r = study.trust_region
     if r is None:
         raise ValueError("the journal's study has no trust region")
-    proposer = Proposer(study.space, known={1: D.closed_size}, trust_region=r)
     with single_threaded():
         gp = fit_gp(state.X, state.Y[:, [0]], D.modelled_warm(state.warm, [0]))
     ok = np.ones(len(state.X), dtype=bool)
-    region = proposer._trust_centres(state.X, state.Y, state.ref, ok, gp, [0])
+    region = region_centres(state.X, state.Y, state.ref, ok, gp, [0])
     if region is None:
         return {"half_width": r, "centres": [], "in_boxes": []}
     centres, weights = region
@@ -102,7 +101,7 @@ def box_scores(state: D.State, proposal: np.ndarray,
                     "num_parameters": float(state.Y[row, 1]), "weight": float(w),
                     "best_log_ehvi": float(np.max(logs)),
                     "median_log_ehvi": float(np.median(logs))})
-        if proposer._in_region(x, centres[j:j + 1])[0]:
+        if in_region(study.space, x, centres[j:j + 1], r)[0]:
             inside.append(j)
     return {"half_width": r, "centres": out, "in_boxes": inside}
 

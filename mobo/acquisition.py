@@ -107,28 +107,12 @@ enter EHVI); a warp is fitted to the values the GP sees, the trials that beat th
 thresholds, and applied to every value and the reference point alike. In noisy mode the
 front samples are drawn at the inputs of those trials (and the pending ones).
 
-Trust region (``trust_region``, off by default): in many dimensions the GP knows little
-away from the trials, its variance there is the prior's, and EHVI rewards that variance
-wherever a good outcome would add volume -- on a task with a threshold, far from the
-trials that beat it. A trust region keeps the search near what works (TuRBO, Eriksson,
-Pearce, Gardner, Turner & Poloczek 2019, "Scalable global optimization via local
-Bayesian optimization"; with several regions around the Pareto set for several
-objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022): the centres are the
-inputs of the front formed by the completed trials that beat the reference point in every
-objective (and meet the constraints), each with a box of half-width ``trust_region`` in
-the unit cube; candidates are Sobol points spread over those boxes (a centre drawn at
-random for each), Gaussian perturbations of the centres clipped to their boxes and
-recombinations of two centres (each parameter from one or the other: uniform crossover,
-Syswerda 1989). A recombination's box joins the region for that proposal, so what one
-front point does well in some inputs (say, the training settings of a large model) is
-tried with another's other inputs (a smaller model's shape) instead of being searched for
-again near each. Each L-BFGS-B refinement stays in the box of its start's nearest centre
-or recombination. The discrete hill-climb that follows steps only to neighbours whose
-numeric coordinates stay in a box, while a categorical may change at each step (a
-categorical changes only through it: a trust region in Hamming distance, as CASMOPOLITAN,
-Wan et al. 2021, treats categorical inputs). A trial that beats the reference by less than
-its posterior sd anchors no box while others beat it credibly. The region's size is fixed,
-not adapted; until a trial beats the reference point, the search is global.
+Trust region (``trust_region``, off by default): the search is kept in boxes of half-width
+``trust_region`` around the inputs of the front of the trials that beat the reference point
+credibly, and around recombinations of two of them, as TuRBO and MORBO do
+(:mod:`mobo.trust_region` says why and how); each refinement stays in its start's box and
+the discrete hill-climb steps only to neighbours in some box. Until a trial beats the
+reference point, the search is global.
 
 Exploration share (``explore``, off by default): with probability ``explore`` a model
 proposal is drawn from where the trials that beat the reference point are dense instead of
@@ -232,7 +216,14 @@ from mobo.gp import (
 from mobo.improvement import log_ehvi_boxes, log_ehvi_boxes_and_grad
 from mobo.pareto import is_nondominated
 from mobo.space import Space
-from mobo.volume import hypervolume
+from mobo.trust_region import (
+    credible_caps,
+    crossovers,
+    in_region,
+    region_bounds,
+    region_candidates,
+    region_centres,
+)
 from mobo.warping import check_warp, fit_warp, warp_columns
 
 __all__ = ["Proposal", "Proposer"]
@@ -250,8 +241,6 @@ _DUP_TOL = 1e-9
 # predictive is read as (1 - eps) N(mu, sd^2) + eps N(mu, (widen sd)^2)
 _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
-# recombinations of the trust region's centres scored per proposal (see the module docstring)
-_N_CROSSOVERS = 256
 # how the front extension picks its point below the cap (Proposer(extend_by=...))
 EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split")
 
@@ -769,7 +758,7 @@ class Proposer:
         # trials the exploration share may take its good ranks from (none cheaper)
         caps, share_ok = None, ok
         if self.extend is not None and self.extend_by == "split" and kv is not None:
-            caps = self._credible_caps(X, Y, ref, ok, gp, modelled, kv.columns)
+            caps = credible_caps(X, Y, ref, ok, gp, modelled, kv.columns)
             if caps is not None:
                 share_ok = ok & np.all(Y[:, kv.columns] >= caps, axis=1)
         # the draw is made only when the share is on: without it the rng stream, and so
@@ -794,13 +783,15 @@ class Proposer:
                 return self._proposal(x, s, gp, feas, cons, beats, timings)
         # local search around the feasible Pareto set (around all points while none is)
         near = ok if ok.any() else np.ones(len(X), dtype=bool)
-        region = self._trust_centres(X, Y, ref, ok, gp, modelled)
+        radius = self.trust_region
+        region = None if radius is None else region_centres(X, Y, ref, ok, gp, modelled)
         centres = None if region is None else region[0]
-        if region is None:
+        if region is None or radius is None:
             cands = self._candidates(X[near], Y[near], rng, self._screened(len(X)))
         else:
-            cands = self._region_candidates(*region, rng, self._screened(len(X)))
-            children = self._crossovers(*region, rng)
+            cands = region_candidates(self.space, *region, radius, self.n_local, rng,
+                                      self._screened(len(X)))
+            children = crossovers(self.space, *region, rng)
             if len(children):
                 # a recombination is a candidate, and its box joins the region for this
                 # proposal: the refinement and the hill-climb may polish it there
@@ -809,7 +800,8 @@ class Proposer:
         # each refinement stays in the box of its start's nearest centre (if any)
         x, s = self._screen_and_refine(
             acq, cands, taken,
-            lambda starts, c=centres: None if c is None else self._region_bounds(c, starts))
+            lambda starts, c=centres, r=radius: (None if c is None or r is None else
+                                                 region_bounds(c, starts, r)))
         if x is not None and self._discrete and self.neighbourhood_steps:
             x, s = self._neighbourhood(acq, x, s, taken, centres)
         if x is None:
@@ -859,63 +851,6 @@ class Proposer:
         beats = fit_gp(X, labels, warm.get("threshold"), min_lengthscale=_FEAS_MIN_LENGTHSCALE)
         return above, beats
 
-    def _trust_centres(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                       gp: GP, modelled: Sequence[int]
-                       ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The trust region's centres, (k, d) inputs of the front of the completed trials
-        that beat ``ref`` in every column and meet the constraints, and their (k,) weights,
-        each centre's share of the hypervolume that it alone dominates (uniform if none
-        dominates any alone); None when the trust region is off or no trial qualifies (the
-        search is then global).
-
-        A trial that beats the reference by less than the GP's own uncertainty about it
-        (the posterior sd of the ``modelled`` columns at its input) is no centre while
-        others beat it credibly, by at least one posterior sd in every modelled column: a
-        collapsed configuration that scores a hair above a threshold by luck would
-        otherwise anchor the search where nothing learns."""
-        if self.trust_region is None:
-            return None
-        keep = self._beating(X, Y, ref, ok, gp, modelled)
-        if not len(keep):
-            return None
-        front = is_nondominated(Y[keep])
-        P, F = X[keep][front], Y[keep][front]
-        total = hypervolume(F, ref)
-        alone = np.array([total - hypervolume(np.delete(F, i, axis=0), ref)
-                          for i in range(len(F))])
-        alone = np.maximum(alone, 0.0)
-        weights = alone / alone.sum() if alone.sum() > 0 else np.full(len(F), 1.0 / len(F))
-        return P, weights
-
-    @staticmethod
-    def _beating(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray, gp: GP,
-                 modelled: Sequence[int]) -> np.ndarray:
-        """Indices of the completed trials that beat ``ref`` in every column and meet the
-        constraints (``ok``), keeping only those that beat it credibly -- the GP's
-        posterior mean plus one sd beats it in every ``modelled`` column -- while any
-        does."""
-        inside = ok & np.all(Y < ref, axis=1)
-        keep = np.flatnonzero(inside)
-        if not len(keep):
-            return keep
-        cols = list(modelled)
-        mean, sd = gp.posterior(X[keep])
-        credible = np.all(mean + sd < ref[cols], axis=1)
-        return keep[credible] if credible.any() else keep
-
-    @staticmethod
-    def _credible_caps(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
-                       gp: GP, modelled: Sequence[int], columns: Sequence[int]
-                       ) -> np.ndarray | None:
-        """``extend_by="split"``'s caps, (len(columns),): per known column, the smallest
-        value among the trials that beat ``ref`` credibly (:meth:`_beating`: by the GP's
-        posterior sd in every ``modelled`` column, or at face value while none does);
-        None when no trial beats it."""
-        keep = Proposer._beating(X, Y, ref, ok, gp, modelled)
-        if not len(keep):
-            return None
-        return Y[keep][:, list(columns)].min(axis=0)
-
     def _explore(self, X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
                  X_other: np.ndarray, taken: np.ndarray, rng: np.random.Generator,
                  keep: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -955,8 +890,8 @@ class Proposer:
         ``extend_by="cheapest"`` the same among draws from the density of the
         :func:`mobo.explore.good_count` cheapest trials that beat it, and with
         ``extend_by="split"`` as ``"cheapest"`` below ``caps`` (per known column,
-        :meth:`_credible_caps`) instead; (None, -inf) when no trial beats it or no candidate
-        is below the cap."""
+        :func:`mobo.trust_region.credible_caps`) instead; (None, -inf) when no trial beats
+        it or no candidate is below the cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
             return None, -math.inf
@@ -1022,74 +957,6 @@ class Proposer:
         n, the variance's triangular product) where it was at the subset's size
         (:func:`mobo.gp.subset_share`), at least a quarter of them."""
         return max(math.ceil(self.n_candidates * subset_share(n)), self.n_candidates // 4, 1)
-
-    def _region_candidates(self, centres: np.ndarray, weights: np.ndarray,
-                           rng: np.random.Generator, n_sobol: int) -> np.ndarray:
-        """(n_sobol + n_local * min(k, 16), d) candidates in the trust region's boxes
-        (``n_sobol``: :meth:`_screened`):
-        Sobol points mapped into the box of a centre drawn for each with probability
-        ``weights`` (as MORBO favours the centres that contribute most hypervolume), and
-        the Gaussian perturbations of :meth:`_candidates` around the (up to) 16 centres of
-        largest weight, clipped to their boxes."""
-        assert self.trust_region is not None
-        r = self.trust_region
-        seed = int(rng.integers(2**63 - 1))
-        U = self.space.sobol(n_sobol, seed=seed)
-        owner = rng.choice(len(centres), size=len(U), p=weights)
-        parts = [centres[owner] + (2.0 * U - 1.0) * r]
-        if self.n_local:
-            P = centres
-            if len(P) > 16:
-                P = P[np.argsort(-weights, kind="stable")[:16]]
-            scale = np.where(rng.random((len(P), self.n_local, 1)) < 0.5, 0.02, 0.1)
-            step = np.clip(scale * rng.standard_normal((len(P), self.n_local, P.shape[1])),
-                           -r, r)
-            parts.append((P[:, None, :] + step).reshape(-1, P.shape[1]))
-        return self.space.round(np.clip(np.vstack(parts), 0.0, 1.0))
-
-    def _crossovers(self, centres: np.ndarray, weights: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
-        """(n, d) recombinations of the trust region's centres (k, d), n = ``_N_CROSSOVERS``
-        when k >= 2, else none: per child a first parent drawn with probability ``weights``,
-        a second drawn uniformly among the other centres, a share p ~ U(0, 1), and per
-        parameter (all encoded columns of a categorical together) the second parent's
-        value with probability p, the first's otherwise (uniform crossover with a random
-        mixing rate; Syswerda 1989, "Uniform crossover in genetic algorithms")."""
-        k, d = centres.shape
-        if k < 2:
-            return np.zeros((0, d))
-        n = _N_CROSSOVERS
-        first = rng.choice(k, size=n, p=weights)
-        # uniform among the k - 1 others: skip over the first parent's index
-        second = rng.integers(k - 1, size=n)
-        second = second + (second >= first)
-        share = rng.random((n, 1))
-        swap = rng.random((n, len(self.space.params))) < share
-        cols = np.empty((n, d), dtype=bool)
-        for i, sl in enumerate(self.space.slices):
-            cols[:, sl] = swap[:, i : i + 1]
-        return np.where(cols, centres[second], centres[first])
-
-    def _in_region(self, Z: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        """(n,) whether each rounded row of ``Z`` could come from a centre's box in its
-        numeric (not one-hot) coordinates: per coordinate, the stretch that rounds to it
-        (:meth:`mobo.space.Space.cells`) meets the box, for some centre."""
-        assert self.trust_region is not None
-        numeric = np.ones(Z.shape[1], dtype=bool)
-        for i, _p in self.space._cat_params:
-            numeric[self.space.slices[i]] = False
-        lo, hi = self.space.cells(Z)
-        C = centres[None, :, numeric]
-        gap = np.maximum(np.maximum(lo[:, None, numeric] - C, C - hi[:, None, numeric]), 0.0)
-        return (gap.max(axis=2, initial=0.0) <= self.trust_region + 1e-12).any(axis=1)
-
-    def _region_bounds(self, centres: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """(k, d, 2) per start, the box of its nearest centre (max-norm) within the cube."""
-        assert self.trust_region is not None
-        dist = np.max(np.abs(starts[:, None, :] - centres[None, :, :]), axis=2)
-        c = centres[np.argmin(dist, axis=1)]
-        return np.stack([np.clip(c - self.trust_region, 0.0, 1.0),
-                         np.clip(c + self.trust_region, 0.0, 1.0)], axis=2)
 
     def _candidates(self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator,
                     n_sobol: int) -> np.ndarray:
@@ -1168,8 +1035,8 @@ class Proposer:
         some centre's box (a categorical may change at every step)."""
         for _ in range(self.neighbourhood_steps):
             N = self.space.neighbours(x)
-            if len(N) and centres is not None:
-                N = N[self._in_region(N, centres)]
+            if len(N) and centres is not None and self.trust_region is not None:
+                N = N[in_region(self.space, N, centres, self.trust_region)]
             if len(N) == 0:
                 break
             keep = np.array([not self._is_taken(n, taken) for n in N])

@@ -81,7 +81,7 @@ def good_trials(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray,
     where many trials crowd one part of the front (large, accurate students), a density of
     all of them would draw there almost always, while the ranks keep the front's other parts
     in. Face value, not the trust region's credible centres
-    (:meth:`mobo.acquisition.Proposer._beating`): a trial that beats ``ref`` by less than
+    (:func:`mobo.trust_region.beating`): a trial that beats ``ref`` by less than
     the GP's sd at the cheap end of a known objective is on the first rank, and the share
     keeps drawing near it, as TPE does, where the trust region would never go; the density
     ``g`` of the trials that failed there limits how often. Fewer than 2 candidates: those

@@ -1,5 +1,5 @@
-"""The trust region of :mod:`mobo.acquisition`: candidates and refinements kept in boxes
-around the inputs of the front that beats the reference point, the global search while
+"""The trust region (:mod:`mobo.trust_region`, used by :mod:`mobo.acquisition`): candidates
+and refinements kept in boxes around the inputs of the front that beats the reference point, the global search while
 no trial beats it, and its record in the journal, in :class:`mobo.Study` and in
 ``python -m mobo.run``."""
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import _N_CROSSOVERS, Proposer
+from mobo.acquisition import Proposer
 from mobo.gp import fit_gp
 from mobo.pareto import is_nondominated
 from mobo.run import main
@@ -23,6 +23,14 @@ from mobo.space import Categorical, Float, Int, Space
 from mobo.study import Study
 from mobo.tasks import Task, TaskEntry, register_task, unregister_task
 from mobo.trial import Objective
+from mobo.trust_region import (
+    N_CROSSOVERS,
+    crossovers,
+    in_region,
+    region_bounds,
+    region_candidates,
+    region_centres,
+)
 
 SPACE3 = Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0), Float("c", 0.0, 1.0)])
 # small and fast: the tests check where proposals go, not their quality
@@ -106,9 +114,8 @@ def test_crossovers_take_each_parameter_from_one_of_two_centres() -> None:
     rng = np.random.default_rng(11)
     centres = MIXED3.random(4, rng)
     weights = np.array([0.7, 0.1, 0.1, 0.1])
-    prop = Proposer(MIXED3, trust_region=0.1, **FAST)
-    children = prop._crossovers(centres, weights, np.random.default_rng(0))
-    assert children.shape == (_N_CROSSOVERS, MIXED3.dim)
+    children = crossovers(MIXED3, centres, weights, np.random.default_rng(0))
+    assert children.shape == (N_CROSSOVERS, MIXED3.dim)
     pairs = []
     for z in children:
         # the parents: the pairs (a, b) such that every parameter's block is a's or b's
@@ -125,7 +132,7 @@ def test_crossovers_take_each_parameter_from_one_of_two_centres() -> None:
     # both parents show up: some children differ from every centre
     assert any(not any(np.array_equal(z, c) for c in centres) for z in children)
     # fewer than two centres: nothing to recombine
-    assert prop._crossovers(centres[:1], np.ones(1), rng).shape == (0, MIXED3.dim)
+    assert crossovers(MIXED3, centres[:1], np.ones(1), rng).shape == (0, MIXED3.dim)
 
 
 def test_a_recombination_the_model_favours_is_proposed() -> None:
@@ -152,8 +159,7 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     X = rng.random((10, 3))
     Y = _problem(X)
     ref = np.quantile(Y, 0.7, axis=0)
-    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, np.ones(len(X), dtype=bool), fit_gp(X, Y), [0, 1])
+    region = region_centres(X, Y, ref, np.ones(len(X), dtype=bool), fit_gp(X, Y), [0, 1])
     assert region is not None
     centres, weights = region
     expected = _centres_reference(X, Y, ref)
@@ -163,14 +169,14 @@ def test_candidates_and_refinement_bounds_against_loops() -> None:
     alone = np.array([_area_2d(F, ref) - _area_2d(np.delete(F, i, axis=0), ref)
                       for i in range(len(F))])
     assert np.allclose(weights, alone / alone.sum())
-    C = prop._region_candidates(centres, weights, np.random.default_rng(0),
-                                prop.n_candidates)
+    C = region_candidates(SPACE3, centres, weights, 0.1, FAST["n_local"],
+                          np.random.default_rng(0), FAST["n_candidates"])
     assert len(C) == FAST["n_candidates"] + FAST["n_local"] * len(centres)
     assert all(_within(c, centres, 0.1) for c in C)
     assert np.all((C >= 0.0) & (C <= 1.0))
     # each start gets the box of its nearest centre in the max-norm, cut to the cube
     starts = rng.random((6, 3))
-    B = prop._region_bounds(centres, starts)
+    B = region_bounds(centres, starts, 0.1)
     for s, b in zip(starts, B, strict=True):
         d = [float(np.max(np.abs(s - c))) for c in centres]
         c = centres[int(np.argmin(d))]
@@ -186,8 +192,7 @@ def test_constraint_breakers_are_no_centres() -> None:
     ok = np.ones(len(X), dtype=bool)
     best = int(np.argmin(Y[:, 0]))
     ok[best] = False  # the best trial breaks a constraint
-    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, ok, fit_gp(X, Y), [0, 1])
+    region = region_centres(X, Y, ref, ok, fit_gp(X, Y), [0, 1])
     assert region is not None
     centres = region[0]
     assert not any(np.array_equal(c, X[best]) for c in centres)
@@ -321,7 +326,7 @@ def test_repeated_outcomes_make_one_centre_of_full_weight() -> None:
     # two trials with the same outcome: one centre (the first), which alone dominates all
     X = np.array([[0.1, 0.2, 0.3], [0.6, 0.5, 0.4], [0.9, 0.9, 0.9]])
     Y = np.array([[0.2, 0.3], [0.2, 0.3], [0.9, 0.9]])
-    region = Proposer(SPACE3, trust_region=0.1, **FAST)._trust_centres(
+    region = region_centres(
         X, Y, np.array([0.5, 0.5]), np.ones(3, dtype=bool), fit_gp(X, Y), [0, 1])
     assert region is not None
     centres, weights = region
@@ -347,12 +352,11 @@ def test_a_trial_within_its_posterior_sd_of_the_reference_anchors_only_alone() -
                   [1.0, 0.5]])    # does not beat it
     ref = np.array([0.0, 10.0])
     gp = _FixedPosterior(X, Y[:, :1].copy(), np.full((3, 1), 0.5))
-    prop = Proposer(SPACE3, trust_region=0.1, **FAST)
-    region = prop._trust_centres(X, Y, ref, np.ones(3, dtype=bool), gp, [0])  # type: ignore
+    region = region_centres(X, Y, ref, np.ones(3, dtype=bool), gp, [0])  # type: ignore
     assert region is not None and np.array_equal(region[0], X[1:2])
     # without a credible one, the trial that beats the reference by a hair is the centre
-    alone = prop._trust_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
-                                [0])  # type: ignore
+    alone = region_centres(X[[0, 2]], Y[[0, 2]], ref, np.ones(2, dtype=bool), gp,
+                           [0])  # type: ignore
     assert alone is not None and np.array_equal(alone[0], X[:1])
 
 
@@ -381,8 +385,7 @@ def test_region_membership_of_rounded_points_against_a_grid_search() -> None:
     rng = np.random.default_rng(8)
     centres = MIXED.random(3, rng)
     Z = MIXED.random(60, rng)
-    prop = Proposer(MIXED, trust_region=0.1, **FAST)
-    got = prop._in_region(Z, centres)
+    got = in_region(MIXED, Z, centres, 0.1)
     assert got.any() and not got.all()
     assert list(got) == [_reachable(z, centres, 0.1) for z in Z]
 
