@@ -465,6 +465,14 @@ class Space:
                 mask[s] = True
         return mask
 
+    def is_numeric(self) -> np.ndarray:
+        """``(dim,)`` bool mask of encoded columns that belong to Float or Int params (the
+        columns that are not one-hot)."""
+        mask = np.ones(self.dim, dtype=bool)
+        for i, _p in self._cat_params:
+            mask[self.slices[i]] = False
+        return mask
+
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable description; ``Space.from_dict(s.to_dict()) == s``."""

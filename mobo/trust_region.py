@@ -152,9 +152,7 @@ def in_region(space: Space, Z: np.ndarray, centres: np.ndarray, radius: float) -
     ``radius`` of one of the ``centres`` (k, d) in its numeric (not one-hot) coordinates:
     per coordinate, the stretch that rounds to it (:meth:`mobo.space.Space.cells`) meets the
     box."""
-    numeric = np.ones(Z.shape[1], dtype=bool)
-    for i, _p in space._cat_params:
-        numeric[space.slices[i]] = False
+    numeric = space.is_numeric()
     lo, hi = space.cells(Z)
     C = centres[None, :, numeric]
     gap = np.maximum(np.maximum(lo[:, None, numeric] - C, C - hi[:, None, numeric]), 0.0)

@@ -29,6 +29,8 @@ def test_dim_and_slices():
     assert s.names == ["lr", "dropout", "layers", "batch", "act", "flag", "num"]
     assert s.slices[4] == slice(4, 7)
     assert list(s.is_discrete()) == [False, False, True, True] + [True] * 8
+    assert list(s.is_numeric()) == [True, True, True, True] + [False] * 8
+    assert Space([Categorical("c", ["a", "b"])]).is_numeric().tolist() == [False, False]
 
 
 def test_round_trip_exact_values():

@@ -1,7 +1,7 @@
 """The trust region (:mod:`mobo.trust_region`, used by :mod:`mobo.acquisition`): candidates
-and refinements kept in boxes around the inputs of the front that beats the reference point, the global search while
-no trial beats it, and its record in the journal, in :class:`mobo.Study` and in
-``python -m mobo.run``."""
+and refinements kept in boxes around the inputs of the front that beats the reference
+point, the global search while no trial beats it, and its record in the journal, in
+:class:`mobo.Study` and in ``python -m mobo.run``."""
 
 from __future__ import annotations
 
