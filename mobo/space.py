@@ -468,9 +468,8 @@ class Space:
     def is_numeric(self) -> np.ndarray:
         """``(dim,)`` bool mask of encoded columns that belong to Float or Int params (the
         columns that are not one-hot)."""
-        mask = np.ones(self.dim, dtype=bool)
-        for i, _p in self._cat_params:
-            mask[self.slices[i]] = False
+        mask = np.zeros(self.dim, dtype=bool)
+        mask[self._num_cols] = True
         return mask
 
     # ------------------------------------------------------------------ (de)serialisation
