@@ -132,6 +132,7 @@ from paper.heldout_distill import (
     recheck_words,
     reproducibility_limitation,
     rerun_words,
+    smallband_words,
     staged_rows,
     target_verdicts,
     verdict_words,
@@ -1494,6 +1495,16 @@ def build(results: Path, journal: Path | None, out: Path, paper: Path,
                 "(`python -m benchmarks.distill_bandcheck`).")
         except (ValueError, KeyError, TypeError) as e:
             raise InputError(f"results/{key}.json: {e}") from None
+    # the development runs' smallest size band
+    smallband = results / "distill_smallband.json"
+    try:
+        values["distill_smallband"] = (
+            smallband_words(json.loads(smallband.read_text()), "results/distill_smallband.md")
+            if smallband.is_file() else
+            "The smallest band's report has not been made yet "
+            "(`python -m benchmarks.distill_smallband`).")
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise InputError(f"results/distill_smallband.json: {e}") from None
     try:
         values["heldout_distill_onemachine_explore_first"] = former_code_words(
             results, results / ONE_MACHINE_EXPLORE_FIRST, results / ONE_MACHINE_EXPLORE)

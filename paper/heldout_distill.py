@@ -28,6 +28,7 @@ import csv
 import io
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -514,6 +515,31 @@ def bandcheck_words(data: Mapping[str, Any], report: str) -> str:
             f"({data['date'][:10]}; `{report}`), each run's best student per band gives, "
             "as medians over the run seeds of the band best's exact match: "
             + "; ".join(parts) + ".")
+
+
+def smallband_words(data: Mapping[str, Any], report: str) -> str:
+    """What ``python -m benchmarks.distill_smallband``'s JSON ``data`` (its markdown at
+    ``report``) says: how many distinct students the runs completed in the band, the
+    group that beat the threshold most often and how often it beat it and the first
+    level, with the draws an even chance of one above that level takes, and the median
+    and range of the ROC area of mobo's GP fitted to each run. Pure: the JSON in, the
+    words out."""
+    top = data["groups"][0]
+    n, above = top["n"], top["above"]
+    level, draws = data["levels"][0], top["draws_needed"][1]
+    aucs = [r["gp"]["auc"] for r in data["runs"] if r["gp"]["auc"] is not None]
+    odds = (f"{draws} such draws give an even chance of one above it" if draws is not None
+            else "none was above it")
+    text = (f"Of the {data['students']} distinct students within {data['band']:.0%} of the "
+            f"teacher's size that the development runs completed (`{report}`), those of "
+            f"the group `{top['group']}` (initialisation, layer choice, learning rate) beat "
+            f"the no-answer EM most often: {above[0]} of {n}, "
+            f"and {above[1]} of {n} scored above {level:.2f} ({odds}).")
+    if aucs:
+        text += (f" mobo's GP fitted to a run ranks the band's other students with a median "
+                 f"ROC area of {float(statistics.median(aucs)):.2f} over {len(aucs)} runs "
+                 f"(from {min(aucs):.2f} to {max(aucs):.2f}; 0.5 is chance).")
+    return text
 
 
 def band_draws(rows: Sequence[Mapping[str, Any]], ref: Mapping[str, float], band: float

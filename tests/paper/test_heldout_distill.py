@@ -370,3 +370,29 @@ def test_band_draws_count_each_methods_own_proposals_in_the_band() -> None:
     same = [r for r in rows if r["seed"] == 10]
     assert "over each method's 1 run (" in HD.band_draws_words(same, REFERENCE, "f.csv")
     assert HD.band_draws_words([], REFERENCE, "f.csv") == ""
+
+
+def _smallband(groups: list[dict], aucs: list[float | None]) -> dict:
+    return {"students": sum(g["n"] for g in groups), "band": 0.6, "levels": [33.0, 33.5],
+            "groups": groups, "runs": [{"gp": {"auc": a}} for a in aucs]}
+
+
+def test_smallband_words_name_the_first_group_its_odds_and_the_gp_ranking() -> None:
+    data = _smallband([{"group": "teacher, first, lr >= 1e-3", "n": 36, "above": [15, 8, 6],
+                        "draws_needed": [2, 3, 4]},
+                       {"group": "teacher, spaced, lr >= 1e-3", "n": 50, "above": [3, 0, 0],
+                        "draws_needed": [12, None, None]}],
+                      [0.49, None, 0.29, 0.74])
+    text = HD.smallband_words(data, "results/distill_smallband.md")
+    assert text.startswith("Of the 86 distinct students within 60% of the teacher's size")
+    assert ("`teacher, first, lr >= 1e-3` (initialisation, layer choice, learning rate) beat "
+            "the no-answer EM most often: 15 of 36, and 8 of 36 scored above 33.00 (3 such "
+            "draws give an even chance of one above it).") in text
+    # the runs with one class only have no ROC area and are not counted
+    assert "median ROC area of 0.49 over 3 runs (from 0.29 to 0.74; 0.5 is chance)" in text
+    # a first group with none above the first level, and no run with an area
+    data = _smallband([{"group": "g", "n": 4, "above": [1, 0, 0],
+                        "draws_needed": [3, None, None]}], [None])
+    text = HD.smallband_words(data, "x.md")
+    assert "0 of 4 scored above 33.00 (none was above it)." in text
+    assert "ROC" not in text
