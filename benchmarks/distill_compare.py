@@ -1075,8 +1075,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "exploration share's density of the good trials (density) or of the "
                     "smallest students that beat the threshold (cheapest), or as cheapest "
                     "below the smallest student that beats it credibly, the share kept above "
-                    "(split; Proposer(extend_by=...)); for development runs, in their own "
-                    "--out-dir")
+                    "(split), or as cheapest with the draws' continuous settings moved along "
+                    "the good trials' drift with their size (drift; Proposer(extend_by=...)); "
+                    "for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "
                     "(benchmarks/distill_standin.py), for development; results go to "

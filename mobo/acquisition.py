@@ -185,6 +185,19 @@ while the cheap end of the front it no longer drew at was found later and the hy
 fell; the extension alone found nothing that learns in the smallest band
 (``results/distill_dev/README.md``, ``xeon167_extend_split/``).
 
+``extend_by="drift"`` (a development setting) draws as ``"cheapest"`` does and moves each
+draw's continuous inputs along the drift of the good trials' settings with their cost: one
+least-squares slope per continuous input over the log of the known value of every completed
+trial that beats the reference (:func:`mobo.explore.cost_slopes`), the draw moved by the
+slope times the difference between its own log cost and that of the good trial it was drawn
+around; the draws are scored by the exploration share's ``l / g`` with ``l`` the cheapest
+good trials' density moved the same way to each draw's cost (:mod:`mobo.explore`). Where a
+cheaper configuration needs other settings than the cheapest ones that beat the reference
+(on the distillation task a smaller student learns only at a larger learning rate), the
+density carries the settings of its cost, not theirs (``results/distill_smallband.md``:
+within the smallest band the GP ranks the students at about chance, while the learning rate
+of the students that learn rises as they shrink).
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -202,7 +215,18 @@ import torch
 
 from mobo.boxes import Boxes, decompose
 from mobo.definition import check_explore, check_share, check_trust_region
-from mobo.explore import EXPLORE_GOOD, bandwidths, draw, good_count, good_trials, log_ratio
+from mobo.explore import (
+    EXPLORE_GOOD,
+    bandwidths,
+    cost_slopes,
+    draw,
+    draw_owned,
+    drifted,
+    good_count,
+    good_trials,
+    log_ratio,
+    parzen_log_density,
+)
 from mobo.gp import (
     GP,
     NOISE_PRIOR,
@@ -242,7 +266,7 @@ _DUP_TOL = 1e-9
 _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
 # how the front extension picks its point below the cap (Proposer(extend_by=...))
-EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split")
+EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split", "drift")
 
 
 @dataclass
@@ -509,8 +533,10 @@ class Proposer:
             draw from the good trials' density kept to the candidates below the cap;
             ``"cheapest"``, the same draw from the density of the cheapest trials that beat
             the reference; ``"split"``, as ``"cheapest"`` below the cheapest trial that beats
-            it credibly, the exploration share's good ranks kept at or above that trial
-            (development settings, see the module docstring).
+            it credibly, the exploration share's good ranks kept at or above that trial;
+            ``"drift"``, as ``"cheapest"`` with the draws' continuous inputs moved along
+            the good trials' drift with their cost (development settings, see the module
+            docstring).
     """
 
     def __init__(
@@ -890,13 +916,17 @@ class Proposer:
         ``extend_by="cheapest"`` the same among draws from the density of the
         :func:`mobo.explore.good_count` cheapest trials that beat it, and with
         ``extend_by="split"`` as ``"cheapest"`` below ``caps`` (per known column,
-        :func:`mobo.trust_region.credible_caps`) instead; (None, -inf) when no trial beats
-        it or no candidate is below the cap."""
+        :func:`mobo.trust_region.credible_caps`) instead, with ``extend_by="drift"`` by
+        :meth:`_drift`; (None, -inf) when no trial beats it or no candidate is below the
+        cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
             return None, -math.inf
         col = int(rng.integers(len(kv.columns))) if len(kv.columns) > 1 else 0
         cap = float(Y[good, kv.columns[col]].min() if caps is None else caps[col])
+        if self.extend_by == "drift":
+            x = self._drift(X, Y, kv, col, cap, good, X_other, taken, rng)
+            return (None, -math.inf) if x is None else (x, float(acq.score(x[None])[0]))
         if self.extend_by in ("density", "cheapest", "split"):
             nearest = None
             if self.extend_by in ("cheapest", "split"):
@@ -914,6 +944,47 @@ class Proposer:
             return None, -math.inf
         return self._screen_and_refine(acq, C, taken, self._held_cells,
                                        keep=lambda R: kv.values(R)[:, col] < cap)
+
+    def _drift(self, X: np.ndarray, Y: np.ndarray, kv: _KnownValues, col: int, cap: float,
+               good: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray | None:
+        """``extend_by="drift"``'s point below ``cap`` in known column ``col`` (module
+        docstring), None when fewer than 2 trials are ``good`` ((n,) bool: they beat the
+        reference) or no draw is below the cap and new: ``n_candidates`` draws from the
+        density of the :func:`mobo.explore.good_count` cheapest good trials, rounded, each
+        one's continuous inputs moved along :func:`mobo.explore.cost_slopes` (over all good
+        trials) from its good trial's cost to its own and rounded again; of those below
+        the cap, the one not ``taken`` with the largest ``l / g``, ``l`` the cheapest good
+        trials' density moved to the draw's cost (:func:`mobo.explore.drifted`), ``g`` that
+        of the other completed inputs and of ``X_other``. Costs are the known values on a
+        log scale where every good trial's is positive (a parameter count, a price), else
+        as they are."""
+        pool = np.flatnonzero(good)
+        costs = Y[:, kv.columns[col]]
+        nearest = pool[np.argsort(costs[pool], kind="stable")[:good_count(len(X))]]
+        if len(nearest) < 2:
+            return None
+        positive = bool(np.all(costs[pool] > 0))
+
+        def scale(v: np.ndarray) -> np.ndarray:
+            return np.log(np.maximum(v, np.finfo(float).tiny)) if positive else v
+
+        slope = cost_slopes(X[pool], scale(costs[pool]), ~self.space.is_discrete())
+        G, t_G = X[nearest], scale(costs[nearest])
+        h = bandwidths(G)
+        Z, owner = draw_owned(G, h, self.n_candidates, rng)
+        Z = self.space.round(Z)
+        move = slope[None, :] * (scale(kv.values(Z)[:, col]) - t_G[owner])[:, None]
+        Z = self.space.round(np.clip(Z + move, 0.0, 1.0))
+        cost = kv.values(Z)[:, col]
+        Z, t_Z = Z[cost < cap], scale(cost[cost < cap])
+        if not len(Z):
+            return None
+        B = np.vstack([np.delete(X, nearest, axis=0), X_other])
+        score = (parzen_log_density(Z, drifted(G, t_G, slope, t_Z), h)
+                 - parzen_log_density(Z, B, h))
+        x, _ = self._best_new(Z, score, taken)
+        return x
 
     def _screen_and_refine(
         self, acq: _Acquisition, cands: np.ndarray, taken: np.ndarray,

@@ -41,6 +41,19 @@ students as meant, and found more collapsed small students, while the hypervolum
 accurate students' size band fell (``results/distill_dev/README.md``,
 ``xeon167_explore_all/``).
 
+Along a cost (``Proposer(extend_by="drift")``, a development setting): where an objective
+is known in closed form, the settings that make a configuration beat the reference can
+drift with its cost -- smaller neural networks train best at larger learning rates (the
+trend Kaplan et al. 2020, "Scaling laws for neural language models", fit for the best
+learning rate against model size) -- and the good trials nearest a cheaper configuration
+then carry settings fitted to their own, larger cost. :func:`cost_slopes` fits that drift by
+least squares, one slope per continuous input over the good trials' log cost;
+:func:`draw_owned` draws as :func:`draw` does and names each draw's good trial, whose cost
+the draw's continuous inputs are then moved from, along the slopes, to the draw's own; and
+:func:`parzen_log_density` scores the moved draws against the good trials moved the same
+way to each draw's cost (a density of the good inputs conditional on the cost under a
+linear drift with Gaussian kernels).
+
 All inputs live in the unit cube (:meth:`mobo.space.Space.encode`); objectives are
 minimised, as everywhere in mobo.
 """
@@ -53,8 +66,8 @@ import numpy as np
 
 from mobo.pareto import nondominated_sort
 
-__all__ = ["EXPLORE_GOOD", "MIN_BANDWIDTH", "bandwidths", "draw", "good_count", "good_trials",
-           "log_ratio", "parzen_log_density"]
+__all__ = ["EXPLORE_GOOD", "MIN_BANDWIDTH", "bandwidths", "cost_slopes", "draw", "draw_owned",
+           "drifted", "good_count", "good_trials", "log_ratio", "parzen_log_density"]
 
 # the kernel bandwidth floor, unit-cube units: about one cell of a parameter with ten
 # values, so a good trial's neighbours are drawn, not only itself
@@ -109,9 +122,39 @@ def draw(G: np.ndarray, h: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     """(n, d) draws from the kernel part of the density of the (k, d) inputs ``G`` with
     bandwidths ``h`` (d,): each a row of ``G`` drawn uniformly plus Gaussian noise of sd
     ``h``, clipped to the unit cube (not rounded: the space rounds)."""
+    return draw_owned(G, h, n, rng)[0]
+
+
+def draw_owned(G: np.ndarray, h: np.ndarray, n: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`draw`'s (n, d) draws (the same random stream) and the (n,) row of ``G`` each
+    was drawn around."""
     k, d = G.shape
     owner = rng.integers(k, size=n)
-    return np.clip(G[owner] + h * rng.standard_normal((n, d)), 0.0, 1.0)
+    return np.clip(G[owner] + h * rng.standard_normal((n, d)), 0.0, 1.0), owner
+
+
+def cost_slopes(X: np.ndarray, t: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """(d,) per column of the (k, d) inputs ``X`` the least-squares slope of that column on
+    the (k,) costs ``t`` (an ordinary regression line per column); 0 outside ``columns``
+    ((d,) bool), and everywhere with fewer than 3 rows or costs that do not vary."""
+    slope = np.zeros(X.shape[1])
+    if len(t) < 3:
+        return slope
+    tc = t - t.mean()
+    var = float(tc @ tc)
+    if var <= 1e-12 * max(1.0, float(np.abs(t).max()) ** 2):
+        return slope
+    cols = X[:, columns]
+    slope[columns] = tc @ (cols - cols.mean(axis=0)) / var
+    return slope
+
+
+def drifted(G: np.ndarray, t_G: np.ndarray, slope: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(q, k, d): the (k, d) inputs ``G`` of costs ``t_G`` (k,) moved along ``slope`` (d,)
+    to each of the (q,) costs ``t``: G + slope * (t - t_G), not clipped (a kernel centre
+    may lie outside the cube)."""
+    return G[None, :, :] + slope[None, None, :] * (t[:, None, None] - t_G[None, :, None])
 
 
 def log_ratio(Z: np.ndarray, G: np.ndarray, B: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -125,12 +168,14 @@ def parzen_log_density(Z: np.ndarray, P: np.ndarray, h: np.ndarray) -> np.ndarra
     """(q,) log density at the rows of ``Z`` (q, d) of the mixture, with equal weights, of
     a Gaussian kernel of per-coordinate bandwidths ``h`` (d,) at each row of ``P`` (n, d)
     and the uniform density on the unit cube (log density 0): the Parzen estimator with
-    TPE's prior component (Bergstra et al. 2011), weight 1 / (n + 1) each. With ``P``
-    empty it is the uniform density alone."""
-    n, d = P.shape
+    TPE's prior component (Bergstra et al. 2011), weight 1 / (n + 1) each. ``P`` may also
+    be (q, n, d), one set of centres per row of ``Z`` (:func:`drifted`). With ``P`` empty
+    it is the uniform density alone."""
+    n, d = P.shape[-2:]
     if n == 0:
         return np.zeros(len(Z))
-    u = (Z[:, None, :] - P[None, :, :]) / h
+    # centres shared by every query (n, d), or one set per query (q, n, d): drifted()
+    u = (Z[:, None, :] - (P[None, :, :] if P.ndim == 2 else P)) / h
     log_k = -0.5 * np.sum(u * u, axis=2) - np.sum(np.log(h)) - 0.5 * d * math.log(2 * math.pi)
     terms = np.hstack([log_k, np.zeros((len(Z), 1))])
     top = terms.max(axis=1, keepdims=True)

@@ -17,7 +17,10 @@ from mobo.acquisition import Proposer
 from mobo.explore import (
     MIN_BANDWIDTH,
     bandwidths,
+    cost_slopes,
     draw,
+    draw_owned,
+    drifted,
     good_count,
     good_trials,
     log_ratio,
@@ -392,3 +395,59 @@ def test_a_hair_above_the_reference_at_the_cheap_end_is_good_for_the_share() -> 
     # the rest of the first rank: the costly trials on the front
     above = [i for i in range(len(X)) if Y[i, 0] < 0.0 and Y[i, 1] < 0.0]
     assert set(good.tolist()) == _good_reference(np.array(above), Y, len(X))
+
+
+# ---- the drift along a cost (Proposer(extend_by="drift"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cost_slopes_are_each_columns_regression_line(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k, d = int(rng.integers(3, 30)), 5
+    X, t = rng.random((k, d)), rng.normal(size=k) * rng.uniform(0.1, 10)
+    cols = rng.random(d) < 0.6
+    got = cost_slopes(X, t, cols)
+    for j in range(d):
+        want = np.polyfit(t, X[:, j], 1)[0] if cols[j] else 0.0
+        assert got[j] == pytest.approx(want, abs=1e-10)
+
+
+def test_cost_slopes_degenerate_inputs_give_no_drift() -> None:
+    X = np.random.default_rng(0).random((6, 3))
+    every = np.ones(3, dtype=bool)
+    assert not cost_slopes(X[:2], np.array([1.0, 2.0]), every).any()  # fewer than 3 rows
+    assert not cost_slopes(X, np.full(6, 17.0), every).any()  # one cost for all
+    assert not cost_slopes(X, np.arange(6.0), np.zeros(3, dtype=bool)).any()
+    # a column that is a line in the cost has that line's slope exactly
+    X[:, 1] = 0.25 - 0.5 * np.arange(6.0)
+    assert cost_slopes(X, np.arange(6.0), every)[1] == pytest.approx(-0.5)
+
+
+def test_draw_owned_is_draw_with_its_owners_named() -> None:
+    rng = np.random.default_rng(5)
+    G, h = rng.random((7, 3)), np.array([0.05, 0.1, 0.2])
+    Z, owner = draw_owned(G, h, 50, np.random.default_rng(9))
+    assert np.array_equal(Z, draw(G, h, 50, np.random.default_rng(9)))  # the same stream
+    replay = np.random.default_rng(9)
+    want_owner = replay.integers(7, size=50)
+    noise = replay.standard_normal((50, 3))
+    assert np.array_equal(owner, want_owner)
+    np.testing.assert_allclose(Z, np.clip(G[owner] + h * noise, 0.0, 1.0))
+
+
+def test_drifted_centres_and_their_density_match_a_loop() -> None:
+    rng = np.random.default_rng(2)
+    G, t_G = rng.random((4, 3)), rng.normal(size=4)
+    slope = np.array([0.3, 0.0, -1.2])
+    Z, t = rng.random((9, 3)), rng.normal(size=9)
+    h = np.array([0.1, 0.2, 0.15])
+    P = drifted(G, t_G, slope, t)
+    got = parzen_log_density(Z, P, h)
+    for q in range(9):
+        moved = np.array([[G[i, j] + slope[j] * (t[q] - t_G[i]) for j in range(3)]
+                          for i in range(4)])
+        np.testing.assert_allclose(P[q], moved)
+        assert got[q] == pytest.approx(_parzen_reference(Z[q], moved, h), rel=1e-12)
+    # no slope: every query sees the good inputs themselves
+    flat = drifted(G, t_G, np.zeros(3), t)
+    np.testing.assert_allclose(parzen_log_density(Z, flat, h), parzen_log_density(Z, G, h))

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mobo.acquisition import Proposer
-from mobo.explore import good_trials
+from mobo.explore import MIN_BANDWIDTH, good_trials
 from mobo.gp import fit_gp
 from mobo.space import Categorical, Float, Int, Space
 from tests.mobo.test_explore import _parzen_reference, replay_draws
@@ -278,6 +279,80 @@ def test_split_with_every_trial_credible_is_cheapest(seed: int) -> None:
 
 @pytest.mark.parametrize("bad", ["EHVI", "tpe", None, 1])
 def test_extend_by_takes_only_its_names(bad: Any) -> None:
-    with pytest.raises(ValueError,
-                       match="^extend_by: expected one of ehvi, density, cheapest, split, got"):
+    with pytest.raises(ValueError, match="^extend_by: expected one of ehvi, density, "
+                                         "cheapest, split, drift, got"):
         Proposer(MIXED, known={1: size}, extend=0.5, extend_by=bad)
+
+
+def _drifting(seed: int, n: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """n Sobol trials of ``MIXED`` where a student of 2 layers or more learns only near a
+    learning rate that falls as it grows (1e-2.5 at 2 layers, half a decade less per
+    layer) and 1-layer students never do: the good trials' learning rate drifts with
+    their size."""
+    rng = np.random.default_rng(seed)
+    params = [MIXED.decode(u) for u in MIXED.sobol(n, seed=seed)]
+    acc = np.array([0.3 - abs(np.log10(p["lr"]) - (-1.5 - 0.5 * p["layers"]))
+                    if p["layers"] >= 2 else -0.05 for p in params])
+    Y = np.c_[-acc + 0.001 * rng.standard_normal(n), [size(p) for p in params]]
+    return np.array([MIXED.encode(p) for p in params]), Y
+
+
+def _spy_drift(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records each drift draw's cap, its other inputs and its random stream as it was."""
+    calls: list[dict[str, Any]] = []
+    original = Proposer._drift
+
+    def spy(self: Proposer, X: np.ndarray, Y: np.ndarray, kv: Any, col: int, cap: float,
+            good: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
+            rng: np.random.Generator) -> Any:
+        calls.append({"cap": cap, "X_other": X_other, "rng": copy.deepcopy(rng)})
+        return original(self, X, Y, kv, col, cap, good, X_other, taken, rng)
+
+    monkeypatch.setattr(Proposer, "_drift", spy)
+    return calls
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_by_drift_it_is_the_best_moved_draw_by_a_written_out_replay(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_drift(monkeypatch)
+    X, Y = _drifting(seed)
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by="drift", **FAST)
+    out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
+    assert "extend" in out.timings and len(calls) == 1
+    c = calls[0]
+    assert c["cap"] == _cap(Y)
+    beating = [i for i in range(len(Y)) if Y[i, 0] < REF[0] and Y[i, 1] < REF[1]]
+    nearest = _cheapest_reference(Y)
+    # the learning rate is the space's one float column: its regression line on log size
+    lr = next(s.start for p, s in zip(MIXED.params, MIXED.slices, strict=True)
+              if p.name == "lr")
+    t = np.log(Y[:, 1])
+    b = np.polyfit(t[beating], X[beating, lr], 1)[0]
+    assert b < 0  # smaller students that learn have larger learning rates
+    G, t_G = X[nearest], t[nearest]
+    k, d = G.shape
+    h = np.maximum(G.std(axis=0) * k ** (-1.0 / (d + 4)), MIN_BANDWIDTH)
+    rng = c["rng"]
+    owner = rng.integers(k, size=FAST["n_candidates"])
+    Z = MIXED.round(np.clip(G[owner] + h * rng.standard_normal((len(owner), d)), 0, 1))
+    for z, o in zip(Z, owner, strict=True):
+        z[lr] = min(max(z[lr] + b * (math.log(size(MIXED.decode(z))) - t_G[o]), 0.0), 1.0)
+    Z = MIXED.round(Z)
+    B = np.vstack([np.delete(X, nearest, axis=0), c["X_other"]])
+    tried = {tuple(x) for x in np.vstack([X, c["X_other"]])}
+    below = [z for z in Z if size(MIXED.decode(z)) < c["cap"] and tuple(z) not in tried]
+    assert below
+
+    def score(z: np.ndarray) -> float:
+        moved = G.copy()
+        moved[:, lr] += b * (math.log(size(MIXED.decode(z))) - t_G)
+        return _parzen_reference(z, moved, h) - _parzen_reference(z, B, h)
+
+    scores = [score(z) for z in below]
+    np.testing.assert_allclose(out.x, below[int(np.argmax(scores))], atol=1e-12)
+    # the extension's point is below the cap, at a larger learning rate than the good
+    # trials it was drawn from: the drift carried to a smaller student
+    p = MIXED.decode(out.x)
+    assert size(p) < c["cap"]
+    assert np.log10(p["lr"]) > np.median([np.log10(MIXED.decode(g)["lr"]) for g in G])
