@@ -28,6 +28,10 @@ things of the students in the band:
    :data:`BUDGET` finished ones (its own proposals among them) and its best exact match
    there, the number the comparison reports.
 
+And, for every size band of :data:`benchmarks.distill_where.SIZES`, how often each group's
+students beat the threshold there (:func:`by_size`): whether the settings that make a
+student learn change with its size.
+
 By default it reads the development runs made on one machine (2-core Intel Xeon, one
 teacher; :data:`DEFAULT_FOLDERS`, development seeds only), so that what it shows can guide a
 development choice without touching the held-out seeds.
@@ -56,7 +60,7 @@ import torch
 from benchmarks.distill_compare import NAME, SIZE_BANDS, read_reference, records, run_path
 from benchmarks.distill_recheck import chosen_runs
 from benchmarks.distill_surrogates import fit_mobo, is_journal
-from benchmarks.distill_where import RATES
+from benchmarks.distill_where import RATES, SIZES
 from benchmarks.provenance import (
     FILES,
     check_out_folders,
@@ -170,6 +174,24 @@ def group_rates(found: Mapping[str, tuple[dict, float]], threshold: float,
     return rows
 
 
+def by_size(runs: Sequence[Mapping[str, Any]], teacher: float, threshold: float
+            ) -> list[dict[str, Any]]:
+    """Per size band of :data:`benchmarks.distill_where.SIZES` (a student's parameter count
+    as a share of the ``teacher``'s), :func:`group_rates` of the distinct configurations
+    the runs completed in it (no levels): how the groups that learn change with size."""
+    every: dict[str, tuple[dict, float, float]] = {}
+    for run in runs:
+        for t in in_band(run["trials"], math.inf):
+            every.setdefault(_key(t["params"]), (dict(t["params"]), float(t["values"]["exact"]),
+                                                 float(t["values"]["num_parameters"])))
+    out = []
+    for label, lo, hi in SIZES:
+        inside = {k: (p, e) for k, (p, e, n) in every.items() if lo < n / teacher <= hi}
+        out.append({"size": label, "students": len(inside),
+                    "groups": group_rates(inside, threshold, levels=())})
+    return out
+
+
 def gp_ranking(run: Mapping[str, Any], space: Space,
                found: Mapping[str, tuple[dict, float]], threshold: float) -> dict[str, Any]:
     """mobo's GP fitted to the run's completed trials, scored on the band configurations
@@ -220,7 +242,8 @@ def analyse(folders: Sequence[Path], band: float = SIZE_BANDS[0],
     return {"folders": [relative(f) for f in folders], "band": band, "budget": budget,
             "threshold": threshold, "teacher": float(ref["num_parameters"]),
             "levels": list(LEVELS), "chance": CHANCE, "students": len(found),
-            "groups": group_rates(found, threshold), "runs": per_run}
+            "groups": group_rates(found, threshold), "runs": per_run,
+            "by_size": by_size(runs, float(ref["num_parameters"]), threshold)}
 
 
 def _num(v: float | None, fmt: str = ".2f") -> str:
@@ -258,6 +281,27 @@ def markdown(data: Mapping[str, Any]) -> str:
         cells = [f"{a}/{g['n']} ({a / g['n']:.0%}) [{_num(k, 'd')}]"
                  for a, k in zip(g["above"], g["draws_needed"], strict=True)]
         lines.append(f"| {g['group']} | {g['n']} | " + " | ".join(cells) + " |")
+    sizes = data["by_size"]
+    names = sorted({g["group"] for b in sizes for g in b["groups"]})
+    cells = {(b["size"], g["group"]): g for b in sizes for g in b["groups"]}
+
+    def cell(size: str, name: str) -> str:
+        g = cells.get((size, name))
+        return "-" if g is None else f"{g['above'][0]}/{g['n']} ({g['above'][0] / g['n']:.0%})"
+
+    lines += [
+        "",
+        "## The same groups in every size band",
+        "",
+        "Cells: distinct configurations above the threshold / tried in the band (share); the "
+        "band is the student's parameter count as a share of the teacher's.",
+        "",
+        "| group (init, layer choice, learning rate) | "
+        + " | ".join(f"size {b['size']} ({b['students']})" for b in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(cell(b["size"], name) for b in sizes) + " |")
     lines += [
         "",
         "## Each run: trials spent in the band, and how well its GP ranks the others' students",

@@ -143,6 +143,23 @@ def test_counts_match_a_plain_loop_and_repeats_count_once(tmp_path: Path) -> Non
     got = {g["group"]: g["above"] for g in data["groups"]}
     assert got == want
     assert sum(g["n"] for g in data["groups"]) == len(first)
+    # every size band's groups, counted from every run's completed trials by hand
+    seen: dict[str, tuple[dict, float, float]] = {}
+    for r in every:
+        if r["status"] == "completed":
+            seen.setdefault(json.dumps(r["params"], sort_keys=True),
+                            (r["params"], r["values"]["exact"], r["values"]["num_parameters"]))
+    bands = [(0.0, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, math.inf)]
+    assert [b["students"] for b in data["by_size"]] == [
+        sum(lo < n / TEACHER <= hi for _, _, n in seen.values()) for lo, hi in bands]
+    for b, (lo, hi) in zip(data["by_size"], bands, strict=True):
+        counts: dict[str, list[int]] = {}
+        for p, e, n in seen.values():
+            if lo < n / TEACHER <= hi:
+                c = counts.setdefault(B.group_of(p), [0, 0])
+                c[0] += e > THRESHOLD
+                c[1] += 1
+        assert {g["group"]: [g["above"][0], g["n"]] for g in b["groups"]} == counts
     tpe1 = next(r for r in data["runs"] if r["run"].endswith("tpe-1"))
     inside = [r for r in runs["tpe-1"][:30]
               if r["status"] == "completed" and r["values"]["num_parameters"] <= cap]
