@@ -196,7 +196,12 @@ cheaper configuration needs other settings than the cheapest ones that beat the 
 (on the distillation task a smaller student learns only at a larger learning rate), the
 density carries the settings of its cost, not theirs (``results/distill_smallband.md``:
 within the smallest band the GP ranks the students at about chance, while the learning rate
-of the students that learn rises as they shrink).
+of the students that learn rises as they shrink). Tried on the distillation task and not
+adopted there: on one seed of three it reached a small student that learns and the highest
+hypervolume, but most of its draws missed the settings the drift aimed at (slopes over ten
+settings fitted to a few dozen trials are mostly noise), and what it found below the cap
+drew the exploration share after it, at the cost of the larger students' band and the
+median hypervolume (``results/distill_dev/README.md``, ``xeon167_extend_drift/``).
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
