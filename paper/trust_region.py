@@ -80,6 +80,8 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
      "cheapest trials beating the threshold"),
     ("xeon167_extend_split", "as above, below the smallest student beating the threshold "
      "credibly, the share kept above it"),
+    ("xeon167_extend_drift", "as the extension 0.25 from the cheapest, each draw moved "
+     "along the good trials' drift with size"),
 )
 # the task's scores differ between machines (``results/distill_recheck.md``): the folders
 # made on one named machine, against a baseline made there, carry its name as a prefix
