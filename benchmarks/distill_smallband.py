@@ -107,9 +107,8 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float | None:
     pos, neg = score[positive], score[~positive]
     if not len(pos) or not len(neg):
         return None
-    # rank-sum form of the Mann-Whitney U; average ranks count ties half
-    ranks = scipy.stats.rankdata(np.concatenate([pos, neg]), method="average")
-    u = ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2.0
+    # the Mann-Whitney U of the positives counts those pairs, ties half
+    u = scipy.stats.mannwhitneyu(pos, neg).statistic
     return float(u / (len(pos) * len(neg)))
 
 
@@ -148,14 +147,22 @@ def in_band(trials: Sequence[Mapping[str, Any]], cap: float) -> list[Mapping[str
             and float(t["values"]["num_parameters"]) <= cap]
 
 
-def students(runs: Sequence[Mapping[str, Any]], cap: float) -> dict[str, tuple[dict, float]]:
-    """The distinct configurations the runs completed in the band: key -> (params, exact),
-    the first run's value where several ran one."""
-    out: dict[str, tuple[dict, float]] = {}
+def students(runs: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict, float, float]]:
+    """The distinct configurations the runs completed: key -> (params, exact, parameter
+    count), the first run's values where several ran one."""
+    out: dict[str, tuple[dict, float, float]] = {}
     for run in runs:
-        for t in in_band(run["trials"], cap):
-            out.setdefault(_key(t["params"]), (dict(t["params"]), float(t["values"]["exact"])))
+        for t in in_band(run["trials"], math.inf):
+            out.setdefault(_key(t["params"]), (dict(t["params"]), float(t["values"]["exact"]),
+                                               float(t["values"]["num_parameters"])))
     return out
+
+
+def within(found: Mapping[str, tuple[dict, float, float]], lo: float, hi: float
+           ) -> dict[str, tuple[dict, float]]:
+    """Those of :func:`students` of more than ``lo`` and at most ``hi`` parameters: key ->
+    (params, exact)."""
+    return {k: (p, e) for k, (p, e, n) in found.items() if lo < n <= hi}
 
 
 def group_rates(found: Mapping[str, tuple[dict, float]], threshold: float,
@@ -175,19 +182,14 @@ def group_rates(found: Mapping[str, tuple[dict, float]], threshold: float,
     return rows
 
 
-def by_size(runs: Sequence[Mapping[str, Any]], teacher: float, threshold: float
-            ) -> list[dict[str, Any]]:
+def by_size(found: Mapping[str, tuple[dict, float, float]], teacher: float,
+            threshold: float) -> list[dict[str, Any]]:
     """Per size band of :data:`benchmarks.distill_where.SIZES` (a student's parameter count
     as a share of the ``teacher``'s), :func:`group_rates` of the distinct configurations
-    the runs completed in it (no levels): how the groups that learn change with size."""
-    every: dict[str, tuple[dict, float, float]] = {}
-    for run in runs:
-        for t in in_band(run["trials"], math.inf):
-            every.setdefault(_key(t["params"]), (dict(t["params"]), float(t["values"]["exact"]),
-                                                 float(t["values"]["num_parameters"])))
+    of :func:`students` in it (no levels): how the groups that learn change with size."""
     out = []
     for label, lo, hi in SIZES:
-        inside = {k: (p, e) for k, (p, e, n) in every.items() if lo < n / teacher <= hi}
+        inside = within(found, lo * teacher, hi * teacher)
         out.append({"size": label, "students": len(inside),
                     "groups": group_rates(inside, threshold, levels=())})
     return out
@@ -228,7 +230,8 @@ def analyse(folders: Sequence[Path], band: float = SIZE_BANDS[0],
     ref = common_reference(folders)
     threshold, cap = float(ref["exact"]), band * float(ref["num_parameters"])
     runs = read_runs(folders, budget)
-    found = students(runs, cap)
+    every = students(runs)
+    found = within(every, -math.inf, cap)
     space = run_space(runs)
     per_run = []
     for run in runs:
@@ -244,7 +247,7 @@ def analyse(folders: Sequence[Path], band: float = SIZE_BANDS[0],
             "threshold": threshold, "teacher": float(ref["num_parameters"]),
             "levels": list(LEVELS), "chance": CHANCE, "students": len(found),
             "groups": group_rates(found, threshold), "runs": per_run,
-            "by_size": by_size(runs, float(ref["num_parameters"]), threshold)}
+            "by_size": by_size(every, float(ref["num_parameters"]), threshold)}
 
 
 def _num(v: float | None, fmt: str = ".2f") -> str:

@@ -929,17 +929,17 @@ class Proposer:
             return None, -math.inf
         col = int(rng.integers(len(kv.columns))) if len(kv.columns) > 1 else 0
         cap = float(Y[good, kv.columns[col]].min() if caps is None else caps[col])
-        if self.extend_by == "drift":
-            x = self._drift(X, Y, kv, col, cap, good, X_other, taken, rng)
-            return (None, -math.inf) if x is None else (x, float(acq.score(x[None])[0]))
-        if self.extend_by in ("density", "cheapest", "split"):
+        if self.extend_by != "ehvi":
             nearest = None
-            if self.extend_by in ("cheapest", "split"):
+            if self.extend_by != "density":  # the cheapest good trials
                 pool = np.flatnonzero(good)
                 order = np.argsort(Y[pool, kv.columns[col]], kind="stable")
                 nearest = pool[order[:good_count(len(X))]]
-            x = self._explore(X, Y, ref, ok, X_other, taken, rng,
-                              keep=lambda Z: kv.values(Z)[:, col] < cap, good=nearest)
+            if nearest is not None and self.extend_by == "drift":
+                x = self._drift(X, Y, kv, col, cap, good, nearest, X_other, taken, rng)
+            else:
+                x = self._explore(X, Y, ref, ok, X_other, taken, rng,
+                                  keep=lambda Z: kv.values(Z)[:, col] < cap, good=nearest)
             return (None, -math.inf) if x is None else (x, float(acq.score(x[None])[0]))
         below = Y[:, kv.columns[col]] < cap
         cands = self.space.round(self._candidates(X[below], Y[below][:, kv.modelled], rng,
@@ -951,14 +951,15 @@ class Proposer:
                                        keep=lambda R: kv.values(R)[:, col] < cap)
 
     def _drift(self, X: np.ndarray, Y: np.ndarray, kv: _KnownValues, col: int, cap: float,
-               good: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
-               rng: np.random.Generator) -> np.ndarray | None:
+               good: np.ndarray, nearest: np.ndarray, X_other: np.ndarray,
+               taken: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """``extend_by="drift"``'s point below ``cap`` in known column ``col`` (module
-        docstring), None when fewer than 2 trials are ``good`` ((n,) bool: they beat the
-        reference) or no draw is below the cap and new: ``n_candidates`` draws from the
-        density of the :func:`mobo.explore.good_count` cheapest good trials, rounded, each
-        one's continuous inputs moved along :func:`mobo.explore.cost_slopes` (over all good
-        trials) from its good trial's cost to its own and rounded again; of those below
+        docstring), None when fewer than 2 trials are ``nearest`` (indices of the
+        :func:`mobo.explore.good_count` cheapest of the ``good`` ones, (n,) bool: they beat
+        the reference) or no draw is below the cap and new: ``n_candidates`` draws from the
+        density of the ``nearest``, rounded, each one's continuous inputs moved along
+        :func:`mobo.explore.cost_slopes` (over all good trials) from its good trial's cost
+        to its own and rounded again; of those below
         the cap, the one not ``taken`` with the largest ``l / g``, ``l`` the cheapest good
         trials' density moved to the draw's cost (:func:`mobo.explore.drifted`), ``g`` that
         of the other completed inputs and of ``X_other``. Costs are the known values on a
@@ -966,7 +967,6 @@ class Proposer:
         as they are."""
         pool = np.flatnonzero(good)
         costs = Y[:, kv.columns[col]]
-        nearest = pool[np.argsort(costs[pool], kind="stable")[:good_count(len(X))]]
         if len(nearest) < 2:
             return None
         positive = bool(np.all(costs[pool] > 0))

@@ -303,10 +303,11 @@ def _spy_drift(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     original = Proposer._drift
 
     def spy(self: Proposer, X: np.ndarray, Y: np.ndarray, kv: Any, col: int, cap: float,
-            good: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
+            good: np.ndarray, nearest: np.ndarray, X_other: np.ndarray, taken: np.ndarray,
             rng: np.random.Generator) -> Any:
-        calls.append({"cap": cap, "X_other": X_other, "rng": copy.deepcopy(rng)})
-        return original(self, X, Y, kv, col, cap, good, X_other, taken, rng)
+        calls.append({"cap": cap, "nearest": nearest, "X_other": X_other,
+                      "rng": copy.deepcopy(rng)})
+        return original(self, X, Y, kv, col, cap, good, nearest, X_other, taken, rng)
 
     monkeypatch.setattr(Proposer, "_drift", spy)
     return calls
@@ -324,6 +325,7 @@ def test_by_drift_it_is_the_best_moved_draw_by_a_written_out_replay(
     assert c["cap"] == _cap(Y)
     beating = [i for i in range(len(Y)) if Y[i, 0] < REF[0] and Y[i, 1] < REF[1]]
     nearest = _cheapest_reference(Y)
+    assert list(c["nearest"]) == nearest
     # the learning rate is the space's one float column: its regression line on log size
     lr = next(s.start for p, s in zip(MIXED.params, MIXED.slices, strict=True)
               if p.name == "lr")
