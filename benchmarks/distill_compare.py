@@ -1076,7 +1076,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "smallest students that beat the threshold (cheapest), or as cheapest "
                     "below the smallest student that beats it credibly, the share kept above "
                     "(split), or as cheapest with the draws' continuous settings moved along "
-                    "the good trials' drift with their size (drift; Proposer(extend_by=...)); "
+                    "the good trials' drift with their size (drift), or drift's draws below "
+                    "split's cap, the share kept above (split_drift; Proposer(extend_by=...)); "
                     "for development runs, in their own --out-dir")
     ap.add_argument("--standin", action="store_true",
                     help="run on the cheap stand-in learned from the real task's journals "

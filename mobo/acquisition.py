@@ -203,6 +203,17 @@ settings fitted to a few dozen trials are mostly noise), and what it found below
 drew the exploration share after it, at the cost of the larger students' band and the
 median hypervolume (``results/distill_dev/README.md``, ``xeon167_extend_drift/``).
 
+``extend_by="split_drift"`` (a development setting) joins the two before it: the cap, and the
+exploration share's good ranks at or above it, are ``"split"``'s (the cheapest trial that
+beats the reference credibly), and the point below the cap is ``"drift"``'s. Each of them
+failed for a reason the other answers: below a cap set by what beats the reference at
+face value, the extension's finds -- small configurations a hair above the reference --
+drew the share after them (``"drift"``), while the share kept above the credible cap held
+the larger configurations' band but the extension's density draws found nothing below it
+(``"split"``). Whether the drift's draws find, under the credible cap, what the density's
+did not is measured on the distillation task (``results/distill_dev/README.md``,
+``xeon167_extend_split_drift/``).
+
 A proposal depends only on its arguments (and the rng state), never on hidden state.
 """
 
@@ -271,7 +282,9 @@ _DUP_TOL = 1e-9
 _CONS_EPS = 0.1
 _CONS_WIDEN = 10.0
 # how the front extension picks its point below the cap (Proposer(extend_by=...))
-EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split", "drift")
+EXTEND_BY: tuple[str, ...] = ("ehvi", "density", "cheapest", "split", "drift", "split_drift")
+# the settings whose cap is the cheapest credible trial, the share kept at or above it
+_CREDIBLE_CAP: tuple[str, ...] = ("split", "split_drift")
 
 
 @dataclass
@@ -540,8 +553,9 @@ class Proposer:
             the reference; ``"split"``, as ``"cheapest"`` below the cheapest trial that beats
             it credibly, the exploration share's good ranks kept at or above that trial;
             ``"drift"``, as ``"cheapest"`` with the draws' continuous inputs moved along
-            the good trials' drift with their cost (development settings, see the module
-            docstring).
+            the good trials' drift with their cost; ``"split_drift"``, the cap and the
+            share's good ranks of ``"split"`` with the draws of ``"drift"`` (development
+            settings, see the module docstring).
     """
 
     def __init__(
@@ -785,10 +799,11 @@ class Proposer:
         acq = _Acquisition(models, boxes, feas, cons, C_bounds, kv, beats)
 
         taken = np.vstack([X, X_failed, X_pending])
-        # extend_by="split": the caps below which the extension alone draws, and the
-        # trials the exploration share may take its good ranks from (none cheaper)
+        # extend_by="split" or "split_drift": the caps below which the extension alone
+        # draws, and the trials the exploration share may take its good ranks from (none
+        # cheaper)
         caps, share_ok = None, ok
-        if self.extend is not None and self.extend_by == "split" and kv is not None:
+        if self.extend is not None and self.extend_by in _CREDIBLE_CAP and kv is not None:
             caps = credible_caps(X, Y, ref, ok, gp, modelled, kv.columns)
             if caps is not None:
                 share_ok = ok & np.all(Y[:, kv.columns] >= caps, axis=1)
@@ -922,7 +937,8 @@ class Proposer:
         :func:`mobo.explore.good_count` cheapest trials that beat it, and with
         ``extend_by="split"`` as ``"cheapest"`` below ``caps`` (per known column,
         :func:`mobo.trust_region.credible_caps`) instead, with ``extend_by="drift"`` by
-        :meth:`_drift`; (None, -inf) when no trial beats it or no candidate is below the
+        :meth:`_drift`, and with ``extend_by="split_drift"`` by :meth:`_drift` below
+        ``caps``; (None, -inf) when no trial beats it or no candidate is below the
         cap."""
         good = ok & np.all(Y < ref, axis=1)
         if not good.any():
@@ -935,7 +951,7 @@ class Proposer:
                 pool = np.flatnonzero(good)
                 order = np.argsort(Y[pool, kv.columns[col]], kind="stable")
                 nearest = pool[order[:good_count(len(X))]]
-            if nearest is not None and self.extend_by == "drift":
+            if nearest is not None and self.extend_by in ("drift", "split_drift"):
                 x = self._drift(X, Y, kv, col, cap, good, nearest, X_other, taken, rng)
             else:
                 x = self._explore(X, Y, ref, ok, X_other, taken, rng,

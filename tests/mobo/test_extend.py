@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mobo.acquisition import Proposer
+from mobo.acquisition import Proposer, _KnownValues
 from mobo.explore import MIN_BANDWIDTH, good_trials
 from mobo.gp import fit_gp
 from mobo.space import Categorical, Float, Int, Space
@@ -242,13 +242,14 @@ def test_by_density_with_nothing_below_the_cap_the_proposal_is_the_usual_one() -
                          ) is None
 
 
+@pytest.mark.parametrize("by", ["split", "split_drift"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_split_the_share_takes_its_good_trials_at_or_above_the_credible_cap(
-        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        seed: int, by: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _spy_explore(monkeypatch)
     X, Y = _with_hairs(seed)
     cap = _credible_cap_reference(X, Y)
-    prop = Proposer(MIXED, known={1: size}, explore=0.999999, extend=0.5, extend_by="split",
+    prop = Proposer(MIXED, known={1: size}, explore=0.999999, extend=0.5, extend_by=by,
                     **FAST)
     out = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
     assert "explore" in out.timings and len(calls) == 1
@@ -280,7 +281,7 @@ def test_split_with_every_trial_credible_is_cheapest(seed: int) -> None:
 @pytest.mark.parametrize("bad", ["EHVI", "tpe", None, 1])
 def test_extend_by_takes_only_its_names(bad: Any) -> None:
     with pytest.raises(ValueError, match="^extend_by: expected one of ehvi, density, "
-                                         "cheapest, split, drift, got"):
+                                         "cheapest, split, drift, split_drift, got"):
         Proposer(MIXED, known={1: size}, extend=0.5, extend_by=bad)
 
 
@@ -358,3 +359,51 @@ def test_by_drift_it_is_the_best_moved_draw_by_a_written_out_replay(
     p = MIXED.decode(out.x)
     assert size(p) < c["cap"]
     assert np.log10(p["lr"]) > np.median([np.log10(MIXED.decode(g)["lr"]) for g in G])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_split_drift_draws_as_drift_below_the_credible_cap(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy_drift(monkeypatch)
+    X, Y = _drifting(seed)
+    # two 1-layer trials a hair above the reference: the cheapest at face value, and not
+    # credibly (as in _with_hairs)
+    hairs = [{"layers": 1, "heads": 2, "lr": 3e-3, "init": "random"},
+             {"layers": 1, "heads": 3, "lr": 1e-4, "init": "pretrained"}]
+    X = np.vstack([X, [MIXED.encode(p) for p in hairs]])
+    Y = np.vstack([Y, [[-1e-4, size(hairs[0])], [-2e-4, size(hairs[1])]]])
+    cap = _credible_cap_reference(X, Y)
+    assert _cap(Y) < cap
+    outs = {}
+    for by in ("split_drift", "drift"):
+        prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by=by, **FAST)
+        outs[by] = prop.propose(X, Y, REF, rng=np.random.default_rng(seed))
+        assert "extend" in outs[by].timings
+    # the same draw, told the credible cap instead of the face-value one, from the same
+    # cheapest good trials (face value) and the same random stream
+    split, face = calls
+    assert split["cap"] == cap and face["cap"] == _cap(Y)
+    assert list(split["nearest"]) == list(face["nearest"]) == _cheapest_reference(Y)
+    assert size(MIXED.decode(outs["split_drift"].x)) < cap
+    prop = Proposer(MIXED, known={1: size}, extend=0.999999, extend_by="drift", **FAST)
+    kv = _KnownValues(MIXED, {1: size}, 2)
+    good = np.all(Y < REF, axis=1)
+    again = prop._drift(X, Y, kv, 0, cap, good, split["nearest"], split["X_other"],
+                        np.vstack([X, split["X_other"]]), copy.deepcopy(split["rng"]))
+    assert again is not None
+    np.testing.assert_array_equal(outs["split_drift"].x, again)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_split_drift_with_every_trial_credible_is_drift(seed: int) -> None:
+    # without hairs the credible cap is the cheapest trial that beats the reference, the
+    # share ranks every trial, and the proposals are those of "drift", draw for draw
+    X, Y = _drifting(seed)
+    assert _credible_cap_reference(X, Y) == _cap(Y)
+    for explore in (None, 0.5):
+        a, b = (Proposer(MIXED, known={1: size}, explore=explore, extend=0.6, extend_by=by,
+                         **FAST) for by in ("split_drift", "drift"))
+        ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
+        for _ in range(3):
+            pa, pb = a.propose(X, Y, REF, rng=ra), b.propose(X, Y, REF, rng=rb)
+            assert np.array_equal(pa.x, pb.x)
