@@ -81,7 +81,7 @@ DEFAULT_FOLDERS: tuple[Path, ...] = tuple(DEV / n for n in (
     "onemachine_explore050", "onemachine_front050", "onemachine_face050",
     "onemachine_peers", "xeon167_default", "xeon167_explore_all",
     "xeon167_extend_density", "xeon167_extend_cheapest", "xeon167_extend_split",
-    "xeon167_extend_drift"))
+    "xeon167_extend_drift", "xeon167_extend_split_drift"))
 DEFAULT_JSON = ROOT / "results" / "distill_smallband.json"
 DEFAULT_MD = ROOT / "results" / "distill_smallband.md"
 BUDGET = 100

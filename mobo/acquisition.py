@@ -211,7 +211,10 @@ face value, the extension's finds -- small configurations a hair above the refer
 drew the share after them (``"drift"``), while the share kept above the credible cap held
 the larger configurations' band but the extension's density draws found nothing below it
 (``"split"``). Whether the drift's draws find, under the credible cap, what the density's
-did not is measured on the distillation task (``results/distill_dev/README.md``,
+did not was measured on the distillation task, and it was not adopted there: under the
+credible cap most of its draws were configurations only a little smaller than the large
+ones, few reached the smallest ones and none of those beat the reference, while the median
+hypervolume and the larger configurations' band fell (``results/distill_dev/README.md``,
 ``xeon167_extend_split_drift/``).
 
 A proposal depends only on its arguments (and the rng state), never on hidden state.

@@ -82,6 +82,8 @@ DEV_SETTINGS: tuple[tuple[str, str], ...] = (
      "credibly, the share kept above it"),
     ("xeon167_extend_drift", "as the extension 0.25 from the cheapest, each draw moved "
      "along the good trials' drift with size"),
+    ("xeon167_extend_split_drift", "as the drift, below the smallest student beating the "
+     "threshold credibly, the share kept above it"),
 )
 # the task's scores differ between machines (``results/distill_recheck.md``): the folders
 # made on one named machine, against a baseline made there, carry its name as a prefix
