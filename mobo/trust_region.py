@@ -32,8 +32,9 @@ for several objectives as in MORBO, Daulton, Eriksson, Balandat & Bakshy 2022):
 
 The region's size is fixed, not adapted; until a trial beats the reference point, the
 search is global (:class:`mobo.acquisition.Proposer` then screens the whole space).
-:func:`credible_caps` serves the front extension's ``extend_by="split"`` (a development
-setting): the smallest known value among the credible trials.
+:func:`credible_caps` serves the front extension's ``extend_by="split"`` and
+``"split_drift"`` (development settings): the smallest known value among the credible
+trials.
 
 All inputs live in the unit cube (:meth:`mobo.space.Space.encode`), (n, d) arrays; outputs
 are (n, m) arrays, minimised, as everywhere in mobo.
@@ -75,10 +76,10 @@ def beating(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray, gp: G
 
 def credible_caps(X: np.ndarray, Y: np.ndarray, ref: np.ndarray, ok: np.ndarray, gp: GP,
                   modelled: Sequence[int], columns: Sequence[int]) -> np.ndarray | None:
-    """``extend_by="split"``'s caps, (len(columns),): per known column, the smallest value
-    among the trials that beat ``ref`` credibly (:func:`beating`: by the GP's posterior sd
-    in every ``modelled`` column, or at face value while none does); None when no trial
-    beats it."""
+    """``extend_by="split"``'s (and ``"split_drift"``'s) caps, (len(columns),): per known
+    column, the smallest value among the trials that beat ``ref`` credibly (:func:`beating`:
+    by the GP's posterior sd in every ``modelled`` column, or at face value while none
+    does); None when no trial beats it."""
     keep = beating(X, Y, ref, ok, gp, modelled)
     if not len(keep):
         return None
