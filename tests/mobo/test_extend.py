@@ -263,15 +263,21 @@ def test_split_the_share_takes_its_good_trials_at_or_above_the_credible_cap(
     assert {len(X) - 2, len(X) - 1} <= set(good_trials(X, Y, REF, np.ones(len(X), bool)))
 
 
+@pytest.mark.parametrize(("split", "face", "data"), [
+    ("split", "cheapest", lambda seed: _data(MIXED, 30, seed)),
+    ("split_drift", "drift", lambda seed: _drifting(seed))])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_split_with_every_trial_credible_is_cheapest(seed: int) -> None:
+def test_split_with_every_trial_credible_is_its_face_value_setting(
+        seed: int, split: str, face: str, data: Any) -> None:
     # without hairs the credible cap is the cheapest trial that beats the reference, the
-    # share ranks every trial, and the proposals are those of "cheapest", draw for draw
-    X, Y = _data(MIXED, 30, seed)
+    # share ranks every trial, and the proposals are those of the setting whose cap and
+    # share are at face value ("cheapest" for "split", "drift" for "split_drift"), draw
+    # for draw
+    X, Y = data(seed)
     assert _credible_cap_reference(X, Y) == _cap(Y)
     for explore in (None, 0.5):
         a, b = (Proposer(MIXED, known={1: size}, explore=explore, extend=0.6, extend_by=by,
-                         **FAST) for by in ("split", "cheapest"))
+                         **FAST) for by in (split, face))
         ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
         for _ in range(3):
             pa, pb = a.propose(X, Y, REF, rng=ra), b.propose(X, Y, REF, rng=rb)
@@ -392,18 +398,3 @@ def test_split_drift_draws_as_drift_below_the_credible_cap(
                         np.vstack([X, split["X_other"]]), copy.deepcopy(split["rng"]))
     assert again is not None
     np.testing.assert_array_equal(outs["split_drift"].x, again)
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_split_drift_with_every_trial_credible_is_drift(seed: int) -> None:
-    # without hairs the credible cap is the cheapest trial that beats the reference, the
-    # share ranks every trial, and the proposals are those of "drift", draw for draw
-    X, Y = _drifting(seed)
-    assert _credible_cap_reference(X, Y) == _cap(Y)
-    for explore in (None, 0.5):
-        a, b = (Proposer(MIXED, known={1: size}, explore=explore, extend=0.6, extend_by=by,
-                         **FAST) for by in ("split_drift", "drift"))
-        ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
-        for _ in range(3):
-            pa, pb = a.propose(X, Y, REF, rng=ra), b.propose(X, Y, REF, rng=rb)
-            assert np.array_equal(pa.x, pb.x)
