@@ -164,16 +164,20 @@ def _cheapest_reference(Y: np.ndarray) -> list[int]:
     return beating[:max(2, min(-(-len(Y) // 10), 25))]
 
 
-def _with_hairs(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``_data(MIXED, 30, seed)`` plus two 1-layer trials that beat the reference's accuracy
-    by a hair (1e-4 and 2e-4, a fifth of the noise or less) amid the plateau: at face value
-    the cheapest trials that beat it, and not credibly."""
-    X, Y = _data(MIXED, 30, seed)
+def _add_hairs(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X``, ``Y`` plus two 1-layer trials that beat the reference's accuracy by a hair
+    (1e-4 and 2e-4, a fifth of the noise or less) amid the plateau: at face value the
+    cheapest trials that beat it, and not credibly."""
     hairs = [{"layers": 1, "heads": 2, "lr": 3e-3, "init": "random"},
              {"layers": 1, "heads": 3, "lr": 1e-4, "init": "pretrained"}]
     X = np.vstack([X, [MIXED.encode(p) for p in hairs]])
     Y = np.vstack([Y, [[-1e-4, size(hairs[0])], [-2e-4, size(hairs[1])]]])
     return X, Y
+
+
+def _with_hairs(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_data(MIXED, 30, seed)`` with :func:`_add_hairs`."""
+    return _add_hairs(*_data(MIXED, 30, seed))
 
 
 def _credible_cap_reference(X: np.ndarray, Y: np.ndarray) -> float:
@@ -371,13 +375,7 @@ def test_by_drift_it_is_the_best_moved_draw_by_a_written_out_replay(
 def test_split_drift_draws_as_drift_below_the_credible_cap(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _spy_drift(monkeypatch)
-    X, Y = _drifting(seed)
-    # two 1-layer trials a hair above the reference: the cheapest at face value, and not
-    # credibly (as in _with_hairs)
-    hairs = [{"layers": 1, "heads": 2, "lr": 3e-3, "init": "random"},
-             {"layers": 1, "heads": 3, "lr": 1e-4, "init": "pretrained"}]
-    X = np.vstack([X, [MIXED.encode(p) for p in hairs]])
-    Y = np.vstack([Y, [[-1e-4, size(hairs[0])], [-2e-4, size(hairs[1])]]])
+    X, Y = _add_hairs(*_drifting(seed))
     cap = _credible_cap_reference(X, Y)
     assert _cap(Y) < cap
     outs = {}
